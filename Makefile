@@ -1,0 +1,48 @@
+# vpcd: the two commands of the README, and the builds behind them.
+#   make run    install what is missing, build, run the seed's system
+#   make test   install what is missing, build, run every test
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+TEMPLATE   ?= examples/service-a.json
+
+.PHONY: all deps build asan run test unit unit-asan e2e format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	CC=clang cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVPCD_SANITIZE=ON
+
+run: deps
+	$(MAKE) build
+	$(BUILD)/vpcd up $(TEMPLATE)
+
+unit: build
+	ctest --test-dir $(BUILD) --output-on-failure
+
+unit-asan: asan
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir $(ASAN_BUILD) --output-on-failure
+
+e2e: build
+	VPCD_BIN=$(CURDIR)/$(BUILD)/vpcd /usr/bin/python3 -m pytest -q tests/e2e
+
+test: deps
+	$(MAKE) unit unit-asan e2e
+
+format:
+	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

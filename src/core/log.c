@@ -1,0 +1,29 @@
+/*
+ * stderr logger with a timestamp, so that logs of a run can be read in order.
+ */
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+enum log_level log_threshold = LOG_INFO;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	char line[1024];
+	struct timespec ts;
+	va_list ap;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(line, sizeof(line), "%lld.%03ld vpcd %s: ", (long long)ts.tv_sec,
+		     ts.tv_nsec / 1000000, level_names[lvl]);
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", line);
+}

@@ -1,0 +1,263 @@
+/*
+ * The model: the typed, fully evaluated form of a template, with the VPC
+ * mapped onto loopback. Built by cfn (cfn_load), read by every plane, never
+ * changed after it is built. References between resources are indexes into
+ * the arrays of struct model (-1 when absent).
+ *
+ * Ownership: a struct model owns every string and array it points to;
+ * model_free() releases all of it.
+ */
+#ifndef VPCD_MODEL_MODEL_H
+#define VPCD_MODEL_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+
+#define MODEL_MAX_VALUES 16
+
+struct model_vpc {
+	char *logical;
+	char *id;	   /* vpc-<17 hex> */
+	struct cidr4 cidr; /* as written in the template, e.g. 10.0.0.0/16 */
+	uint32_t lo_base;  /* loopback /16 it maps onto, e.g. 127.77.0.0 */
+};
+
+struct model_subnet {
+	char *logical;
+	char *id; /* subnet-<17 hex> */
+	char *az; /* us-east-1a */
+	int vpc;
+	struct cidr4 cidr;    /* VPC address space */
+	struct cidr4 lo_cidr; /* mapped onto loopback */
+};
+
+struct model_sg_rule {
+	int proto;	  /* 6 tcp, 17 udp, -1 all */
+	int from_port;	  /* -1 with proto -1 */
+	int to_port;
+	struct cidr4 cidr; /* VPC address space (mapped at use) */
+};
+
+struct model_sg {
+	char *logical;
+	char *id; /* sg-<17 hex> */
+	int vpc;
+	struct model_sg_rule *ingress;
+	size_t ningress;
+	struct model_sg_rule *egress;
+	size_t negress;
+};
+
+struct model_health_check {
+	bool enabled;		  /* default true */
+	char *protocol;		  /* "HTTP" */
+	int port;		  /* 0 = traffic-port */
+	char *path;		  /* default "/" */
+	int interval_s;		  /* default 30 */
+	int timeout_s;		  /* default 5 */
+	int healthy_threshold;	  /* default 5 */
+	int unhealthy_threshold;  /* default 2 */
+	char *matcher;		  /* HttpCode, default "200" */
+};
+
+struct model_target_group {
+	char *logical;
+	char *name;	 /* Name, or generated */
+	char *arn;	 /* arn:aws:elasticloadbalancing:R:A:targetgroup/NAME/<16 hex> */
+	char *full_name; /* targetgroup/NAME/<16 hex> */
+	char *protocol;	 /* HTTP */
+	int port;
+	int vpc;
+	char *target_type; /* instance | ip */
+	struct model_health_check hc;
+	int deregistration_delay_s; /* default 300 */
+};
+
+enum model_action_type { MODEL_ACTION_FORWARD };
+
+struct model_action {
+	enum model_action_type type;
+	int target_group;
+};
+
+enum model_cond_field { MODEL_COND_HOST_HEADER };
+
+struct model_condition {
+	enum model_cond_field field;
+	char *values[MODEL_MAX_VALUES]; /* lower-cased for host-header */
+	size_t nvalues;
+};
+
+struct model_rule {
+	char *logical;
+	char *arn;
+	int priority;
+	int listener;
+	struct model_condition *conds;
+	size_t nconds;
+	struct model_action action;
+};
+
+struct model_listener {
+	char *logical;
+	char *arn;
+	int lb;
+	int port;
+	char *protocol; /* HTTP */
+	struct model_action default_action;
+	int *rules; /* indexes into model.rules, sorted by priority */
+	size_t nrules;
+};
+
+struct model_lb {
+	char *logical;
+	char *name;
+	char *arn;
+	char *full_name; /* app/NAME/<16 hex> */
+	char *dns_name;	 /* internal-NAME-<digits>.REGION.elb.amazonaws.com */
+	char *scheme;	 /* internal | internet-facing */
+	int *subnets;
+	size_t nsubnets;
+	uint32_t *node_addrs; /* one per subnet, loopback, host order */
+	int *sgs;
+	size_t nsgs;
+	int idle_timeout_s; /* default 60 */
+};
+
+struct model_zone {
+	char *logical;
+	char *id;   /* Z + 13..21 upper-case alphanumerics */
+	char *name; /* fully qualified, lower-case, trailing dot: "in.example.com." */
+	bool private_zone;
+	int *vpcs;
+	size_t nvpcs;
+};
+
+struct model_record {
+	char *logical;
+	int zone;
+	char *name; /* fully qualified, lower-case, trailing dot */
+	char *type; /* A, CNAME, ... */
+	uint32_t ttl;
+	char *values[MODEL_MAX_VALUES]; /* as in ResourceRecords */
+	size_t nvalues;
+	int alias_lb; /* AliasTarget pointing at a load balancer, else -1 */
+};
+
+struct model_cluster {
+	char *logical;
+	char *name;
+	char *arn;
+};
+
+struct model_kv {
+	char *key;
+	char *value;
+};
+
+struct model_port_mapping {
+	int container_port;
+	int host_port;
+};
+
+struct model_container {
+	char *name;
+	char *image;
+	char **argv; /* EntryPoint + Command, NULL-terminated */
+	size_t argc;
+	struct model_kv *env;
+	size_t nenv;
+	struct model_port_mapping *ports;
+	size_t nports;
+	bool essential;	     /* default true */
+	int stop_timeout_s;  /* default 30 */
+	char *working_dir;   /* or NULL */
+};
+
+struct model_task_def {
+	char *logical;
+	char *family;
+	char *arn; /* arn:aws:ecs:R:A:task-definition/FAMILY:1 */
+	char *network_mode;
+	struct model_container *containers;
+	size_t ncontainers;
+};
+
+struct model_asg {
+	char *logical;
+	char *name;
+	int *subnets;
+	size_t nsubnets;
+	int min, max, desired;
+};
+
+struct model_service_lb {
+	char *container_name;
+	int container_port;
+	int target_group;
+};
+
+struct model_service {
+	char *logical;
+	char *name;
+	char *arn;
+	int cluster;
+	int task_def;
+	int desired;
+	struct model_service_lb *lbs;
+	size_t nlbs;
+	int min_healthy_pct; /* default 100 */
+	int max_pct;	     /* default 200 */
+	int grace_s;	     /* HealthCheckGracePeriodSeconds */
+};
+
+/* One entry per resource of the template, in creation order. */
+struct model_resource {
+	char *logical;
+	char *type;
+	bool no_effect; /* accepted, does nothing here (IAM, ...) */
+};
+
+struct model {
+	char *region;
+	char *account;
+	char *stack_name;
+	struct model_resource *resources;
+	size_t nresources;
+	struct model_vpc *vpcs;
+	size_t nvpcs;
+	struct model_subnet *subnets;
+	size_t nsubnets;
+	struct model_sg *sgs;
+	size_t nsgs;
+	struct model_target_group *tgs;
+	size_t ntgs;
+	struct model_rule *rules;
+	size_t nrules;
+	struct model_listener *listeners;
+	size_t nlisteners;
+	struct model_lb *lbs;
+	size_t nlbs;
+	struct model_zone *zones;
+	size_t nzones;
+	struct model_record *records;
+	size_t nrecords;
+	struct model_cluster *clusters;
+	size_t nclusters;
+	struct model_task_def *task_defs;
+	size_t ntask_defs;
+	struct model_asg *asgs;
+	size_t nasgs;
+	struct model_service *services;
+	size_t nservices;
+	uint32_t resolver_addr; /* VPC base + 2 of the first VPC, loopback */
+};
+
+/* Maps a VPC-space address onto loopback for vpc v. */
+uint32_t model_vpc_map(const struct model *m, int v, uint32_t vpc_addr);
+void model_free(struct model *m);
+
+#endif
