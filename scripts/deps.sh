@@ -3,7 +3,7 @@
 set -e
 pkgs="gcc clang make cmake ninja-build pkg-config libjansson-dev libyaml-dev
       curl bind9-dnsutils python3 python3-pytest python3-requests python3-dnspython
-      iproute2 procps util-linux"
+      iproute2 procps util-linux libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
