@@ -3,9 +3,11 @@
 #   make test   install what is missing, build, run every test
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 10
 TEMPLATE   ?= examples/service-a.json
 
-.PHONY: all deps build asan run test unit unit-asan e2e format clean
+.PHONY: all deps build asan run test unit unit-asan e2e fuzz format clean
 
 all: build
 
@@ -35,14 +37,20 @@ unit-asan: asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(ASAN_BUILD) --output-on-failure
 
+fuzz:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVPCD_FUZZ=ON \
+		-DVPCD_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	ninja -C $(FUZZ_BUILD)
+	ctest --test-dir $(FUZZ_BUILD) --output-on-failure
+
 e2e: build
 	VPCD_BIN=$(CURDIR)/$(BUILD)/vpcd /usr/bin/python3 -m pytest -q tests/e2e
 
 test: deps
-	$(MAKE) unit unit-asan e2e
+	$(MAKE) unit unit-asan fuzz e2e
 
 format:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
