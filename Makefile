@@ -47,6 +47,7 @@ e2e: build
 	VPCD_BIN=$(CURDIR)/$(BUILD)/vpcd /usr/bin/python3 -m pytest -q tests/e2e
 
 test: deps
+	scripts/check-banned.sh
 	$(MAKE) unit unit-asan fuzz e2e
 
 format:
