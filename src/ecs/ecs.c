@@ -1,0 +1,990 @@
+/*
+ * The ECS plane: hosts, placement, the task supervisor and the service
+ * scheduler. See ecs.h for the contract.
+ *
+ * A task moves PROVISIONING (address taken) -> PENDING (containers being
+ * started) -> RUNNING (every container exec'd; targets registered) ->
+ * STOPPING (targets deregistered, SIGTERM sent, SIGKILL armed) -> STOPPED
+ * (every container reaped; address freed). The scheduler runs from a
+ * zero-delay timer, never from inside a reap, so replacement is "at once"
+ * but not re-entrant.
+ */
+#include "ecs/ecs.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "ecs/proc.h"
+
+#define ECS_STOPPED_KEEP 50
+#define ECS_EVENTS_KEEP 100
+#define ECS_BACKOFF_MIN_MS 1000u
+#define ECS_BACKOFF_MAX_MS 30000u
+/* A task that dies sooner than this after RUNNING counts as a failed start
+ * for the back-off, so a crash-looping command cannot spin the scheduler. */
+#define ECS_EARLY_EXIT_MS 1000u
+/* A task that ran this long resets the back-off. */
+#define ECS_HEALTHY_RUN_MS 10000u
+#define ECS_SHUTDOWN_STOP_MAX_S 10
+#define ECS_DEFAULT_STOP_S 30
+#define ECS_POOL_MAX 65536u
+
+enum task_status { TS_PROVISIONING, TS_PENDING, TS_RUNNING, TS_STOPPING, TS_STOPPED };
+
+static const char *task_status_str(enum task_status s)
+{
+	switch (s) {
+	case TS_PROVISIONING:
+		return "PROVISIONING";
+	case TS_PENDING:
+		return "PENDING";
+	case TS_RUNNING:
+		return "RUNNING";
+	case TS_STOPPING:
+		return "STOPPING";
+	case TS_STOPPED:
+		return "STOPPED";
+	}
+	return "UNKNOWN";
+}
+
+struct ecs_host {
+	char id[20]; /* i- + 17 hex */
+	int subnet;
+	int asg;
+	size_t ntasks;
+};
+
+struct ecs_proc {
+	pid_t pid; /* process group leader; 0 when never started */
+	bool alive;
+	int status; /* wait status once reaped */
+};
+
+struct ecs_task {
+	char id[33];
+	char *arn;
+	int service;
+	int host; /* -1 without hosts */
+	int subnet;
+	uint32_t addr;
+	enum task_status last;
+	bool desired_running;
+	bool registered;
+	const char *stop_code;
+	char reason[320];
+	uint64_t started_ms;
+	struct ecs_proc *procs;
+	size_t nprocs, nalive;
+	struct loop_timer kill_timer;
+	struct ecs *e;
+};
+
+/* Addresses in use in one subnet; allocation is next-fit so that a
+ * replacement task gets a new address, as in a VPC. */
+struct ecs_pool {
+	uint32_t base, size, next;
+	uint8_t *used;
+};
+
+struct ecs_svc {
+	unsigned failures; /* consecutive failed starts, for the back-off */
+	uint64_t next_start_ms;
+	bool steady;
+	char *events[ECS_EVENTS_KEEP]; /* ring; head = next slot */
+	size_t nevents, head;
+};
+
+struct ecs {
+	struct loop *loop;
+	const struct model *m;
+	char *state_dir;
+	struct ecs_hooks hooks;
+	char exe_dir[PATH_MAX];
+	struct ecs_host *hosts;
+	size_t nhosts;
+	struct ecs_pool *pools; /* one per model subnet */
+	struct ecs_svc *svcs;	/* one per model service */
+	struct ecs_task **live; /* oldest first */
+	size_t nlive, caplive;
+	struct ecs_task *stopped[ECS_STOPPED_KEEP]; /* oldest first */
+	size_t nstopped;
+	struct loop_timer sched_timer;
+	struct loop_timer done_timer;
+	bool started, shutting_down, sigchld;
+	void (*done)(void *data);
+	void *done_data;
+};
+
+static void sched_soon(struct ecs *e);
+
+/* --- small helpers --- */
+
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void svc_event(struct ecs *e, int s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void svc_event(struct ecs *e, int s, const char *fmt, ...)
+{
+	struct ecs_svc *sv = &e->svcs[s];
+	char buf[1024];
+	va_list ap;
+	char *copy;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_info("ecs: %s", buf);
+	copy = strdup(buf);
+	if (!copy)
+		return; /* events are informative; losing one is acceptable */
+	free(sv->events[sv->head]);
+	sv->events[sv->head] = copy;
+	sv->head = (sv->head + 1) % ECS_EVENTS_KEEP;
+	if (sv->nevents < ECS_EVENTS_KEEP)
+		sv->nevents++;
+}
+
+static const char *svc_name(const struct ecs *e, int s)
+{
+	return e->m->services[s].name ? e->m->services[s].name : e->m->services[s].logical;
+}
+
+static const struct model_task_def *svc_taskdef(const struct ecs *e, int s)
+{
+	int td = e->m->services[s].task_def;
+	if (td < 0 || (size_t)td >= e->m->ntask_defs)
+		return NULL;
+	return &e->m->task_defs[td];
+}
+
+static const char *subnet_az(const struct ecs *e, int subnet)
+{
+	return subnet >= 0 ? e->m->subnets[subnet].az : NULL;
+}
+
+static int stop_timeout_s(const struct model_container *c)
+{
+	return c->stop_timeout_s > 0 ? c->stop_timeout_s : ECS_DEFAULT_STOP_S;
+}
+
+/* --- address pools --- */
+
+static int pools_init(struct ecs *e)
+{
+	e->pools = calloc(e->m->nsubnets ? e->m->nsubnets : 1, sizeof(*e->pools));
+	if (!e->pools)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->m->nsubnets; i++) {
+		struct cidr4 c = e->m->subnets[i].lo_cidr;
+		uint64_t size = 1ull << (32 - c.prefix);
+		struct ecs_pool *p = &e->pools[i];
+		p->base = c.addr;
+		p->size = size > ECS_POOL_MAX ? ECS_POOL_MAX : (uint32_t)size;
+		p->next = 4;
+		p->used = calloc(p->size, 1);
+		if (!p->used)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool addr_taken_by_model(const struct ecs *e, uint32_t a)
+{
+	if (a == e->m->resolver_addr)
+		return true;
+	for (size_t i = 0; i < e->m->nlbs; i++)
+		for (size_t k = 0; k < e->m->lbs[i].nsubnets; k++)
+			if (e->m->lbs[i].node_addrs && e->m->lbs[i].node_addrs[k] == a)
+				return true;
+	return false;
+}
+
+/* AWS reserves the first four addresses and the last of a subnet. Returns
+ * 0 and the address, or -EADDRNOTAVAIL when the subnet is full. */
+static int pool_alloc(struct ecs *e, int subnet, uint32_t *out)
+{
+	struct ecs_pool *p = &e->pools[subnet];
+	for (uint32_t i = 0; i < p->size; i++) {
+		uint32_t off = (p->next + i) % p->size;
+		if (off < 4 || off == p->size - 1 || p->used[off])
+			continue;
+		if (addr_taken_by_model(e, p->base + off))
+			continue;
+		p->used[off] = 1;
+		p->next = off + 1;
+		*out = p->base + off;
+		return 0;
+	}
+	return -EADDRNOTAVAIL;
+}
+
+static void pool_free(struct ecs *e, int subnet, uint32_t addr)
+{
+	struct ecs_pool *p = &e->pools[subnet];
+	uint32_t off = addr - p->base;
+	if (off < p->size)
+		p->used[off] = 0;
+}
+
+/* --- hosts --- */
+
+/* EC2-style instance id, deterministic from stack + ASG + ordinal so that
+ * ids are stable across runs of the same template. */
+static void host_make_id(const struct ecs *e, int asg, int ord, char *out, size_t len)
+{
+	char seed[512];
+	uint64_t h1, h2;
+	snprintf(seed, sizeof(seed), "%s/%s/%d", e->m->stack_name ? e->m->stack_name : "",
+		 e->m->asgs[asg].logical ? e->m->asgs[asg].logical : "", ord);
+	h1 = fnv1a(seed, 0xcbf29ce484222325ull);
+	h2 = fnv1a("#", h1);
+	snprintf(out, len, "i-%016llx%x", (unsigned long long)h1, (unsigned)(h2 & 0xf));
+}
+
+/* Each ASG's desired hosts go round robin over its subnets, so that the
+ * group is balanced over its AZs. */
+static int hosts_init(struct ecs *e)
+{
+	size_t n = 0, k = 0;
+	for (size_t a = 0; a < e->m->nasgs; a++)
+		if (e->m->asgs[a].nsubnets > 0 && e->m->asgs[a].desired > 0)
+			n += (size_t)e->m->asgs[a].desired;
+	if (n == 0)
+		return 0;
+	e->hosts = calloc(n, sizeof(*e->hosts));
+	if (!e->hosts)
+		return -ENOMEM;
+	for (size_t a = 0; a < e->m->nasgs; a++) {
+		const struct model_asg *g = &e->m->asgs[a];
+		if (g->nsubnets == 0)
+			continue;
+		for (int i = 0; i < g->desired; i++) {
+			struct ecs_host *h = &e->hosts[k++];
+			host_make_id(e, (int)a, i, h->id, sizeof(h->id));
+			h->subnet = g->subnets[(size_t)i % g->nsubnets];
+			h->asg = (int)a;
+		}
+	}
+	e->nhosts = k;
+	return 0;
+}
+
+/* --- placement --- */
+
+struct place {
+	int host;
+	int subnet;
+};
+
+static size_t count_svc_tasks(const struct ecs *e, int s, const char *az, int host, int subnet)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->nlive; i++) {
+		const struct ecs_task *t = e->live[i];
+		if (t->service != s || !t->desired_running)
+			continue;
+		if (az && strcmp(subnet_az(e, t->subnet), az) != 0)
+			continue;
+		if (host >= 0 && t->host != host)
+			continue;
+		if (subnet >= 0 && t->subnet != subnet)
+			continue;
+		n++;
+	}
+	return n;
+}
+
+/* The default placement of a replica service: the AZ with the fewest tasks
+ * of the service, then the host (or subnet) with the fewest, then the host
+ * with the fewest tasks overall. Returns 0, or -ENOSPC with no candidate. */
+static int place_task(const struct ecs *e, int s, struct place *out)
+{
+	size_t best_az = SIZE_MAX, best_local = SIZE_MAX, best_total = SIZE_MAX;
+	int found = 0;
+	size_t n = e->nhosts ? e->nhosts : e->m->nsubnets;
+	for (size_t i = 0; i < n; i++) {
+		struct place c;
+		size_t naz, nlocal, ntotal;
+		if (e->nhosts) {
+			c.host = (int)i;
+			c.subnet = e->hosts[i].subnet;
+			ntotal = e->hosts[i].ntasks;
+		} else {
+			/* Fargate-like: straight into the first VPC's subnets. */
+			if (e->m->subnets[i].vpc != 0)
+				continue;
+			c.host = -1;
+			c.subnet = (int)i;
+			ntotal = 0;
+		}
+		naz = count_svc_tasks(e, s, subnet_az(e, c.subnet), -1, -1);
+		nlocal = count_svc_tasks(e, s, NULL, c.host, c.host >= 0 ? -1 : c.subnet);
+		if (naz < best_az || (naz == best_az && nlocal < best_local) ||
+		    (naz == best_az && nlocal == best_local && ntotal < best_total)) {
+			best_az = naz;
+			best_local = nlocal;
+			best_total = ntotal;
+			*out = c;
+			found = 1;
+		}
+	}
+	return found ? 0 : -ENOSPC;
+}
+
+/* --- tasks --- */
+
+static void task_free(struct ecs *e, struct ecs_task *t)
+{
+	if (!t)
+		return;
+	loop_timer_stop(e->loop, &t->kill_timer);
+	free(t->procs);
+	free(t->arn);
+	free(t);
+}
+
+static void task_targets(struct ecs *e, struct ecs_task *t, bool reg)
+{
+	const struct model_service *sv = &e->m->services[t->service];
+	const struct model_task_def *td = svc_taskdef(e, t->service);
+	for (size_t i = 0; i < sv->nlbs; i++) {
+		const struct model_service_lb *lb = &sv->lbs[i];
+		const char *tg_arn;
+		bool has = false;
+		int rc;
+		for (size_t c = 0; td && c < td->ncontainers; c++)
+			if (lb->container_name && td->containers[c].name &&
+			    strcmp(lb->container_name, td->containers[c].name) == 0)
+				has = true;
+		if (!has || lb->target_group < 0 || (size_t)lb->target_group >= e->m->ntgs)
+			continue;
+		tg_arn = e->m->tgs[lb->target_group].arn;
+		if (reg) {
+			rc = e->hooks.target_register
+				     ? e->hooks.target_register(e->hooks.data, lb->target_group,
+								t->addr, (uint16_t)lb->container_port)
+				     : 0;
+			if (rc < 0) {
+				log_warn("ecs: task %s: registering in %s failed: %s", t->id,
+					 tg_arn, strerror(-rc));
+				continue;
+			}
+			svc_event(e, t->service, "(service %s) registered 1 targets in (target-group %s)",
+				  svc_name(e, t->service), tg_arn);
+		} else {
+			rc = e->hooks.target_deregister
+				     ? e->hooks.target_deregister(e->hooks.data, lb->target_group,
+								  t->addr,
+								  (uint16_t)lb->container_port)
+				     : 0;
+			if (rc < 0)
+				log_warn("ecs: task %s: deregistering from %s failed: %s", t->id,
+					 tg_arn, strerror(-rc));
+			svc_event(e, t->service,
+				  "(service %s) deregistered 1 targets in (target-group %s)",
+				  svc_name(e, t->service), tg_arn);
+		}
+	}
+	t->registered = reg;
+}
+
+static void live_remove(struct ecs *e, struct ecs_task *t)
+{
+	for (size_t i = 0; i < e->nlive; i++) {
+		if (e->live[i] != t)
+			continue;
+		memmove(&e->live[i], &e->live[i + 1], (e->nlive - i - 1) * sizeof(*e->live));
+		e->nlive--;
+		return;
+	}
+}
+
+static void done_soon(struct ecs *e)
+{
+	if (e->shutting_down && e->nlive == 0 && e->done)
+		loop_timer_start(e->loop, &e->done_timer, 0);
+}
+
+/* Every container is gone: STOPPED. The task moves to the stopped list. */
+static void task_finish(struct ecs *e, struct ecs_task *t)
+{
+	char abuf[16];
+	uint64_t now = loop_now_ms(e->loop);
+	struct ecs_svc *sv = &e->svcs[t->service];
+
+	loop_timer_stop(e->loop, &t->kill_timer);
+	if (t->registered)
+		task_targets(e, t, false);
+	if (t->last == TS_STOPPING || t->last == TS_RUNNING) {
+		if (t->started_ms)
+			svc_event(e, t->service, "(service %s) has stopped 1 running tasks: (task %s).",
+				  svc_name(e, t->service), t->id);
+	}
+	/* Back-off bookkeeping: a task that never ran or died at once is a
+	 * failed start; one that ran a while clears the count. */
+	if (!e->shutting_down) {
+		if (!t->started_ms || now - t->started_ms < ECS_EARLY_EXIT_MS) {
+			unsigned shift = sv->failures < 5 ? sv->failures : 5;
+			uint64_t d = (uint64_t)ECS_BACKOFF_MIN_MS << shift;
+			sv->failures++;
+			sv->next_start_ms = now + (d > ECS_BACKOFF_MAX_MS ? ECS_BACKOFF_MAX_MS : d);
+		} else if (now - t->started_ms >= ECS_HEALTHY_RUN_MS) {
+			sv->failures = 0;
+			sv->next_start_ms = 0;
+		}
+	}
+	t->last = TS_STOPPED;
+	t->desired_running = false;
+	pool_free(e, t->subnet, t->addr);
+	if (t->host >= 0 && e->hosts[t->host].ntasks > 0)
+		e->hosts[t->host].ntasks--;
+	log_info("ecs: task %s (%s) stopped: %s: %s", t->id, addr4_str(t->addr, abuf),
+		 t->stop_code ? t->stop_code : "-", t->reason);
+	live_remove(e, t);
+	if (e->nstopped == ECS_STOPPED_KEEP) {
+		task_free(e, e->stopped[0]);
+		memmove(&e->stopped[0], &e->stopped[1], (ECS_STOPPED_KEEP - 1) * sizeof(e->stopped[0]));
+		e->nstopped--;
+	}
+	e->stopped[e->nstopped++] = t;
+	sv->steady = false;
+	sched_soon(e);
+	done_soon(e);
+}
+
+static void on_kill_timer(struct loop *loop, struct loop_timer *timer)
+{
+	struct ecs_task *t = timer->data;
+	(void)loop;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		if (!t->procs[i].alive)
+			continue;
+		log_warn("ecs: task %s: container did not stop in time, SIGKILL", t->id);
+		kill(-t->procs[i].pid, SIGKILL);
+	}
+}
+
+/* Deregister, SIGTERM every container's process group, SIGKILL after
+ * timeout_s. The caller's reason wins only if none was set before. */
+static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code, const char *reason,
+			    int max_timeout_s)
+{
+	const struct model_task_def *td = svc_taskdef(e, t->service);
+	int timeout_s = 0;
+
+	if (t->last == TS_STOPPING || t->last == TS_STOPPED)
+		return;
+	t->desired_running = false;
+	if (!t->stop_code) {
+		t->stop_code = code;
+		snprintf(t->reason, sizeof(t->reason), "%s", reason);
+	}
+	if (t->registered)
+		task_targets(e, t, false);
+	t->last = TS_STOPPING;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		int to;
+		if (!t->procs[i].alive)
+			continue;
+		kill(-t->procs[i].pid, SIGTERM);
+		to = td ? stop_timeout_s(&td->containers[i]) : ECS_DEFAULT_STOP_S;
+		if (to > timeout_s)
+			timeout_s = to;
+	}
+	if (max_timeout_s > 0 && timeout_s > max_timeout_s)
+		timeout_s = max_timeout_s;
+	sched_soon(e); /* the replacement starts now, not when this one is gone */
+	if (t->nalive == 0) {
+		task_finish(e, t);
+		return;
+	}
+	loop_timer_start(e->loop, &t->kill_timer, (uint64_t)timeout_s * 1000u);
+}
+
+static void task_make_id(char *out)
+{
+	unsigned char r[16];
+	size_t got = 0;
+	while (got < sizeof(r)) {
+		ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
+		if (n <= 0) {
+			/* No entropy source: fall back to something unique enough. */
+			for (; got < sizeof(r); got++)
+				r[got] = (unsigned char)(rand() & 0xff);
+			break;
+		}
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+static int task_start_containers(struct ecs *e, struct ecs_task *t,
+				 const struct model_task_def *td)
+{
+	char dir[PATH_MAX], logp[PATH_MAX + 256], host[16], cname[128];
+	int rc;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/tasks/%s", e->state_dir, t->id) >= sizeof(dir)) {
+		snprintf(t->reason, sizeof(t->reason), "CannotStartContainerError: state dir too long");
+		return -ENAMETOOLONG;
+	}
+	rc = ecs_proc_mkdirs(dir);
+	if (rc < 0) {
+		snprintf(t->reason, sizeof(t->reason),
+			 "CannotStartContainerError: creating %.200s: %s", dir,
+			 strerror(-rc));
+		return rc;
+	}
+	addr4_str(t->addr, host);
+	for (size_t i = 0; i < td->ncontainers; i++) {
+		const struct model_container *c = &td->containers[i];
+		char **env;
+		pid_t pid;
+
+		snprintf(cname, sizeof(cname), "%s", c->name ? c->name : "container");
+		for (char *p = cname; *p; p++)
+			if (*p == '/')
+				*p = '_';
+		snprintf(logp, sizeof(logp), "%s/%s.log", dir, cname);
+		if (!c->argv || !c->argv[0]) {
+			snprintf(t->reason, sizeof(t->reason),
+				 "CannotStartContainerError: container %s has no command (image %s)",
+				 cname, c->image ? c->image : "-");
+			return -EINVAL;
+		}
+		env = ecs_proc_env(c, host, c->nports ? c->ports[0].container_port : 0,
+				   e->exe_dir);
+		if (!env) {
+			snprintf(t->reason, sizeof(t->reason),
+				 "CannotStartContainerError: out of memory");
+			return -ENOMEM;
+		}
+		pid = ecs_proc_spawn(c->argv, env, c->working_dir, logp, t->reason,
+				     sizeof(t->reason));
+		ecs_proc_env_free(env);
+		if (pid < 0)
+			return (int)pid;
+		t->procs[i].pid = pid;
+		t->procs[i].alive = true;
+		t->nalive++;
+		log_info("ecs: task %s container %s: pid %d on %s, log %s", t->id, cname, (int)pid,
+			 host, logp);
+	}
+	return 0;
+}
+
+/* Places and starts one task of service s. Returns the task (which may
+ * already be STOPPED with TaskFailedToStart), or NULL if it could not be
+ * placed. */
+static struct ecs_task *task_launch(struct ecs *e, int s)
+{
+	const struct model *m = e->m;
+	const struct model_task_def *td = svc_taskdef(e, s);
+	const struct model_cluster *cl;
+	struct ecs_task *t = NULL;
+	struct place pl;
+	size_t arnlen;
+
+	if (!td || place_task(e, s, &pl) < 0) {
+		svc_event(e, s,
+			  "service %s was unable to place a task because no container instance "
+			  "met all of its requirements.",
+			  svc_name(e, s));
+		return NULL;
+	}
+	if (e->nlive == e->caplive) {
+		size_t cap = e->caplive ? e->caplive * 2 : 16;
+		struct ecs_task **v = realloc(e->live, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		e->live = v;
+		e->caplive = cap;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->procs = calloc(td->ncontainers ? td->ncontainers : 1, sizeof(*t->procs));
+	if (!t->procs)
+		goto fail;
+	t->nprocs = td->ncontainers;
+	t->e = e;
+	t->service = s;
+	t->host = pl.host;
+	t->subnet = pl.subnet;
+	t->last = TS_PROVISIONING;
+	t->desired_running = true;
+	loop_timer_init(&t->kill_timer, on_kill_timer, t);
+	task_make_id(t->id);
+	cl = (m->services[s].cluster >= 0 && (size_t)m->services[s].cluster < m->nclusters)
+		     ? &m->clusters[m->services[s].cluster]
+		     : NULL;
+	arnlen = strlen(t->id) + 128 + (cl && cl->name ? strlen(cl->name) : 7) +
+		 (m->region ? strlen(m->region) : 0) + (m->account ? strlen(m->account) : 0);
+	t->arn = malloc(arnlen);
+	if (!t->arn)
+		goto fail;
+	snprintf(t->arn, arnlen, "arn:aws:ecs:%s:%s:task/%s/%s", m->region ? m->region : "",
+		 m->account ? m->account : "", cl && cl->name ? cl->name : "default", t->id);
+	if (pool_alloc(e, pl.subnet, &t->addr) < 0) {
+		svc_event(e, s,
+			  "service %s was unable to place a task because no container instance "
+			  "met all of its requirements. The subnet %s has no free address.",
+			  svc_name(e, s), m->subnets[pl.subnet].id);
+		goto fail;
+	}
+	e->live[e->nlive++] = t;
+	if (t->host >= 0)
+		e->hosts[t->host].ntasks++;
+
+	t->last = TS_PENDING;
+	if (task_start_containers(e, t, td) < 0) {
+		t->stop_code = "TaskFailedToStart";
+		log_warn("ecs: task %s of service %s failed to start: %s", t->id, svc_name(e, s),
+			 t->reason);
+		/* Containers already started are stopped like any others. */
+		task_begin_stop(e, t, t->stop_code, t->reason, 0);
+		return t;
+	}
+	t->last = TS_RUNNING;
+	t->started_ms = loop_now_ms(e->loop);
+	if (t->started_ms == 0)
+		t->started_ms = 1;
+	task_targets(e, t, true);
+	return t;
+fail:
+	task_free(e, t);
+	return NULL;
+}
+
+/* --- the container reaper --- */
+
+static void on_reaped(struct ecs *e, pid_t pid, int status)
+{
+	const struct model_task_def *td;
+	struct ecs_task *t = NULL;
+	size_t ci = 0;
+
+	for (size_t i = 0; i < e->nlive && !t; i++)
+		for (size_t k = 0; k < e->live[i]->nprocs; k++)
+			if (e->live[i]->procs[k].alive && e->live[i]->procs[k].pid == pid) {
+				t = e->live[i];
+				ci = k;
+				break;
+			}
+	if (!t) {
+		log_debug("ecs: reaped pid %d which is no container", (int)pid);
+		return;
+	}
+	t->procs[ci].alive = false;
+	t->procs[ci].status = status;
+	t->nalive--;
+	/* A container is its whole process group, as with a PID namespace:
+	 * whatever the leader left behind goes with it. */
+	kill(-pid, SIGKILL);
+	if (WIFEXITED(status))
+		log_info("ecs: task %s container %zu (pid %d) exited with code %d", t->id, ci,
+			 (int)pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		log_info("ecs: task %s container %zu (pid %d) killed by signal %d", t->id, ci,
+			 (int)pid, WTERMSIG(status));
+	td = svc_taskdef(e, t->service);
+	if (t->desired_running && td && ci < td->ncontainers && td->containers[ci].essential) {
+		task_begin_stop(e, t, "EssentialContainerExited",
+				"Essential container in task exited", 0);
+		return; /* begin_stop finishes the task if nothing is left */
+	}
+	if (t->nalive == 0)
+		task_finish(e, t);
+}
+
+static void on_sigchld(struct loop *loop, int signo, void *data)
+{
+	struct ecs *e = data;
+	int status;
+	pid_t pid;
+	(void)loop;
+	(void)signo;
+	/* Signals coalesce: reap until nothing is left to reap. */
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		on_reaped(e, pid, status);
+}
+
+/* --- the scheduler --- */
+
+static void sched_soon(struct ecs *e)
+{
+	if (e->started && !e->shutting_down)
+		loop_timer_start(e->loop, &e->sched_timer, 0);
+}
+
+static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wake)
+{
+	const struct model_service *ms = &e->m->services[s];
+	struct ecs_svc *sv = &e->svcs[s];
+	char ids[1024];
+	size_t len = 0, nstarted = 0;
+	size_t have = count_svc_tasks(e, s, NULL, -1, -1);
+
+	ids[0] = '\0';
+	while ((int)have < ms->desired) {
+		struct ecs_task *t;
+		if (now < sv->next_start_ms) {
+			if (sv->next_start_ms < *next_wake)
+				*next_wake = sv->next_start_ms;
+			break;
+		}
+		t = task_launch(e, s);
+		if (!t) {
+			/* Could not place: try again later rather than spin. */
+			if (now + ECS_BACKOFF_MAX_MS < *next_wake)
+				*next_wake = now + ECS_BACKOFF_MAX_MS;
+			break;
+		}
+		nstarted++;
+		if (len + 45 < sizeof(ids))
+			len += (size_t)snprintf(ids + len, sizeof(ids) - len, " (task %s)", t->id);
+		if (t->last == TS_STOPPING || t->last == TS_STOPPED)
+			break; /* failed to start: task_finish armed the back-off */
+		have++;
+	}
+	if (nstarted)
+		svc_event(e, s, "(service %s) has started %zu tasks:%s.", svc_name(e, s), nstarted,
+			  ids);
+	if ((int)have == ms->desired && !sv->steady) {
+		bool all_running = true;
+		for (size_t i = 0; i < e->nlive; i++)
+			if (e->live[i]->service == s && e->live[i]->last != TS_RUNNING &&
+			    e->live[i]->last != TS_STOPPING)
+				all_running = false;
+		if (all_running) {
+			sv->steady = true;
+			svc_event(e, s, "(service %s) has reached a steady state.", svc_name(e, s));
+		}
+	}
+}
+
+static void on_sched(struct loop *loop, struct loop_timer *timer)
+{
+	struct ecs *e = timer->data;
+	uint64_t now = loop_now_ms(loop), next_wake = UINT64_MAX;
+	if (e->shutting_down)
+		return;
+	for (size_t s = 0; s < e->m->nservices; s++)
+		sched_service(e, (int)s, now, &next_wake);
+	if (next_wake != UINT64_MAX && !loop_timer_armed(&e->sched_timer))
+		loop_timer_start(loop, &e->sched_timer, next_wake > now ? next_wake - now : 0);
+}
+
+static void on_done(struct loop *loop, struct loop_timer *timer)
+{
+	struct ecs *e = timer->data;
+	void (*done)(void *) = e->done;
+	(void)loop;
+	e->done = NULL;
+	if (done)
+		done(e->done_data);
+}
+
+/* --- public API --- */
+
+struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_dir,
+		    const struct ecs_hooks *hooks)
+{
+	struct ecs *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->loop = loop;
+	e->m = m;
+	if (hooks)
+		e->hooks = *hooks;
+	e->state_dir = strdup(state_dir && *state_dir ? state_dir : ".");
+	e->svcs = calloc(m->nservices ? m->nservices : 1, sizeof(*e->svcs));
+	if (!e->state_dir || !e->svcs || pools_init(e) < 0 || hosts_init(e) < 0)
+		goto fail;
+	if (ecs_proc_exe_dir(e->exe_dir, sizeof(e->exe_dir)) < 0)
+		e->exe_dir[0] = '\0';
+	loop_timer_init(&e->sched_timer, on_sched, e);
+	loop_timer_init(&e->done_timer, on_done, e);
+	return e;
+fail:
+	ecs_free(e);
+	return NULL;
+}
+
+int ecs_start(struct ecs *e)
+{
+	int rc;
+	if (e->started)
+		return -EALREADY;
+	if (!e->sigchld) {
+		rc = loop_signal_add(e->loop, SIGCHLD, on_sigchld, e);
+		if (rc < 0)
+			return rc;
+		e->sigchld = true;
+	}
+	rc = ecs_proc_mkdirs(e->state_dir);
+	if (rc < 0) {
+		log_error("ecs: cannot create state directory %s: %s", e->state_dir, strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < e->nhosts; i++)
+		log_info("ecs: host %s in %s (%s)", e->hosts[i].id,
+			 e->m->subnets[e->hosts[i].subnet].az,
+			 e->m->subnets[e->hosts[i].subnet].id);
+	e->started = true;
+	/* Launch synchronously so that ecs_start's caller sees the tasks. */
+	on_sched(e->loop, &e->sched_timer);
+	return 0;
+}
+
+void ecs_shutdown(struct ecs *e, void (*done)(void *data), void *data)
+{
+	e->shutting_down = true;
+	e->done = done;
+	e->done_data = data;
+	loop_timer_stop(e->loop, &e->sched_timer);
+	/* Backwards: begin_stop may finish (and remove) the current task. */
+	for (size_t i = e->nlive; i-- > 0;) {
+		struct ecs_task *t = e->live[i];
+		if (t->last == TS_STOPPING) {
+			/* Already stopping with its own timeout: cap it. */
+			uint64_t cap = loop_now_ms(e->loop) + ECS_SHUTDOWN_STOP_MAX_S * 1000u;
+			if (!loop_timer_armed(&t->kill_timer) || t->kill_timer.when > cap)
+				loop_timer_start(e->loop, &t->kill_timer,
+						 ECS_SHUTDOWN_STOP_MAX_S * 1000u);
+			continue;
+		}
+		task_begin_stop(e, t, "UserInitiated", "Task stopped: vpcd is shutting down",
+				ECS_SHUTDOWN_STOP_MAX_S);
+	}
+	if (e->nlive == 0 && done)
+		loop_timer_start(e->loop, &e->done_timer, 0);
+}
+
+void ecs_free(struct ecs *e)
+{
+	if (!e)
+		return;
+	loop_timer_stop(e->loop, &e->sched_timer);
+	loop_timer_stop(e->loop, &e->done_timer);
+	for (size_t i = 0; i < e->nlive; i++) {
+		struct ecs_task *t = e->live[i];
+		for (size_t k = 0; k < t->nprocs; k++)
+			if (t->procs[k].alive)
+				kill(-t->procs[k].pid, SIGKILL);
+		if (t->addr)
+			pool_free(e, t->subnet, t->addr);
+		task_free(e, t);
+	}
+	free(e->live);
+	for (size_t i = 0; i < e->nstopped; i++)
+		task_free(e, e->stopped[i]);
+	for (size_t i = 0; e->pools && i < e->m->nsubnets; i++)
+		free(e->pools[i].used);
+	free(e->pools);
+	for (size_t s = 0; e->svcs && s < e->m->nservices; s++)
+		for (size_t k = 0; k < ECS_EVENTS_KEEP; k++)
+			free(e->svcs[s].events[k]);
+	free(e->svcs);
+	free(e->hosts);
+	free(e->state_dir);
+	free(e);
+}
+
+size_t ecs_hosts(const struct ecs *e, struct ecs_host_info *out, size_t cap)
+{
+	for (size_t i = 0; i < e->nhosts && i < cap; i++) {
+		const struct ecs_host *h = &e->hosts[i];
+		out[i] = (struct ecs_host_info){.id = h->id,
+						.az = subnet_az(e, h->subnet),
+						.subnet = h->subnet,
+						.asg = h->asg,
+						.ntasks = h->ntasks};
+	}
+	return e->nhosts;
+}
+
+static void task_info(const struct ecs *e, const struct ecs_task *t, struct ecs_task_info *o)
+{
+	int pid = 0;
+	for (size_t k = 0; k < t->nprocs && !pid; k++)
+		if (t->procs[k].alive)
+			pid = (int)t->procs[k].pid;
+	*o = (struct ecs_task_info){
+		.id = t->id,
+		.arn = t->arn,
+		.service = t->service,
+		.host_id = t->host >= 0 ? e->hosts[t->host].id : NULL,
+		.az = subnet_az(e, t->subnet),
+		.addr = t->addr,
+		.pid = pid,
+		.last_status = task_status_str(t->last),
+		.desired_status = t->desired_running ? "RUNNING" : "STOPPED",
+		.stop_code = t->stop_code,
+		.stopped_reason = t->stop_code ? t->reason : NULL,
+		.started_ms = t->started_ms,
+	};
+}
+
+size_t ecs_tasks(const struct ecs *e, struct ecs_task_info *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->nlive; i++, n++)
+		if (n < cap)
+			task_info(e, e->live[i], &out[n]);
+	for (size_t i = e->nstopped; i-- > 0; n++)
+		if (n < cap)
+			task_info(e, e->stopped[i], &out[n]);
+	return n;
+}
+
+void ecs_service_info(const struct ecs *e, int service, struct ecs_service_info *out)
+{
+	*out = (struct ecs_service_info){.service = service};
+	if (service < 0 || (size_t)service >= e->m->nservices)
+		return;
+	out->desired = e->m->services[service].desired;
+	for (size_t i = 0; i < e->nlive; i++) {
+		const struct ecs_task *t = e->live[i];
+		if (t->service != service || !t->desired_running)
+			continue;
+		if (t->last == TS_RUNNING)
+			out->running++;
+		else if (t->last == TS_PROVISIONING || t->last == TS_PENDING)
+			out->pending++;
+	}
+}
+
+size_t ecs_service_events(const struct ecs *e, int service, const char **out, size_t cap)
+{
+	const struct ecs_svc *sv;
+	size_t n = 0;
+	if (service < 0 || (size_t)service >= e->m->nservices)
+		return 0;
+	sv = &e->svcs[service];
+	for (size_t k = 0; k < sv->nevents && n < cap; k++) {
+		size_t idx = (sv->head + ECS_EVENTS_KEEP - 1 - k) % ECS_EVENTS_KEEP;
+		out[n++] = sv->events[idx];
+	}
+	return n;
+}

@@ -1,0 +1,89 @@
+/*
+ * The ECS plane: container hosts (the instances of each AutoScalingGroup),
+ * tasks as supervised process groups, and the service scheduler that keeps
+ * every service at its desired count, registering each RUNNING task in the
+ * service's target groups through hooks.
+ *
+ * Cluster rule: a single-cluster template is assumed. Tasks of every
+ * service run on the hosts of every ASG; with no ASG at all (Fargate-like)
+ * tasks are placed straight into the subnets of the first VPC.
+ *
+ * Children: the plane owns SIGCHLD on its loop (loop_signal_add) and reaps
+ * with waitpid(-1, WNOHANG), so no other module of the same process may
+ * wait for its own children.
+ *
+ * Ownership: struct ecs keeps pointers to loop and model, which must outlive
+ * it; it copies state_dir and hooks. Strings returned by the introspection
+ * calls belong to the plane and stay valid until the next loop iteration.
+ */
+#ifndef VPCD_ECS_ECS_H
+#define VPCD_ECS_ECS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/loop.h"
+#include "model/model.h"
+
+/* How the ECS plane registers tasks in target groups (main.c wires it to
+ * the ALB). tg is an index into model.tgs; addr is host order. */
+struct ecs_hooks {
+	int (*target_register)(void *data, int tg, uint32_t addr, uint16_t port);
+	int (*target_deregister)(void *data, int tg, uint32_t addr, uint16_t port);
+	void *data;
+};
+
+struct ecs;
+
+/* state_dir: directory for task logs (created if missing):
+ * <state_dir>/tasks/<task-id>/<container>.log. hooks may be NULL. Returns
+ * NULL when out of memory. */
+struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_dir,
+		    const struct ecs_hooks *hooks);
+/* Launches hosts and the services' tasks; 0 or -errno. */
+int ecs_start(struct ecs *e);
+/* Stops every task (deregister, SIGTERM, SIGKILL after min(stop timeout,
+ * 10 s)) and calls done(data) from the loop when no child is left. No task
+ * is started after this. */
+void ecs_shutdown(struct ecs *e, void (*done)(void *data), void *data);
+/* Frees everything; children still alive get SIGKILL (not waited for). */
+void ecs_free(struct ecs *e);
+
+/* Introspection for the admin API. Pointers stay valid until the next loop
+ * iteration. */
+struct ecs_host_info {
+	const char *id;
+	const char *az;
+	int subnet;
+	int asg;
+	size_t ntasks;
+};
+struct ecs_task_info {
+	const char *id;
+	const char *arn;
+	int service;
+	const char *host_id; /* NULL without hosts (Fargate-like) */
+	const char *az;
+	uint32_t addr;
+	int pid; /* first container's process, 0 when none runs */
+	const char *last_status;
+	const char *desired_status;
+	const char *stop_code;	    /* NULL while not stopping */
+	const char *stopped_reason; /* NULL while not stopping */
+	uint64_t started_ms;	    /* loop clock when it became RUNNING, 0 if never */
+};
+struct ecs_service_info {
+	int service;
+	int desired;
+	int running;
+	int pending;
+};
+size_t ecs_hosts(const struct ecs *e, struct ecs_host_info *out, size_t cap); /* returns count */
+/* Live tasks first (oldest first), then recently stopped ones (last 50,
+ * newest first). Returns the total count, which may exceed cap. */
+size_t ecs_tasks(const struct ecs *e, struct ecs_task_info *out, size_t cap);
+void ecs_service_info(const struct ecs *e, int service, struct ecs_service_info *out);
+/* Service events, newest first, ECS wording. Returns the count copied. */
+size_t ecs_service_events(const struct ecs *e, int service, const char **out, size_t cap);
+
+#endif
