@@ -1,0 +1,464 @@
+/*
+ * Answering queries from the model, as the VPC resolver (AmazonProvidedDNS)
+ * does: private zones visible to the asking VPC (most specific zone wins),
+ * Route53's automatic SOA and NS at each apex, record sets and alias records,
+ * load balancer names resolving to their nodes, CNAME chains chased inside
+ * what we know, RFC 2308 negative answers, RFC 4592 wildcards, EDNS0 and
+ * truncation. Pure: the reply is a function of the query and the model.
+ */
+#include "dns/answer.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/addr.h"
+#include "dns/wire.h"
+
+#define CHASE_MAX 8
+#define LB_TTL 60
+#define SOA_TTL 900
+#define SOA_REFRESH 7200
+#define SOA_RETRY 900
+#define SOA_EXPIRE 1209600
+#define SOA_MINIMUM 86400
+#define NS_TTL 172800
+#define OPT_LEN 11
+
+struct answer {
+	const struct model *m;
+	int vpc;
+	struct dns_writer w;
+	uint16_t ancount, nscount;
+	uint16_t flags;
+	int rcode;
+};
+
+static uint16_t type_code(const char *t)
+{
+	static const struct {
+		const char *name;
+		uint16_t code;
+	} types[] = {
+		{"A", DNS_T_A},	    {"NS", DNS_T_NS},	{"CNAME", DNS_T_CNAME}, {"SOA", DNS_T_SOA},
+		{"PTR", DNS_T_PTR}, {"MX", DNS_T_MX},	{"TXT", DNS_T_TXT},	{"AAAA", DNS_T_AAAA},
+		{"SRV", DNS_T_SRV},
+	};
+	for (size_t i = 0; t && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcasecmp(t, types[i].name) == 0)
+			return types[i].code;
+	return 0;
+}
+
+/* Model names are text; compare them to a wire name by converting. */
+static bool name_eq_str(const uint8_t *name, const char *s)
+{
+	uint8_t w[DNS_NAME_MAX];
+	return s && dns_name_from_str(s, w) > 0 && dns_name_eq(name, w);
+}
+
+static int find_lb(const struct model *m, const uint8_t *name)
+{
+	for (size_t i = 0; i < m->nlbs; i++)
+		if (name_eq_str(name, m->lbs[i].dns_name))
+			return (int)i;
+	return -1;
+}
+
+static bool zone_visible(const struct model_zone *z, int vpc)
+{
+	/* A public zone in the template would be answered by public DNS,
+	 * which we stand in for; so it is visible to every VPC. */
+	if (!z->private_zone)
+		return true;
+	for (size_t i = 0; i < z->nvpcs; i++)
+		if (z->vpcs[i] == vpc)
+			return true;
+	return false;
+}
+
+/* The most specific zone visible to vpc that holds name, or -1. */
+static int find_zone(const struct model *m, int vpc, const uint8_t *name, uint8_t *apex)
+{
+	int best = -1;
+	size_t best_labels = 0;
+	for (size_t i = 0; i < m->nzones; i++) {
+		uint8_t z[DNS_NAME_MAX];
+		size_t l;
+		if (!zone_visible(&m->zones[i], vpc) || !m->zones[i].name ||
+		    dns_name_from_str(m->zones[i].name, z) < 0 || !dns_name_is_sub(name, z))
+			continue;
+		l = dns_name_labels(z);
+		if (best < 0 || l > best_labels) {
+			best = (int)i;
+			best_labels = l;
+			memcpy(apex, z, dns_name_len(z));
+		}
+	}
+	return best;
+}
+
+/* Does name own anything in zone z: the apex, a record set, or (as an
+ * empty non-terminal) a name below it? */
+static bool name_exists(const struct model *m, int z, const uint8_t *apex, const uint8_t *name)
+{
+	if (dns_name_eq(name, apex))
+		return true;
+	for (size_t i = 0; i < m->nrecords; i++) {
+		uint8_t r[DNS_NAME_MAX];
+		if (m->records[i].zone != z || !m->records[i].name ||
+		    dns_name_from_str(m->records[i].name, r) < 0)
+			continue;
+		if (dns_name_is_sub(r, name))
+			return true;
+	}
+	return false;
+}
+
+static bool record_at(const struct model *m, int z, size_t i, const uint8_t *name)
+{
+	return m->records[i].zone == z && name_eq_str(name, m->records[i].name);
+}
+
+/* Route53's private zones all carry the same reserved name servers; public
+ * zones get four derived from the zone id, in the awsdns style. */
+static void zone_ns(const struct model_zone *z, int k, uint8_t *out)
+{
+	static const char *tld[4] = {"com", "net", "org", "co.uk"};
+	char s[64];
+	if (z->private_zone) {
+		snprintf(s, sizeof(s), "ns-%d.awsdns-00.%s", k * 512, tld[k]);
+	} else {
+		uint32_t h = 2166136261u; /* FNV-1a */
+		for (const char *p = z->id ? z->id : ""; *p; p++)
+			h = (h ^ (uint8_t)*p) * 16777619u;
+		snprintf(s, sizeof(s), "ns-%u.awsdns-%02u.%s", k * 512 + (h >> (k * 8)) % 512,
+			 (h >> 4) % 64, tld[k]);
+	}
+	dns_name_from_str(s, out);
+}
+
+static void add_soa(struct answer *a, const struct model_zone *z, const uint8_t *apex,
+		    uint32_t ttl, bool authority)
+{
+	uint8_t mname[DNS_NAME_MAX], rname[DNS_NAME_MAX];
+	/* Observed in private zones: the SOA names the .co.uk server. */
+	zone_ns(z, z->private_zone ? 3 : 0, mname);
+	dns_name_from_str("awsdns-hostmaster.amazon.com", rname);
+	dns_writer_rr_soa(&a->w, apex, ttl, mname, rname, 1, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE,
+			  SOA_MINIMUM);
+	if (authority)
+		a->nscount++;
+	else
+		a->ancount++;
+}
+
+static void add_negative(struct answer *a, int z, const uint8_t *apex)
+{
+	uint32_t ttl = SOA_TTL < SOA_MINIMUM ? SOA_TTL : SOA_MINIMUM; /* RFC 2308 */
+	add_soa(a, &a->m->zones[z], apex, ttl, true);
+}
+
+static size_t add_lb_addrs(struct answer *a, int lb, const uint8_t *owner)
+{
+	const struct model_lb *l = &a->m->lbs[lb];
+	size_t n = 0;
+	for (size_t i = 0; i < l->nsubnets && l->node_addrs; i++, n++)
+		dns_writer_rr_a(&a->w, owner, LB_TTL, l->node_addrs[i]);
+	a->ancount = (uint16_t)(a->ancount + n);
+	return n;
+}
+
+/* An A value in the VPC's address space stands for its loopback mapping. */
+static uint32_t map_addr(const struct answer *a, int z, uint32_t addr)
+{
+	const struct model *m = a->m;
+	if (a->vpc >= 0 && (size_t)a->vpc < m->nvpcs && cidr4_contains(m->vpcs[a->vpc].cidr, addr))
+		return model_vpc_map(m, a->vpc, addr);
+	for (size_t i = 0; i < m->zones[z].nvpcs; i++) {
+		int v = m->zones[z].vpcs[i];
+		if (v >= 0 && (size_t)v < m->nvpcs && cidr4_contains(m->vpcs[v].cidr, addr))
+			return model_vpc_map(m, v, addr);
+	}
+	return addr;
+}
+
+/* Writes the values of record set i under owner; returns how many. */
+static size_t add_record(struct answer *a, int z, size_t i, const uint8_t *owner)
+{
+	const struct model_record *r = &a->m->records[i];
+	uint16_t type = type_code(r->type);
+	size_t n = 0;
+
+	if (r->alias_lb >= 0) {
+		if (type == DNS_T_A && (size_t)r->alias_lb < a->m->nlbs)
+			return add_lb_addrs(a, r->alias_lb, owner);
+		return 0; /* no IPv6 nodes: an AAAA alias has nothing to say */
+	}
+	for (size_t k = 0; k < r->nvalues && k < MODEL_MAX_VALUES; k++) {
+		const char *v = r->values[k];
+		uint8_t name[DNS_NAME_MAX], ip6[16];
+		uint32_t ip;
+		unsigned p1, p2, p3;
+		char host[256];
+		if (!v)
+			continue;
+		switch (type) {
+		case DNS_T_A:
+			if (addr4_parse(v, &ip) < 0)
+				continue;
+			dns_writer_rr_a(&a->w, owner, r->ttl, map_addr(a, z, ip));
+			break;
+		case DNS_T_AAAA:
+			if (inet_pton(AF_INET6, v, ip6) != 1)
+				continue;
+			dns_writer_rr_aaaa(&a->w, owner, r->ttl, ip6);
+			break;
+		case DNS_T_CNAME:
+		case DNS_T_NS:
+		case DNS_T_PTR:
+			if (dns_name_from_str(v, name) < 0)
+				continue;
+			dns_writer_rr_name(&a->w, owner, type, r->ttl, name);
+			break;
+		case DNS_T_MX:
+			if (sscanf(v, "%u %255s", &p1, host) != 2 || p1 > 65535 ||
+			    dns_name_from_str(host, name) < 0)
+				continue;
+			dns_writer_rr_mx(&a->w, owner, r->ttl, (uint16_t)p1, name);
+			break;
+		case DNS_T_SRV:
+			if (sscanf(v, "%u %u %u %255s", &p1, &p2, &p3, host) != 4 || p1 > 65535 ||
+			    p2 > 65535 || p3 > 65535 || dns_name_from_str(host, name) < 0)
+				continue;
+			dns_writer_rr_srv(&a->w, owner, r->ttl, (uint16_t)p1, (uint16_t)p2,
+					  (uint16_t)p3, name);
+			break;
+		case DNS_T_TXT:
+			if (dns_writer_rr_txt(&a->w, owner, r->ttl, v) < 0)
+				continue;
+			break;
+		default:
+			continue;
+		}
+		n++;
+	}
+	a->ancount = (uint16_t)(a->ancount + n);
+	return n;
+}
+
+/* The CNAME record set at src in zone z, or -1. */
+static int find_cname(const struct model *m, int z, const uint8_t *src)
+{
+	for (size_t i = 0; i < m->nrecords; i++)
+		if (record_at(m, z, i, src) && type_code(m->records[i].type) == DNS_T_CNAME &&
+		    m->records[i].alias_lb < 0 && m->records[i].nvalues > 0)
+			return (int)i;
+	return -1;
+}
+
+/* RFC 4592: the wildcard that may answer for name, which does not exist:
+ * "*." + its closest encloser. Returns false when there is none. */
+static bool find_wildcard(const struct model *m, int z, const uint8_t *apex, const uint8_t *name,
+			  uint8_t *src)
+{
+	size_t ln = dns_name_labels(name), la = dns_name_labels(apex);
+	for (size_t k = 1; k <= ln - la; k++) {
+		const uint8_t *ce = dns_name_skip(name, k);
+		size_t cl;
+		if (!name_exists(m, z, apex, ce))
+			continue;
+		cl = dns_name_len(ce);
+		if (cl + 2 > DNS_NAME_MAX)
+			return false;
+		src[0] = 1;
+		src[1] = '*';
+		memcpy(src + 2, ce, cl);
+		for (size_t i = 0; i < m->nrecords; i++)
+			if (record_at(m, z, i, src))
+				return true;
+		return false;
+	}
+	return false;
+}
+
+/* Answers qname/qtype into a, chasing CNAMEs. */
+static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
+{
+	const struct model *m = a->m;
+	uint8_t cur[DNS_NAME_MAX], next[DNS_NAME_MAX], apex[DNS_NAME_MAX], src[DNS_NAME_MAX];
+	const uint8_t *name = qname;
+
+	for (int hop = 0; hop <= CHASE_MAX; hop++) {
+		int lb = find_lb(m, name), z, cn;
+		const uint8_t *from = name; /* where the records live (wildcards) */
+		size_t before;
+
+		if (lb >= 0) {
+			/* Not our zone: public ELB DNS, answered as a recursive
+			 * resolver would, without AA. */
+			if (qtype == DNS_T_A || qtype == DNS_T_ANY)
+				add_lb_addrs(a, lb, name);
+			return;
+		}
+		z = find_zone(m, a->vpc, name, apex);
+		if (z < 0) {
+			if (hop == 0)
+				a->rcode = DNS_R_REFUSED;
+			return; /* a chain leaving what we know ends here */
+		}
+		if (hop == 0)
+			a->flags |= DNS_F_AA;
+		if (!name_exists(m, z, apex, name)) {
+			if (!find_wildcard(m, z, apex, name, src)) {
+				a->rcode = DNS_R_NXDOMAIN;
+				add_negative(a, z, apex);
+				return;
+			}
+			from = src;
+		}
+		cn = find_cname(m, z, from);
+		if (cn >= 0 && qtype != DNS_T_CNAME && qtype != DNS_T_ANY) {
+			if (dns_name_from_str(m->records[cn].values[0], next) < 0)
+				return;
+			dns_writer_rr_name(&a->w, name, DNS_T_CNAME, m->records[cn].ttl, next);
+			a->ancount++;
+			memcpy(cur, next, dns_name_len(next));
+			name = cur;
+			continue;
+		}
+		before = a->ancount;
+		if (dns_name_eq(name, apex)) {
+			if (qtype == DNS_T_SOA || qtype == DNS_T_ANY)
+				add_soa(a, &m->zones[z], apex, SOA_TTL, false);
+			if (qtype == DNS_T_NS || qtype == DNS_T_ANY) {
+				uint8_t ns[DNS_NAME_MAX];
+				for (int k = 0; k < 4; k++) {
+					zone_ns(&m->zones[z], k, ns);
+					dns_writer_rr_name(&a->w, name, DNS_T_NS, NS_TTL, ns);
+					a->ancount++;
+				}
+			}
+		}
+		for (size_t i = 0; i < m->nrecords; i++) {
+			uint16_t t;
+			if (!record_at(m, z, i, from))
+				continue;
+			t = type_code(m->records[i].type);
+			/* The apex SOA and NS are Route53's own, written above. */
+			if ((t == DNS_T_SOA || t == DNS_T_NS) && dns_name_eq(name, apex))
+				continue;
+			if (t == qtype || (qtype == DNS_T_ANY && t != 0))
+				add_record(a, z, i, name);
+		}
+		if (a->ancount == before)
+			add_negative(a, z, apex); /* NODATA */
+		return;
+	}
+}
+
+/* Header + question (+ OPT): the whole reply for errors and truncation. */
+static size_t reply_short(struct answer *a, const struct dns_query *q, bool with_question,
+			  size_t limit)
+{
+	struct dns_header h = {
+		.id = q->hdr.id,
+		.flags = (uint16_t)(a->flags | (a->rcode & 0xf)),
+		.qdcount = with_question ? 1 : 0,
+		.arcount = q->edns.present ? 1 : 0,
+	};
+	dns_writer_init(&a->w, a->w.buf, limit);
+	dns_writer_header(&a->w, &h);
+	if (with_question) {
+		dns_writer_name(&a->w, q->qname);
+		dns_writer_u16(&a->w, q->qtype);
+		dns_writer_u16(&a->w, q->qclass);
+	}
+	if (q->edns.present)
+		dns_writer_opt(&a->w, DNS_EDNS_OUR_SIZE, (uint8_t)(a->rcode >> 4));
+	return a->w.err ? 0 : a->w.len;
+}
+
+size_t dns_answer(const struct model *m, int vpc, const uint8_t *q, size_t qlen, uint8_t *out,
+		  size_t cap, bool tcp)
+{
+	struct dns_query query;
+	struct answer a = {.m = m, .vpc = vpc};
+	size_t limit;
+	int rc;
+
+	if (qlen < DNS_HDR_LEN || (q[2] & 0x80)) /* too short, or a response */
+		return 0;
+	rc = dns_query_parse(q, qlen, &query);
+	if (rc == -1)
+		return 0;
+
+	limit = DNS_UDP_MIN;
+	if (tcp)
+		limit = DNS_MSG_MAX;
+	else if (query.edns.present && query.edns.udp_size > limit)
+		limit = query.edns.udp_size;
+	if (limit > cap)
+		limit = cap;
+	a.w.buf = out;
+	a.flags = (uint16_t)(DNS_F_QR | (query.hdr.flags & 0x7800) | DNS_F_RA |
+			     (query.hdr.flags & (DNS_F_RD | DNS_F_CD)));
+
+	if (DNS_OPCODE(query.hdr.flags) != DNS_OP_QUERY) {
+		a.rcode = DNS_R_NOTIMP;
+		return reply_short(&a, &query, rc == 0, limit);
+	}
+	if (rc < 0) {
+		a.rcode = DNS_R_FORMERR;
+		return reply_short(&a, &query, query.qname_len > 0, limit);
+	}
+	if (query.edns.version > 0) {
+		a.rcode = DNS_R_BADVERS;
+		return reply_short(&a, &query, true, limit);
+	}
+	if (query.qclass != DNS_C_IN || query.qtype == DNS_T_AXFR || query.qtype == DNS_T_IXFR) {
+		a.rcode = DNS_R_REFUSED;
+		return reply_short(&a, &query, true, limit);
+	}
+	if (query.qtype == DNS_T_OPT) {
+		a.rcode = DNS_R_FORMERR;
+		return reply_short(&a, &query, true, limit);
+	}
+
+	/* Leave room for our OPT so that it always fits after the answer. */
+	if (limit < DNS_HDR_LEN + (query.edns.present ? OPT_LEN : 0))
+		return 0;
+	dns_writer_init(&a.w, out, limit - (query.edns.present ? OPT_LEN : 0));
+	dns_writer_header(&a.w, &(struct dns_header){0});
+	dns_writer_name(&a.w, query.qname);
+	dns_writer_u16(&a.w, query.qtype);
+	dns_writer_u16(&a.w, query.qclass);
+	resolve(&a, query.qname, query.qtype);
+	if (a.rcode == DNS_R_REFUSED)
+		a.flags &= (uint16_t)~DNS_F_AA;
+	if (a.w.err) {
+		a.flags |= DNS_F_TC;
+		return reply_short(&a, &query, true, limit);
+	}
+	if (query.edns.present) {
+		a.w.cap = limit;
+		dns_writer_opt(&a.w, DNS_EDNS_OUR_SIZE, 0);
+	}
+	{
+		struct dns_header h = {
+			.id = query.hdr.id,
+			.flags = (uint16_t)(a.flags | a.rcode),
+			.qdcount = 1,
+			.ancount = a.ancount,
+			.nscount = a.nscount,
+			.arcount = query.edns.present ? 1 : 0,
+		};
+		size_t len = a.w.len;
+		a.w.len = 0;
+		dns_writer_header(&a.w, &h);
+		a.w.len = len;
+	}
+	return a.w.err ? 0 : a.w.len;
+}

@@ -1,0 +1,36 @@
+/*
+ * The VPC resolver's decision: one query message in, one reply message out,
+ * computed from the model alone (private zones, record sets, load balancer
+ * names). No I/O; the sockets live in dns/server.
+ */
+#ifndef VPCD_DNS_ANSWER_H
+#define VPCD_DNS_ANSWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+/* Builds the reply to one query message against the model. q/qlen is the
+ * query as received; out/cap the reply buffer. Over UDP the reply is kept
+ * within 512 bytes, or the query's EDNS0 size when larger; when tcp, only
+ * within cap (and 65535). vpc is the index of the VPC whose resolver got the
+ * query: private zones answer only to their VPCs (-1: none of them).
+ *
+ * Returns the reply length, or 0 when the query must be dropped (it is a
+ * response, it is too short to hold a header, or cap cannot hold even a
+ * truncated reply). A reply that does not fit has TC set and carries only
+ * the header, the question and (when the query had one) an OPT record.
+ *
+ * Answers: AA for names in our zones; RA always; RD, CD and the id copied;
+ * the question echoed with the client's case. Names outside every zone
+ * visible to vpc and not a load balancer's name are REFUSED (no upstream
+ * forwarding yet). */
+size_t dns_answer(const struct model *m, int vpc, const uint8_t *q, size_t qlen, uint8_t *out,
+		  size_t cap, bool tcp);
+
+/* The UDP payload size we advertise in our OPT records. */
+#define DNS_EDNS_OUR_SIZE 1232
+
+#endif

@@ -1,0 +1,419 @@
+/*
+ * The resolver on the event loop. UDP: read datagrams until EAGAIN (bounded
+ * per wake-up), answer each, send the reply back. TCP: one connection object
+ * per client with bounded input and output buffers; queries are framed by a
+ * 2-byte length and answered in order as they arrive, pipelined; a client
+ * whose replies it does not read is stopped from sending more (output cap);
+ * idle connections close after DNS_TCP_IDLE_MS.
+ */
+#include "dns/server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "core/log.h"
+#include "dns/answer.h"
+#include "dns/wire.h"
+
+#define UDP_BURST 256
+#define READ_BURST 16
+#define IN_MAX (2 + DNS_MSG_MAX)
+#define IN_INITIAL 1024
+#define OUT_MAX (4 * IN_MAX)
+
+struct dns_listener {
+	struct dns_server *s;
+	struct dns_listener *next;
+	uint32_t addr;
+	int vpc;
+	struct loop_io udp, tcp;
+};
+
+struct dns_conn {
+	struct dns_server *s;
+	struct dns_conn *prev, *next;
+	struct dns_listener *l;
+	struct loop_io io;
+	struct loop_timer idle;
+	uint32_t ev; /* events we asked for */
+	bool eof;    /* the client closed its side */
+	bool blocked; /* a complete query waits for room in out */
+	uint8_t *in;
+	size_t inlen, incap;
+	uint8_t *out;
+	size_t outoff, outlen, outcap;
+};
+
+struct dns_server {
+	struct loop *loop;
+	const struct model *m;
+	struct dns_listener *listeners;
+	struct dns_conn *conns;
+	size_t nconns;
+	uint8_t rbuf[DNS_MSG_MAX];	   /* one UDP datagram */
+	uint8_t reply[2 + DNS_MSG_MAX]; /* one reply, room for the TCP length */
+};
+
+static int vpc_for_addr(const struct model *m, uint32_t addr)
+{
+	for (size_t i = 0; i < m->nvpcs; i++)
+		if ((addr & 0xffff0000u) == (m->vpcs[i].lo_base & 0xffff0000u))
+			return (int)i;
+	return m->nvpcs > 0 ? 0 : -1;
+}
+
+struct dns_server *dns_server_new(struct loop *loop, const struct model *m)
+{
+	struct dns_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	s->m = m;
+	return s;
+}
+
+void dns_server_set_model(struct dns_server *s, const struct model *m)
+{
+	s->m = m;
+	for (struct dns_listener *l = s->listeners; l; l = l->next)
+		l->vpc = vpc_for_addr(m, l->addr);
+}
+
+/* ---- UDP ---- */
+
+static void on_udp(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct dns_listener *l = io->data;
+	struct dns_server *s = l->s;
+	(void)loop;
+	(void)events;
+
+	for (int i = 0; i < UDP_BURST; i++) {
+		struct sockaddr_in from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(io->fd, s->rbuf, sizeof(s->rbuf), 0, (struct sockaddr *)&from,
+				     &fromlen);
+		size_t r;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_debug("dns: udp recvfrom: %s", strerror(errno));
+			return;
+		}
+		r = dns_answer(s->m, l->vpc, s->rbuf, (size_t)n, s->reply, DNS_MSG_MAX, false);
+		/* A reply that cannot be sent now is dropped: the client
+		 * retries, as it would on a lost datagram. */
+		if (r > 0)
+			(void)sendto(io->fd, s->reply, r, MSG_DONTWAIT, (struct sockaddr *)&from,
+				     fromlen);
+	}
+}
+
+/* ---- TCP connections ---- */
+
+static void conn_close(struct dns_conn *c)
+{
+	struct dns_server *s = c->s;
+	loop_io_del(s->loop, &c->io);
+	close(c->io.fd);
+	loop_timer_stop(s->loop, &c->idle);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	free(c->in);
+	free(c->out);
+	c->in = c->out = NULL;
+	loop_defer_free(s->loop, c);
+}
+
+static void on_idle(struct loop *loop, struct loop_timer *t)
+{
+	struct dns_conn *c = t->data;
+	(void)loop;
+	log_debug("dns: tcp connection idle for %d ms, closing", DNS_TCP_IDLE_MS);
+	conn_close(c);
+}
+
+/* Reads what is there into in. Returns 0, or -1 when the connection broke
+ * (it is then closed). */
+static int conn_read(struct dns_conn *c)
+{
+	for (int i = 0; i < READ_BURST && !c->eof; i++) {
+		ssize_t n;
+		if (c->inlen == c->incap) {
+			size_t want = c->incap * 2;
+			uint8_t *p;
+			if (c->incap >= IN_MAX)
+				return 0; /* a whole message waits: processing frees room */
+			if (c->inlen >= 2 && want < 2 + (size_t)(c->in[0] << 8 | c->in[1]))
+				want = 2 + (size_t)(c->in[0] << 8 | c->in[1]);
+			if (want > IN_MAX)
+				want = IN_MAX;
+			p = realloc(c->in, want);
+			if (!p) {
+				log_warn("dns: out of memory for a tcp query, closing");
+				conn_close(c);
+				return -1;
+			}
+			c->in = p;
+			c->incap = want;
+		}
+		n = read(c->io.fd, c->in + c->inlen, c->incap - c->inlen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			conn_close(c);
+			return -1;
+		}
+		if (n == 0) {
+			c->eof = true;
+			return 0;
+		}
+		c->inlen += (size_t)n;
+		loop_timer_start(c->s->loop, &c->idle, DNS_TCP_IDLE_MS);
+	}
+	return 0;
+}
+
+/* Answers the complete queries in in, in order, appending framed replies to
+ * out. Stops (blocked) when out has no room for the next reply. */
+static void conn_process(struct dns_conn *c)
+{
+	struct dns_server *s = c->s;
+	size_t off = 0;
+
+	c->blocked = false;
+	while (c->inlen - off >= 2) {
+		size_t mlen = (size_t)(c->in[off] << 8 | c->in[off + 1]), r;
+		if (c->inlen - off < 2 + mlen)
+			break;
+		r = dns_answer(s->m, c->l->vpc, c->in + off + 2, mlen, s->reply + 2, DNS_MSG_MAX,
+			       true);
+		if (r > 0) {
+			size_t pending = c->outlen - c->outoff;
+			if (pending + 2 + r > OUT_MAX) {
+				c->blocked = true;
+				break;
+			}
+			if (c->outoff > 0) { /* compact before growing */
+				memmove(c->out, c->out + c->outoff, pending);
+				c->outoff = 0;
+				c->outlen = pending;
+			}
+			if (c->outlen + 2 + r > c->outcap) {
+				size_t want = c->outcap ? c->outcap : 1024;
+				uint8_t *p;
+				while (want < c->outlen + 2 + r)
+					want *= 2;
+				if (want > OUT_MAX)
+					want = OUT_MAX;
+				p = realloc(c->out, want);
+				if (p) {
+					c->out = p;
+					c->outcap = want;
+				}
+			}
+			/* Out of memory: the reply is lost, as over UDP. */
+			if (c->outlen + 2 + r <= c->outcap) {
+				s->reply[0] = (uint8_t)(r >> 8);
+				s->reply[1] = (uint8_t)r;
+				memcpy(c->out + c->outlen, s->reply, 2 + r);
+				c->outlen += 2 + r;
+			}
+		}
+		off += 2 + mlen;
+	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+	}
+}
+
+/* Sends what out holds. Returns 0, or -1 when the connection broke. */
+static int conn_flush(struct dns_conn *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t n = send(c->io.fd, c->out + c->outoff, c->outlen - c->outoff,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			conn_close(c);
+			return -1;
+		}
+		c->outoff += (size_t)n;
+		loop_timer_start(c->s->loop, &c->idle, DNS_TCP_IDLE_MS);
+	}
+	c->outoff = c->outlen = 0;
+	return 0;
+}
+
+/* Asks the loop for what the connection now waits for, or closes it when
+ * it waits for nothing (the client is done and every reply is sent). */
+static void conn_update(struct dns_conn *c)
+{
+	uint32_t ev = 0;
+	if (!c->eof && !c->blocked && c->inlen < IN_MAX)
+		ev |= EPOLLIN;
+	if (c->outlen > c->outoff)
+		ev |= EPOLLOUT;
+	if (ev == 0) {
+		conn_close(c);
+		return;
+	}
+	if (ev != c->ev) {
+		if (loop_io_mod(c->s->loop, &c->io, ev) < 0) {
+			conn_close(c);
+			return;
+		}
+		c->ev = ev;
+	}
+}
+
+static void on_conn(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct dns_conn *c = io->data;
+	(void)loop;
+
+	if ((events & EPOLLOUT) && conn_flush(c) < 0)
+		return;
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_read(c) < 0)
+		return;
+	/* Blocked means replies are pending past OUT_MAX; once they are all
+	 * sent the next query fits, so this ends. */
+	for (;;) {
+		conn_process(c);
+		if (conn_flush(c) < 0)
+			return;
+		if (!c->blocked || c->outlen > c->outoff)
+			break;
+	}
+	conn_update(c);
+}
+
+static void on_accept(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct dns_listener *l = io->data;
+	struct dns_server *s = l->s;
+	(void)events;
+
+	for (int i = 0; i < UDP_BURST; i++) {
+		struct dns_conn *c;
+		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("dns: tcp accept: %s", strerror(errno));
+			return;
+		}
+		if (s->nconns >= DNS_TCP_MAX_CONNS) {
+			log_debug("dns: %d tcp connections open, refusing one", DNS_TCP_MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->in = malloc(IN_INITIAL);
+		if (!c || !c->in) {
+			if (c)
+				free(c);
+			close(fd);
+			continue;
+		}
+		c->s = s;
+		c->l = l;
+		c->incap = IN_INITIAL;
+		c->ev = EPOLLIN;
+		if (loop_io_add(loop, &c->io, fd, EPOLLIN, on_conn, c) < 0) {
+			free(c->in);
+			free(c);
+			close(fd);
+			continue;
+		}
+		loop_timer_init(&c->idle, on_idle, c);
+		loop_timer_start(loop, &c->idle, DNS_TCP_IDLE_MS);
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->nconns++;
+	}
+}
+
+/* ---- listeners ---- */
+
+int dns_server_listen(struct dns_server *s, uint32_t addr, uint16_t port)
+{
+	struct dns_listener *l = calloc(1, sizeof(*l));
+	int ufd = -1, tfd = -1, err;
+	char buf[16];
+
+	if (!l)
+		return -ENOMEM;
+	ufd = sock_listen4(addr, port, SOCK_DGRAM);
+	if (ufd < 0) {
+		err = ufd;
+		goto fail;
+	}
+	tfd = sock_listen4(addr, port, SOCK_STREAM);
+	if (tfd < 0) {
+		err = tfd;
+		goto fail;
+	}
+	l->s = s;
+	l->addr = addr;
+	l->vpc = vpc_for_addr(s->m, addr);
+	err = loop_io_add(s->loop, &l->udp, ufd, EPOLLIN, on_udp, l);
+	if (err < 0)
+		goto fail;
+	err = loop_io_add(s->loop, &l->tcp, tfd, EPOLLIN, on_accept, l);
+	if (err < 0) {
+		loop_io_del(s->loop, &l->udp);
+		goto fail;
+	}
+	l->next = s->listeners;
+	s->listeners = l;
+	log_info("dns: listening on %s:%u (udp, tcp) for vpc %d", addr4_str(addr, buf), port,
+		 l->vpc);
+	return 0;
+fail:
+	if (ufd >= 0)
+		close(ufd);
+	if (tfd >= 0)
+		close(tfd);
+	free(l);
+	return err;
+}
+
+void dns_server_free(struct dns_server *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		conn_close(s->conns);
+	while (s->listeners) {
+		struct dns_listener *l = s->listeners;
+		s->listeners = l->next;
+		loop_io_del(s->loop, &l->udp);
+		loop_io_del(s->loop, &l->tcp);
+		close(l->udp.fd);
+		close(l->tcp.fd);
+		/* A later event of the current batch may still name its ios. */
+		loop_defer_free(s->loop, l);
+	}
+	free(s);
+}
