@@ -139,6 +139,17 @@ static uint64_t fnv1a(const char *s, uint64_t h)
 	return h;
 }
 
+/* splitmix64's finalizer: FNV alone leaves similar seeds with similar ids. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
 static void svc_event(struct ecs *e, int s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -255,8 +266,8 @@ static void host_make_id(const struct ecs *e, int asg, int ord, char *out, size_
 	uint64_t h1, h2;
 	snprintf(seed, sizeof(seed), "%s/%s/%d", e->m->stack_name ? e->m->stack_name : "",
 		 e->m->asgs[asg].logical ? e->m->asgs[asg].logical : "", ord);
-	h1 = fnv1a(seed, 0xcbf29ce484222325ull);
-	h2 = fnv1a("#", h1);
+	h1 = mix64(fnv1a(seed, 0xcbf29ce484222325ull));
+	h2 = mix64(h1);
 	snprintf(out, len, "i-%016llx%x", (unsigned long long)h1, (unsigned)(h2 & 0xf));
 }
 
@@ -669,8 +680,7 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	t->started_ms = loop_now_ms(e->loop);
 	if (t->started_ms == 0)
 		t->started_ms = 1;
-	task_targets(e, t, true);
-	return t;
+	return t; /* the caller registers it, after its "has started" event */
 fail:
 	task_free(e, t);
 	return NULL;
@@ -682,6 +692,7 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 {
 	const struct model_task_def *td;
 	struct ecs_task *t = NULL;
+	const char *cname;
 	size_t ci = 0;
 
 	for (size_t i = 0; i < e->nlive && !t; i++)
@@ -701,13 +712,15 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 	/* A container is its whole process group, as with a PID namespace:
 	 * whatever the leader left behind goes with it. */
 	kill(-pid, SIGKILL);
+	td = svc_taskdef(e, t->service);
+	cname = td && ci < td->ncontainers && td->containers[ci].name ? td->containers[ci].name
+								      : "?";
 	if (WIFEXITED(status))
-		log_info("ecs: task %s container %zu (pid %d) exited with code %d", t->id, ci,
+		log_info("ecs: task %s container %s (pid %d) exited with code %d", t->id, cname,
 			 (int)pid, WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		log_info("ecs: task %s container %zu (pid %d) killed by signal %d", t->id, ci,
+		log_info("ecs: task %s container %s (pid %d) killed by signal %d", t->id, cname,
 			 (int)pid, WTERMSIG(status));
-	td = svc_taskdef(e, t->service);
 	if (t->desired_running && td && ci < td->ncontainers && td->containers[ci].essential) {
 		task_begin_stop(e, t, "EssentialContainerExited",
 				"Essential container in task exited", 0);
@@ -742,11 +755,12 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 	const struct model_service *ms = &e->m->services[s];
 	struct ecs_svc *sv = &e->svcs[s];
 	char ids[1024];
+	struct ecs_task *batch[64];
 	size_t len = 0, nstarted = 0;
 	size_t have = count_svc_tasks(e, s, NULL, -1, -1);
 
 	ids[0] = '\0';
-	while ((int)have < ms->desired) {
+	while ((int)have < ms->desired && nstarted < sizeof(batch) / sizeof(batch[0])) {
 		struct ecs_task *t;
 		if (now < sv->next_start_ms) {
 			if (sv->next_start_ms < *next_wake)
@@ -760,7 +774,7 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 				*next_wake = now + ECS_BACKOFF_MAX_MS;
 			break;
 		}
-		nstarted++;
+		batch[nstarted++] = t;
 		if (len + 45 < sizeof(ids))
 			len += (size_t)snprintf(ids + len, sizeof(ids) - len, " (task %s)", t->id);
 		if (t->last == TS_STOPPING || t->last == TS_STOPPED)
@@ -770,6 +784,12 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 	if (nstarted)
 		svc_event(e, s, "(service %s) has started %zu tasks:%s.", svc_name(e, s), nstarted,
 			  ids);
+	/* Nothing is reaped inside this function, so the batch is intact. */
+	for (size_t i = 0; i < nstarted; i++)
+		if (batch[i]->last == TS_RUNNING)
+			task_targets(e, batch[i], true);
+	if ((int)have < ms->desired && nstarted == sizeof(batch) / sizeof(batch[0]))
+		sched_soon(e);
 	if ((int)have == ms->desired && !sv->steady) {
 		bool all_running = true;
 		for (size_t i = 0; i < e->nlive; i++)

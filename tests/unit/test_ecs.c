@@ -1,0 +1,447 @@
+/* The ECS plane on a hand-built model: hosts over AZs, task placement and
+ * addresses, target registration through hooks, replacement of a killed
+ * task, a task that fails to start, and shutdown leaving no child. */
+#include "t.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/loop.h"
+#include "ecs/ecs.h"
+#include "model/model.h"
+
+#define LO(a, b) ((127u << 24) | (79u << 16) | ((uint32_t)(a) << 8) | (uint32_t)(b))
+
+/* --- a small model: one VPC, two subnets in two AZs, one LB, one TG,
+ * one ASG of 2, one service of 2 --- */
+
+static struct model_vpc vpc = {.logical = "VPC", .id = "vpc-0123456789abcdef0"};
+static struct model_subnet subnets[2] = {
+	{.logical = "A", .id = "subnet-a", .az = "us-east-1a", .vpc = 0},
+	{.logical = "B", .id = "subnet-b", .az = "us-east-1b", .vpc = 0},
+};
+static int lb_subnets[2] = {0, 1};
+static uint32_t lb_nodes[2] = {LO(1, 4), LO(2, 4)};
+static struct model_lb lb = {.logical = "LB", .name = "lb", .subnets = lb_subnets,
+			     .nsubnets = 2, .node_addrs = lb_nodes};
+static struct model_target_group tg = {
+	.logical = "TG", .name = "tg",
+	.arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/0123456789abcdef"};
+static struct model_cluster cluster = {.logical = "C", .name = "Main Cluster"};
+static char *argv_sleep[] = {"/bin/sh", "-c", "echo \"$HOST:$PORT:$SERVICE_NAME\"; exec sleep 30",
+			     NULL};
+static char *argv_missing[] = {"vpcd-test-no-such-program", NULL};
+static struct model_kv env[1] = {{.key = "SERVICE_NAME", .value = "svc-a"}};
+static struct model_port_mapping ports[1] = {{.container_port = 8080}};
+static struct model_container container = {.name = "web", .argv = argv_sleep, .argc = 3,
+					   .env = env, .nenv = 1, .ports = ports, .nports = 1,
+					   .essential = true, .stop_timeout_s = 5};
+static struct model_task_def taskdef = {.logical = "TD", .family = "svc-a", .containers = &container,
+					.ncontainers = 1};
+static int asg_subnets[2] = {0, 1};
+static struct model_asg asg = {.logical = "ASG", .name = "asg", .subnets = asg_subnets,
+			       .nsubnets = 2, .min = 2, .max = 4, .desired = 2};
+static struct model_service_lb svc_lb = {.container_name = "web", .container_port = 8080,
+					 .target_group = 0};
+static struct model_service service = {.logical = "S", .name = "svc-a", .cluster = 0, .task_def = 0,
+				       .desired = 2, .lbs = &svc_lb, .nlbs = 1};
+static struct model model;
+
+static void model_setup(void)
+{
+	cidr4_parse("10.0.0.0/16", &vpc.cidr);
+	vpc.lo_base = LO(0, 0);
+	cidr4_parse("10.0.1.0/24", &subnets[0].cidr);
+	cidr4_parse("127.79.1.0/24", &subnets[0].lo_cidr);
+	cidr4_parse("10.0.2.0/24", &subnets[1].cidr);
+	cidr4_parse("127.79.2.0/24", &subnets[1].lo_cidr);
+	container.argv = argv_sleep;
+	service.desired = 2;
+	model = (struct model){.region = "us-east-1", .account = "123456789012",
+			       .stack_name = "test", .vpcs = &vpc, .nvpcs = 1,
+			       .subnets = subnets, .nsubnets = 2, .tgs = &tg, .ntgs = 1,
+			       .lbs = &lb, .nlbs = 1, .clusters = &cluster, .nclusters = 1,
+			       .task_defs = &taskdef, .ntask_defs = 1, .asgs = &asg, .nasgs = 1,
+			       .services = &service, .nservices = 1,
+			       .resolver_addr = LO(0, 2)};
+}
+
+/* --- fake hooks --- */
+
+struct call {
+	bool reg;
+	int tg;
+	uint32_t addr;
+	uint16_t port;
+};
+static struct call calls[64];
+static int ncalls, nreg, ndereg;
+
+static int fake_register(void *data, int tgi, uint32_t addr, uint16_t port)
+{
+	(void)data;
+	if (ncalls < 64)
+		calls[ncalls++] = (struct call){true, tgi, addr, port};
+	nreg++;
+	return 0;
+}
+
+static int fake_deregister(void *data, int tgi, uint32_t addr, uint16_t port)
+{
+	(void)data;
+	if (ncalls < 64)
+		calls[ncalls++] = (struct call){false, tgi, addr, port};
+	ndereg++;
+	return 0;
+}
+
+static const struct ecs_hooks hooks = {fake_register, fake_deregister, NULL};
+
+/* --- running the loop until a condition holds, bounded --- */
+
+static struct ecs *cur;
+static bool (*cond_fn)(void);
+static uint64_t deadline;
+
+static void on_tick(struct loop *loop, struct loop_timer *t)
+{
+	if ((cond_fn && cond_fn()) || loop_now_ms(loop) >= deadline) {
+		loop_stop(loop);
+		return;
+	}
+	loop_timer_start(loop, t, 10);
+}
+
+static bool run_until(struct loop *loop, bool (*fn)(void), uint64_t ms)
+{
+	struct loop_timer tick;
+	loop_timer_init(&tick, on_tick, NULL);
+	cond_fn = fn;
+	deadline = loop_now_ms(loop) + ms;
+	loop_timer_start(loop, &tick, 0);
+	loop_run(loop);
+	loop_timer_stop(loop, &tick);
+	return fn ? fn() : true;
+}
+
+static bool done_called;
+static void on_done(void *data)
+{
+	struct loop *loop = data;
+	done_called = true;
+	loop_stop(loop);
+}
+
+static char state_dir[64];
+
+static struct ecs *setup(struct loop **loopp)
+{
+	ncalls = nreg = ndereg = 0;
+	done_called = false;
+	snprintf(state_dir, sizeof(state_dir), "/tmp/vpcd-test-ecs-XXXXXX");
+	if (!mkdtemp(state_dir))
+		T_FAIL("mkdtemp: %s", strerror(errno));
+	*loopp = loop_new();
+	cur = ecs_new(*loopp, &model, state_dir, &hooks);
+	return cur;
+}
+
+static bool no_live_children(void)
+{
+	errno = 0;
+	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+/* Shuts down, checks done was called and no child is left, frees. */
+static void teardown(struct loop *loop, struct ecs *e)
+{
+	char cmd[128];
+	ecs_shutdown(e, on_done, loop);
+	run_until(loop, NULL, 15000);
+	ASSERT_TRUE(done_called);
+	ASSERT_TRUE(no_live_children());
+	ecs_free(e);
+	loop_free(loop);
+	cur = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
+	if (system(cmd) != 0)
+		T_FAIL("cleanup of %s failed", state_dir);
+}
+
+static size_t running_tasks(struct ecs_task_info *out, size_t cap)
+{
+	struct ecs_task_info all[128];
+	size_t n = ecs_tasks(cur, all, 128), k = 0;
+	for (size_t i = 0; i < n && i < 128; i++)
+		if (strcmp(all[i].last_status, "RUNNING") == 0 && k < cap)
+			out[k++] = all[i];
+	return k;
+}
+
+static bool two_running(void)
+{
+	struct ecs_service_info si;
+	ecs_service_info(cur, 0, &si);
+	return si.running == 2;
+}
+
+/* --- tests --- */
+
+static void test_hosts_and_placement(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_host_info h[4];
+	struct ecs_task_info t[4];
+	const char *ev[16];
+	size_t nev;
+
+	model_setup();
+	e = setup(&loop);
+	ASSERT_TRUE(e != NULL);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_EQ(ecs_hosts(e, h, 4), 2);
+	ASSERT_TRUE(strcmp(h[0].az, h[1].az) != 0);
+	ASSERT_EQ(strlen(h[0].id), 19);
+	ASSERT_TRUE(strncmp(h[0].id, "i-", 2) == 0);
+	ASSERT_TRUE(strcmp(h[0].id, h[1].id) != 0);
+	ASSERT_TRUE(run_until(loop, two_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	ASSERT_EQ(ecs_hosts(e, h, 4), 2);
+	ASSERT_EQ(h[0].ntasks, 1);
+	ASSERT_EQ(h[1].ntasks, 1);
+
+	/* One task per AZ, each inside its host's subnet, distinct, and not
+	 * on a reserved or LB node address. */
+	ASSERT_TRUE(strcmp(t[0].az, t[1].az) != 0);
+	ASSERT_TRUE(t[0].addr != t[1].addr);
+	for (int i = 0; i < 2; i++) {
+		int sn = strcmp(t[i].az, "us-east-1a") == 0 ? 0 : 1;
+		ASSERT_TRUE(cidr4_contains(subnets[sn].lo_cidr, t[i].addr));
+		ASSERT_TRUE(t[i].addr != lb_nodes[0] && t[i].addr != lb_nodes[1]);
+		ASSERT_TRUE((t[i].addr & 0xff) >= 4 && (t[i].addr & 0xff) != 255);
+		ASSERT_EQ(strlen(t[i].id), 32);
+		ASSERT_STR_CONTAINS(t[i].arn, "arn:aws:ecs:us-east-1:123456789012:task/Main Cluster/");
+		ASSERT_STR_CONTAINS(t[i].arn, t[i].id);
+		ASSERT_TRUE(t[i].pid > 0);
+		ASSERT_STR_EQ(t[i].desired_status, "RUNNING");
+		ASSERT_TRUE(t[i].host_id != NULL);
+	}
+
+	/* Both registered in tg 0 with the container port. */
+	ASSERT_EQ(nreg, 2);
+	ASSERT_EQ(ndereg, 0);
+	for (int i = 0; i < ncalls; i++) {
+		ASSERT_TRUE(calls[i].reg);
+		ASSERT_EQ(calls[i].tg, 0);
+		ASSERT_EQ(calls[i].port, 8080);
+		ASSERT_TRUE(calls[i].addr == t[0].addr || calls[i].addr == t[1].addr);
+	}
+
+	/* The container got HOST, PORT and its Environment; its output is in
+	 * <state_dir>/tasks/<id>/web.log. */
+	{
+		char path[256], want[64], buf[256] = "";
+		FILE *f;
+		char a[16];
+		snprintf(path, sizeof(path), "%s/tasks/%s/web.log", state_dir, t[0].id);
+		snprintf(want, sizeof(want), "%s:8080:svc-a", addr4_str(t[0].addr, a));
+		for (int i = 0; i < 200 && !strstr(buf, "svc-a"); i++) {
+			f = fopen(path, "r");
+			if (f) {
+				size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+				buf[n] = '\0';
+				fclose(f);
+			}
+			if (!strstr(buf, "svc-a"))
+				usleep(10000);
+		}
+		ASSERT_STR_CONTAINS(buf, want);
+	}
+
+	nev = ecs_service_events(e, 0, ev, 16);
+	ASSERT_TRUE(nev >= 4);
+	if (nev >= 4) {
+		ASSERT_STR_CONTAINS(ev[0], "(service svc-a) has reached a steady state.");
+		ASSERT_STR_CONTAINS(ev[nev - 1], "(service svc-a) has started 2 tasks: (task ");
+		ASSERT_STR_CONTAINS(ev[1], "(service svc-a) registered 1 targets in (target-group "
+					   "arn:aws:elasticloadbalancing:");
+	}
+	teardown(loop, e);
+	ASSERT_EQ(ndereg, 2);
+}
+
+static uint32_t killed_addr;
+static bool replaced(void)
+{
+	struct ecs_service_info si;
+	ecs_service_info(cur, 0, &si);
+	return si.running == 2 && ndereg == 1 && nreg == 3;
+}
+
+static void test_killed_task_is_replaced(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info t[4], all[8];
+	size_t n;
+	const char *ev[16];
+	size_t nev;
+	bool saw_stopped = false;
+
+	model_setup();
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, two_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	killed_addr = t[0].addr;
+	ASSERT_EQ(kill(t[0].pid, SIGKILL), 0);
+	ASSERT_TRUE(run_until(loop, replaced, 5000));
+	ASSERT_EQ(ndereg, 1);
+	ASSERT_EQ(nreg, 3);
+	if (ncalls >= 3) {
+		ASSERT_TRUE(!calls[2].reg);
+		ASSERT_TRUE(calls[2].addr == killed_addr);
+		ASSERT_TRUE(calls[3].reg);
+		ASSERT_TRUE(calls[3].addr != killed_addr); /* a new task, a new address */
+		ASSERT_EQ(calls[3].port, 8080);
+	}
+	n = ecs_tasks(e, all, 8);
+	ASSERT_EQ(n, 3);
+	for (size_t i = 0; i < n && i < 8; i++) {
+		if (strcmp(all[i].last_status, "STOPPED") != 0)
+			continue;
+		saw_stopped = true;
+		ASSERT_TRUE(all[i].addr == killed_addr);
+		ASSERT_STR_EQ(all[i].stop_code, "EssentialContainerExited");
+		ASSERT_STR_EQ(all[i].stopped_reason, "Essential container in task exited");
+		ASSERT_STR_EQ(all[i].desired_status, "STOPPED");
+		ASSERT_EQ(all[i].pid, 0);
+	}
+	ASSERT_TRUE(saw_stopped);
+	/* The replacement went to the AZ that lost its task. */
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	ASSERT_TRUE(strcmp(t[0].az, t[1].az) != 0);
+
+	nev = ecs_service_events(e, 0, ev, 16);
+	{
+		bool dereg = false, stopped = false;
+		for (size_t i = 0; i < nev; i++) {
+			if (strstr(ev[i], "(service svc-a) deregistered 1 targets in (target-group "))
+				dereg = true;
+			if (strstr(ev[i], "(service svc-a) has stopped 1 running tasks: (task "))
+				stopped = true;
+		}
+		ASSERT_TRUE(dereg);
+		ASSERT_TRUE(stopped);
+	}
+	teardown(loop, e);
+}
+
+static bool has_failed_task(void)
+{
+	struct ecs_task_info all[16];
+	size_t n = ecs_tasks(cur, all, 16);
+	for (size_t i = 0; i < n && i < 16; i++)
+		if (all[i].stop_code && strcmp(all[i].stop_code, "TaskFailedToStart") == 0)
+			return true;
+	return false;
+}
+
+static void test_failed_start(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info all[16];
+	size_t n, nfailed = 0;
+
+	model_setup();
+	container.argv = argv_missing;
+	service.desired = 1;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(has_failed_task());
+	/* Half a second later the back-off (1 s first) has held the retries. */
+	run_until(loop, NULL, 500);
+	n = ecs_tasks(e, all, 16);
+	for (size_t i = 0; i < n && i < 16; i++) {
+		if (!all[i].stop_code)
+			continue;
+		nfailed++;
+		ASSERT_STR_EQ(all[i].stop_code, "TaskFailedToStart");
+		ASSERT_STR_EQ(all[i].last_status, "STOPPED");
+		ASSERT_STR_CONTAINS(all[i].stopped_reason, "CannotStartContainerError");
+		ASSERT_STR_CONTAINS(all[i].stopped_reason, "vpcd-test-no-such-program");
+		ASSERT_STR_CONTAINS(all[i].stopped_reason, "executable file not found in $PATH");
+	}
+	ASSERT_EQ(nfailed, 1);
+	ASSERT_EQ(nreg, 0);
+	/* After the back-off it tries again. */
+	run_until(loop, NULL, 1300);
+	n = ecs_tasks(e, all, 16);
+	ASSERT_EQ(n, 2);
+	teardown(loop, e);
+	ASSERT_EQ(ndereg, 0);
+}
+
+static bool one_running(void)
+{
+	struct ecs_service_info si;
+	ecs_service_info(cur, 0, &si);
+	return si.running == 1;
+}
+
+static void test_no_asg_goes_into_subnets(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info t[4];
+	struct ecs_host_info h[2];
+
+	model_setup();
+	model.nasgs = 0;
+	service.desired = 1;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_EQ(ecs_hosts(e, h, 2), 0);
+	ASSERT_TRUE(run_until(loop, one_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 1);
+	ASSERT_TRUE(t[0].host_id == NULL);
+	ASSERT_TRUE(cidr4_contains(subnets[0].lo_cidr, t[0].addr) ||
+		    cidr4_contains(subnets[1].lo_cidr, t[0].addr));
+	teardown(loop, e);
+}
+
+static void test_shutdown_without_tasks(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+
+	model_setup();
+	service.desired = 0;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	teardown(loop, e);
+}
+
+T_MAIN({
+	T_RUN(test_hosts_and_placement);
+	T_RUN(test_killed_task_is_replaced);
+	T_RUN(test_failed_start);
+	T_RUN(test_no_asg_goes_into_subnets);
+	T_RUN(test_shutdown_without_tasks);
+})
