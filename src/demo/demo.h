@@ -1,0 +1,23 @@
+/*
+ * The sample service and the VPC shell: `vpcd demo-app` and `vpcd exec`.
+ */
+#ifndef VPCD_DEMO_DEMO_H
+#define VPCD_DEMO_DEMO_H
+
+#include <stdint.h>
+
+/* `vpcd demo-app`: HTTP/1.1 on $HOST:$PORT (defaults 127.0.0.1:8080).
+ * GET / -> "hello from <SERVICE_NAME or demo-app> task on <HOST>:<PORT>\n";
+ * /application-status/health -> "OK"; /echo -> the request head back;
+ * anything else 404. Arguments are ignored (argv[0] is the subcommand).
+ * Runs until SIGTERM or SIGINT and returns 0 then; 1 when it cannot listen. */
+int demo_app_main(int argc, char **argv);
+
+/* `vpcd exec -- CMD...`: runs argv so that getaddrinfo uses the resolver at
+ * resolver_addr:53 (host order), in a private mount namespace whose
+ * /etc/resolv.conf names it. Returns the exit status for vpcd to exit with
+ * (127 when exec fails, 1 with a message when the namespace cannot be set
+ * up). Does not return when exec succeeds. */
+int vpc_exec_main(uint32_t resolver_addr, char **argv);
+
+#endif

@@ -1,0 +1,397 @@
+/*
+ * `vpcd demo-app`: the sample service the examples run as their tasks. A
+ * small HTTP/1.1 server on the project's loop: keep-alive and pipelining,
+ * request bodies (Content-Length or chunked) read and ignored, an idle
+ * timeout longer than the ALB's 60 s (as AWS advises for targets), and a
+ * clean exit 0 on SIGTERM so that task stops look like real ones.
+ */
+#include "demo/demo.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "demo/demo_http.h"
+
+#define DEMO_IN_CAP (64 * 1024)	   /* one request head must fit */
+#define DEMO_OUT_HIGH (1024 * 1024) /* stop reading while this much is unsent */
+#define DEMO_IDLE_MS 75000u
+#define DEMO_MAX_CONNS 20000
+
+enum conn_state { CONN_HEAD, CONN_BODY_LENGTH, CONN_BODY_CHUNKED };
+
+struct demo_server {
+	struct loop *loop;
+	struct loop_io lio;
+	int lfd;
+	const char *service;
+	char host[64];
+	int port;
+	size_t nconns;
+};
+
+struct demo_conn {
+	struct demo_server *srv;
+	struct loop_io io;
+	struct loop_timer idle;
+	int fd;
+	enum conn_state state;
+	uint64_t body_left;
+	struct demo_chunked chunk;
+	bool close_after; /* close once the current request is answered */
+	bool reading;
+	char *in;
+	size_t nin;
+	char *out;
+	size_t nout, capout;
+};
+
+static void conn_close(struct demo_conn *c)
+{
+	struct demo_server *s = c->srv;
+	loop_io_del(s->loop, &c->io);
+	loop_timer_stop(s->loop, &c->idle);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	c->in = c->out = NULL;
+	s->nconns--;
+	loop_defer_free(s->loop, c);
+}
+
+static int out_append(struct demo_conn *c, const char *p, size_t n)
+{
+	if (c->nout + n > c->capout) {
+		size_t cap = c->capout ? c->capout : 4096;
+		char *o;
+		while (cap < c->nout + n)
+			cap *= 2;
+		o = realloc(c->out, cap);
+		if (!o)
+			return -ENOMEM;
+		c->out = o;
+		c->capout = cap;
+	}
+	memcpy(c->out + c->nout, p, n);
+	c->nout += n;
+	return 0;
+}
+
+static int respond(struct demo_conn *c, bool head_only, int code, const char *reason,
+		   const char *body, size_t blen)
+{
+	char h[256];
+	int n = snprintf(h, sizeof(h),
+			 "HTTP/1.1 %d %s\r\nServer: vpcd-demo-app\r\n"
+			 "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n",
+			 code, reason, blen, c->close_after ? "Connection: close\r\n" : "");
+	if (out_append(c, h, (size_t)n) < 0)
+		return -ENOMEM;
+	if (!head_only && blen && out_append(c, body, blen) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* /echo: the request head as received (method, target, version, headers),
+ * so tests can see what a proxy added (X-Forwarded-For, ...). */
+static int respond_echo(struct demo_conn *c, const struct demo_req *r, bool head_only)
+{
+	size_t cap = 64 + r->method.n + r->target.n, n = 0;
+	char *b;
+	int rc;
+	for (size_t i = 0; i < r->nheaders; i++)
+		cap += r->headers[i].name.n + r->headers[i].value.n + 4;
+	b = malloc(cap);
+	if (!b)
+		return -ENOMEM;
+	n += (size_t)snprintf(b + n, cap - n, "%.*s %.*s HTTP/1.%d\n", (int)r->method.n,
+			      r->method.p, (int)r->target.n, r->target.p, r->minor);
+	for (size_t i = 0; i < r->nheaders; i++)
+		n += (size_t)snprintf(b + n, cap - n, "%.*s: %.*s\n", (int)r->headers[i].name.n,
+				      r->headers[i].name.p, (int)r->headers[i].value.n,
+				      r->headers[i].value.p);
+	rc = respond(c, head_only, 200, "OK", b, n);
+	free(b);
+	return rc;
+}
+
+static int handle_request(struct demo_conn *c, const struct demo_req *r)
+{
+	struct demo_server *s = c->srv;
+	size_t plen = r->target.n;
+	bool head_only = r->method.n == 4 && memcmp(r->method.p, "HEAD", 4) == 0;
+	const char *q = memchr(r->target.p, '?', r->target.n);
+	char body[512];
+	int n;
+
+	if (q)
+		plen = (size_t)(q - r->target.p);
+	if (!r->keep_alive)
+		c->close_after = true;
+	if (plen == 1 && r->target.p[0] == '/') {
+		n = snprintf(body, sizeof(body), "hello from %s task on %s:%d\n", s->service,
+			     s->host, s->port);
+		return respond(c, head_only, 200, "OK", body, (size_t)n);
+	}
+	if (plen == 26 && memcmp(r->target.p, "/application-status/health", 26) == 0)
+		return respond(c, head_only, 200, "OK", "OK", 2);
+	if (plen == 5 && memcmp(r->target.p, "/echo", 5) == 0)
+		return respond_echo(c, r, head_only);
+	return respond(c, head_only, 404, "Not Found", "Not Found\n", 10);
+}
+
+static void conn_update_events(struct demo_conn *c)
+{
+	uint32_t ev = 0;
+	c->reading = c->nout < DEMO_OUT_HIGH && !(c->close_after && c->state == CONN_HEAD);
+	if (c->reading)
+		ev |= EPOLLIN;
+	if (c->nout)
+		ev |= EPOLLOUT;
+	loop_io_mod(c->srv->loop, &c->io, ev);
+}
+
+/* Writes what it can. Returns -1 when the connection is to be closed. */
+static int conn_flush(struct demo_conn *c)
+{
+	size_t off = 0;
+	while (off < c->nout) {
+		ssize_t n = send(c->fd, c->out + off, c->nout - off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	memmove(c->out, c->out + off, c->nout - off);
+	c->nout -= off;
+	if (c->nout == 0 && c->close_after && c->state == CONN_HEAD)
+		return -1;
+	return 0;
+}
+
+/* Consumes what the input buffer holds: heads, then bodies. Returns -1 to
+ * close (after a 400 is queued, or on memory failure). */
+static int conn_process(struct demo_conn *c)
+{
+	size_t off = 0;
+	int rc = 0;
+	/* After a request that closes the connection, its body is still
+	 * consumed (so the peer sees no reset) but no further head is read. */
+	while (off < c->nin && !(c->close_after && c->state == CONN_HEAD) &&
+	       c->nout < DEMO_OUT_HIGH) {
+		if (c->state == CONN_HEAD) {
+			struct demo_req r;
+			int n = demo_http_parse_head(c->in + off, c->nin - off, &r);
+			if (n == -2) {
+				if (c->nin - off >= DEMO_IN_CAP) {
+					c->close_after = true;
+					rc = respond(c, false, 431, "Request Header Fields Too Large",
+						     "", 0);
+				}
+				break;
+			}
+			if (n < 0) {
+				c->close_after = true;
+				rc = respond(c, false, 400, "Bad Request", "Bad Request\n", 12);
+				break;
+			}
+			if (handle_request(c, &r) < 0) {
+				rc = -1;
+				break;
+			}
+			off += (size_t)n;
+			if (r.chunked) {
+				c->state = CONN_BODY_CHUNKED;
+				memset(&c->chunk, 0, sizeof(c->chunk));
+			} else if (r.content_length > 0) {
+				c->state = CONN_BODY_LENGTH;
+				c->body_left = (uint64_t)r.content_length;
+			}
+		} else if (c->state == CONN_BODY_LENGTH) {
+			size_t n = c->nin - off;
+			if (n > c->body_left)
+				n = (size_t)c->body_left;
+			c->body_left -= n;
+			off += n;
+			if (c->body_left == 0)
+				c->state = CONN_HEAD;
+		} else {
+			long n = demo_http_skip_chunked(&c->chunk, c->in + off, c->nin - off);
+			if (n < 0) {
+				c->close_after = true;
+				c->state = CONN_HEAD;
+				break;
+			}
+			off += (size_t)n;
+			if (c->chunk.done)
+				c->state = CONN_HEAD;
+		}
+	}
+	memmove(c->in, c->in + off, c->nin - off);
+	c->nin -= off;
+	return rc;
+}
+
+static void on_idle(struct loop *loop, struct loop_timer *t)
+{
+	(void)loop;
+	conn_close(t->data);
+}
+
+static void on_conn(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct demo_conn *c = io->data;
+	bool eof = false;
+
+	loop_timer_start(loop, &c->idle, DEMO_IDLE_MS);
+	if (c->reading && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		/* Read while there is room; a full buffer with no complete head
+		 * is answered 431 by conn_process. */
+		while (c->nin < DEMO_IN_CAP) {
+			ssize_t n = recv(c->fd, c->in + c->nin, DEMO_IN_CAP - c->nin, 0);
+			if (n > 0) {
+				c->nin += (size_t)n;
+				continue;
+			}
+			if (n == 0)
+				eof = true;
+			else if (errno == EINTR)
+				continue;
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				eof = true;
+			break;
+		}
+	}
+	if (conn_process(c) < 0 || conn_flush(c) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (eof && c->nout == 0) {
+		conn_close(c);
+		return;
+	}
+	if (eof) {
+		/* Peer half-closed: finish sending, then close. */
+		c->close_after = true;
+		c->state = CONN_HEAD;
+	}
+	conn_update_events(c);
+}
+
+static void on_accept(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct demo_server *s = io->data;
+	(void)events;
+	for (int i = 0; i < 256; i++) {
+		struct demo_conn *c;
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return; /* EAGAIN, or out of descriptors: try on the next event */
+		}
+		if (s->nconns >= DEMO_MAX_CONNS) {
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->in = malloc(DEMO_IN_CAP);
+		if (!c || !c->in) {
+			if (c)
+				free(c);
+			close(fd);
+			continue;
+		}
+		c->srv = s;
+		c->fd = fd;
+		c->reading = true;
+		loop_timer_init(&c->idle, on_idle, c);
+		if (loop_io_add(loop, &c->io, fd, EPOLLIN, on_conn, c) < 0) {
+			free(c->in);
+			free(c);
+			close(fd);
+			continue;
+		}
+		s->nconns++;
+		loop_timer_start(loop, &c->idle, DEMO_IDLE_MS);
+	}
+}
+
+static void on_stop_signal(struct loop *loop, int signo, void *data)
+{
+	(void)signo;
+	(void)data;
+	loop_stop(loop);
+}
+
+int demo_app_main(int argc, char **argv)
+{
+	struct demo_server s = {0};
+	const char *host = getenv("HOST"), *port = getenv("PORT"), *svc = getenv("SERVICE_NAME");
+	uint32_t addr;
+	char *end;
+	long p;
+	int rc = 1;
+
+	(void)argc;
+	(void)argv;
+	if (!host || !*host)
+		host = "127.0.0.1";
+	if (!port || !*port)
+		port = "8080";
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (addr4_parse(host, &addr) < 0 || errno || *end || p < 1 || p > 65535) {
+		fprintf(stderr, "demo-app: bad HOST/PORT: %s:%s\n", host, port);
+		return 1;
+	}
+	snprintf(s.host, sizeof(s.host), "%s", host);
+	s.port = (int)p;
+	s.service = svc && *svc ? svc : "demo-app";
+	signal(SIGPIPE, SIG_IGN);
+	s.loop = loop_new();
+	if (!s.loop) {
+		fprintf(stderr, "demo-app: out of memory\n");
+		return 1;
+	}
+	s.lfd = sock_listen4(addr, (uint16_t)p, SOCK_STREAM);
+	if (s.lfd < 0) {
+		fprintf(stderr, "demo-app: cannot listen on %s:%ld: %s\n", host, p,
+			strerror(-s.lfd));
+		goto out;
+	}
+	if (loop_signal_add(s.loop, SIGTERM, on_stop_signal, NULL) < 0 ||
+	    loop_signal_add(s.loop, SIGINT, on_stop_signal, NULL) < 0 ||
+	    loop_io_add(s.loop, &s.lio, s.lfd, EPOLLIN, on_accept, &s) < 0) {
+		fprintf(stderr, "demo-app: event loop set-up failed\n");
+		goto out;
+	}
+	printf("demo-app: %s listening on %s:%ld\n", s.service, host, p);
+	fflush(stdout);
+	if (loop_run(s.loop) < 0) {
+		fprintf(stderr, "demo-app: event loop failed\n");
+		goto out;
+	}
+	printf("demo-app: stopping\n");
+	fflush(stdout);
+	rc = 0;
+out:
+	/* Open connections die with the process; their memory with it. */
+	if (s.lfd >= 0)
+		close(s.lfd);
+	loop_free(s.loop);
+	return rc;
+}
