@@ -40,6 +40,7 @@ struct dns_conn {
 	struct loop_io io;
 	struct loop_timer idle;
 	uint32_t ev; /* events we asked for */
+	uint32_t idle_ms;
 	bool eof;    /* the client closed its side */
 	bool blocked; /* a complete query waits for room in out */
 	uint8_t *in;
@@ -54,6 +55,7 @@ struct dns_server {
 	struct dns_listener *listeners;
 	struct dns_conn *conns;
 	size_t nconns;
+	uint32_t idle_ms;
 	uint8_t rbuf[DNS_MSG_MAX];	   /* one UDP datagram */
 	uint8_t reply[2 + DNS_MSG_MAX]; /* one reply, room for the TCP length */
 };
@@ -73,7 +75,13 @@ struct dns_server *dns_server_new(struct loop *loop, const struct model *m)
 		return NULL;
 	s->loop = loop;
 	s->m = m;
+	s->idle_ms = DNS_TCP_IDLE_MS;
 	return s;
+}
+
+void dns_server_set_tcp_idle(struct dns_server *s, uint32_t ms)
+{
+	s->idle_ms = ms;
 }
 
 void dns_server_set_model(struct dns_server *s, const struct model *m)
@@ -139,7 +147,7 @@ static void on_idle(struct loop *loop, struct loop_timer *t)
 {
 	struct dns_conn *c = t->data;
 	(void)loop;
-	log_debug("dns: tcp connection idle for %d ms, closing", DNS_TCP_IDLE_MS);
+	log_debug("dns: tcp connection idle for %u ms, closing", c->idle_ms);
 	conn_close(c);
 }
 
@@ -181,7 +189,7 @@ static int conn_read(struct dns_conn *c)
 			return 0;
 		}
 		c->inlen += (size_t)n;
-		loop_timer_start(c->s->loop, &c->idle, DNS_TCP_IDLE_MS);
+		loop_timer_start(c->s->loop, &c->idle, c->idle_ms);
 	}
 	return 0;
 }
@@ -255,7 +263,7 @@ static int conn_flush(struct dns_conn *c)
 			return -1;
 		}
 		c->outoff += (size_t)n;
-		loop_timer_start(c->s->loop, &c->idle, DNS_TCP_IDLE_MS);
+		loop_timer_start(c->s->loop, &c->idle, c->idle_ms);
 	}
 	c->outoff = c->outlen = 0;
 	return 0;
@@ -345,7 +353,8 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t events)
 			continue;
 		}
 		loop_timer_init(&c->idle, on_idle, c);
-		loop_timer_start(loop, &c->idle, DNS_TCP_IDLE_MS);
+		c->idle_ms = s->idle_ms;
+		loop_timer_start(loop, &c->idle, c->idle_ms);
 		c->next = s->conns;
 		if (s->conns)
 			s->conns->prev = c;

@@ -31,6 +31,9 @@ int dns_server_listen(struct dns_server *s, uint32_t addr, uint16_t port);
 /* Answers from m from now on (vpcd apply). The old model may be freed once
  * this returns: nothing keeps pointers into it. */
 void dns_server_set_model(struct dns_server *s, const struct model *m);
+/* Sets how long a TCP connection may stay idle (default DNS_TCP_IDLE_MS);
+ * applies to connections accepted from now on. */
+void dns_server_set_tcp_idle(struct dns_server *s, uint32_t ms);
 /* Closes the sockets and connections and frees s. Safe from inside a loop
  * callback. NULL is fine. */
 void dns_server_free(struct dns_server *s);

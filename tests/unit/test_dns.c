@@ -856,6 +856,110 @@ out:
 	loop_free(loop);
 }
 
+/* A TCP client driven by the loop: stops the loop when one whole framed
+ * reply is in, or when the server closes, or at its deadline. */
+struct tcp_client {
+	struct loop_io io;
+	uint8_t buf[2048];
+	size_t len;
+	bool eof, timed_out;
+};
+
+static void on_tcp_client(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct tcp_client *c = io->data;
+	ssize_t n = read(io->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	(void)events;
+	if (n > 0)
+		c->len += (size_t)n;
+	else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		c->eof = true;
+		loop_io_del(loop, io);
+		loop_stop(loop);
+		return;
+	}
+	if (c->len >= 2 && c->len >= 2 + (size_t)(c->buf[0] << 8 | c->buf[1]))
+		loop_stop(loop);
+}
+
+static void on_tcp_deadline(struct loop *loop, struct loop_timer *t)
+{
+	struct tcp_client *c = t->data;
+	if (c)
+		c->timed_out = true;
+	loop_stop(loop);
+}
+
+/* Runs the loop until the client stops it or ms pass. */
+static void run_for(struct loop *loop, struct tcp_client *c, uint64_t ms)
+{
+	struct loop_timer t;
+	loop_timer_init(&t, on_tcp_deadline, c);
+	loop_timer_start(loop, &t, ms);
+	loop_run(loop);
+	loop_timer_stop(loop, &t);
+}
+
+static void test_server_tcp_split_frame_and_idle(void)
+{
+	struct loop *loop = loop_new();
+	struct dns_server *s = dns_server_new(loop, test_model());
+	struct tcp_client c = {0};
+	uint32_t lo = 0x7f000001u;
+	uint16_t port = 0;
+	uint8_t q[512], frame[600];
+	size_t ql, fl = 0;
+	struct sockaddr_in sa;
+	struct reply r;
+	int fd = -1;
+	uint64_t t0;
+
+	dns_server_set_tcp_idle(s, 200);
+	for (int i = 0; i < 50 && port == 0; i++) {
+		uint16_t p = (uint16_t)(20000 + (getpid() * 13 + i * 257) % 40000);
+		if (dns_server_listen(s, lo, p) == 0)
+			port = p;
+	}
+	ASSERT_TRUE(port != 0);
+	if (port == 0)
+		goto out;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sockaddr4_make(&sa, lo, port);
+	ASSERT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	sock_set_nonblock(fd);
+	ASSERT_EQ(loop_io_add(loop, &c.io, fd, EPOLLIN, on_tcp_client, &c), 0);
+
+	ql = build_query(q, sizeof(q), 0x4444, "service-a.in.example.com", DNS_T_A, 0);
+	frame[fl++] = (uint8_t)(ql >> 8);
+	frame[fl++] = (uint8_t)ql;
+	memcpy(frame + fl, q, ql);
+	fl += ql;
+	/* One byte of the length, a pause, then the rest. */
+	ASSERT_EQ(write(fd, frame, 1), 1);
+	run_for(loop, NULL, 50);
+	ASSERT_EQ(c.len, 0);
+	ASSERT_EQ(write(fd, frame + 1, fl - 1), (ssize_t)(fl - 1));
+	run_for(loop, &c, 2000);
+	ASSERT_TRUE(!c.timed_out);
+	ASSERT_TRUE(!c.eof);
+	ASSERT_TRUE(c.len > 2 && decode(c.buf + 2, c.len - 2, &r));
+	ASSERT_EQ(r.h.id, 0x4444);
+	ASSERT_EQ(r.h.ancount, 3);
+
+	/* Now idle: the server closes after about 200 ms. */
+	t0 = loop_now_ms(loop);
+	run_for(loop, &c, 3000);
+	ASSERT_TRUE(c.eof);
+	ASSERT_TRUE(!c.timed_out);
+	ASSERT_TRUE(loop_now_ms(loop) - t0 >= 150);
+out:
+	loop_io_del(loop, &c.io);
+	if (fd >= 0)
+		close(fd);
+	dns_server_free(s);
+	loop_free(loop);
+}
+
 T_MAIN({
 	T_RUN(test_name_text_roundtrip);
 	T_RUN(test_name_too_long);
@@ -879,4 +983,5 @@ T_MAIN({
 	T_RUN(test_edns);
 	T_RUN(test_truncation);
 	T_RUN(test_server_udp_and_tcp);
+	T_RUN(test_server_tcp_split_frame_and_idle);
 })
