@@ -1,0 +1,1344 @@
+/*
+ * The ALB proxy: listening sockets, client connections, target groups and
+ * their upstream connection pools (see alb.h for the contract).
+ *
+ * A client connection moves through phases: HEAD (reading a request head,
+ * client idle timeout), CONNECT (waiting for a target connection, 10 s),
+ * FORWARD (streaming the request and the response, LB idle timeout) and
+ * CLOSING (flushing a last response). Bodies stream through two bounded
+ * per-connection buffers (cin: client bytes, uin: target bytes); the only
+ * copies are the rewritten heads (uout to the target, cout to the client).
+ * Back-pressure falls out of the buffers: a side is read only while its
+ * buffer has room. Bodies are tracked, not decoded: a Content-Length count
+ * or the chunked state machine says where each message ends.
+ */
+#include "alb/alb.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alb/internal.h"
+#include "alb/route.h"
+#include "core/addr.h"
+#include "core/log.h"
+#include "http/http1.h"
+
+#define CIN_CAP (HTTP_HEAD_MAX + 4096)
+#define UIN_CAP (HTTP_RESP_HEAD_MAX + 4096)
+#define MAX_HEADERS 256
+#define CONNECT_TIMEOUT_MS 10000u
+#define ACCEPT_BATCH 64
+
+struct abuf {
+	char *p;
+	size_t off, len, cap;
+};
+
+/* One direction's body: where it ends, and how many bytes at the buffer's
+ * read offset are checked body bytes ready to be written on. */
+struct body {
+	enum http_body_kind kind;
+	uint64_t left;
+	struct http_chunked ch;
+	bool done;
+	size_t ready;
+};
+
+enum phase { PH_HEAD, PH_CONNECT, PH_FORWARD, PH_CLOSING };
+
+struct alb_up {
+	struct alb *a;
+	struct alb_target *t;
+	struct alb_conn *c; /* NULL while pooled */
+	int fd;
+	struct loop_io io;
+	bool connected;
+	bool eof;
+	struct alb_up *next; /* in the target's pool */
+};
+
+struct alb_conn {
+	struct alb *a;
+	struct alb_conn *prev, *next;
+	const struct alb_lsock *ls;
+	uint32_t caddr;
+	int fd;
+	struct loop_io io;
+	struct loop_timer timer;
+	enum phase ph, timer_ph;
+	bool active; /* bytes moved since the timer was armed */
+	bool dead;
+	struct abuf cin, cout, uin, uout;
+	struct body rq, rs;
+	bool client_keep, client_eof, head_req, resp_started, close_after;
+	bool resp_keep;	  /* the target keeps its connection after this response */
+	int client_minor; /* HTTP/1.<minor> of the client's request */
+	struct alb_up *up;
+};
+
+static const char *const state_names[] = {"initial",  "healthy",  "unhealthy",
+					  "unused",   "draining", "unavailable"};
+
+const char *alb_target_state_str(enum alb_target_state s)
+{
+	if ((unsigned)s < sizeof(state_names) / sizeof(state_names[0]))
+		return state_names[s];
+	return "unknown";
+}
+
+static void conn_progress(struct alb_conn *c);
+static void conn_arm(struct alb_conn *c);
+
+/* --- buffers --- */
+
+static int abuf_reserve(struct abuf *b, size_t more, size_t max)
+{
+	size_t need = b->len + more, cap;
+	char *p;
+	if (need <= b->cap)
+		return 0;
+	if (b->off > 0 && b->len - b->off + more <= b->cap) {
+		memmove(b->p, b->p + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+		return 0;
+	}
+	if (need > max)
+		return -ENOBUFS;
+	cap = b->cap ? b->cap : 1024;
+	while (cap < need)
+		cap *= 2;
+	if (cap > max)
+		cap = max;
+	p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int abuf_put(struct abuf *b, const char *s, size_t n)
+{
+	int rc = abuf_reserve(b, n, SIZE_MAX / 2);
+	if (rc < 0)
+		return rc;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+static int abuf_puts(struct abuf *b, const char *s)
+{
+	return abuf_put(b, s, strlen(s));
+}
+
+static size_t abuf_avail(const struct abuf *b)
+{
+	return b->len - b->off;
+}
+
+/* Room to read into, compacting first. */
+static size_t abuf_room(struct abuf *b)
+{
+	if (b->off == b->len)
+		b->off = b->len = 0;
+	if (b->len == b->cap && b->off > 0) {
+		memmove(b->p, b->p + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	return b->cap - b->len;
+}
+
+/* --- targets --- */
+
+static const char *reason_desc(const char *reason)
+{
+	if (!reason)
+		return NULL;
+	if (!strcmp(reason, "Elb.RegistrationInProgress"))
+		return "Target registration is in progress";
+	if (!strcmp(reason, "Elb.InitialHealthChecking"))
+		return "Initial health checks in progress";
+	if (!strcmp(reason, "Target.DeregistrationInProgress"))
+		return "Target deregistration is in progress";
+	if (!strcmp(reason, "Target.HealthCheckDisabled"))
+		return "Health checks are disabled";
+	if (!strcmp(reason, "Target.NotInUse"))
+		return "Target group is not configured to receive traffic from the load balancer";
+	return NULL;
+}
+
+void alb__target_set(struct alb_target *t, enum alb_target_state s, const char *reason,
+		     const char *desc)
+{
+	enum alb_target_state prev = t->state;
+	struct alb *a = t->a;
+	char ab[16];
+
+	t->state = s;
+	t->reason = reason;
+	if (!desc)
+		desc = reason_desc(reason);
+	snprintf(t->desc, sizeof(t->desc), "%s", desc ? desc : "");
+	if (!t->removed)
+		a->tgs[t->tg].states[t->idx] = s;
+	if (prev != s) {
+		log_info("target %s:%u in tg %s is %s%s%s", addr4_str(t->addr, ab), t->port,
+			 a->m->tgs[t->tg].name ? a->m->tgs[t->tg].name : "?",
+			 alb_target_state_str(s), reason ? ": " : "", reason ? reason : "");
+		if (a->hfn)
+			a->hfn(a->hdata, t->tg, t->addr, t->port, s);
+	}
+}
+
+static void up_close(struct alb_up *u);
+
+static void pool_drain(struct alb_target *t)
+{
+	while (t->pool) {
+		struct alb_up *u = t->pool;
+		t->pool = u->next;
+		u->next = NULL;
+		up_close(u);
+	}
+}
+
+static void target_unref(struct alb_target *t)
+{
+	if (--t->refs == 0 && t->removed)
+		loop_defer_free(t->a->loop, t);
+}
+
+/* Takes t out of its group; it is freed once no connection points at it. */
+static void target_remove(struct alb_target *t)
+{
+	struct alb_tg *g = &t->a->tgs[t->tg];
+	struct alb *a = t->a;
+
+	alb__hc_stop(t);
+	loop_timer_stop(a->loop, &t->drain_timer);
+	pool_drain(t);
+	memmove(&g->t[t->idx], &g->t[t->idx + 1], (g->n - t->idx - 1) * sizeof(g->t[0]));
+	memmove(&g->states[t->idx], &g->states[t->idx + 1],
+		(g->n - t->idx - 1) * sizeof(g->states[0]));
+	g->n--;
+	for (size_t i = t->idx; i < g->n; i++)
+		g->t[i]->idx = i;
+	t->removed = true;
+	if (a->hfn)
+		a->hfn(a->hdata, t->tg, t->addr, t->port, ALB_TARGET_UNUSED);
+	t->refs++;
+	target_unref(t);
+}
+
+static void on_drained(struct loop *loop, struct loop_timer *tm)
+{
+	(void)loop;
+	target_remove(tm->data);
+}
+
+static struct alb_target *target_find(struct alb_tg *g, uint32_t addr, uint16_t port)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (g->t[i]->addr == addr && g->t[i]->port == port)
+			return g->t[i];
+	return NULL;
+}
+
+/* Puts a target into service the way AWS does for its group. */
+static void target_activate(struct alb_target *t)
+{
+	const struct model_target_group *mtg = &t->a->m->tgs[t->tg];
+	if (!t->a->tgs[t->tg].used) {
+		alb__target_set(t, ALB_TARGET_UNUSED, "Target.NotInUse", NULL);
+	} else if (!mtg->hc.enabled) {
+		alb__target_set(t, ALB_TARGET_UNAVAILABLE, "Target.HealthCheckDisabled", NULL);
+	} else {
+		alb__target_set(t, ALB_TARGET_INITIAL, "Elb.RegistrationInProgress", NULL);
+		alb__hc_start(t);
+	}
+}
+
+int alb_target_register(struct alb *a, int tg, uint32_t addr, uint16_t port)
+{
+	struct alb_tg *g;
+	struct alb_target *t;
+
+	if (tg < 0 || (size_t)tg >= a->ntgs)
+		return -EINVAL;
+	g = &a->tgs[tg];
+	t = target_find(g, addr, port);
+	if (t) {
+		if (t->state == ALB_TARGET_DRAINING) {
+			loop_timer_stop(a->loop, &t->drain_timer);
+			target_activate(t);
+		}
+		return 0;
+	}
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 8;
+		struct alb_target **nt = realloc(g->t, cap * sizeof(*nt));
+		enum alb_target_state *ns;
+		if (!nt)
+			return -ENOMEM;
+		g->t = nt;
+		ns = realloc(g->states, cap * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		g->states = ns;
+		g->cap = cap;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->a = a;
+	t->tg = tg;
+	t->addr = addr;
+	t->port = port;
+	t->idx = g->n;
+	t->state = ALB_TARGET_INITIAL;
+	loop_timer_init(&t->drain_timer, on_drained, t);
+	alb__hc_init(t);
+	g->t[g->n] = t;
+	g->states[g->n] = ALB_TARGET_INITIAL;
+	g->n++;
+	target_activate(t);
+	return 0;
+}
+
+int alb_target_deregister(struct alb *a, int tg, uint32_t addr, uint16_t port)
+{
+	struct alb_target *t;
+	int delay;
+
+	if (tg < 0 || (size_t)tg >= a->ntgs)
+		return -EINVAL;
+	t = target_find(&a->tgs[tg], addr, port);
+	if (!t || t->state == ALB_TARGET_DRAINING)
+		return 0;
+	alb__hc_stop(t);
+	pool_drain(t);
+	alb__target_set(t, ALB_TARGET_DRAINING, "Target.DeregistrationInProgress", NULL);
+	delay = a->m->tgs[tg].deregistration_delay_s;
+	loop_timer_start(a->loop, &t->drain_timer, (uint64_t)(delay > 0 ? delay : 0) * 1000u);
+	return 0;
+}
+
+size_t alb_target_list(const struct alb *a, int tg, struct alb_target_info *out, size_t cap)
+{
+	const struct alb_tg *g;
+	if (tg < 0 || (size_t)tg >= a->ntgs)
+		return 0;
+	g = &a->tgs[tg];
+	for (size_t i = 0; i < g->n && i < cap; i++) {
+		const struct alb_target *t = g->t[i];
+		out[i].addr = t->addr;
+		out[i].port = t->port;
+		out[i].state = t->state;
+		out[i].reason = t->reason;
+		out[i].description = t->desc[0] ? t->desc : NULL;
+	}
+	return g->n;
+}
+
+void alb_on_health(struct alb *a, alb_health_fn fn, void *data)
+{
+	a->hfn = fn;
+	a->hdata = data;
+}
+
+/* --- upstream connections --- */
+
+static void up_close(struct alb_up *u)
+{
+	struct alb *a = u->a;
+	loop_io_del(a->loop, &u->io);
+	close(u->fd);
+	if (u->c)
+		u->c->up = NULL;
+	target_unref(u->t);
+	loop_defer_free(a->loop, u);
+}
+
+static void on_up_io(struct loop *loop, struct loop_io *io, uint32_t ev);
+
+/* An idle pooled connection that becomes readable was closed by the target
+ * (or sent garbage): either way it can no longer be used. */
+static void on_pooled_io(struct loop *loop, struct loop_io *io, uint32_t ev)
+{
+	struct alb_up *u = io->data, **pp;
+	(void)loop;
+	(void)ev;
+	for (pp = &u->t->pool; *pp; pp = &(*pp)->next) {
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	}
+	up_close(u);
+}
+
+/* A pooled connection that is still open, or NULL. */
+static struct alb_up *pool_take(struct alb_target *t)
+{
+	while (t->pool) {
+		struct alb_up *u = t->pool;
+		char ch;
+		ssize_t n;
+		t->pool = u->next;
+		u->next = NULL;
+		/* the event may not have been delivered yet: look before use */
+		n = recv(u->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return u;
+		up_close(u);
+	}
+	return NULL;
+}
+
+static void pool_put(struct alb_up *u)
+{
+	struct alb_target *t = u->t;
+	u->c = NULL;
+	if (t->removed || t->state == ALB_TARGET_DRAINING ||
+	    loop_io_add(u->a->loop, &u->io, u->fd, EPOLLIN | EPOLLRDHUP, on_pooled_io, u) < 0) {
+		up_close(u);
+		return;
+	}
+	u->next = t->pool;
+	t->pool = u;
+}
+
+/* --- client connections --- */
+
+static void conn_close(struct alb_conn *c)
+{
+	struct alb *a = c->a;
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (c->up)
+		up_close(c->up);
+	loop_timer_stop(a->loop, &c->timer);
+	loop_io_del(a->loop, &c->io);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		a->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->cin.p);
+	free(c->cout.p);
+	free(c->uin.p);
+	free(c->uout.p);
+	loop_defer_free(a->loop, c);
+}
+
+static void fmt_date(char *buf, size_t n)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* Queues an ALB-generated response. Afterwards the connection carries on
+ * with the next request (keep) or closes once the response is out. */
+static void conn_reply(struct alb_conn *c, int status)
+{
+	char body[320], head[400], date[64];
+	const char *reason = http_status_reason(status);
+	bool keep;
+	int bn, hn;
+
+	if (c->resp_started) {
+		/* part of a response is already out: no way to signal */
+		conn_close(c);
+		return;
+	}
+	if (c->up)
+		up_close(c->up);
+	keep = c->client_keep && c->rq.done && c->rq.ready == 0 && !c->client_eof &&
+	       status != 400 && status != 408 && status != 414 && status != 501;
+	bn = snprintf(body, sizeof(body),
+		      "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+		      "<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n",
+		      status, reason, status, reason);
+	fmt_date(date, sizeof(date));
+	hn = snprintf(head, sizeof(head),
+		      "HTTP/1.1 %d %s\r\nServer: awselb/2.0\r\nDate: %s\r\n"
+		      "Content-Type: text/html\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n",
+		      status, reason, date, bn, keep ? "keep-alive" : "close");
+	if (abuf_put(&c->cout, head, (size_t)hn) < 0 || abuf_put(&c->cout, body, (size_t)bn) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->uin.off = c->uin.len = 0;
+	c->rs = (struct body){0};
+	if (keep) {
+		c->ph = PH_HEAD;
+	} else {
+		c->ph = PH_CLOSING;
+		c->close_after = true;
+	}
+}
+
+/* Trace id per the AWS format: Root=1-<8 hex epoch>-<24 hex random>. */
+static void trace_id(char *out, size_t n)
+{
+	static uint64_t s;
+	uint64_t r1, r2;
+	if (!s)
+		s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+	/* xorshift: unique enough for tracing, not a secret */
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	r1 = s;
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	r2 = s;
+	snprintf(out, n, "Root=1-%08x-%08x%016llx", (unsigned)time(NULL), (unsigned)(r1 >> 32),
+		 (unsigned long long)r2);
+}
+
+static bool is_hop_header(struct http_slice nm)
+{
+	return http_slice_ieq(nm, "connection") || http_slice_ieq(nm, "keep-alive") ||
+	       http_slice_ieq(nm, "proxy-connection") || http_slice_ieq(nm, "te") ||
+	       http_slice_ieq(nm, "upgrade") || http_slice_ieq(nm, "expect");
+}
+
+static int lower_put(struct abuf *b, const char *s, size_t n)
+{
+	int rc = abuf_reserve(b, n, SIZE_MAX / 2);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		b->p[b->len + i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+	}
+	b->len += n;
+	return 0;
+}
+
+/* The head sent to the target: HTTP/1.1, hop-by-hop headers dropped, Host
+ * as received minus the default port (lower-cased, as AWS does), the
+ * X-Forwarded-* set and a trace id. */
+static int build_upstream_head(struct alb_conn *c, const struct http_request *r, const char *host,
+			       size_t hostlen)
+{
+	struct abuf *b = &c->uout;
+	const struct http_header *xff = NULL;
+	bool have_trace = false;
+	char ab[16], line[160];
+	int rc = 0, n;
+
+	b->off = b->len = 0;
+	rc |= abuf_put(b, r->method.p, r->method.n);
+	rc |= abuf_puts(b, " ");
+	rc |= abuf_put(b, r->target.p, r->target.n);
+	rc |= abuf_puts(b, " HTTP/1.1\r\nHost: ");
+	if (host)
+		rc |= lower_put(b, host, hostlen);
+	else
+		rc |= abuf_puts(b, c->a->m->lbs[c->a->m->listeners[c->ls->listener].lb].dns_name
+					   ? c->a->m->lbs[c->a->m->listeners[c->ls->listener].lb].dns_name
+					   : "localhost");
+	rc |= abuf_puts(b, "\r\n");
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const struct http_header *h = &r->headers[i];
+		if (http_slice_ieq(h->name, "host") || is_hop_header(h->name) ||
+		    http_slice_ieq(h->name, "x-forwarded-proto") ||
+		    http_slice_ieq(h->name, "x-forwarded-port"))
+			continue;
+		if (http_slice_ieq(h->name, "x-forwarded-for")) {
+			if (!xff)
+				xff = h;
+			continue;
+		}
+		if (http_slice_ieq(h->name, "x-amzn-trace-id"))
+			have_trace = true;
+		rc |= abuf_put(b, h->name.p, h->name.n);
+		rc |= abuf_puts(b, ": ");
+		rc |= abuf_put(b, h->value.p, h->value.n);
+		rc |= abuf_puts(b, "\r\n");
+	}
+	rc |= abuf_puts(b, "X-Forwarded-For: ");
+	if (xff && xff->value.n) {
+		rc |= abuf_put(b, xff->value.p, xff->value.n);
+		rc |= abuf_puts(b, ", ");
+	}
+	rc |= abuf_puts(b, addr4_str(c->caddr, ab));
+	n = snprintf(line, sizeof(line), "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: %u\r\n",
+		     c->ls->port);
+	rc |= abuf_put(b, line, (size_t)n);
+	if (!have_trace) {
+		char tid[64];
+		trace_id(tid, sizeof(tid));
+		n = snprintf(line, sizeof(line), "X-Amzn-Trace-Id: %s\r\n", tid);
+		rc |= abuf_put(b, line, (size_t)n);
+	}
+	rc |= abuf_puts(b, "\r\n");
+	return rc ? -ENOMEM : 0;
+}
+
+static void timer_arm(struct alb_conn *c)
+{
+	const struct model_lb *lb = &c->a->m->lbs[c->a->m->listeners[c->ls->listener].lb];
+	uint64_t idle = (uint64_t)(lb->idle_timeout_s > 0 ? lb->idle_timeout_s : 60) * 1000u;
+	loop_timer_start(c->a->loop, &c->timer, c->ph == PH_CONNECT ? CONNECT_TIMEOUT_MS : idle);
+	c->timer_ph = c->ph;
+	c->active = false;
+}
+
+static void on_conn_timer(struct loop *loop, struct loop_timer *tm)
+{
+	struct alb_conn *c = tm->data;
+	(void)loop;
+	switch (c->ph) {
+	case PH_HEAD:
+		if (abuf_avail(&c->cin) > 0)
+			conn_reply(c, 408);
+		else
+			conn_close(c);
+		break;
+	case PH_CONNECT:
+		conn_reply(c, 504);
+		break;
+	case PH_FORWARD:
+		if (!c->resp_started)
+			conn_reply(c, 504);
+		else
+			conn_close(c);
+		break;
+	case PH_CLOSING:
+		conn_close(c);
+		break;
+	}
+	if (!c->dead)
+		conn_progress(c);
+	if (!c->dead)
+		conn_arm(c);
+}
+
+/* Sets epoll interest for both sockets from the state, and the timer. */
+static void conn_arm(struct alb_conn *c)
+{
+	uint32_t ce = 0, ue = 0;
+	struct loop *loop = c->a->loop;
+
+	if (c->dead)
+		return;
+	if (!c->client_eof) {
+		/* RDHUP only while the half-close is news: level-triggered,
+		 * it would fire on every wait afterwards */
+		ce |= EPOLLRDHUP;
+		if (c->ph == PH_HEAD)
+			ce |= EPOLLIN;
+		else if ((c->ph == PH_CONNECT || c->ph == PH_FORWARD) && !c->rq.done &&
+			 abuf_room(&c->cin) > 0)
+			ce |= EPOLLIN;
+	}
+	if (abuf_avail(&c->cout) > 0 || c->rs.ready > 0)
+		ce |= EPOLLOUT;
+	if (loop_io_mod(loop, &c->io, ce) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->up) {
+		struct alb_up *u = c->up;
+		if (!u->connected)
+			ue = EPOLLOUT;
+		else {
+			if (abuf_avail(&c->uout) > 0 || c->rq.ready > 0)
+				ue |= EPOLLOUT;
+			if (c->ph == PH_FORWARD && !u->eof && !c->rs.done && abuf_room(&c->uin) > 0)
+				ue |= EPOLLIN;
+		}
+		if (loop_io_mod(loop, &u->io, ue) < 0) {
+			conn_reply(c, 502);
+			conn_arm(c);
+			return;
+		}
+	}
+	if (c->timer_ph != c->ph || !loop_timer_armed(&c->timer) ||
+	    (c->active && c->ph != PH_CONNECT))
+		timer_arm(c);
+}
+
+/* Advances b over the bytes after the ready ones; 0 or HTTP_MALFORMED. */
+static int body_scan(struct body *b, struct abuf *buf)
+{
+	const char *p = buf->p + buf->off + b->ready;
+	size_t n = buf->len - buf->off - b->ready;
+
+	if (b->done || n == 0)
+		return 0;
+	switch (b->kind) {
+	case HTTP_BODY_NONE:
+		b->done = true;
+		break;
+	case HTTP_BODY_LENGTH: {
+		size_t take = n;
+		if ((uint64_t)take > b->left)
+			take = (size_t)b->left;
+		b->ready += take;
+		b->left -= take;
+		if (b->left == 0)
+			b->done = true;
+		break;
+	}
+	case HTTP_BODY_CHUNKED:
+		while (n > 0 && !http_chunked_done(&b->ch)) {
+			long k = http_chunked_parse(&b->ch, p, n, NULL);
+			if (k < 0)
+				return HTTP_MALFORMED;
+			p += k;
+			n -= (size_t)k;
+			b->ready += (size_t)k;
+		}
+		if (http_chunked_done(&b->ch))
+			b->done = true;
+		break;
+	case HTTP_BODY_CLOSE:
+		b->ready += n;
+		break;
+	}
+	return 0;
+}
+
+static void body_start(struct body *b, const struct http_framing *f)
+{
+	*b = (struct body){0};
+	b->kind = f->kind;
+	b->left = f->length;
+	b->done = f->kind == HTTP_BODY_NONE || (f->kind == HTTP_BODY_LENGTH && f->length == 0);
+}
+
+static void on_client_io(struct loop *loop, struct loop_io *io, uint32_t ev);
+
+static void upstream_attach(struct alb_conn *c, struct alb_target *t)
+{
+	struct alb_up *u;
+	int fd;
+
+	if (c->uin.cap == 0) {
+		c->uin.p = malloc(UIN_CAP);
+		if (!c->uin.p) {
+			conn_reply(c, 503);
+			return;
+		}
+		c->uin.cap = UIN_CAP;
+	}
+	u = pool_take(t);
+	if (u) {
+		u->c = c;
+		c->up = u;
+		loop_io_del(c->a->loop, &u->io);
+		if (loop_io_add(c->a->loop, &u->io, u->fd, EPOLLOUT, on_up_io, u) < 0) {
+			conn_reply(c, 502);
+			return;
+		}
+		c->ph = PH_FORWARD;
+		return;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		conn_reply(c, 503);
+		return;
+	}
+	fd = sock_connect4(t->addr, t->port);
+	if (fd < 0) {
+		free(u);
+		conn_reply(c, fd == -ETIMEDOUT ? 504 : 502);
+		return;
+	}
+	u->a = c->a;
+	u->t = t;
+	u->c = c;
+	u->fd = fd;
+	t->refs++;
+	c->up = u;
+	if (loop_io_add(c->a->loop, &u->io, fd, EPOLLOUT, on_up_io, u) < 0) {
+		conn_reply(c, 502);
+		return;
+	}
+	c->ph = PH_CONNECT;
+}
+
+/* A full request head is in cin: decide and dispatch. */
+static void start_request(struct alb_conn *c, struct http_request *r, long n)
+{
+	struct alb *a = c->a;
+	struct http_framing f;
+	const struct http_header *h;
+	const char *host = NULL;
+	size_t hostlen = 0;
+	int rc, tgi, prio, ti;
+	struct alb_tg *g;
+
+	c->resp_started = false;
+	c->close_after = false;
+	c->rs = (struct body){0};
+	c->rq = (struct body){.done = true};
+	c->client_keep = false;
+	rc = http_request_framing(r, &f);
+	if (rc < 0) {
+		conn_reply(c, rc == HTTP_TE_UNSUPPORTED ? 501 : 400);
+		return;
+	}
+	c->client_keep = f.keep_alive;
+	c->client_minor = r->minor;
+	c->head_req = r->method.n == 4 && memcmp(r->method.p, "HEAD", 4) == 0;
+	if (r->method.n == 5 && memcmp(r->method.p, "TRACE", 5) == 0) {
+		c->cin.off += (size_t)n;
+		body_start(&c->rq, &f);
+		conn_reply(c, 405);
+		return;
+	}
+	h = http_header_find(r->headers, r->nheaders, "host");
+	if (h) {
+		host = h->value.p;
+		hostlen = alb_host_strip_port(host, h->value.n, 80);
+	} else if (r->minor == 1) {
+		conn_reply(c, 400); /* RFC 9112: a 1.1 request must carry Host */
+		return;
+	}
+	tgi = alb_route(a->m, c->ls->listener, host, hostlen, &prio);
+	if (tgi < 0 || (size_t)tgi >= a->ntgs) {
+		c->cin.off += (size_t)n;
+		body_start(&c->rq, &f);
+		conn_reply(c, 503);
+		return;
+	}
+	g = &a->tgs[tgi];
+	ti = alb_select_rr(g->states, g->n, &g->rr);
+	if (ti < 0 || build_upstream_head(c, r, host, hostlen) < 0) {
+		c->cin.off += (size_t)n;
+		body_start(&c->rq, &f);
+		conn_reply(c, 503);
+		return;
+	}
+	/* the head is copied into uout: from here on cin holds body bytes */
+	c->cin.off += (size_t)n;
+	body_start(&c->rq, &f);
+	if (f.expect_continue && !c->rq.done &&
+	    abuf_puts(&c->cout, "HTTP/1.1 100 Continue\r\n\r\n") < 0) {
+		conn_reply(c, 500);
+		return;
+	}
+	upstream_attach(c, g->t[ti]);
+}
+
+/* The response head is in uin: pass it on to the client, rewritten. */
+static int start_response(struct alb_conn *c, struct http_response *r, long n)
+{
+	struct abuf *b = &c->cout;
+	struct http_framing f;
+	char line[64];
+	int rc = 0, k;
+	bool interim = r->status >= 100 && r->status < 200;
+
+	if (http_response_framing(r, c->head_req, &f) < 0)
+		return -1;
+	if (r->status == 101)
+		return -1; /* protocol upgrades are not proxied (yet) */
+	if (!interim) {
+		body_start(&c->rs, &f);
+		if (f.kind == HTTP_BODY_CLOSE || !c->client_keep || !c->rq.done)
+			c->close_after = true;
+		c->resp_started = true;
+		c->resp_keep = f.keep_alive;
+	}
+	k = snprintf(line, sizeof(line), "HTTP/1.1 %d ", r->status);
+	rc |= abuf_put(b, line, (size_t)k);
+	rc |= abuf_put(b, r->reason.p, r->reason.n);
+	rc |= abuf_puts(b, "\r\n");
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const struct http_header *h = &r->headers[i];
+		if (http_slice_ieq(h->name, "connection") || http_slice_ieq(h->name, "keep-alive"))
+			continue;
+		rc |= abuf_put(b, h->name.p, h->name.n);
+		rc |= abuf_puts(b, ": ");
+		rc |= abuf_put(b, h->value.p, h->value.n);
+		rc |= abuf_puts(b, "\r\n");
+	}
+	if (!interim && c->close_after)
+		rc |= abuf_puts(b, "Connection: close\r\n");
+	else if (!interim && c->client_minor == 0)
+		rc |= abuf_puts(b, "Connection: keep-alive\r\n");
+	rc |= abuf_puts(b, "\r\n");
+	c->uin.off += (size_t)n;
+	return rc ? -2 : 0;
+}
+
+static void finish_request(struct alb_conn *c)
+{
+	struct alb_up *u = c->up;
+	bool reuse = u && !u->eof && c->resp_keep && c->rq.done && c->rq.ready == 0 &&
+		     abuf_avail(&c->uin) == 0 && c->rs.kind != HTTP_BODY_CLOSE;
+
+	if (u) {
+		c->up = NULL;
+		loop_io_del(c->a->loop, &u->io);
+		if (reuse)
+			pool_put(u);
+		else
+			up_close(u);
+	}
+	c->uin.off = c->uin.len = 0;
+	c->resp_started = false;
+	c->rs = (struct body){0};
+	if (c->close_after || !c->client_keep || c->client_eof) {
+		c->ph = PH_CLOSING;
+		c->close_after = true;
+	} else {
+		c->ph = PH_HEAD;
+	}
+}
+
+static int client_write(struct alb_conn *c)
+{
+	for (;;) {
+		const char *p;
+		size_t n;
+		ssize_t w;
+		bool from_cout = abuf_avail(&c->cout) > 0;
+		if (from_cout) {
+			p = c->cout.p + c->cout.off;
+			n = abuf_avail(&c->cout);
+		} else if (c->rs.ready > 0) {
+			p = c->uin.p + c->uin.off;
+			n = c->rs.ready;
+		} else {
+			return 0;
+		}
+		w = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		c->active = true;
+		if (from_cout) {
+			c->cout.off += (size_t)w;
+			if (c->cout.off == c->cout.len)
+				c->cout.off = c->cout.len = 0;
+		} else {
+			c->uin.off += (size_t)w;
+			c->rs.ready -= (size_t)w;
+		}
+		if ((size_t)w < n)
+			return 0;
+	}
+}
+
+static int up_write(struct alb_conn *c)
+{
+	struct alb_up *u = c->up;
+	if (!u || !u->connected)
+		return 0;
+	for (;;) {
+		const char *p;
+		size_t n;
+		ssize_t w;
+		bool from_uout = abuf_avail(&c->uout) > 0;
+		if (from_uout) {
+			p = c->uout.p + c->uout.off;
+			n = abuf_avail(&c->uout);
+		} else if (c->rq.ready > 0) {
+			p = c->cin.p + c->cin.off;
+			n = c->rq.ready;
+		} else {
+			return 0;
+		}
+		w = send(u->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		c->active = true;
+		if (from_uout) {
+			c->uout.off += (size_t)w;
+			if (c->uout.off == c->uout.len)
+				c->uout.off = c->uout.len = 0;
+		} else {
+			c->cin.off += (size_t)w;
+			c->rq.ready -= (size_t)w;
+		}
+		if ((size_t)w < n)
+			return 0;
+	}
+}
+
+static void parse_head(struct alb_conn *c)
+{
+	struct http_header hs[MAX_HEADERS];
+	struct http_request r = {.headers = hs, .maxheaders = MAX_HEADERS};
+	long n;
+
+	if (abuf_avail(&c->cin) == 0) {
+		if (c->client_eof)
+			conn_close(c);
+		return;
+	}
+	n = http_parse_request(c->cin.p + c->cin.off, abuf_avail(&c->cin), &r);
+	if (n == HTTP_INCOMPLETE) {
+		if (c->client_eof)
+			conn_close(c);
+		else if (abuf_avail(&c->cin) >= CIN_CAP - 1)
+			conn_reply(c, 400);
+		return;
+	}
+	if (n < 0) {
+		c->rq = (struct body){.done = true};
+		c->client_keep = false;
+		conn_reply(c, n == HTTP_URI_TOO_LONG ? 414 : 400);
+		return;
+	}
+	start_request(c, &r, n);
+}
+
+static void forward(struct alb_conn *c)
+{
+	struct alb_up *u = c->up;
+
+	if (body_scan(&c->rq, &c->cin) < 0) {
+		c->client_keep = false;
+		conn_reply(c, 400);
+		return;
+	}
+	if (c->client_eof && !c->rq.done) {
+		/* the client went away mid-body */
+		conn_close(c);
+		return;
+	}
+	if (up_write(c) < 0) {
+		if (!c->resp_started) {
+			conn_reply(c, 502);
+			return;
+		}
+		u->eof = true;
+	}
+	if (!c->resp_started && abuf_avail(&c->uin) > 0) {
+		struct http_header hs[MAX_HEADERS];
+		struct http_response r = {.headers = hs, .maxheaders = MAX_HEADERS};
+		long n;
+		while (!c->resp_started && abuf_avail(&c->uin) > 0) {
+			n = http_parse_response(c->uin.p + c->uin.off, abuf_avail(&c->uin), &r);
+			if (n == HTTP_INCOMPLETE) {
+				if (abuf_avail(&c->uin) >= UIN_CAP - 1) {
+					conn_reply(c, 502);
+					return;
+				}
+				break;
+			}
+			if (n < 0 || start_response(c, &r, n) < 0) {
+				c->uin.off = c->uin.len = 0;
+				conn_reply(c, 502);
+				return;
+			}
+		}
+	}
+	if (c->resp_started && body_scan(&c->rs, &c->uin) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (client_write(c) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->up && c->up->eof && !c->resp_started) {
+		/* closed or reset with the request outstanding */
+		c->uin.off = c->uin.len = 0;
+		conn_reply(c, 502);
+		return;
+	}
+	if (c->up && c->up->eof && !c->rs.done && abuf_avail(&c->uin) == c->rs.ready) {
+		if (c->rs.kind == HTTP_BODY_CLOSE) {
+			c->rs.done = true;
+		} else if (c->rs.ready == 0) {
+			/* truncated response: the client learns by the close */
+			conn_close(c);
+			return;
+		}
+	}
+	if (c->resp_started && c->rs.done && c->rs.ready == 0 && abuf_avail(&c->cout) == 0 &&
+	    (c->rq.done || c->close_after))
+		finish_request(c);
+}
+
+static void conn_progress(struct alb_conn *c)
+{
+	/* bounded: each pass either changes phase or stops */
+	for (int i = 0; i < 8 && !c->dead; i++) {
+		enum phase before = c->ph;
+		switch (c->ph) {
+		case PH_HEAD:
+			if (client_write(c) < 0) {
+				conn_close(c);
+				return;
+			}
+			parse_head(c);
+			break;
+		case PH_CONNECT:
+			if (client_write(c) < 0)
+				conn_close(c);
+			return;
+		case PH_FORWARD:
+			forward(c);
+			break;
+		case PH_CLOSING:
+			if (client_write(c) < 0 || abuf_avail(&c->cout) == 0) {
+				/* close after the last byte: shut down writes
+				 * first so the client sees all of it */
+				shutdown(c->fd, SHUT_WR);
+				conn_close(c);
+			}
+			return;
+		}
+		if (c->dead || c->ph == before)
+			return;
+	}
+}
+
+static void on_up_io(struct loop *loop, struct loop_io *io, uint32_t ev)
+{
+	struct alb_up *u = io->data;
+	struct alb_conn *c = u->c;
+	(void)loop;
+
+	if (!c) {
+		up_close(u);
+		return;
+	}
+	if (!u->connected) {
+		int err = 0;
+		socklen_t sl = sizeof(err);
+		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0 || err) {
+			conn_reply(c, 502);
+			goto out;
+		}
+		if (!(ev & (EPOLLOUT | EPOLLIN)))
+			return;
+		u->connected = true;
+		c->ph = PH_FORWARD;
+	}
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+		size_t room = abuf_room(&c->uin);
+		if (room > 0) {
+			ssize_t n = read(u->fd, c->uin.p + c->uin.len, room);
+			if (n > 0) {
+				c->uin.len += (size_t)n;
+				c->active = true;
+			} else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+				u->eof = true;
+			}
+		}
+	}
+out:
+	if (!c->dead)
+		conn_progress(c);
+	if (!c->dead)
+		conn_arm(c);
+}
+
+static void on_client_io(struct loop *loop, struct loop_io *io, uint32_t ev)
+{
+	struct alb_conn *c = io->data;
+	(void)loop;
+
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+		size_t room = abuf_room(&c->cin);
+		bool want = c->ph == PH_HEAD || !c->rq.done;
+		if (want && room > 0) {
+			ssize_t n = read(c->fd, c->cin.p + c->cin.len, room);
+			if (n > 0) {
+				c->cin.len += (size_t)n;
+				c->active = true;
+			} else if (n == 0) {
+				c->client_eof = true;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				conn_close(c);
+				return;
+			}
+		} else if (ev & (EPOLLHUP | EPOLLERR)) {
+			conn_close(c);
+			return;
+		} else if (ev & EPOLLRDHUP) {
+			/* half-closed while a request runs: answer it, then close */
+			c->client_eof = true;
+		}
+	}
+	conn_progress(c);
+	conn_arm(c);
+}
+
+static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
+{
+	struct alb_lsock *ls = io->data;
+	struct alb *a = ls->a;
+	(void)ev;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_in sa;
+		socklen_t sl = sizeof(sa);
+		struct alb_conn *c;
+		int one = 1;
+		int fd = accept4(ls->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->cin.p = malloc(CIN_CAP);
+		if (!c || !c->cin.p) {
+			/* out of memory: refuse this one, keep serving */
+			if (c)
+				free(c);
+			close(fd);
+			continue;
+		}
+		c->cin.cap = CIN_CAP;
+		c->a = a;
+		c->ls = ls;
+		c->fd = fd;
+		c->caddr = ntohl(sa.sin_addr.s_addr);
+		c->ph = PH_HEAD;
+		c->rq.done = true;
+		loop_timer_init(&c->timer, on_conn_timer, c);
+		if (loop_io_add(loop, &c->io, fd, EPOLLIN | EPOLLRDHUP, on_client_io, c) < 0) {
+			close(fd);
+			free(c->cin.p);
+			free(c);
+			continue;
+		}
+		c->next = a->conns;
+		if (a->conns)
+			a->conns->prev = c;
+		a->conns = c;
+		timer_arm(c);
+	}
+}
+
+/* --- the plane --- */
+
+struct alb *alb_new(struct loop *loop, const struct model *m)
+{
+	struct alb *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->loop = loop;
+	a->m = m;
+	a->ntgs = m->ntgs;
+	a->tgs = calloc(m->ntgs ? m->ntgs : 1, sizeof(*a->tgs));
+	if (!a->tgs) {
+		free(a);
+		return NULL;
+	}
+	for (size_t i = 0; i < m->nlisteners; i++) {
+		const struct model_listener *l = &m->listeners[i];
+		int tg = l->default_action.target_group;
+		if (tg >= 0 && (size_t)tg < m->ntgs)
+			a->tgs[tg].used = true;
+		for (size_t k = 0; k < l->nrules; k++) {
+			tg = m->rules[l->rules[k]].action.target_group;
+			if (tg >= 0 && (size_t)tg < m->ntgs)
+				a->tgs[tg].used = true;
+		}
+	}
+	return a;
+}
+
+int alb_start(struct alb *a, int port_offset, char *err, size_t errlen)
+{
+	const struct model *m = a->m;
+	size_t n = 0;
+
+	if (a->socks)
+		return -EALREADY;
+	for (size_t i = 0; i < m->nlisteners; i++)
+		n += m->lbs[m->listeners[i].lb].nsubnets;
+	a->socks = calloc(n ? n : 1, sizeof(*a->socks));
+	if (!a->socks) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->nlisteners; i++) {
+		const struct model_listener *l = &m->listeners[i];
+		const struct model_lb *lb = &m->lbs[l->lb];
+		for (size_t k = 0; k < lb->nsubnets; k++) {
+			struct alb_lsock *ls = &a->socks[a->nsocks];
+			int port = l->port + port_offset, fd, rc;
+			char ab[16];
+			if (port <= 0 || port > 65535) {
+				snprintf(err, errlen, "listener %s: port %d + offset %d is out of range",
+					 l->logical ? l->logical : "?", l->port, port_offset);
+				return -EINVAL;
+			}
+			fd = sock_listen4(lb->node_addrs[k], (uint16_t)port, SOCK_STREAM);
+			if (fd < 0) {
+				snprintf(err, errlen, "cannot listen on %s:%d for %s: %s%s",
+					 addr4_str(lb->node_addrs[k], ab), port,
+					 l->logical ? l->logical : "listener", strerror(-fd),
+					 fd == -EACCES ? " (ports below 1024 need root or "
+							 "CAP_NET_BIND_SERVICE; try --port-offset)"
+						       : "");
+				return fd;
+			}
+			ls->a = a;
+			ls->listener = (int)i;
+			ls->port = (uint16_t)l->port;
+			ls->fd = fd;
+			rc = loop_io_add(a->loop, &ls->io, fd, EPOLLIN, on_accept, ls);
+			if (rc < 0) {
+				close(fd);
+				snprintf(err, errlen, "epoll on %s:%d: %s",
+					 addr4_str(lb->node_addrs[k], ab), port, strerror(-rc));
+				return rc;
+			}
+			a->nsocks++;
+		}
+	}
+	return 0;
+}
+
+void alb_free(struct alb *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nsocks; i++) {
+		loop_io_del(a->loop, &a->socks[i].io);
+		close(a->socks[i].fd);
+	}
+	free(a->socks);
+	while (a->conns)
+		conn_close(a->conns);
+	for (size_t i = 0; i < a->ntgs; i++) {
+		struct alb_tg *g = &a->tgs[i];
+		while (g->n > 0) {
+			struct alb_target *t = g->t[g->n - 1];
+			alb_health_fn fn = a->hfn;
+			a->hfn = NULL; /* no callbacks while tearing down */
+			target_remove(t);
+			a->hfn = fn;
+		}
+		free(g->t);
+		free(g->states);
+	}
+	free(a->tgs);
+	free(a);
+}

@@ -1,0 +1,82 @@
+/*
+ * Types shared by the files of the alb plane (alb.c: listeners, proxy,
+ * target groups; health.c: the checker). Not for other planes.
+ *
+ * Ownership: struct alb owns its target groups, listening sockets and client
+ * connections; a target group owns its targets until they are removed; a
+ * removed target lives on while upstream connections still point at it
+ * (refs) and is freed with loop_defer_free.
+ */
+#ifndef VPCD_ALB_INTERNAL_H
+#define VPCD_ALB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alb/alb.h"
+#include "alb/health.h"
+#include "core/loop.h"
+#include "model/model.h"
+
+struct alb_up;
+struct alb_conn;
+
+struct alb_target {
+	struct alb *a;
+	int tg;
+	size_t idx; /* position in its group while registered */
+	uint32_t addr;
+	uint16_t port;
+	enum alb_target_state state;
+	const char *reason;
+	char desc[96];
+	struct alb_hc_count cnt;
+	bool removed;
+	int refs;	     /* upstream connections pointing here */
+	struct alb_up *pool; /* idle keep-alive connections */
+	struct loop_timer drain_timer;
+	/* health checking */
+	struct loop_timer hc_timer;   /* next check */
+	struct loop_timer hc_timeout; /* the check in progress */
+	struct loop_io hc_io;
+	int hc_fd; /* -1 when no check runs */
+	bool hc_connected;
+	size_t hc_sent, hc_outlen, hc_len;
+	char hc_out[1280];
+	char hc_in[512];
+};
+
+struct alb_tg {
+	struct alb_target **t;
+	enum alb_target_state *states; /* mirrors t[i]->state, for selection */
+	size_t n, cap;
+	size_t rr;
+	bool used; /* referenced by a listener: else targets are "unused" */
+};
+
+struct alb_lsock {
+	struct alb *a;
+	int listener;
+	uint16_t port; /* the model's listener port (X-Forwarded-Port) */
+	int fd;
+	struct loop_io io;
+};
+
+struct alb {
+	struct loop *loop;
+	const struct model *m;
+	struct alb_tg *tgs;
+	size_t ntgs;
+	struct alb_lsock *socks;
+	size_t nsocks;
+	struct alb_conn *conns; /* doubly linked */
+	alb_health_fn hfn;
+	void *hdata;
+};
+
+/* Moves t to state with reason (static string or NULL) and description,
+ * keeps the group's state mirror, and calls the health callback on a change. */
+void alb__target_set(struct alb_target *t, enum alb_target_state s, const char *reason,
+		     const char *desc);
+
+#endif
