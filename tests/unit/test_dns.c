@@ -24,7 +24,7 @@
 static int zone_vpcs[] = {0};
 static uint32_t nodes[] = {NODE1, NODE2};
 static char big_txt[600];
-static struct model_vpc vpcs[1];
+static struct model_vpc vpcs[2];
 static struct model_zone zones[1];
 static struct model_lb lbs[1];
 static struct model_record recs[9];
@@ -45,6 +45,8 @@ static const struct model *test_model(void)
 {
 	vpcs[0] = (struct model_vpc){.logical = "VPC", .id = "vpc-0123456789abcdef0",
 				     .cidr = {0x0a000000u, 16}, .lo_base = 0x7f4d0000u};
+	vpcs[1] = (struct model_vpc){.logical = "Other", .id = "vpc-0123456789abcdef1",
+				     .cidr = {0x0a010000u, 16}, .lo_base = 0x7f4e0000u};
 	zones[0] = (struct model_zone){.logical = "PrivateHostedZone", .id = "Z0463989E6ZRMK2X7OOO",
 				       .name = "in.example.com.", .private_zone = true,
 				       .vpcs = zone_vpcs, .nvpcs = 1};
@@ -66,7 +68,7 @@ static const struct model *test_model(void)
 	rec(6, "loop1.in.example.com.", "CNAME", 10, "loop2.in.example.com", -1);
 	rec(7, "loop2.in.example.com.", "CNAME", 10, "loop1.in.example.com.", -1);
 	rec(8, "mx.in.example.com.", "MX", 10, "10 mail.in.example.com.", -1);
-	model = (struct model){.vpcs = vpcs, .nvpcs = 1, .zones = zones, .nzones = 1, .lbs = lbs,
+	model = (struct model){.vpcs = vpcs, .nvpcs = 2, .zones = zones, .nzones = 1, .lbs = lbs,
 			       .nlbs = 1, .records = recs, .nrecords = 9};
 	return &model;
 }
@@ -960,6 +962,78 @@ out:
 	loop_free(loop);
 }
 
+struct udp_client {
+	struct loop_io io;
+	uint8_t buf[DNS_MSG_MAX];
+	size_t len;
+};
+
+static void on_udp_client(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct udp_client *c = io->data;
+	ssize_t n = recv(io->fd, c->buf, sizeof(c->buf), 0);
+	(void)events;
+	if (n > 0) {
+		c->len = (size_t)n;
+		loop_stop(loop);
+	}
+}
+
+/* Sends one UDP query for name A to addr:port and runs the loop until the
+ * reply (or 2 s). Returns the rcode, or -1 without a reply. */
+static int udp_ask(struct loop *loop, uint32_t addr, uint16_t port, const char *name)
+{
+	struct udp_client c = {0};
+	struct sockaddr_in sa;
+	uint8_t q[512];
+	struct reply r;
+	size_t ql = build_query(q, sizeof(q), 0x5555, name, DNS_T_A, 0);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc = -1;
+
+	sockaddr4_make(&sa, addr, port);
+	if (sendto(fd, q, ql, 0, (struct sockaddr *)&sa, sizeof(sa)) != (ssize_t)ql)
+		goto out;
+	if (loop_io_add(loop, &c.io, fd, EPOLLIN, on_udp_client, &c) < 0)
+		goto out;
+	run_for(loop, NULL, 2000);
+	loop_io_del(loop, &c.io);
+	if (c.len > 0 && decode(c.buf, c.len, &r))
+		rc = DNS_RCODE(r.h.flags);
+out:
+	close(fd);
+	return rc;
+}
+
+/* A resolver listening inside a VPC's loopback /16 answers for that VPC. */
+static void test_server_vpc_by_address(void)
+{
+	struct loop *loop = loop_new();
+	struct dns_server *s = dns_server_new(loop, test_model());
+	uint32_t vpc0 = 0x7f4d0002u, vpc1 = 0x7f4e0002u; /* 127.77.0.2, 127.78.0.2 */
+	uint16_t port = 0;
+
+	for (int i = 0; i < 50 && port == 0; i++) {
+		uint16_t p = (uint16_t)(20000 + (getpid() * 17 + i * 389) % 40000);
+		if (dns_server_listen(s, vpc0, p) == 0) {
+			if (dns_server_listen(s, vpc1, p) == 0)
+				port = p;
+			else { /* start over with both on a fresh port */
+				dns_server_free(s);
+				s = dns_server_new(loop, test_model());
+			}
+		}
+	}
+	ASSERT_TRUE(port != 0);
+	if (port != 0) {
+		ASSERT_EQ(udp_ask(loop, vpc0, port, "service-a.in.example.com"), DNS_R_NOERROR);
+		ASSERT_EQ(udp_ask(loop, vpc1, port, "service-a.in.example.com"), DNS_R_REFUSED);
+		/* The LB's name is public: both VPCs resolve it. */
+		ASSERT_EQ(udp_ask(loop, vpc1, port, LB_NAME), DNS_R_NOERROR);
+	}
+	dns_server_free(s);
+	loop_free(loop);
+}
+
 T_MAIN({
 	T_RUN(test_name_text_roundtrip);
 	T_RUN(test_name_too_long);
@@ -984,4 +1058,5 @@ T_MAIN({
 	T_RUN(test_truncation);
 	T_RUN(test_server_udp_and_tcp);
 	T_RUN(test_server_tcp_split_frame_and_idle);
+	T_RUN(test_server_vpc_by_address);
 })
