@@ -454,8 +454,10 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 	 * failed start; one that ran a while clears the count. */
 	if (!e->shutting_down) {
 		if (!t->started_ms || now - t->started_ms < ECS_EARLY_EXIT_MS) {
-			unsigned shift = sv->failures < 5 ? sv->failures : 5;
-			uint64_t d = (uint64_t)ECS_BACKOFF_MIN_MS << shift;
+			/* The first failure is retried at once (a task killed
+			 * early is simply replaced); then 1 s, 2 s, ... 30 s. */
+			unsigned shift = sv->failures < 6 ? sv->failures : 6;
+			uint64_t d = shift ? (uint64_t)ECS_BACKOFF_MIN_MS << (shift - 1) : 0;
 			sv->failures++;
 			sv->next_start_ms = now + (d > ECS_BACKOFF_MAX_MS ? ECS_BACKOFF_MAX_MS : d);
 		} else if (now - t->started_ms >= ECS_HEALTHY_RUN_MS) {

@@ -32,14 +32,16 @@ static struct model_target_group tg = {
 	.logical = "TG", .name = "tg",
 	.arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/0123456789abcdef"};
 static struct model_cluster cluster = {.logical = "C", .name = "Main Cluster"};
-static char *argv_sleep[] = {"/bin/sh", "-c", "echo \"$HOST:$PORT:$SERVICE_NAME\"; exec sleep 30",
+static char *argv_sleep[] = {"/bin/sh", "-c",
+			     "echo \"$HOST:$PORT:$SERVICE_NAME:$(pwd):${PATH%%:*}\"; exec sleep 30",
 			     NULL};
 static char *argv_missing[] = {"vpcd-test-no-such-program", NULL};
 static struct model_kv env[1] = {{.key = "SERVICE_NAME", .value = "svc-a"}};
 static struct model_port_mapping ports[1] = {{.container_port = 8080}};
 static struct model_container container = {.name = "web", .argv = argv_sleep, .argc = 3,
 					   .env = env, .nenv = 1, .ports = ports, .nports = 1,
-					   .essential = true, .stop_timeout_s = 5};
+					   .essential = true, .stop_timeout_s = 5,
+					   .working_dir = "/tmp"};
 static struct model_task_def taskdef = {.logical = "TD", .family = "svc-a", .containers = &container,
 					.ncontainers = 1};
 static int asg_subnets[2] = {0, 1};
@@ -247,11 +249,18 @@ static void test_hosts_and_placement(void)
 	/* The container got HOST, PORT and its Environment; its output is in
 	 * <state_dir>/tasks/<id>/web.log. */
 	{
-		char path[256], want[64], buf[256] = "";
+		char path[256], want[4200], buf[4200] = "", exe[4096];
 		FILE *f;
 		char a[16];
+		ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[len > 0 ? len : 0] = '\0';
+		if (strrchr(exe, '/'))
+			*strrchr(exe, '/') = '\0';
 		snprintf(path, sizeof(path), "%s/tasks/%s/web.log", state_dir, t[0].id);
-		snprintf(want, sizeof(want), "%s:8080:svc-a", addr4_str(t[0].addr, a));
+		/* HOST, PORT, Environment, WorkingDirectory, and the vpcd
+		 * binary's directory first on PATH. */
+		snprintf(want, sizeof(want), "%s:8080:svc-a:/tmp:%s\n", addr4_str(t[0].addr, a),
+			 exe);
 		for (int i = 0; i < 200 && !strstr(buf, "svc-a"); i++) {
 			f = fopen(path, "r");
 			if (f) {
@@ -371,7 +380,8 @@ static void test_failed_start(void)
 		return;
 	ASSERT_EQ(ecs_start(e), 0);
 	ASSERT_TRUE(has_failed_task());
-	/* Half a second later the back-off (1 s first) has held the retries. */
+	/* The first failure is retried at once, the second waits 1 s: half a
+	 * second later there are exactly two. */
 	run_until(loop, NULL, 500);
 	n = ecs_tasks(e, all, 16);
 	for (size_t i = 0; i < n && i < 16; i++) {
@@ -384,12 +394,12 @@ static void test_failed_start(void)
 		ASSERT_STR_CONTAINS(all[i].stopped_reason, "vpcd-test-no-such-program");
 		ASSERT_STR_CONTAINS(all[i].stopped_reason, "executable file not found in $PATH");
 	}
-	ASSERT_EQ(nfailed, 1);
+	ASSERT_EQ(nfailed, 2);
 	ASSERT_EQ(nreg, 0);
 	/* After the back-off it tries again. */
-	run_until(loop, NULL, 1300);
+	run_until(loop, NULL, 900);
 	n = ecs_tasks(e, all, 16);
-	ASSERT_EQ(n, 2);
+	ASSERT_EQ(n, 3);
 	teardown(loop, e);
 	ASSERT_EQ(ndereg, 0);
 }
@@ -438,10 +448,60 @@ static void test_shutdown_without_tasks(void)
 	teardown(loop, e);
 }
 
+/* A container that ignores SIGTERM is killed after its StopTimeout. */
+static char *argv_stubborn[] = {"/bin/sh", "-c", "trap '' TERM; echo ready; sleep 30", NULL};
+
+static void test_shutdown_kills_after_stop_timeout(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info all[4];
+	uint64_t t0;
+
+	model_setup();
+	container.argv = argv_stubborn;
+	container.stop_timeout_s = 1;
+	service.desired = 1;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, one_running, 3000));
+	/* Let the shell install its trap before the stop. */
+	{
+		char path[256], buf[64] = "";
+		ASSERT_EQ(ecs_tasks(e, all, 4), 1);
+		snprintf(path, sizeof(path), "%s/tasks/%s/web.log", state_dir, all[0].id);
+		for (int i = 0; i < 300 && !strstr(buf, "ready"); i++) {
+			FILE *f = fopen(path, "r");
+			if (f) {
+				size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+				buf[n] = '\0';
+				fclose(f);
+			}
+			usleep(10000);
+		}
+		ASSERT_STR_CONTAINS(buf, "ready");
+	}
+	t0 = loop_now_ms(loop);
+	ecs_shutdown(e, on_done, loop);
+	run_until(loop, NULL, 8000);
+	ASSERT_TRUE(done_called);
+	ASSERT_TRUE(loop_now_ms(loop) - t0 >= 900);
+	ASSERT_TRUE(loop_now_ms(loop) - t0 < 5000);
+	ASSERT_TRUE(no_live_children());
+	ASSERT_EQ(ecs_tasks(e, all, 4), 1);
+	ASSERT_STR_EQ(all[0].last_status, "STOPPED");
+	ASSERT_STR_EQ(all[0].stop_code, "UserInitiated");
+	container.stop_timeout_s = 5;
+	teardown(loop, e);
+}
+
 T_MAIN({
 	T_RUN(test_hosts_and_placement);
 	T_RUN(test_killed_task_is_replaced);
 	T_RUN(test_failed_start);
 	T_RUN(test_no_asg_goes_into_subnets);
 	T_RUN(test_shutdown_without_tasks);
+	T_RUN(test_shutdown_kills_after_stop_timeout);
 })
