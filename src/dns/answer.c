@@ -26,6 +26,7 @@
 #define SOA_MINIMUM 86400
 #define NS_TTL 172800
 #define OPT_LEN 11
+#define HOST_TTL 60
 
 struct answer {
 	const struct model *m;
@@ -284,6 +285,136 @@ static bool find_wildcard(const struct model *m, int z, const uint8_t *apex, con
 	return false;
 }
 
+/* ---- the VPC's own host names (ip-10-0-1-5.ec2.internal) ---- */
+
+/* The private DNS domain of the model's region, as EC2 names hosts. */
+static void host_domain(const struct model *m, uint8_t *out)
+{
+	char s[96];
+	if (!m->region || strcmp(m->region, "us-east-1") == 0)
+		snprintf(s, sizeof(s), "ec2.internal");
+	else
+		snprintf(s, sizeof(s), "%.60s.compute.internal", m->region);
+	if (dns_name_from_str(s, out) < 0)
+		dns_name_from_str("ec2.internal", out);
+}
+
+/* Parses a decimal 0..255 of exactly len bytes. */
+static int parse_octet(const uint8_t *p, size_t len)
+{
+	int v = 0;
+	if (len == 0 || len > 3 || (len > 1 && p[0] == '0'))
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v > 255 ? -1 : v;
+}
+
+/* The VPC-space address that a loopback address of the asking VPC stands
+ * for; false when it is not one of them. */
+static bool lo_to_vpc(const struct answer *a, uint32_t lo, uint32_t *vaddr)
+{
+	const struct model_vpc *v;
+	if (a->vpc < 0 || (size_t)a->vpc >= a->m->nvpcs)
+		return false;
+	v = &a->m->vpcs[a->vpc];
+	if ((lo & 0xffff0000u) != (v->lo_base & 0xffff0000u))
+		return false;
+	*vaddr = (v->cidr.addr & 0xffff0000u) | (lo & 0xffffu);
+	return cidr4_contains(v->cidr, *vaddr);
+}
+
+/* d.c.b.a.in-addr.arpa -> a.b.c.d */
+static bool parse_reverse(const uint8_t *name, uint32_t *addr)
+{
+	uint8_t arpa[DNS_NAME_MAX];
+	uint32_t v = 0;
+	if (dns_name_labels(name) != 6)
+		return false;
+	dns_name_from_str("in-addr.arpa", arpa);
+	if (!dns_name_eq(dns_name_skip(name, 4), arpa))
+		return false;
+	for (int k = 0; k < 4; k++) {
+		int o = parse_octet(name + 1, *name);
+		if (o < 0)
+			return false;
+		v |= (uint32_t)o << (8 * k);
+		name += 1 + *name;
+	}
+	*addr = v;
+	return true;
+}
+
+/* ip-a-b-c-d.<domain> -> a.b.c.d */
+static bool parse_host(const struct model *m, const uint8_t *name, uint32_t *addr)
+{
+	uint8_t dom[DNS_NAME_MAX];
+	const uint8_t *p = name + 1;
+	size_t l = *name, i = 3;
+	uint32_t v = 0;
+	host_domain(m, dom);
+	if (l < 10 || !dns_name_eq(dns_name_skip(name, 1), dom) ||
+	    (p[0] | 0x20) != 'i' || (p[1] | 0x20) != 'p' || p[2] != '-')
+		return false;
+	for (int k = 0; k < 4; k++) {
+		size_t j = i;
+		int o;
+		while (j < l && p[j] != '-')
+			j++;
+		if ((k < 3) != (j < l))
+			return false;
+		o = parse_octet(p + i, j - i);
+		if (o < 0)
+			return false;
+		v = v << 8 | (uint32_t)o;
+		i = j + 1;
+	}
+	*addr = v;
+	return true;
+}
+
+/* Answers the names the VPC resolver makes up for the VPC's addresses:
+ * PTR for any address of the asking VPC (seen on loopback), and the A of
+ * its ip-a-b-c-d host name. Returns false when name is not one of them. */
+static bool answer_host_names(struct answer *a, const uint8_t *name, uint16_t qtype)
+{
+	uint32_t addr, vaddr;
+	const struct model_vpc *v;
+
+	if (parse_reverse(name, &addr) && lo_to_vpc(a, addr, &vaddr)) {
+		if (qtype == DNS_T_PTR || qtype == DNS_T_ANY) {
+			uint8_t host[DNS_NAME_MAX], dom[DNS_NAME_MAX];
+			char label[32];
+			int n = snprintf(label, sizeof(label), "ip-%u-%u-%u-%u", vaddr >> 24,
+					 vaddr >> 16 & 0xff, vaddr >> 8 & 0xff, vaddr & 0xff);
+			size_t dl;
+			host_domain(a->m, dom);
+			dl = dns_name_len(dom);
+			if (n <= 0 || (size_t)n + 1 + dl > DNS_NAME_MAX)
+				return true;
+			host[0] = (uint8_t)n;
+			memcpy(host + 1, label, (size_t)n);
+			memcpy(host + 1 + n, dom, dl);
+			dns_writer_rr_name(&a->w, name, DNS_T_PTR, HOST_TTL, host);
+			a->ancount++;
+		}
+		return true;
+	}
+	if (a->vpc < 0 || (size_t)a->vpc >= a->m->nvpcs || !parse_host(a->m, name, &vaddr))
+		return false;
+	v = &a->m->vpcs[a->vpc];
+	if (!cidr4_contains(v->cidr, vaddr))
+		return false;
+	if (qtype == DNS_T_A || qtype == DNS_T_ANY) {
+		dns_writer_rr_a(&a->w, name, HOST_TTL, model_vpc_map(a->m, a->vpc, vaddr));
+		a->ancount++;
+	}
+	return true;
+}
+
 /* Answers qname/qtype into a, chasing CNAMEs. */
 static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 {
@@ -304,6 +435,8 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 			return;
 		}
 		z = find_zone(m, a->vpc, name, apex);
+		if (z < 0 && answer_host_names(a, name, qtype))
+			return;
 		if (z < 0) {
 			if (hop == 0)
 				a->rcode = DNS_R_REFUSED;

@@ -24,9 +24,12 @@
  * the header, the question and (when the query had one) an OPT record.
  *
  * Answers: AA for names in our zones; RA always; RD, CD and the id copied;
- * the question echoed with the client's case. Names outside every zone
- * visible to vpc and not a load balancer's name are REFUSED (no upstream
- * forwarding yet). */
+ * the question echoed with the client's case. Like AmazonProvidedDNS, the
+ * asking VPC's addresses have names: PTR for its loopback addresses
+ * (d.c.b.a.in-addr.arpa -> ip-10-0-1-5.ec2.internal, or
+ * <region>.compute.internal outside us-east-1) and A for those names.
+ * Other names outside every zone visible to vpc and not a load balancer's
+ * name are REFUSED (no upstream forwarding yet). */
 size_t dns_answer(const struct model *m, int vpc, const uint8_t *q, size_t qlen, uint8_t *out,
 		  size_t cap, bool tcp);
 

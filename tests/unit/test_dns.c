@@ -710,6 +710,55 @@ static void test_truncation(void)
 	ASSERT_TRUE(r.h.flags & DNS_F_TC);
 }
 
+static void test_vpc_host_names(void)
+{
+	struct reply r;
+	const struct model *m = test_model();
+	size_t ql, n;
+
+	ask(&r, "5.1.77.127.in-addr.arpa", DNS_T_PTR);
+	ASSERT_EQ(DNS_RCODE(r.h.flags), DNS_R_NOERROR);
+	ASSERT_EQ(r.h.ancount, 1);
+	ASSERT_EQ(r.rr[0].type, DNS_T_PTR);
+	{
+		struct dns_cursor c;
+		uint8_t nm[DNS_NAME_MAX];
+		char s[300];
+		dns_cursor_init(&c, r.rr[0].rdata, r.rr[0].rdlen);
+		ASSERT_TRUE(dns_cursor_name(&c, nm) > 0);
+		dns_name_to_str(nm, s, sizeof(s));
+		ASSERT_STR_EQ(s, "ip-10-0-1-5.ec2.internal.");
+	}
+	ask(&r, "IP-10-0-1-5.ec2.internal", DNS_T_A);
+	ASSERT_EQ(DNS_RCODE(r.h.flags), DNS_R_NOERROR);
+	ASSERT_EQ(r.h.ancount, 1);
+	ASSERT_EQ(r.rr[0].a, NODE1);
+	/* Outside the VPC, or not an address: not ours. */
+	ask(&r, "ip-10-9-1-5.ec2.internal", DNS_T_A);
+	ASSERT_EQ(DNS_RCODE(r.h.flags), DNS_R_REFUSED);
+	ask(&r, "ip-10-0-1-256.ec2.internal", DNS_T_A);
+	ASSERT_EQ(DNS_RCODE(r.h.flags), DNS_R_REFUSED);
+	ask(&r, "ip-10-0-1.ec2.internal", DNS_T_A);
+	ASSERT_EQ(DNS_RCODE(r.h.flags), DNS_R_REFUSED);
+	ask(&r, "5.1.78.127.in-addr.arpa", DNS_T_PTR); /* the other VPC's */
+	ASSERT_EQ(DNS_RCODE(r.h.flags), DNS_R_REFUSED);
+	/* ...which its own resolver answers. */
+	ql = build_query(qbuf, sizeof(qbuf), 1, "5.1.78.127.in-addr.arpa", DNS_T_PTR, 0);
+	n = dns_answer(m, 1, qbuf, ql, abuf, sizeof(abuf), false);
+	ASSERT_TRUE(decode(abuf, n, &r));
+	ASSERT_EQ(r.h.ancount, 1);
+
+	/* Other regions name hosts under <region>.compute.internal. */
+	model.region = "eu-west-1";
+	ql = build_query(qbuf, sizeof(qbuf), 1, "ip-10-0-2-5.eu-west-1.compute.internal", DNS_T_A,
+			 0);
+	n = dns_answer(m, 0, qbuf, ql, abuf, sizeof(abuf), false);
+	ASSERT_TRUE(decode(abuf, n, &r));
+	ASSERT_EQ(r.h.ancount, 1);
+	ASSERT_EQ(r.rr[0].a, NODE2);
+	model.region = NULL;
+}
+
 /* ---- the server ---- */
 
 struct client {
@@ -1051,6 +1100,7 @@ T_MAIN({
 	T_RUN(test_wildcard);
 	T_RUN(test_cname_loop_bounded);
 	T_RUN(test_mx);
+	T_RUN(test_vpc_host_names);
 	T_RUN(test_refused_and_errors);
 	T_RUN(test_question_pointer_loop_formerr);
 	T_RUN(test_truncated_and_garbage_queries);
