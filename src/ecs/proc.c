@@ -189,6 +189,12 @@ static void child_run(char *const *argv, char **env, const char *workdir, int lo
 	int nul;
 
 	setpgid(0, 0);
+	/* If vpcd runs with stdio closed, the log or report descriptor may be
+	 * 0..2 and would be clobbered by the dup2s below: move them up. */
+	if (repfd < 3)
+		repfd = fcntl(repfd, F_DUPFD_CLOEXEC, 3);
+	if (logfd < 3)
+		logfd = fcntl(logfd, F_DUPFD_CLOEXEC, 3);
 	/* The loop blocks the signals it reads through signalfd, and a blocked
 	 * mask and ignored dispositions survive exec: undo both. */
 	sigemptyset(&none);

@@ -7,10 +7,13 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/loop.h"
+#include "demo/demo.h"
 #include "ecs/ecs.h"
 #include "model/model.h"
 
@@ -497,11 +500,100 @@ static void test_shutdown_kills_after_stop_timeout(void)
 	teardown(loop, e);
 }
 
+/* The real thing: tasks that run this very test binary as "demo-app"
+ * (found through the binary's directory put first on PATH), serving HTTP
+ * on their own task address and PORT. */
+static char *argv_demo[] = {"test_ecs", "demo-app", NULL};
+
+static int http_get(uint32_t addr, uint16_t port, char *buf, size_t cap)
+{
+	struct timeval tv = {.tv_sec = 3};
+	struct sockaddr_in sa;
+	const char *req = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	size_t len = 0;
+	int fd = -1;
+
+	sockaddr4_make(&sa, addr, port);
+	for (int i = 0; i < 300; i++) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		usleep(10000);
+	}
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return (int)len;
+}
+
+static void test_demo_app_as_task(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info t[4], all[8];
+	size_t n;
+
+	model_setup();
+	container.argv = argv_demo;
+	container.working_dir = NULL;
+	ports[0].container_port = 18080;
+	svc_lb.container_port = 18080;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, two_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	for (int i = 0; i < 2; i++) {
+		char buf[1024], want[128], a[16];
+		ASSERT_TRUE(http_get(t[i].addr, 18080, buf, sizeof(buf)) > 0);
+		snprintf(want, sizeof(want), "\r\n\r\nhello from svc-a task on %s:18080\n",
+			 addr4_str(t[i].addr, a));
+		ASSERT_STR_CONTAINS(buf, want);
+	}
+	ASSERT_EQ(nreg, 2);
+	ASSERT_EQ(calls[0].port, 18080);
+	{
+		uint64_t t0 = loop_now_ms(loop);
+		ecs_shutdown(e, on_done, loop);
+		run_until(loop, NULL, 8000);
+		ASSERT_TRUE(done_called);
+		/* demo-app exits on SIGTERM, well before the SIGKILL at 10 s. */
+		ASSERT_TRUE(loop_now_ms(loop) - t0 < 3000);
+	}
+	n = ecs_tasks(e, all, 8);
+	ASSERT_EQ(n, 2);
+	for (size_t i = 0; i < n && i < 8; i++)
+		ASSERT_STR_EQ(all[i].last_status, "STOPPED");
+	ports[0].container_port = 8080;
+	svc_lb.container_port = 8080;
+	container.working_dir = "/tmp";
+	teardown(loop, e);
+}
+
 T_MAIN({
+	if (argc > 1 && strcmp(argv[1], "demo-app") == 0)
+		return demo_app_main(argc - 1, argv + 1);
 	T_RUN(test_hosts_and_placement);
 	T_RUN(test_killed_task_is_replaced);
 	T_RUN(test_failed_start);
 	T_RUN(test_no_asg_goes_into_subnets);
 	T_RUN(test_shutdown_without_tasks);
 	T_RUN(test_shutdown_kills_after_stop_timeout);
+	T_RUN(test_demo_app_as_task);
 })
