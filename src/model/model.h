@@ -212,6 +212,18 @@ struct model_service {
 	int min_healthy_pct; /* default 100 */
 	int max_pct;	     /* default 200 */
 	int grace_s;	     /* HealthCheckGracePeriodSeconds */
+	/* NetworkConfiguration.AwsvpcConfiguration (added by cfn; empty when absent) */
+	int *subnets;
+	size_t nsubnets;
+	int *sgs;
+	size_t nsgs;
+};
+
+/* An entry of the template's Outputs whose Condition holds (added by cfn). */
+struct model_output {
+	char *logical;
+	char *value;	   /* evaluated; a list is joined with "," */
+	char *export_name; /* Export.Name, or NULL */
 };
 
 /* One entry per resource of the template, in creation order. */
@@ -254,10 +266,13 @@ struct model {
 	struct model_service *services;
 	size_t nservices;
 	uint32_t resolver_addr; /* VPC base + 2 of the first VPC, loopback */
+	struct model_output *outputs; /* added by cfn */
+	size_t noutputs;
 };
 
 /* Maps a VPC-space address onto loopback for vpc v. */
 uint32_t model_vpc_map(const struct model *m, int v, uint32_t vpc_addr);
+/* Releases m and everything it owns; NULL is fine. */
 void model_free(struct model *m);
 
 #endif

@@ -1,0 +1,1682 @@
+/*
+ * The template reader's driver: reads the text (JSON or YAML by its first
+ * character), checks the anatomy, resolves parameters and conditions, orders
+ * resources by their references, evaluates every intrinsic function, then
+ * hands the evaluated resources to build.c. Errors are collected, not fatal,
+ * so one run reports all of them, sorted by position.
+ */
+#include "cfn/cfn_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfn/json.h"
+#include "cfn/yaml.h"
+
+/* ---------- errors ---------- */
+
+static void cfn_verror(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	char *text = path && *path ? cfn_arena_printf(&c->a, "%s: %s", path, msg) : cfn_arena_strdup(&c->a, msg);
+	for (size_t i = 0; i < c->nerrs; i++)
+		if (c->errs[i].line == line && c->errs[i].col == col && strcmp(c->errs[i].text, text) == 0)
+			return;
+	if (c->nerrs == c->caperrs) {
+		if (c->caperrs >= 10 * CFN_MAX_ERRORS)
+			return;
+		size_t cap = c->caperrs ? c->caperrs * 2 : 16;
+		struct cfn_err *e = cfn_arena_alloc(&c->a, cap * sizeof(*e));
+		if (c->nerrs)
+			memcpy(e, c->errs, c->nerrs * sizeof(*e));
+		c->errs = e;
+		c->caperrs = cap;
+	}
+	c->errs[c->nerrs] = (struct cfn_err){.line = line, .col = col, .seq = c->nerrs, .text = text};
+	c->nerrs++;
+}
+
+void cfn_error(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cfn_verror(c, line, col, path, fmt, ap);
+	va_end(ap);
+}
+
+void cfn_error_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cfn_verror(c, n ? n->line : 1, n ? n->col : 1, path, fmt, ap);
+	va_end(ap);
+}
+
+static int err_cmp(const void *x, const void *y)
+{
+	const struct cfn_err *a = x, *b = y;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int errors_print(struct cfn_ctx *c, FILE *out)
+{
+	qsort(c->errs, c->nerrs, sizeof(*c->errs), err_cmp);
+	size_t n = c->nerrs < CFN_MAX_ERRORS ? c->nerrs : CFN_MAX_ERRORS;
+	if (out) {
+		for (size_t i = 0; i < n; i++)
+			fprintf(out, "%s:%d:%d: error: %s\n", c->file, c->errs[i].line, c->errs[i].col,
+				c->errs[i].text);
+		if (c->nerrs > n)
+			fprintf(out, "%s: error: too many errors, stopped after %d\n", c->file, CFN_MAX_ERRORS);
+	}
+	return (int)n;
+}
+
+/* ---------- small helpers ---------- */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return 99;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+			size_t best = prev + cost;
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+const char *cfn_did_you_mean(const char *s, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t bestd = 3;
+	for (size_t i = 0; i < n && names[i]; i++) {
+		size_t d = edit_distance(s, names[i]);
+		if (d < bestd) {
+			bestd = d;
+			best = names[i];
+		}
+	}
+	return best;
+}
+
+uint64_t cfn_hash(const struct cfn_ctx *c, const char *logical, const char *salt)
+{
+	/* FNV-1a: deterministic, so ids are the same on every run. */
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *parts[3] = {c->stack, logical, salt};
+	for (int i = 0; i < 3; i++) {
+		for (const char *p = parts[i] ? parts[i] : ""; *p; p++) {
+			h ^= (unsigned char)*p;
+			h *= 0x100000001b3ull;
+		}
+		h ^= '/';
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+void cfn_hex(const struct cfn_ctx *c, const char *logical, const char *salt, char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t h = cfn_hash(c, logical, salt);
+	for (size_t i = 0; i < n; i++) {
+		if (i && i % 16 == 0)
+			h = h * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+		out[i] = hex[(h >> (4 * (i % 16))) & 15];
+	}
+	out[n] = 0;
+}
+
+const char *cfn_gen_name(struct cfn_ctx *c, const char *logical, size_t max)
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	char rnd[14];
+	uint64_t h = cfn_hash(c, logical, "name");
+	for (int i = 0; i < 13; i++) {
+		rnd[i] = al[h % 36];
+		h /= 36;
+		if (i == 11)
+			h = cfn_hash(c, logical, "name2");
+	}
+	rnd[13] = 0;
+	size_t ls = strlen(c->stack), ll = strlen(logical);
+	if (ls + ll + 15 > max) {
+		/* Short names keep a few characters of each part, as AWS does
+		 * for 32-character ELB names (demo-Targe-1GXHAH9WXSU9V). */
+		size_t room = max > 16 ? max - 15 : 2;
+		size_t ks = ls < room / 2 ? ls : room / 2;
+		size_t kl = ll < room - ks ? ll : room - ks;
+		if (ks + kl < room && ks < ls)
+			ks = ls < room - kl ? ls : room - kl;
+		ls = ks;
+		ll = kl;
+	}
+	return cfn_arena_printf(&c->a, "%.*s-%.*s-%s", (int)ls, c->stack, (int)ll, logical, rnd);
+}
+
+const char *cfn_attr_str(const struct cfn_res *r, const char *attr)
+{
+	struct cfn_node *n = attr ? cfn_node_get(r->attrs, attr) : r->ref;
+	return n && n->type == CFN_STR ? n->str : NULL;
+}
+
+void cfn_attr_set(struct cfn_ctx *c, struct cfn_res *r, const char *attr, const char *value)
+{
+	struct cfn_node *v = cfn_node_str(&c->a, value, r->line, r->col);
+	if (!attr) {
+		r->ref = v;
+		return;
+	}
+	if (!r->attrs)
+		r->attrs = cfn_node_new(&c->a, CFN_MAP, r->line, r->col);
+	cfn_node_put(&c->a, r->attrs, attr, r->line, r->col, v);
+}
+
+int cfn_res_find(const struct cfn_ctx *c, const char *logical)
+{
+	for (size_t i = 0; i < c->nres; i++)
+		if (strcmp(c->res[i].logical, logical) == 0)
+			return (int)i;
+	return -1;
+}
+
+int cfn_res_find_value(const struct cfn_ctx *c, const char *type, const char *value)
+{
+	for (size_t i = 0; i < c->nres; i++) {
+		const struct cfn_res *r = &c->res[i];
+		if (!r->active || !r->done || (type && strcmp(r->type_name, type) != 0))
+			continue;
+		if (r->ref && r->ref->type == CFN_STR && strcmp(r->ref->str, value) == 0)
+			return (int)i;
+		for (size_t k = 0; r->attrs && k < r->attrs->n; k++) {
+			const struct cfn_node *v = r->attrs->entries[k].val;
+			if (v->type == CFN_STR && strcmp(v->str, value) == 0)
+				return (int)i;
+		}
+	}
+	return -1;
+}
+
+static const char *path_key(struct cfn_ctx *c, const char *path, const char *key)
+{
+	return path && *path ? cfn_arena_printf(&c->a, "%s.%s", path, key) : key;
+}
+
+static const char *path_idx(struct cfn_ctx *c, const char *path, size_t i)
+{
+	return cfn_arena_printf(&c->a, "%s[%zu]", path, i);
+}
+
+static bool is_scalar(const struct cfn_node *n)
+{
+	return n && (n->type == CFN_STR || n->type == CFN_NUM || n->type == CFN_BOOL);
+}
+
+static const char *found_desc(struct cfn_ctx *c, const struct cfn_node *n)
+{
+	if (n && n->type == CFN_STR)
+		return cfn_arena_printf(&c->a, "\"%s\"", n->str);
+	if (n && (n->type == CFN_NUM || n->type == CFN_BOOL))
+		return n->str;
+	return cfn_node_type_name(n);
+}
+
+/* ---------- intrinsic functions ---------- */
+
+static struct cfn_node *eval(struct cfn_ctx *c, struct cfn_node *n, const char *path);
+static int cond_eval(struct cfn_ctx *c, struct cfn_node *n, const char *path);
+static int cond_named(struct cfn_ctx *c, const char *name, const struct cfn_node *at, const char *path);
+
+
+static struct cfn_node *azs(struct cfn_ctx *c, const char *region, const struct cfn_node *at)
+{
+	struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, at->line, at->col);
+	int n = strcmp(region, "us-east-1") == 0 ? 6 : 3;
+	for (int i = 0; i < n; i++)
+		cfn_node_push(&c->a, l, cfn_node_str(&c->a, cfn_arena_printf(&c->a, "%s%c", region, 'a' + i), at->line, at->col));
+	return l;
+}
+
+/* Positions results of functions at the function, so errors about a value
+ * point where it was written. */
+static struct cfn_node *at_pos(struct cfn_ctx *c, struct cfn_node *v, const struct cfn_node *at)
+{
+	if (!v || (v->line == at->line && v->col == at->col))
+		return v;
+	struct cfn_node *n = cfn_arena_alloc(&c->a, sizeof(*n));
+	*n = *v;
+	n->line = at->line;
+	n->col = at->col;
+	return n;
+}
+
+static struct cfn_node *pseudo(struct cfn_ctx *c, const char *name, const struct cfn_node *at)
+{
+	const char *v = NULL;
+	if (strcmp(name, "AWS::AccountId") == 0)
+		v = c->account;
+	else if (strcmp(name, "AWS::Region") == 0)
+		v = c->region;
+	else if (strcmp(name, "AWS::StackName") == 0)
+		v = c->stack;
+	else if (strcmp(name, "AWS::Partition") == 0)
+		v = "aws";
+	else if (strcmp(name, "AWS::URLSuffix") == 0)
+		v = "amazonaws.com";
+	else if (strcmp(name, "AWS::StackId") == 0) {
+		char h[33];
+		cfn_hex(c, "AWS::StackId", "uuid", h, 32);
+		v = cfn_arena_printf(&c->a, "arn:aws:cloudformation:%s:%s:stack/%s/%.8s-%.4s-%.4s-%.4s-%.12s",
+				     c->region, c->account, c->stack, h, h + 8, h + 12, h + 16, h + 20);
+	} else if (strcmp(name, "AWS::NoValue") == 0)
+		return cfn_node_new(&c->a, CFN_NOVALUE, at->line, at->col);
+	else if (strcmp(name, "AWS::NotificationARNs") == 0)
+		return cfn_node_new(&c->a, CFN_LIST, at->line, at->col);
+	if (!v)
+		return NULL;
+	return cfn_node_str(&c->a, v, at->line, at->col);
+}
+
+static struct cfn_param *param_find(struct cfn_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->nparams; i++)
+		if (strcmp(c->params[i].name, name) == 0)
+			return &c->params[i];
+	return NULL;
+}
+
+static struct cfn_node *unresolved(struct cfn_ctx *c, const struct cfn_node *at, const char *path, const char *name)
+{
+	const char *names[512];
+	size_t n = 0;
+	for (size_t i = 0; i < c->nparams && n < 512; i++)
+		names[n++] = c->params[i].name;
+	for (size_t i = 0; i < c->nres && n < 512; i++)
+		names[n++] = c->res[i].logical;
+	const char *dym = cfn_did_you_mean(name, names, n);
+	cfn_error_at(c, at, path,
+		     "Template format error: Unresolved resource dependencies [%s] in the Resources block of the template%s%s%s",
+		     name, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+	return NULL;
+}
+
+/* Ref NAME: a parameter, a pseudo parameter or a resource. */
+static struct cfn_node *ref_value(struct cfn_ctx *c, const char *name, const struct cfn_node *at, const char *path)
+{
+	struct cfn_node *v = pseudo(c, name, at);
+	if (v)
+		return v;
+	struct cfn_param *p = param_find(c, name);
+	if (p)
+		return p->value ? at_pos(c, p->value, at) : NULL;
+	int ri = cfn_res_find(c, name);
+	if (ri < 0 || !c->res[ri].active)
+		return unresolved(c, at, path, name);
+	if (c->in_conditions) {
+		cfn_error_at(c, at, path, "Conditions can refer only to parameters, not to the resource %s", name);
+		return NULL;
+	}
+	struct cfn_res *r = &c->res[ri];
+	if (!r->done || r->failed || !r->ref)
+		return NULL; /* already reported (cycle or error in r) */
+	return at_pos(c, r->ref, at);
+}
+
+static struct cfn_node *getatt_value(struct cfn_ctx *c, const char *res, const char *attr,
+				     const struct cfn_node *at, const char *path)
+{
+	int ri = cfn_res_find(c, res);
+	if (ri < 0 || !c->res[ri].active) {
+		cfn_error_at(c, at, path, "Template error: instance of Fn::GetAtt references undefined resource %s", res);
+		return NULL;
+	}
+	if (c->in_conditions) {
+		cfn_error_at(c, at, path, "Conditions can refer only to parameters, not to the resource %s", res);
+		return NULL;
+	}
+	struct cfn_res *r = &c->res[ri];
+	if (r->type && r->type->attrs) {
+		bool ok = false;
+		size_t na = 0;
+		for (; r->type->attrs[na]; na++)
+			ok |= strcmp(r->type->attrs[na], attr) == 0;
+		if (!ok) {
+			const char *dym = cfn_did_you_mean(attr, r->type->attrs, na);
+			cfn_error_at(c, at, path, "Template error: resource %s does not support attribute type %s in Fn::GetAtt%s%s%s",
+				     res, attr, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+			return NULL;
+		}
+	}
+	if (!r->done || r->failed)
+		return NULL;
+	struct cfn_node *v = cfn_node_get(r->attrs, attr);
+	if (!v) {
+		cfn_error_at(c, at, path, "Fn::GetAtt %s.%s has no value here", res, attr);
+		return NULL;
+	}
+	return at_pos(c, v, at);
+}
+
+/* A scalar's text, or NULL with an error. */
+static const char *want_str(struct cfn_ctx *c, struct cfn_node *v, const char *path, const char *what)
+{
+	if (!v)
+		return NULL;
+	if (is_scalar(v))
+		return v->str;
+	cfn_error_at(c, v, path, "%s must be a string, found %s", what, cfn_node_type_name(v));
+	return NULL;
+}
+
+static struct cfn_node *want_list(struct cfn_ctx *c, struct cfn_node *v, const char *path, const char *what)
+{
+	if (!v)
+		return NULL;
+	if (v->type == CFN_LIST)
+		return v;
+	cfn_error_at(c, v, path, "%s must be a list, found %s", what, found_desc(c, v));
+	return NULL;
+}
+
+static struct cfn_node *fn_args(struct cfn_ctx *c, struct cfn_node *arg, size_t min, size_t max, const char *fn,
+				const char *path, const char *form)
+{
+	if (arg->type != CFN_LIST || arg->n < min || arg->n > max) {
+		cfn_error_at(c, arg, path, "%s takes %s, found %s", fn, form, found_desc(c, arg));
+		return NULL;
+	}
+	return arg;
+}
+
+static struct cfn_node *fn_join(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	if (!fn_args(c, arg, 2, 2, "Fn::Join", path, "[delimiter, [values]]"))
+		return NULL;
+	const char *delim = want_str(c, eval(c, arg->items[0], path), path, "the Fn::Join delimiter");
+	struct cfn_node *l = want_list(c, eval(c, arg->items[1], path), path, "the Fn::Join values");
+	if (!delim || !l)
+		return NULL;
+	size_t total = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->items[i]->type == CFN_NOVALUE)
+			continue;
+		if (!want_str(c, l->items[i], path, "each Fn::Join value"))
+			return NULL;
+		total += l->items[i]->len + strlen(delim);
+	}
+	char *s = cfn_arena_alloc(&c->a, total + 1);
+	size_t o = 0;
+	bool first = true;
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->items[i]->type == CFN_NOVALUE)
+			continue;
+		if (!first) {
+			memcpy(s + o, delim, strlen(delim));
+			o += strlen(delim);
+		}
+		first = false;
+		memcpy(s + o, l->items[i]->str, l->items[i]->len);
+		o += l->items[i]->len;
+	}
+	s[o] = 0;
+	struct cfn_node *r = cfn_node_new(&c->a, CFN_STR, fn->line, fn->col);
+	r->str = s;
+	r->len = o;
+	return r;
+}
+
+static struct cfn_node *fn_select(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	if (!fn_args(c, arg, 2, 2, "Fn::Select", path, "[index, list]"))
+		return NULL;
+	const char *is = want_str(c, eval(c, arg->items[0], path), path, "the Fn::Select index");
+	struct cfn_node *l = want_list(c, eval(c, arg->items[1], path), path, "the Fn::Select list");
+	if (!is || !l)
+		return NULL;
+	char *end;
+	errno = 0;
+	long idx = strtol(is, &end, 10);
+	if (!*is || *end || errno || idx < 0) {
+		cfn_error_at(c, arg->items[0], path, "Fn::Select index must be a non-negative integer, found \"%s\"", is);
+		return NULL;
+	}
+	if ((size_t)idx >= l->n) {
+		cfn_error_at(c, fn, path, "Template error: Fn::Select cannot select nonexistent value at index %ld", idx);
+		return NULL;
+	}
+	return at_pos(c, l->items[idx], fn);
+}
+
+static struct cfn_node *fn_split(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	if (!fn_args(c, arg, 2, 2, "Fn::Split", path, "[delimiter, string]"))
+		return NULL;
+	const char *d = want_str(c, eval(c, arg->items[0], path), path, "the Fn::Split delimiter");
+	const char *s = want_str(c, eval(c, arg->items[1], path), path, "the Fn::Split source");
+	if (!d || !s)
+		return NULL;
+	if (!*d) {
+		cfn_error_at(c, arg->items[0], path, "the Fn::Split delimiter must not be empty");
+		return NULL;
+	}
+	struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, fn->line, fn->col);
+	size_t dl = strlen(d);
+	for (;;) {
+		const char *e = strstr(s, d);
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		struct cfn_node *it = cfn_node_new(&c->a, CFN_STR, fn->line, fn->col);
+		it->str = cfn_arena_strndup(&c->a, s, n);
+		it->len = n;
+		cfn_node_push(&c->a, l, it);
+		if (!e)
+			break;
+		s = e + dl;
+	}
+	return l;
+}
+
+static struct cfn_node *fn_getazs(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	const char *r = want_str(c, eval(c, arg, path), path, "the Fn::GetAZs region");
+	if (!r)
+		return NULL;
+	return azs(c, *r ? r : c->region, fn);
+}
+
+static struct cfn_node *fn_base64(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *s = want_str(c, eval(c, arg, path), path, "the Fn::Base64 value");
+	if (!s)
+		return NULL;
+	size_t n = strlen(s);
+	char *o = cfn_arena_alloc(&c->a, (n + 2) / 3 * 4 + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)(unsigned char)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)s[i + 2];
+		o[k++] = b64[v >> 18 & 63];
+		o[k++] = b64[v >> 12 & 63];
+		o[k++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		o[k++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	o[k] = 0;
+	struct cfn_node *r = cfn_node_new(&c->a, CFN_STR, fn->line, fn->col);
+	r->str = o;
+	r->len = k;
+	return r;
+}
+
+static struct cfn_node *fn_findinmap(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	if (!fn_args(c, arg, 3, 3, "Fn::FindInMap", path, "[MapName, TopLevelKey, SecondLevelKey]"))
+		return NULL;
+	const char *k[3];
+	for (int i = 0; i < 3; i++)
+		k[i] = want_str(c, eval(c, arg->items[i], path), path, "each Fn::FindInMap key");
+	if (!k[0] || !k[1] || !k[2])
+		return NULL;
+	struct cfn_node *m = cfn_node_get(c->mappings, k[0]);
+	if (!m) {
+		cfn_error_at(c, arg->items[0], path, "Fn::FindInMap: the template has no mapping %s", k[0]);
+		return NULL;
+	}
+	struct cfn_node *t = cfn_node_get(m, k[1]);
+	if (!t) {
+		cfn_error_at(c, arg->items[1], path, "Fn::FindInMap: mapping %s has no key %s", k[0], k[1]);
+		return NULL;
+	}
+	struct cfn_node *v = cfn_node_get(t, k[2]);
+	if (!v) {
+		cfn_error_at(c, arg->items[2], path, "Fn::FindInMap: mapping %s.%s has no key %s", k[0], k[1], k[2]);
+		return NULL;
+	}
+	return at_pos(c, v, fn);
+}
+
+static struct cfn_node *fn_cidr(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	if (!fn_args(c, arg, 3, 3, "Fn::Cidr", path, "[ipBlock, count, cidrBits]"))
+		return NULL;
+	const char *b = want_str(c, eval(c, arg->items[0], path), path, "the Fn::Cidr ipBlock");
+	const char *cs = want_str(c, eval(c, arg->items[1], path), path, "the Fn::Cidr count");
+	const char *bs = want_str(c, eval(c, arg->items[2], path), path, "the Fn::Cidr cidrBits");
+	if (!b || !cs || !bs)
+		return NULL;
+	struct cidr4 blk;
+	char *e1, *e2;
+	long count = strtol(cs, &e1, 10), bits = strtol(bs, &e2, 10);
+	if (cidr4_parse(b, &blk) < 0) {
+		cfn_error_at(c, arg->items[0], path, "Fn::Cidr: \"%s\" is not an IPv4 CIDR block", b);
+		return NULL;
+	}
+	if (!*cs || *e1 || count < 1 || count > 256) {
+		cfn_error_at(c, arg->items[1], path, "Fn::Cidr: count must be 1..256, found \"%s\"", cs);
+		return NULL;
+	}
+	if (!*bs || *e2 || bits < 1 || bits > 32 - blk.prefix) {
+		cfn_error_at(c, arg->items[2], path, "Fn::Cidr: cidrBits must be 1..%d, found \"%s\"", 32 - blk.prefix, bs);
+		return NULL;
+	}
+	uint8_t pfx = (uint8_t)(32 - bits);
+	if ((uint64_t)count > (1ull << (pfx - blk.prefix))) {
+		cfn_error_at(c, arg->items[1], path, "Fn::Cidr: %s holds only %llu /%d blocks", b,
+			     (unsigned long long)(1ull << (pfx - blk.prefix)), pfx);
+		return NULL;
+	}
+	struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, fn->line, fn->col);
+	for (long i = 0; i < count; i++) {
+		char a[16];
+		uint32_t addr = blk.addr + (uint32_t)((uint64_t)i << bits);
+		cfn_node_push(&c->a, l, cfn_node_str(&c->a, cfn_arena_printf(&c->a, "%s/%d", addr4_str(addr, a), pfx), fn->line, fn->col));
+	}
+	return l;
+}
+
+static struct cfn_node *fn_if(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	if (!fn_args(c, arg, 3, 3, "Fn::If", path, "[condition_name, value_if_true, value_if_false]"))
+		return NULL;
+	if (arg->items[0]->type != CFN_STR) {
+		cfn_error_at(c, arg->items[0], path, "Fn::If needs a condition name, found %s", cfn_node_type_name(arg->items[0]));
+		return NULL;
+	}
+	int v = cond_named(c, arg->items[0]->str, arg->items[0], path);
+	if (v < 0)
+		return NULL;
+	(void)fn;
+	return eval(c, arg->items[v ? 1 : 2], path);
+}
+
+/* Fn::Sub: "${Name}" Ref, "${Res.Attr}" GetAtt, "${!Lit}" literal "${Lit}". */
+static struct cfn_node *fn_sub(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	struct cfn_node *tmpl = arg, *vars = NULL;
+	if (arg->type == CFN_LIST) {
+		if (!fn_args(c, arg, 2, 2, "Fn::Sub", path, "a string or [string, {variables}]"))
+			return NULL;
+		tmpl = arg->items[0];
+		vars = arg->items[1];
+		if (vars->type != CFN_MAP) {
+			cfn_error_at(c, vars, path, "Fn::Sub variables must be an object, found %s", found_desc(c, vars));
+			return NULL;
+		}
+	}
+	if (tmpl->type != CFN_STR) {
+		cfn_error_at(c, tmpl, path, "Fn::Sub takes a string or [string, {variables}], found %s", found_desc(c, tmpl));
+		return NULL;
+	}
+	size_t cap = tmpl->len + 64, o = 0;
+	char *out = malloc(cap);
+	if (!out)
+		abort();
+	bool ok = true;
+	const char *s = tmpl->str;
+	while (*s) {
+		const char *piece = NULL;
+		size_t plen = 0;
+		char lit[2] = {*s, 0};
+		if (s[0] == '$' && s[1] == '{') {
+			const char *e = strchr(s + 2, '}');
+			if (!e) {
+				cfn_error_at(c, tmpl, path, "Fn::Sub: \"${\" without a closing \"}\"");
+				ok = false;
+				break;
+			}
+			if (s[2] == '!') {
+				piece = cfn_arena_printf(&c->a, "${%.*s}", (int)(e - s - 3), s + 3);
+			} else {
+				char *name = cfn_arena_strndup(&c->a, s + 2, (size_t)(e - s - 2));
+				struct cfn_node *v = NULL;
+				struct cfn_node *var = vars ? cfn_node_get(vars, name) : NULL;
+				const char *dot = strchr(name, '.');
+				if (var)
+					v = eval(c, var, path);
+				else if (dot && strncmp(name, "AWS::", 5) != 0) {
+					char *res = cfn_arena_strndup(&c->a, name, (size_t)(dot - name));
+					v = getatt_value(c, res, dot + 1, fn, path);
+				} else
+					v = ref_value(c, name, fn, path);
+				if (!v) {
+					ok = false;
+				} else if (!is_scalar(v)) {
+					cfn_error_at(c, fn, path, "Fn::Sub: ${%s} is %s, not a string", name, cfn_node_type_name(v));
+					ok = false;
+				} else {
+					piece = v->str;
+				}
+			}
+			s = e + 1;
+		} else {
+			piece = lit;
+			s++;
+		}
+		if (!piece)
+			continue;
+		plen = strlen(piece);
+		if (o + plen + 1 > cap) {
+			cap = (o + plen + 1) * 2;
+			char *nb = realloc(out, cap);
+			if (!nb)
+				abort();
+			out = nb;
+		}
+		memcpy(out + o, piece, plen);
+		o += plen;
+	}
+	struct cfn_node *r = NULL;
+	if (ok) {
+		r = cfn_node_new(&c->a, CFN_STR, fn->line, fn->col);
+		r->str = cfn_arena_strndup(&c->a, out, o);
+		r->len = o;
+	}
+	free(out);
+	return r;
+}
+
+static struct cfn_node *fn_getatt(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+{
+	const char *res = NULL, *attr = NULL;
+	if (arg->type == CFN_STR) {
+		const char *dot = strchr(arg->str, '.');
+		if (dot && dot != arg->str && dot[1]) {
+			res = cfn_arena_strndup(&c->a, arg->str, (size_t)(dot - arg->str));
+			attr = dot + 1;
+		}
+	} else if (arg->type == CFN_LIST && arg->n == 2 && arg->items[0]->type == CFN_STR && arg->items[0]->len) {
+		res = arg->items[0]->str;
+		struct cfn_node *a = arg->items[1]->type == CFN_STR ? arg->items[1] : eval(c, arg->items[1], path);
+		if (!a)
+			return NULL;
+		if (a->type == CFN_STR && a->len)
+			attr = a->str;
+	}
+	if (!res || !attr) {
+		cfn_error_at(c, fn, path,
+			     "Template error: every Fn::GetAtt object requires two non-empty parameters, the resource name and the resource attribute");
+		return NULL;
+	}
+	return getatt_value(c, res, attr, fn, path);
+}
+
+static struct cfn_node *intrinsic(struct cfn_ctx *c, struct cfn_node *n, const char *path)
+{
+	const char *fn = n->entries[0].key;
+	struct cfn_node *arg = n->entries[0].val;
+	if (strcmp(fn, "Ref") == 0) {
+		if (arg->type != CFN_STR) {
+			cfn_error_at(c, n, path, "Template format error: Every Ref object must have a single String value.");
+			return NULL;
+		}
+		return ref_value(c, arg->str, n, path);
+	}
+	if (strcmp(fn, "Fn::GetAtt") == 0)
+		return fn_getatt(c, n, arg, path);
+	if (strcmp(fn, "Fn::Join") == 0)
+		return fn_join(c, n, arg, path);
+	if (strcmp(fn, "Fn::Sub") == 0)
+		return fn_sub(c, n, arg, path);
+	if (strcmp(fn, "Fn::Select") == 0)
+		return fn_select(c, n, arg, path);
+	if (strcmp(fn, "Fn::Split") == 0)
+		return fn_split(c, n, arg, path);
+	if (strcmp(fn, "Fn::GetAZs") == 0)
+		return fn_getazs(c, n, arg, path);
+	if (strcmp(fn, "Fn::Base64") == 0)
+		return fn_base64(c, n, arg, path);
+	if (strcmp(fn, "Fn::FindInMap") == 0)
+		return fn_findinmap(c, n, arg, path);
+	if (strcmp(fn, "Fn::Cidr") == 0)
+		return fn_cidr(c, n, arg, path);
+	if (strcmp(fn, "Fn::If") == 0)
+		return fn_if(c, n, arg, path);
+	if (strcmp(fn, "Fn::ImportValue") == 0) {
+		cfn_error_at(c, n, path, "Fn::ImportValue: vpcd runs a single stack, so there are no exports of other stacks to import");
+		return NULL;
+	}
+	if (strcmp(fn, "Fn::Equals") == 0 || strcmp(fn, "Fn::And") == 0 || strcmp(fn, "Fn::Or") == 0 ||
+	    strcmp(fn, "Fn::Not") == 0) {
+		if (c->in_conditions) {
+			int v = cond_eval(c, n, path);
+			if (v < 0)
+				return NULL;
+			struct cfn_node *b = cfn_node_new(&c->a, CFN_BOOL, n->line, n->col);
+			b->b = v;
+			b->str = v ? "true" : "false";
+			b->len = strlen(b->str);
+			return b;
+		}
+		cfn_error_at(c, n, path, "%s can be used only in Conditions (use Fn::If with a condition name here)", fn);
+		return NULL;
+	}
+	if (strcmp(fn, "Fn::Length") == 0 || strcmp(fn, "Fn::ToJsonString") == 0 || strncmp(fn, "Fn::ForEach", 11) == 0) {
+		cfn_error_at(c, n, path, "%s needs the AWS::LanguageExtensions transform, which vpcd does not support", fn);
+		return NULL;
+	}
+	static const char *const fns[] = {"Ref", "Fn::GetAtt", "Fn::Join", "Fn::Sub", "Fn::Select", "Fn::Split",
+					  "Fn::GetAZs", "Fn::Base64", "Fn::FindInMap", "Fn::Cidr", "Fn::If",
+					  "Fn::ImportValue", "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not"};
+	const char *dym = cfn_did_you_mean(fn, fns, sizeof(fns) / sizeof(fns[0]));
+	cfn_error_at(c, n, path, "unknown intrinsic function %s%s%s%s", fn, dym ? " (did you mean " : "", dym ? dym : "",
+		     dym ? "?)" : "");
+	return NULL;
+}
+
+static bool is_intrinsic(const struct cfn_node *n)
+{
+	return n->type == CFN_MAP && n->n == 1 &&
+	       (strcmp(n->entries[0].key, "Ref") == 0 || strncmp(n->entries[0].key, "Fn::", 4) == 0);
+}
+
+/* Evaluates n: every intrinsic replaced by its value, AWS::NoValue members
+ * dropped. NULL when an error was found (and reported) inside. */
+static struct cfn_node *eval(struct cfn_ctx *c, struct cfn_node *n, const char *path)
+{
+	if (!n)
+		return NULL;
+	if (n->type == CFN_MAP) {
+		if (is_intrinsic(n))
+			return intrinsic(c, n, path);
+		struct cfn_node *m = cfn_node_new(&c->a, CFN_MAP, n->line, n->col);
+		bool ok = true;
+		for (size_t i = 0; i < n->n; i++) {
+			struct cfn_entry *e = &n->entries[i];
+			struct cfn_node *v = eval(c, e->val, path_key(c, path, e->key));
+			if (!v)
+				ok = false;
+			else if (v->type != CFN_NOVALUE)
+				cfn_node_put(&c->a, m, e->key, e->line, e->col, v);
+		}
+		return ok ? m : NULL;
+	}
+	if (n->type == CFN_LIST) {
+		struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, n->line, n->col);
+		bool ok = true;
+		for (size_t i = 0; i < n->n; i++) {
+			struct cfn_node *v = eval(c, n->items[i], path_idx(c, path, i));
+			if (!v)
+				ok = false;
+			else if (v->type != CFN_NOVALUE)
+				cfn_node_push(&c->a, l, v);
+		}
+		return ok ? l : NULL;
+	}
+	return n;
+}
+
+/* ---------- conditions ---------- */
+
+static int cond_named(struct cfn_ctx *c, const char *name, const struct cfn_node *at, const char *path)
+{
+	for (size_t i = 0; i < c->nconds; i++) {
+		struct cfn_cond *k = &c->conds[i];
+		if (strcmp(k->name, name) != 0)
+			continue;
+		if (k->state == 2)
+			return k->value;
+		if (k->state == 3)
+			return -1;
+		if (k->state == 1) {
+			cfn_error_at(c, at, path, "Circular dependency between conditions: %s refers to itself", name);
+			return -1;
+		}
+		k->state = 1;
+		bool saved = c->in_conditions;
+		c->in_conditions = true;
+		int v = cond_eval(c, k->def, cfn_arena_printf(&c->a, "Conditions.%s", name));
+		c->in_conditions = saved;
+		k->state = v < 0 ? 3 : 2;
+		k->value = v > 0;
+		return v;
+	}
+	const char *names[256];
+	size_t n = 0;
+	for (size_t i = 0; i < c->nconds && n < 256; i++)
+		names[n++] = c->conds[i].name;
+	const char *dym = cfn_did_you_mean(name, names, n);
+	cfn_error_at(c, at, path, "Template format error: Unresolved condition dependency %s%s%s%s", name,
+		     dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+	return -1;
+}
+
+static int cond_eval(struct cfn_ctx *c, struct cfn_node *n, const char *path)
+{
+	if (n->type != CFN_MAP || n->n != 1) {
+		cfn_error_at(c, n, path, "a condition must be Fn::Equals, Fn::And, Fn::Or, Fn::Not or {\"Condition\": name}, found %s",
+			     found_desc(c, n));
+		return -1;
+	}
+	const char *fn = n->entries[0].key;
+	struct cfn_node *arg = n->entries[0].val;
+	if (strcmp(fn, "Condition") == 0) {
+		if (arg->type != CFN_STR) {
+			cfn_error_at(c, arg, path, "Condition takes a condition name, found %s", found_desc(c, arg));
+			return -1;
+		}
+		return cond_named(c, arg->str, arg, path);
+	}
+	if (strcmp(fn, "Fn::Equals") == 0) {
+		if (!fn_args(c, arg, 2, 2, "Fn::Equals", path, "[value_1, value_2]"))
+			return -1;
+		bool saved = c->in_conditions;
+		c->in_conditions = true;
+		struct cfn_node *a = eval(c, arg->items[0], path), *b = eval(c, arg->items[1], path);
+		c->in_conditions = saved;
+		if (!a || !b)
+			return -1;
+		if (is_scalar(a) && is_scalar(b))
+			return strcmp(a->str, b->str) == 0;
+		if (a->type == CFN_LIST && b->type == CFN_LIST && a->n == b->n) {
+			for (size_t i = 0; i < a->n; i++)
+				if (!is_scalar(a->items[i]) || !is_scalar(b->items[i]) || strcmp(a->items[i]->str, b->items[i]->str))
+					return 0;
+			return 1;
+		}
+		return 0;
+	}
+	if (strcmp(fn, "Fn::And") == 0 || strcmp(fn, "Fn::Or") == 0) {
+		bool is_and = fn[4] == 'A';
+		if (!fn_args(c, arg, 2, 10, fn, path, "a list of 2 to 10 conditions"))
+			return -1;
+		int acc = is_and;
+		for (size_t i = 0; i < arg->n; i++) {
+			int v = cond_eval(c, arg->items[i], path);
+			if (v < 0)
+				return -1;
+			acc = is_and ? (acc && v) : (acc || v);
+		}
+		return acc;
+	}
+	if (strcmp(fn, "Fn::Not") == 0) {
+		if (!fn_args(c, arg, 1, 1, "Fn::Not", path, "[condition]"))
+			return -1;
+		int v = cond_eval(c, arg->items[0], path);
+		return v < 0 ? -1 : !v;
+	}
+	cfn_error_at(c, n, path, "%s is not a condition function (use Fn::Equals, Fn::And, Fn::Or, Fn::Not)", fn);
+	return -1;
+}
+
+/* ---------- parameters ---------- */
+
+static bool param_is_list(const char *type)
+{
+	return strcmp(type, "CommaDelimitedList") == 0 || strncmp(type, "List<", 5) == 0;
+}
+
+static bool param_type_ok(const char *type)
+{
+	static const char *const plain[] = {"String", "Number", "CommaDelimitedList", "List<Number>", NULL};
+	for (int i = 0; plain[i]; i++)
+		if (strcmp(type, plain[i]) == 0)
+			return true;
+	if (strncmp(type, "AWS::", 5) == 0 || strncmp(type, "List<AWS::", 10) == 0)
+		return true;
+	return false;
+}
+
+static bool is_numeric(const char *s)
+{
+	char *e;
+	if (!*s)
+		return false;
+	errno = 0;
+	strtod(s, &e);
+	return *e == 0 && errno == 0;
+}
+
+static struct cfn_node *param_split(struct cfn_ctx *c, const char *v, const struct cfn_node *at)
+{
+	struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, at->line, at->col);
+	if (!*v)
+		return l;
+	for (;;) {
+		const char *e = strchr(v, ',');
+		size_t n = e ? (size_t)(e - v) : strlen(v);
+		const char *b = v;
+		while (n && isspace((unsigned char)*b))
+			b++, n--;
+		while (n && isspace((unsigned char)b[n - 1]))
+			n--;
+		struct cfn_node *it = cfn_node_new(&c->a, CFN_STR, at->line, at->col);
+		it->str = cfn_arena_strndup(&c->a, b, n);
+		it->len = n;
+		cfn_node_push(&c->a, l, it);
+		if (!e)
+			break;
+		v = e + 1;
+	}
+	return l;
+}
+
+static void param_check_one(struct cfn_ctx *c, struct cfn_param *p, const char *v, const char *type,
+			    const struct cfn_node *at, const char *path)
+{
+	struct cfn_node *def = p->def;
+	const char *cd = NULL;
+	struct cfn_node *cdn = cfn_node_get(def, "ConstraintDescription");
+	if (cdn && is_scalar(cdn))
+		cd = cdn->str;
+	if ((strcmp(type, "Number") == 0 || strcmp(type, "List<Number>") == 0) && !is_numeric(v)) {
+		cfn_error_at(c, at, path, "Parameter '%s' must be a number, found \"%s\"", p->name, v);
+		return;
+	}
+	struct cfn_node *av = cfn_node_get(def, "AllowedValues");
+	if (av && av->type == CFN_LIST) {
+		bool found = false;
+		for (size_t i = 0; i < av->n; i++)
+			found |= is_scalar(av->items[i]) && strcmp(av->items[i]->str, v) == 0;
+		if (!found)
+			cfn_error_at(c, at, path, "Parameter '%s' must be one of AllowedValues, found \"%s\"%s%s", p->name, v,
+				     cd ? ": " : "", cd ? cd : "");
+	}
+	struct cfn_node *ap = cfn_node_get(def, "AllowedPattern");
+	if (ap && ap->type == CFN_STR) {
+		regex_t re;
+		char *pat = cfn_arena_printf(&c->a, "^(%s)$", ap->str);
+		if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
+			cfn_error_at(c, ap, path_key(c, path, "AllowedPattern"), "invalid regular expression");
+		} else {
+			if (regexec(&re, v, 0, NULL, 0) != 0) {
+				if (cd)
+					cfn_error_at(c, at, path, "Malformed input-Parameter %s %s", p->name, cd);
+				else
+					cfn_error_at(c, at, path, "Malformed input-Parameter %s must match pattern %s", p->name, ap->str);
+			}
+			regfree(&re);
+		}
+	}
+	struct cfn_node *lim;
+	if ((lim = cfn_node_get(def, "MinLength")) && is_scalar(lim) && strlen(v) < (size_t)atol(lim->str))
+		cfn_error_at(c, at, path, "Parameter '%s' must contain at least %s characters", p->name, lim->str);
+	if ((lim = cfn_node_get(def, "MaxLength")) && is_scalar(lim) && strlen(v) > (size_t)atol(lim->str))
+		cfn_error_at(c, at, path, "Parameter '%s' must contain at most %s characters", p->name, lim->str);
+	if ((lim = cfn_node_get(def, "MinValue")) && is_scalar(lim) && is_numeric(v) && strtod(v, NULL) < strtod(lim->str, NULL))
+		cfn_error_at(c, at, path, "Parameter '%s' must be a number not less than %s", p->name, lim->str);
+	if ((lim = cfn_node_get(def, "MaxValue")) && is_scalar(lim) && is_numeric(v) && strtod(v, NULL) > strtod(lim->str, NULL))
+		cfn_error_at(c, at, path, "Parameter '%s' must be a number not greater than %s", p->name, lim->str);
+}
+
+static const char *const param_props[] = {"Type",	  "Default",   "AllowedValues", "AllowedPattern",
+					  "ConstraintDescription", "Description", "MaxLength", "MinLength",
+					  "MaxValue",	  "MinValue",  "NoEcho",	NULL};
+
+static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
+{
+	struct cfn_node *ps = cfn_node_get(c->root, "Parameters");
+	if (ps && ps->type != CFN_MAP) {
+		cfn_error_at(c, ps, "Parameters", "expected an object, found %s", found_desc(c, ps));
+		ps = NULL;
+	}
+	c->nparams = ps ? ps->n : 0;
+	c->params = cfn_arena_alloc(&c->a, (c->nparams + 1) * sizeof(*c->params));
+	for (size_t i = 0; i < c->nparams; i++) {
+		struct cfn_param *p = &c->params[i];
+		p->name = ps->entries[i].key;
+		p->line = ps->entries[i].line;
+		p->col = ps->entries[i].col;
+		p->def = ps->entries[i].val;
+	}
+	/* --param overrides, checked against the template's names. */
+	const char **given = cfn_arena_alloc(&c->a, (c->nparams + 1) * sizeof(*given));
+	for (size_t k = 0; k < opt->nparams; k++) {
+		const char *kv = opt->params[k];
+		const char *eq = strchr(kv, '=');
+		if (!eq) {
+			cfn_error(c, 1, 1, "", "--param %s: expected KEY=VALUE", kv);
+			continue;
+		}
+		char *key = cfn_arena_strndup(&c->a, kv, (size_t)(eq - kv));
+		struct cfn_param *p = param_find(c, key);
+		if (!p) {
+			const char **names = cfn_arena_alloc(&c->a, (c->nparams + 1) * sizeof(*names));
+			for (size_t i = 0; i < c->nparams; i++)
+				names[i] = c->params[i].name;
+			const char *dym = cfn_did_you_mean(key, names, c->nparams);
+			cfn_error(c, ps ? ps->line : 1, ps ? ps->col : 1, "", "--param %s: the template has no parameter %s%s%s%s",
+				  key, key, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+			continue;
+		}
+		given[p - c->params] = eq + 1;
+	}
+	for (size_t i = 0; i < c->nparams; i++) {
+		struct cfn_param *p = &c->params[i];
+		const char *path = cfn_arena_printf(&c->a, "Parameters.%s", p->name);
+		if (p->def->type != CFN_MAP) {
+			cfn_error_at(c, p->def, path, "expected an object, found %s", found_desc(c, p->def));
+			continue;
+		}
+		for (size_t k = 0; k < p->def->n; k++) {
+			bool known = false;
+			for (int j = 0; param_props[j]; j++)
+				known |= strcmp(param_props[j], p->def->entries[k].key) == 0;
+			if (!known) {
+				const char *dym = cfn_did_you_mean(p->def->entries[k].key, param_props, 11);
+				cfn_error(c, p->def->entries[k].line, p->def->entries[k].col, path_key(c, path, p->def->entries[k].key),
+					  "unknown parameter property%s%s%s", dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+			}
+		}
+		struct cfn_node *tn = cfn_node_get(p->def, "Type");
+		if (!tn || tn->type != CFN_STR) {
+			cfn_error_at(c, tn ? tn : p->def, path_key(c, path, "Type"), "every parameter needs a Type (a string)");
+			continue;
+		}
+		const char *type = tn->str;
+		if (!param_type_ok(type)) {
+			cfn_error_at(c, tn, path_key(c, path, "Type"), "unknown parameter type %s", type);
+			continue;
+		}
+		const char *v = given[i];
+		const struct cfn_node *at = p->def;
+		struct cfn_node *dn = cfn_node_get(p->def, "Default");
+		if (!v && dn) {
+			at = dn;
+			if (is_scalar(dn)) {
+				v = dn->str;
+			} else if (dn->type == CFN_LIST) {
+				/* A list default is taken as its comma-joined form. */
+				struct cfn_node *args = cfn_node_new(&c->a, CFN_LIST, dn->line, dn->col);
+				cfn_node_push(&c->a, args, cfn_node_str(&c->a, ",", dn->line, dn->col));
+				cfn_node_push(&c->a, args, dn);
+				struct cfn_node *j = fn_join(c, dn, args, path_key(c, path, "Default"));
+				v = j ? j->str : NULL;
+			} else {
+				cfn_error_at(c, dn, path_key(c, path, "Default"), "expected a string, found %s", found_desc(c, dn));
+				continue;
+			}
+		}
+		if (!v) {
+			if (strncmp(type, "AWS::SSM::Parameter::", 21) == 0)
+				cfn_error(c, p->line, p->col, path, "Parameters: [%s] must have values (an SSM parameter needs --param %s=VALUE)",
+					  p->name, p->name);
+			else
+				cfn_error(c, p->line, p->col, path, "Parameters: [%s] must have values", p->name);
+			continue;
+		}
+		if (param_is_list(type)) {
+			struct cfn_node *l = param_split(c, v, at);
+			const char *et = strcmp(type, "List<Number>") == 0 ? "Number" : "String";
+			for (size_t k = 0; k < l->n; k++)
+				param_check_one(c, p, l->items[k]->str, et, at, path);
+			p->value = l;
+		} else {
+			param_check_one(c, p, v, type, at, path);
+			p->value = cfn_node_str(&c->a, v, at->line, at->col);
+		}
+	}
+}
+
+/* ---------- dependencies ---------- */
+
+static void dep_add(struct cfn_ctx *c, struct cfn_res *r, const char *name)
+{
+	int d = cfn_res_find(c, name);
+	if (d < 0 || !c->res[d].active)
+		return;
+	for (size_t i = 0; i < r->ndeps; i++)
+		if (r->deps[i] == d)
+			return;
+	int *nd = cfn_arena_alloc(&c->a, (r->ndeps + 1) * sizeof(*nd));
+	if (r->ndeps)
+		memcpy(nd, r->deps, r->ndeps * sizeof(*nd));
+	nd[r->ndeps++] = d;
+	r->deps = nd;
+}
+
+static void deps_scan(struct cfn_ctx *c, struct cfn_res *r, const struct cfn_node *n)
+{
+	if (!n)
+		return;
+	if (n->type == CFN_LIST) {
+		for (size_t i = 0; i < n->n; i++)
+			deps_scan(c, r, n->items[i]);
+		return;
+	}
+	if (n->type != CFN_MAP)
+		return;
+	if (n->n == 1) {
+		const char *k = n->entries[0].key;
+		const struct cfn_node *v = n->entries[0].val;
+		if (strcmp(k, "Ref") == 0 && v->type == CFN_STR) {
+			dep_add(c, r, v->str);
+			return;
+		}
+		if (strcmp(k, "Fn::GetAtt") == 0) {
+			if (v->type == CFN_LIST && v->n >= 1 && v->items[0]->type == CFN_STR)
+				dep_add(c, r, v->items[0]->str);
+			else if (v->type == CFN_STR) {
+				const char *dot = strchr(v->str, '.');
+				if (dot)
+					dep_add(c, r, cfn_arena_strndup(&c->a, v->str, (size_t)(dot - v->str)));
+			}
+			return;
+		}
+		if (strcmp(k, "Fn::Sub") == 0) {
+			const struct cfn_node *t = v, *vars = NULL;
+			if (v->type == CFN_LIST && v->n == 2) {
+				t = v->items[0];
+				vars = v->items[1];
+				deps_scan(c, r, vars);
+			}
+			if (t->type == CFN_STR) {
+				for (const char *s = strstr(t->str, "${"); s; s = strstr(s + 2, "${")) {
+					const char *e = strchr(s, '}');
+					if (!e)
+						break;
+					if (s[2] == '!')
+						continue;
+					char *name = cfn_arena_strndup(&c->a, s + 2, (size_t)(e - s - 2));
+					if (vars && cfn_node_get(vars, name))
+						continue;
+					char *dot = strchr(name, '.');
+					if (dot)
+						*dot = 0;
+					dep_add(c, r, name);
+				}
+			}
+			return;
+		}
+	}
+	for (size_t i = 0; i < n->n; i++)
+		deps_scan(c, r, n->entries[i].val);
+}
+
+static const char *const res_keys[] = {"Type",		"Properties",	  "DependsOn",	    "Condition",
+				       "DeletionPolicy", "UpdateReplacePolicy", "Metadata", "CreationPolicy",
+				       "UpdatePolicy",	NULL};
+
+static void resources_load(struct cfn_ctx *c)
+{
+	struct cfn_node *rs = cfn_node_get(c->root, "Resources");
+	if (!rs) {
+		cfn_error_at(c, c->root, "", "Template format error: At least one Resources member must be defined.");
+		return;
+	}
+	if (rs->type != CFN_MAP || rs->n == 0) {
+		cfn_error_at(c, rs, "Resources", "Template format error: At least one Resources member must be defined.");
+		return;
+	}
+	c->nres = rs->n;
+	c->res = cfn_arena_alloc(&c->a, rs->n * sizeof(*c->res));
+	for (size_t i = 0; i < rs->n; i++) {
+		struct cfn_res *r = &c->res[i];
+		struct cfn_entry *e = &rs->entries[i];
+		r->logical = e->key;
+		r->line = e->line;
+		r->col = e->col;
+		r->def = e->val;
+		r->model_index = -1;
+		r->path = cfn_arena_printf(&c->a, "Resources.%s", r->logical);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->res[j].logical, r->logical) == 0)
+				cfn_error(c, e->line, e->col, r->path, "duplicate logical id %s", r->logical);
+		bool alnum = *r->logical != 0;
+		for (const char *p = r->logical; *p; p++)
+			alnum &= isalnum((unsigned char)*p) != 0;
+		if (!alnum)
+			cfn_error(c, e->line, e->col, r->path, "a logical id must be alphanumeric (A-Za-z0-9)");
+		if (r->def->type != CFN_MAP) {
+			cfn_error_at(c, r->def, r->path, "expected an object, found %s", found_desc(c, r->def));
+			r->failed = true;
+			continue;
+		}
+		for (size_t k = 0; k < r->def->n; k++) {
+			const char *key = r->def->entries[k].key;
+			bool known = false;
+			for (int j = 0; res_keys[j]; j++)
+				known |= strcmp(res_keys[j], key) == 0;
+			if (!known) {
+				const char *dym = cfn_did_you_mean(key, res_keys, 9);
+				cfn_error(c, r->def->entries[k].line, r->def->entries[k].col, path_key(c, r->path, key),
+					  "unknown resource attribute%s%s%s", dym ? " (did you mean " : "", dym ? dym : "",
+					  dym ? "?)" : "");
+			}
+		}
+		struct cfn_node *t = cfn_node_get(r->def, "Type");
+		if (!t || t->type != CFN_STR) {
+			cfn_error_at(c, t ? t : r->def, path_key(c, r->path, "Type"), "every resource needs a Type (a string)");
+			r->failed = true;
+			continue;
+		}
+		r->type_name = t->str;
+		r->type = cfn_type_find(t->str);
+		if (!r->type) {
+			cfn_error_at(c, t, path_key(c, r->path, "Type"), "unknown resource type %s", t->str);
+			r->failed = true;
+		}
+	}
+	/* Conditions of resources. */
+	for (size_t i = 0; i < c->nres; i++) {
+		struct cfn_res *r = &c->res[i];
+		r->active = true;
+		struct cfn_node *cn = r->def->type == CFN_MAP ? cfn_node_get(r->def, "Condition") : NULL;
+		if (!cn)
+			continue;
+		if (cn->type != CFN_STR) {
+			cfn_error_at(c, cn, path_key(c, r->path, "Condition"), "expected a condition name, found %s", found_desc(c, cn));
+			continue;
+		}
+		int v = cond_named(c, cn->str, cn, path_key(c, r->path, "Condition"));
+		r->active = v != 0;
+	}
+	/* References and DependsOn. */
+	for (size_t i = 0; i < c->nres; i++) {
+		struct cfn_res *r = &c->res[i];
+		if (!r->active || r->def->type != CFN_MAP)
+			continue;
+		deps_scan(c, r, cfn_node_get(r->def, "Properties"));
+		struct cfn_node *d = cfn_node_get(r->def, "DependsOn");
+		if (!d)
+			continue;
+		const char *dpath = path_key(c, r->path, "DependsOn");
+		struct cfn_node one = {.type = CFN_LIST, .n = 1, .items = &d};
+		struct cfn_node *list = d->type == CFN_LIST ? d : &one;
+		for (size_t k = 0; k < list->n; k++) {
+			struct cfn_node *it = list->items[k];
+			if (it->type != CFN_STR) {
+				cfn_error_at(c, it, dpath, "DependsOn takes a logical id or a list of them, found %s", found_desc(c, it));
+				continue;
+			}
+			int di = cfn_res_find(c, it->str);
+			if (di < 0) {
+				const char **names = cfn_arena_alloc(&c->a, c->nres * sizeof(*names));
+				for (size_t j = 0; j < c->nres; j++)
+					names[j] = c->res[j].logical;
+				const char *dym = cfn_did_you_mean(it->str, names, c->nres);
+				cfn_error_at(c, it, dpath, "Template format error: Unresolved resource dependencies [%s] in the Resources block of the template%s%s%s",
+					     it->str, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+				continue;
+			}
+			if (!c->res[di].active) {
+				cfn_error_at(c, it, dpath, "DependsOn %s, which its Condition leaves out", it->str);
+				continue;
+			}
+			dep_add(c, r, it->str);
+		}
+	}
+}
+
+/* Creation order: a topological order, ties broken by template order. */
+static void resources_order(struct cfn_ctx *c)
+{
+	c->order = cfn_arena_alloc(&c->a, (c->nres + 1) * sizeof(*c->order));
+	bool *placed = cfn_arena_alloc(&c->a, c->nres + 1);
+	size_t nactive = 0;
+	for (size_t i = 0; i < c->nres; i++)
+		nactive += c->res[i].active;
+	for (;;) {
+		bool progress = false;
+		for (size_t i = 0; i < c->nres; i++) {
+			struct cfn_res *r = &c->res[i];
+			if (!r->active || placed[i])
+				continue;
+			bool ready = true;
+			for (size_t k = 0; k < r->ndeps && ready; k++)
+				ready = placed[r->deps[k]];
+			if (!ready)
+				continue;
+			placed[i] = true;
+			c->order[c->norder++] = (int)i;
+			progress = true;
+			break; /* restart from the top: ties go to template order */
+		}
+		if (!progress)
+			break;
+	}
+	if (c->norder == nactive)
+		return;
+	/* Left: the cycles and what hangs on them. Peel off resources that no
+	 * other left resource depends on, so the message names the cycle. */
+	bool *left = cfn_arena_alloc(&c->a, c->nres + 1);
+	for (size_t i = 0; i < c->nres; i++)
+		left[i] = c->res[i].active && !placed[i];
+	for (bool changed = true; changed;) {
+		changed = false;
+		for (size_t i = 0; i < c->nres; i++) {
+			if (!left[i])
+				continue;
+			bool needed = false;
+			for (size_t j = 0; j < c->nres && !needed; j++)
+				for (size_t k = 0; left[j] && k < c->res[j].ndeps; k++)
+					needed |= c->res[j].deps[k] == (int)i;
+			if (!needed) {
+				left[i] = false;
+				changed = true;
+			}
+		}
+	}
+	size_t cap = 64, o = 0;
+	char *names = cfn_arena_alloc(&c->a, cap);
+	int first = -1;
+	for (size_t i = 0; i < c->nres; i++) {
+		if (!left[i])
+			continue;
+		if (first < 0)
+			first = (int)i;
+		size_t l = strlen(c->res[i].logical);
+		if (o + l + 3 > cap) {
+			char *nn = cfn_arena_alloc(&c->a, (o + l + 3) * 2);
+			memcpy(nn, names, o);
+			names = nn;
+			cap = (o + l + 3) * 2;
+		}
+		if (o) {
+			memcpy(names + o, ", ", 2);
+			o += 2;
+		}
+		memcpy(names + o, c->res[i].logical, l);
+		o += l;
+	}
+	names[o] = 0;
+	if (first >= 0)
+		cfn_error(c, c->res[first].line, c->res[first].col, "Resources", "Circular dependency between resources: [%s]", names);
+	for (size_t i = 0; i < c->nres; i++)
+		if (c->res[i].active && !placed[i])
+			c->res[i].failed = true;
+}
+
+static void resources_eval(struct cfn_ctx *c)
+{
+	for (size_t k = 0; k < c->norder; k++) {
+		struct cfn_res *r = &c->res[c->order[k]];
+		if (r->failed)
+			continue;
+		struct cfn_node *p = cfn_node_get(r->def, "Properties");
+		const char *pp = path_key(c, r->path, "Properties");
+		if (p && p->type != CFN_MAP && !is_intrinsic(p)) {
+			cfn_error_at(c, p, pp, "expected an object, found %s", found_desc(c, p));
+			r->failed = true;
+			continue;
+		}
+		r->props = p ? eval(c, p, pp) : cfn_node_new(&c->a, CFN_MAP, r->line, r->col);
+		if (!r->props || r->props->type != CFN_MAP) {
+			if (r->props)
+				cfn_error_at(c, r->props, pp, "expected an object, found %s", found_desc(c, r->props));
+			r->failed = true;
+			continue;
+		}
+		r->done = true;
+		if (r->type && r->type->values)
+			r->type->values(c, r);
+		if (!r->ref)
+			cfn_attr_set(c, r, NULL, r->logical);
+	}
+}
+
+static void outputs_eval(struct cfn_ctx *c)
+{
+	struct cfn_node *os = cfn_node_get(c->root, "Outputs");
+	if (!os)
+		return;
+	if (os->type != CFN_MAP) {
+		cfn_error_at(c, os, "Outputs", "expected an object, found %s", found_desc(c, os));
+		return;
+	}
+	struct model *m = c->m;
+	m->outputs = calloc(os->n ? os->n : 1, sizeof(*m->outputs));
+	if (!m->outputs)
+		abort();
+	for (size_t i = 0; i < os->n; i++) {
+		const char *path = cfn_arena_printf(&c->a, "Outputs.%s", os->entries[i].key);
+		struct cfn_node *o = os->entries[i].val;
+		if (o->type != CFN_MAP) {
+			cfn_error_at(c, o, path, "expected an object, found %s", found_desc(c, o));
+			continue;
+		}
+		struct cfn_node *cn = cfn_node_get(o, "Condition");
+		if (cn) {
+			if (cn->type != CFN_STR) {
+				cfn_error_at(c, cn, path_key(c, path, "Condition"), "expected a condition name, found %s", found_desc(c, cn));
+				continue;
+			}
+			if (cond_named(c, cn->str, cn, path_key(c, path, "Condition")) != 1)
+				continue;
+		}
+		struct cfn_node *vn = cfn_node_get(o, "Value");
+		if (!vn) {
+			cfn_error_at(c, o, path, "Template format error: Every Outputs member must contain a Value object");
+			continue;
+		}
+		struct cfn_node *v = eval(c, vn, path_key(c, path, "Value"));
+		struct cfn_node *en = cfn_node_get(cfn_node_get(o, "Export"), "Name");
+		struct cfn_node *ev = en ? eval(c, en, path_key(c, path, "Export.Name")) : NULL;
+		if (!v)
+			continue;
+		const char *s = NULL;
+		if (is_scalar(v)) {
+			s = v->str;
+		} else if (v->type == CFN_LIST) {
+			struct cfn_node *args = cfn_node_new(&c->a, CFN_LIST, v->line, v->col);
+			cfn_node_push(&c->a, args, cfn_node_str(&c->a, ",", v->line, v->col));
+			cfn_node_push(&c->a, args, v);
+			struct cfn_node *j = fn_join(c, v, args, path_key(c, path, "Value"));
+			s = j ? j->str : NULL;
+		} else {
+			cfn_error_at(c, v, path_key(c, path, "Value"), "an output value must be a string, found %s", found_desc(c, v));
+		}
+		if (!s)
+			continue;
+		struct model_output *mo = &m->outputs[m->noutputs++];
+		mo->logical = strdup(os->entries[i].key);
+		mo->value = strdup(s);
+		mo->export_name = ev && is_scalar(ev) ? strdup(ev->str) : NULL;
+	}
+}
+
+static void conditions_load(struct cfn_ctx *c)
+{
+	struct cfn_node *cs = cfn_node_get(c->root, "Conditions");
+	if (!cs)
+		return;
+	if (cs->type != CFN_MAP) {
+		cfn_error_at(c, cs, "Conditions", "expected an object, found %s", found_desc(c, cs));
+		return;
+	}
+	c->nconds = cs->n;
+	c->conds = cfn_arena_alloc(&c->a, (cs->n + 1) * sizeof(*c->conds));
+	for (size_t i = 0; i < cs->n; i++) {
+		c->conds[i].name = cs->entries[i].key;
+		c->conds[i].line = cs->entries[i].line;
+		c->conds[i].col = cs->entries[i].col;
+		c->conds[i].def = cs->entries[i].val;
+	}
+	/* Every condition is checked, used or not. */
+	for (size_t i = 0; i < cs->n; i++)
+		cond_named(c, c->conds[i].name, cs->entries[i].val, cfn_arena_printf(&c->a, "Conditions.%s", c->conds[i].name));
+}
+
+static const char *const sections[] = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules",
+				       "Mappings", "Conditions", "Transform", "Resources", "Outputs", NULL};
+
+static void anatomy_check(struct cfn_ctx *c)
+{
+	if (c->root->type != CFN_MAP) {
+		cfn_error_at(c, c->root, "", "Template format error: the template must be an object, found %s",
+			     found_desc(c, c->root));
+		return;
+	}
+	for (size_t i = 0; i < c->root->n; i++) {
+		struct cfn_entry *e = &c->root->entries[i];
+		bool known = false;
+		for (int j = 0; sections[j]; j++)
+			known |= strcmp(sections[j], e->key) == 0;
+		if (!known) {
+			const char *dym = cfn_did_you_mean(e->key, sections, 10);
+			cfn_error(c, e->line, e->col, e->key, "Template format error: unknown top-level section%s%s%s",
+				  dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->root->entries[j].key, e->key) == 0)
+				cfn_error(c, e->line, e->col, e->key, "duplicate section");
+	}
+	struct cfn_node *v = cfn_node_get(c->root, "AWSTemplateFormatVersion");
+	if (v && !(v->type == CFN_STR && strcmp(v->str, "2010-09-09") == 0))
+		cfn_error_at(c, v, "AWSTemplateFormatVersion", "Template format error: the only version is \"2010-09-09\"");
+	struct cfn_node *t = cfn_node_get(c->root, "Transform");
+	if (t)
+		cfn_error_at(c, t, "Transform", "transforms (SAM, LanguageExtensions, macros) are not supported");
+	if (cfn_node_get(c->root, "Rules"))
+		cfn_error_at(c, cfn_node_get(c->root, "Rules"), "Rules", "template Rules are not supported yet");
+	c->mappings = cfn_node_get(c->root, "Mappings");
+	if (c->mappings && c->mappings->type != CFN_MAP) {
+		cfn_error_at(c, c->mappings, "Mappings", "expected an object, found %s", found_desc(c, c->mappings));
+		c->mappings = NULL;
+	}
+}
+
+/* ---------- public API ---------- */
+
+void cfn_options_default(struct cfn_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->region = "us-east-1";
+	o->account = "123456789012";
+	o->net.addr = 127u << 24 | 77u << 16;
+	o->net.prefix = 16;
+}
+
+static char *stack_from_name(const char *name)
+{
+	const char *b = strrchr(name, '/');
+	b = b ? b + 1 : name;
+	const char *dot = strrchr(b, '.');
+	size_t n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
+	return strndup(b, n);
+}
+
+int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn_options *opt, struct model **out,
+		 FILE *errs)
+{
+	struct cfn_options def;
+	if (!opt) {
+		cfn_options_default(&def);
+		opt = &def;
+	}
+	*out = NULL;
+	struct cfn_ctx c = {0};
+	c.file = name;
+	c.region = opt->region ? opt->region : "us-east-1";
+	c.account = opt->account ? opt->account : "123456789012";
+	char *stack = opt->stack_name ? strdup(opt->stack_name) : stack_from_name(name);
+	if (!stack)
+		abort();
+	c.stack = cfn_arena_strdup(&c.a, stack);
+	free(stack);
+	c.net = opt->net.prefix ? opt->net : (struct cidr4){127u << 24 | 77u << 16, 16};
+
+	struct cfn_parse_error perr = {0};
+	size_t i = 0;
+	while (i < len && isspace((unsigned char)buf[i]))
+		i++;
+	if (i + 3 <= len && memcmp(buf + i, "\xef\xbb\xbf", 3) == 0)
+		i += 3;
+	while (i < len && isspace((unsigned char)buf[i]))
+		i++;
+	bool json = i < len && buf[i] == '{';
+	c.root = json ? cfn_json_parse(&c.a, buf, len, &perr) : cfn_yaml_parse(&c.a, buf, len, &perr);
+	if (!c.root) {
+		cfn_error(&c, perr.line, perr.col, "", "%s%s", json ? "JSON not well-formed: " : "YAML not well-formed: ",
+			  perr.msg);
+		goto fail;
+	}
+	c.m = calloc(1, sizeof(*c.m));
+	if (!c.m)
+		abort();
+	c.m->region = strdup(c.region);
+	c.m->account = strdup(c.account);
+	c.m->stack_name = strdup(c.stack);
+	anatomy_check(&c);
+	if (c.root->type != CFN_MAP)
+		goto fail;
+	params_load(&c, opt);
+	conditions_load(&c);
+	resources_load(&c);
+	resources_order(&c);
+	resources_eval(&c);
+	outputs_eval(&c);
+	if (c.nerrs)
+		goto fail;
+	cfn_build_model(&c);
+	if (c.nerrs)
+		goto fail;
+	*out = c.m;
+	cfn_arena_free(&c.a);
+	return 0;
+fail:;
+	int n = errors_print(&c, errs);
+	model_free(c.m);
+	cfn_arena_free(&c.a);
+	return n ? n : 1;
+}
+
+int cfn_load(const char *path, const struct cfn_options *opt, struct model **out, FILE *errs)
+{
+	*out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		if (errs)
+			fprintf(errs, "%s: error: cannot open: %s\n", path, strerror(errno));
+		return 1;
+	}
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > (64u << 20)) {
+				if (errs)
+					fprintf(errs, "%s: error: template larger than 64 MiB\n", path);
+				free(buf);
+				fclose(f);
+				return 1;
+			}
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				abort();
+			buf = nb;
+		}
+		size_t r = fread(buf + len, 1, cap - len, f);
+		if (r == 0)
+			break;
+		len += r;
+	}
+	bool bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		if (errs)
+			fprintf(errs, "%s: error: read failed\n", path);
+		free(buf);
+		return 1;
+	}
+	int rc = cfn_load_buf(path, buf, len, opt, out, errs);
+	free(buf);
+	return rc;
+}

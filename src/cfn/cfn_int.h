@@ -1,0 +1,121 @@
+/*
+ * Internals shared by the template reader's files (cfn.c: load, parameters,
+ * conditions, intrinsics, dependency order; build.c: resource types,
+ * validation, model building). Not for other planes.
+ */
+#ifndef VPCD_CFN_CFN_INT_H
+#define VPCD_CFN_CFN_INT_H
+
+#include <stdint.h>
+
+#include "cfn/cfn.h"
+#include "cfn/node.h"
+
+struct cfn_ctx;
+struct cfn_res;
+
+/* One supported resource type: its properties, attributes and builder. */
+struct cfn_type {
+	const char *name;
+	bool no_effect;
+	const char *const *props;    /* known property names; NULL = accept any */
+	const char *const *required; /* required property names */
+	const char *const *attrs;    /* Fn::GetAtt attribute names */
+	/* Computes r->ref and r->attrs from r->props. */
+	void (*values)(struct cfn_ctx *c, struct cfn_res *r);
+	/* Adds the resource to the model; reports errors through c. */
+	void (*build)(struct cfn_ctx *c, struct cfn_res *r);
+};
+
+struct cfn_res {
+	const char *logical;
+	int line, col; /* of the logical id */
+	struct cfn_node *def;
+	const char *type_name;
+	const struct cfn_type *type;
+	const char *path; /* "Resources.X" */
+	bool active;	  /* its Condition holds */
+	bool done;	  /* properties evaluated */
+	bool failed;
+	struct cfn_node *props; /* evaluated Properties (a map, maybe empty) */
+	int *deps;
+	size_t ndeps;
+	struct cfn_node *ref;	/* value of Ref */
+	struct cfn_node *attrs; /* map: attribute -> value */
+	int model_index;	/* index in its model array, -1 */
+};
+
+struct cfn_param {
+	const char *name;
+	int line, col;
+	struct cfn_node *def;
+	struct cfn_node *value; /* string or list of strings */
+};
+
+struct cfn_cond {
+	const char *name;
+	int line, col;
+	struct cfn_node *def;
+	int state; /* 0 not yet, 1 evaluating, 2 done, 3 failed */
+	bool value;
+};
+
+struct cfn_err {
+	int line, col;
+	size_t seq;
+	char *text; /* "PATH: message" */
+};
+
+struct cfn_ctx {
+	struct cfn_arena a;
+	const char *file;
+	const char *region, *account, *stack;
+	struct cidr4 net;
+	struct cfn_node *root;
+	struct cfn_node *mappings;
+	struct cfn_param *params;
+	size_t nparams;
+	struct cfn_cond *conds;
+	size_t nconds;
+	struct cfn_res *res;
+	size_t nres;
+	int *order;
+	size_t norder;
+	bool in_conditions;
+	struct cfn_err *errs;
+	size_t nerrs, caperrs;
+	struct model *m;
+	/* build state */
+	uint8_t *subnet_next; /* next free host number per model subnet */
+};
+
+#define CFN_MAX_ERRORS 100
+
+void cfn_error(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void cfn_error_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+const struct cfn_type *cfn_type_find(const char *name);
+/* The closest of names to s within edit distance 2, or NULL. */
+const char *cfn_did_you_mean(const char *s, const char *const *names, size_t n);
+
+/* Deterministic ids from the stack name, a logical id and a salt. */
+uint64_t cfn_hash(const struct cfn_ctx *c, const char *logical, const char *salt);
+/* n lower-case hex digits into out (n+1 bytes). */
+void cfn_hex(const struct cfn_ctx *c, const char *logical, const char *salt, char *out, size_t n);
+/* A CloudFormation-style generated name: <stack>-<Logical>-<13 random>, at most max chars. */
+const char *cfn_gen_name(struct cfn_ctx *c, const char *logical, size_t max);
+
+/* The value of a resource attribute or its Ref as a string (NULL if absent). */
+const char *cfn_attr_str(const struct cfn_res *r, const char *attr);
+void cfn_attr_set(struct cfn_ctx *c, struct cfn_res *r, const char *attr, const char *value);
+/* Index of the resource whose Ref or any string attribute equals value and
+ * whose type is type (NULL = any), or -1. */
+int cfn_res_find_value(const struct cfn_ctx *c, const char *type, const char *value);
+int cfn_res_find(const struct cfn_ctx *c, const char *logical);
+
+/* Builds c->m from the evaluated resources in creation order. */
+void cfn_build_model(struct cfn_ctx *c);
+
+#endif
