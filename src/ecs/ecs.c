@@ -189,7 +189,7 @@ static const struct model_task_def *svc_taskdef(const struct ecs *e, int s)
 
 static const char *subnet_az(const struct ecs *e, int subnet)
 {
-	return subnet >= 0 ? e->m->subnets[subnet].az : NULL;
+	return subnet >= 0 && e->m->subnets[subnet].az ? e->m->subnets[subnet].az : "";
 }
 
 static int stop_timeout_s(const struct model_container *c)
@@ -271,8 +271,43 @@ static void host_make_id(const struct ecs *e, int asg, int ord, char *out, size_
 	snprintf(out, len, "i-%016llx%x", (unsigned long long)h1, (unsigned)(h2 & 0xf));
 }
 
-/* Each ASG's desired hosts go round robin over its subnets, so that the
- * group is balanced over its AZs. */
+/* The subnet of the ord-th host of ASG g: round robin over the group's AZs
+ * (in order of first appearance), then over the AZ's subnets, so that the
+ * group is balanced over AZs even when an AZ has several subnets. */
+static int asg_host_subnet(const struct ecs *e, const struct model_asg *g, int ord)
+{
+	size_t naz = 0, az_idx, k, seen = 0;
+	const char *az = NULL;
+
+	for (size_t i = 0; i < g->nsubnets; i++) {
+		bool first = true;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(subnet_az(e, g->subnets[j]), subnet_az(e, g->subnets[i])) == 0)
+				first = false;
+		naz += first;
+	}
+	az_idx = (size_t)ord % naz;
+	k = (size_t)ord / naz;
+	/* The az_idx-th distinct AZ. */
+	for (size_t i = 0, d = 0; i < g->nsubnets && !az; i++) {
+		bool first = true;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(subnet_az(e, g->subnets[j]), subnet_az(e, g->subnets[i])) == 0)
+				first = false;
+		if (first && d++ == az_idx)
+			az = subnet_az(e, g->subnets[i]);
+	}
+	/* Its subnets, round robin. */
+	for (size_t i = 0; i < g->nsubnets; i++)
+		if (strcmp(subnet_az(e, g->subnets[i]), az) == 0)
+			seen++;
+	k %= seen;
+	for (size_t i = 0; i < g->nsubnets; i++)
+		if (strcmp(subnet_az(e, g->subnets[i]), az) == 0 && k-- == 0)
+			return g->subnets[i];
+	return g->subnets[0];
+}
+
 static int hosts_init(struct ecs *e)
 {
 	size_t n = 0, k = 0;
@@ -291,7 +326,7 @@ static int hosts_init(struct ecs *e)
 		for (int i = 0; i < g->desired; i++) {
 			struct ecs_host *h = &e->hosts[k++];
 			host_make_id(e, (int)a, i, h->id, sizeof(h->id));
-			h->subnet = g->subnets[(size_t)i % g->nsubnets];
+			h->subnet = asg_host_subnet(e, g, i);
 			h->asg = (int)a;
 		}
 	}

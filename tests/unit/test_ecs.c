@@ -23,9 +23,10 @@
  * one ASG of 2, one service of 2 --- */
 
 static struct model_vpc vpc = {.logical = "VPC", .id = "vpc-0123456789abcdef0"};
-static struct model_subnet subnets[2] = {
+static struct model_subnet subnets[3] = {
 	{.logical = "A", .id = "subnet-a", .az = "us-east-1a", .vpc = 0},
 	{.logical = "B", .id = "subnet-b", .az = "us-east-1b", .vpc = 0},
+	{.logical = "A2", .id = "subnet-a2", .az = "us-east-1a", .vpc = 0},
 };
 static int lb_subnets[2] = {0, 1};
 static uint32_t lb_nodes[2] = {LO(1, 4), LO(2, 4)};
@@ -47,7 +48,7 @@ static struct model_container container = {.name = "web", .argv = argv_sleep, .a
 					   .working_dir = "/tmp"};
 static struct model_task_def taskdef = {.logical = "TD", .family = "svc-a", .containers = &container,
 					.ncontainers = 1};
-static int asg_subnets[2] = {0, 1};
+static int asg_subnets[3] = {0, 1, 2};
 static struct model_asg asg = {.logical = "ASG", .name = "asg", .subnets = asg_subnets,
 			       .nsubnets = 2, .min = 2, .max = 4, .desired = 2};
 static struct model_service_lb svc_lb = {.container_name = "web", .container_port = 8080,
@@ -64,6 +65,12 @@ static void model_setup(void)
 	cidr4_parse("127.79.1.0/24", &subnets[0].lo_cidr);
 	cidr4_parse("10.0.2.0/24", &subnets[1].cidr);
 	cidr4_parse("127.79.2.0/24", &subnets[1].lo_cidr);
+	cidr4_parse("10.0.3.0/24", &subnets[2].cidr);
+	cidr4_parse("127.79.3.0/24", &subnets[2].lo_cidr);
+	asg_subnets[0] = 0;
+	asg_subnets[1] = 1;
+	asg.nsubnets = 2;
+	asg.desired = 2;
 	container.argv = argv_sleep;
 	service.desired = 2;
 	model = (struct model){.region = "us-east-1", .account = "123456789012",
@@ -451,6 +458,37 @@ static void test_shutdown_without_tasks(void)
 	teardown(loop, e);
 }
 
+/* An ASG over two subnets in AZ a and one in AZ b still alternates AZs. */
+static void test_hosts_balance_azs(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_host_info h[8];
+
+	model_setup();
+	model.nsubnets = 3;
+	asg_subnets[0] = 0;
+	asg_subnets[1] = 2; /* a, a, b */
+	asg_subnets[2] = 1;
+	asg.nsubnets = 3;
+	asg.desired = 4;
+	service.desired = 0;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_hosts(e, h, 8), 4);
+	ASSERT_EQ(h[0].subnet, 0);
+	ASSERT_EQ(h[1].subnet, 1);
+	ASSERT_EQ(h[2].subnet, 2);
+	ASSERT_EQ(h[3].subnet, 1);
+	ASSERT_STR_EQ(h[0].az, "us-east-1a");
+	ASSERT_STR_EQ(h[1].az, "us-east-1b");
+	ASSERT_STR_EQ(h[2].az, "us-east-1a");
+	ASSERT_STR_EQ(h[3].az, "us-east-1b");
+	ASSERT_EQ(ecs_start(e), 0);
+	teardown(loop, e);
+}
+
 /* A container that ignores SIGTERM is killed after its StopTimeout. */
 static char *argv_stubborn[] = {"/bin/sh", "-c", "trap '' TERM; echo ready; sleep 30", NULL};
 
@@ -594,6 +632,7 @@ T_MAIN({
 	T_RUN(test_failed_start);
 	T_RUN(test_no_asg_goes_into_subnets);
 	T_RUN(test_shutdown_without_tasks);
+	T_RUN(test_hosts_balance_azs);
 	T_RUN(test_shutdown_kills_after_stop_timeout);
 	T_RUN(test_demo_app_as_task);
 })
