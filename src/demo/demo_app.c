@@ -24,6 +24,7 @@
 #define DEMO_IN_CAP (64 * 1024)	   /* one request head must fit */
 #define DEMO_OUT_HIGH (1024 * 1024) /* stop reading while this much is unsent */
 #define DEMO_IDLE_MS 75000u
+#define DEMO_LINGER_MS 2000u
 #define DEMO_MAX_CONNS 20000
 
 enum conn_state { CONN_HEAD, CONN_BODY_LENGTH, CONN_BODY_CHUNKED };
@@ -48,6 +49,7 @@ struct demo_conn {
 	struct demo_chunked chunk;
 	bool close_after; /* close once the current request is answered */
 	bool reading;
+	bool draining; /* answered and half-closed: discarding input until EOF */
 	char *in;
 	size_t nin;
 	char *out;
@@ -176,9 +178,33 @@ static int conn_flush(struct demo_conn *c)
 	}
 	memmove(c->out, c->out + off, c->nout - off);
 	c->nout -= off;
-	if (c->nout == 0 && c->close_after && c->state == CONN_HEAD)
-		return -1;
+	if (c->nout == 0 && c->close_after && c->state == CONN_HEAD) {
+		/* Lingering close: closing with unread input would send a
+		 * reset that can destroy the response before the peer reads
+		 * it, so half-close and discard input for a while. */
+		if (shutdown(c->fd, SHUT_WR) < 0)
+			return -1;
+		c->draining = true;
+		loop_io_mod(c->srv->loop, &c->io, EPOLLIN);
+		loop_timer_start(c->srv->loop, &c->idle, DEMO_LINGER_MS);
+	}
 	return 0;
+}
+
+static void conn_drain(struct demo_conn *c)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_close(c);
+		return;
+	}
 }
 
 /* Consumes what the input buffer holds: heads, then bodies. Returns -1 to
@@ -255,6 +281,10 @@ static void on_conn(struct loop *loop, struct loop_io *io, uint32_t events)
 	struct demo_conn *c = io->data;
 	bool eof = false;
 
+	if (c->draining) {
+		conn_drain(c);
+		return;
+	}
 	loop_timer_start(loop, &c->idle, DEMO_IDLE_MS);
 	if (c->reading && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
 		/* Read while there is room; a full buffer with no complete head
@@ -278,6 +308,8 @@ static void on_conn(struct loop *loop, struct loop_io *io, uint32_t events)
 		conn_close(c);
 		return;
 	}
+	if (c->draining)
+		return;
 	if (eof && c->nout == 0) {
 		conn_close(c);
 		return;

@@ -98,6 +98,42 @@ static void test_skip_chunked(void)
 	ASSERT_EQ(demo_http_skip_chunked(&st, "fffffffffffffff\r\n", 17), -1);
 }
 
+/* Random and mutated inputs: results stay in range (ASan checks bounds). */
+static void test_reader_random_inputs(void)
+{
+	static const char *seeds[] = {
+		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+		"POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
+		"3\r\nabc\r\n0\r\nT: v\r\n\r\n",
+	};
+	unsigned seed = 12345;
+	char buf[256];
+	for (int iter = 0; iter < 50000; iter++) {
+		const char *sd = seeds[iter % 3];
+		size_t n = strlen(sd), len;
+		struct demo_req r;
+		struct demo_chunked st = {0};
+		int rc;
+		long k;
+		memcpy(buf, sd, n);
+		/* A few random byte flips, then a random cut. */
+		for (int f = 0; f < 3; f++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[(seed >> 8) % n] = (char)(seed >> 16);
+		}
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 8) % (n + 1);
+		rc = demo_http_parse_head(buf, len, &r);
+		if (rc != -1 && rc != -2 && (rc <= 0 || (size_t)rc > len))
+			T_FAIL("parse_head returned %d for len %zu", rc, len);
+		if (rc > 0 && r.nheaders > DEMO_HTTP_MAX_HEADERS)
+			T_FAIL("too many headers");
+		k = demo_http_skip_chunked(&st, buf, len);
+		if (k < -1 || k > (long)len)
+			T_FAIL("skip_chunked returned %ld for len %zu", k, len);
+	}
+}
+
 /* --- the real server --- */
 
 static uint32_t demo_addr = (127u << 24) | 57u; /* 127.0.0.57 */
@@ -259,6 +295,19 @@ static void test_demo_app_serves(void)
 		close(fd);
 	}
 
+	/* A head over 64 KiB: 431 and close. */
+	fd = demo_connect();
+	ASSERT_TRUE(fd >= 0);
+	if (fd >= 0) {
+		static char big[70 * 1024];
+		memset(big, 'a', sizeof(big) - 1);
+		memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+		send_all(fd, big);
+		n = read_responses(fd, buf, sizeof(buf), 1);
+		ASSERT_TRUE(n > 0 && strncmp(buf, "HTTP/1.1 431 ", 13) == 0);
+		close(fd);
+	}
+
 	/* Many connections at once. */
 	{
 		int fds[64], ok = 0;
@@ -351,6 +400,7 @@ static void test_vpc_exec_resolv_conf(void)
 T_MAIN({
 	T_RUN(test_parse_head);
 	T_RUN(test_skip_chunked);
+	T_RUN(test_reader_random_inputs);
 	T_RUN(test_demo_app_serves);
 	T_RUN(test_vpc_exec_resolv_conf);
 })
