@@ -1139,7 +1139,11 @@ static void on_up_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
 		size_t room = abuf_room(&c->uin);
-		if (room > 0) {
+		if (room == 0 && (ev & (EPOLLHUP | EPOLLERR))) {
+			/* reset while our buffer is full: level-triggered HUP
+			 * would spin; the kernel drops the data anyway */
+			u->eof = true;
+		} else if (room > 0) {
 			ssize_t n = read(u->fd, c->uin.p + c->uin.len, room);
 			if (n > 0) {
 				c->uin.len += (size_t)n;

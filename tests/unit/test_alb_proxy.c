@@ -135,6 +135,13 @@ static void backend_conn(int fd, int id)
 			memcpy(buf, rest + roff, rlen - roff);
 			len = rlen - roff;
 		}
+		if (strcmp(resp, "/bye") == 0) {
+			/* a keep-alive response, then the target closes: the
+			 * ALB must drop the pooled connection, not 502 */
+			const char *bye = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbye\n";
+			write_all(fd, bye, strlen(bye));
+			return;
+		}
 		if (strcmp(resp, "/big") == 0) {
 			static char big[300000];
 			memset(big, 'x', sizeof(big));
@@ -498,6 +505,20 @@ static void test_bodies(void)
 	close(fd);
 }
 
+static void test_stale_pool(void)
+{
+	struct reply r;
+	for (int i = 0; i < 6; i++) {
+		ASSERT_EQ(get("service-a.in.example.com", "/bye", &r), 0);
+		ASSERT_EQ(r.status, 200);
+		reply_free(&r);
+		usleep(20000);
+		ASSERT_EQ(get("service-a.in.example.com", "/next", &r), 0);
+		ASSERT_EQ(r.status, 200);
+		reply_free(&r);
+	}
+}
+
 static void test_alb_errors(void)
 {
 	struct reply r;
@@ -630,6 +651,7 @@ static void run_all(void)
 	T_RUN(test_keep_alive);
 	T_RUN(test_bodies);
 	T_RUN(test_alb_errors);
+	T_RUN(test_stale_pool);
 
 	atomic_store(&stop_flag, 1);
 	pthread_join(th, NULL);

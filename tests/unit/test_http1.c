@@ -43,6 +43,13 @@ static long resp(const char *s, struct http_response *r)
 	r->headers = hdrs;
 	r->maxheaders = 64;
 	rc = http_parse_response(b, n, r);
+	if (rc > 0) {
+		r->reason.p = s + (r->reason.p - b);
+		for (size_t i = 0; i < r->nheaders; i++) {
+			hdrs[i].name.p = s + (hdrs[i].name.p - b);
+			hdrs[i].value.p = s + (hdrs[i].value.p - b);
+		}
+	}
 	free(b);
 	return rc;
 }
