@@ -767,6 +767,18 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 		task_finish(e, t);
 }
 
+/* Installed by ecs_free in place of on_sigchld: the loop has no way to drop
+ * a signal callback, and it may outlive the plane. Still reaps, so that no
+ * zombie is left behind. */
+static void on_sigchld_orphan(struct loop *loop, int signo, void *data)
+{
+	(void)loop;
+	(void)signo;
+	(void)data;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
 static void on_sigchld(struct loop *loop, int signo, void *data)
 {
 	struct ecs *e = data;
@@ -944,6 +956,8 @@ void ecs_free(struct ecs *e)
 		return;
 	loop_timer_stop(e->loop, &e->sched_timer);
 	loop_timer_stop(e->loop, &e->done_timer);
+	if (e->sigchld)
+		loop_signal_add(e->loop, SIGCHLD, on_sigchld_orphan, NULL);
 	for (size_t i = 0; i < e->nlive; i++) {
 		struct ecs_task *t = e->live[i];
 		for (size_t k = 0; k < t->nprocs; k++)

@@ -10,7 +10,8 @@
  *
  * Children: the plane owns SIGCHLD on its loop (loop_signal_add) and reaps
  * with waitpid(-1, WNOHANG), so no other module of the same process may
- * wait for its own children.
+ * wait for its own children. After ecs_free the loop keeps reaping (with a
+ * callback that no longer touches the plane).
  *
  * Ownership: struct ecs keeps pointers to loop and model, which must outlive
  * it; it copies state_dir and hooks. Strings returned by the introspection
