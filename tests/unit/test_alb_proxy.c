@@ -25,6 +25,7 @@
 #define BACK1 0x7f010105u	/* 127.1.1.5 */
 #define BACK2 0x7f010106u	/* 127.1.1.6 */
 #define REFUSER 0x7f010107u	/* 127.1.1.7: nothing listens */
+#define BACK3 0x7f010108u	/* 127.1.1.8: fails its health checks */
 #define CLIENT_ADDR 0x7f000009u /* 127.0.0.9 */
 
 static int base_port;
@@ -135,6 +136,17 @@ static void backend_conn(int fd, int id)
 			memcpy(buf, rest + roff, rlen - roff);
 			len = rlen - roff;
 		}
+		if (strcmp(resp, "/health") == 0 && id == 3) {
+			const char *no = "HTTP/1.1 500 Internal Server Error\r\n"
+					 "Content-Length: 0\r\n\r\n";
+			if (write_all(fd, no, strlen(no)) < 0)
+				return;
+			continue;
+		}
+		if (strcmp(resp, "/sleep") == 0) {
+			sleep(4);
+			return;
+		}
 		if (strcmp(resp, "/bye") == 0) {
 			/* a keep-alive response, then the target closes: the
 			 * ALB must drop the pooled connection, not 502 */
@@ -207,10 +219,10 @@ static pid_t backend_start(uint32_t addr, uint16_t port, int id)
 static struct model m;
 static struct model_lb lb;
 static struct model_listener li;
-static struct model_rule rules[2];
-static struct model_condition conds[2];
-static struct model_target_group tgs[3];
-static int rule_idx[2] = {0, 1};
+static struct model_rule rules[3];
+static struct model_condition conds[3];
+static struct model_target_group tgs[4];
+static int rule_idx[3] = {0, 1, 2};
 static uint32_t node_addrs[1] = {LB_ADDR};
 static int subnets[1] = {0};
 
@@ -221,10 +233,10 @@ static void model_build(void)
 			       .subnets = subnets,
 			       .nsubnets = 1,
 			       .node_addrs = node_addrs,
-			       .idle_timeout_s = 5};
-	for (int i = 0; i < 3; i++) {
-		tgs[i] = (struct model_target_group){.name = i == 0 ? "tg-empty" : i == 1 ? "tg-a"
-										      : "tg-refuse",
+			       .idle_timeout_s = 2};
+	for (int i = 0; i < 4; i++) {
+		static const char *names[] = {"tg-empty", "tg-a", "tg-refuse", "tg-sick"};
+		tgs[i] = (struct model_target_group){.name = (char *)names[i],
 						     .protocol = "HTTP",
 						     .port = 80,
 						     .deregistration_delay_s = 0};
@@ -236,6 +248,7 @@ static void model_build(void)
 							.unhealthy_threshold = 2,
 							.matcher = "200"};
 	}
+	tgs[3].hc.interval_s = 1;
 	conds[0] = (struct model_condition){.field = MODEL_COND_HOST_HEADER, .nvalues = 1};
 	conds[0].values[0] = "service-a.in.example.com";
 	conds[1] = (struct model_condition){.field = MODEL_COND_HOST_HEADER, .nvalues = 1};
@@ -244,11 +257,15 @@ static void model_build(void)
 				       .action = {MODEL_ACTION_FORWARD, 1}};
 	rules[1] = (struct model_rule){.priority = 2, .listener = 0, .conds = &conds[1], .nconds = 1,
 				       .action = {MODEL_ACTION_FORWARD, 2}};
+	conds[2] = (struct model_condition){.field = MODEL_COND_HOST_HEADER, .nvalues = 1};
+	conds[2].values[0] = "sick.example.com";
+	rules[2] = (struct model_rule){.priority = 3, .listener = 0, .conds = &conds[2], .nconds = 1,
+				       .action = {MODEL_ACTION_FORWARD, 3}};
 	li = (struct model_listener){.logical = "Listener", .lb = 0, .port = base_port,
-				     .protocol = "HTTP", .rules = rule_idx, .nrules = 2,
+				     .protocol = "HTTP", .rules = rule_idx, .nrules = 3,
 				     .default_action = {MODEL_ACTION_FORWARD, 0}};
 	m = (struct model){.lbs = &lb, .nlbs = 1, .listeners = &li, .nlisteners = 1,
-			   .rules = rules, .nrules = 2, .tgs = tgs, .ntgs = 3};
+			   .rules = rules, .nrules = 3, .tgs = tgs, .ntgs = 4};
 }
 
 /* --- the loop thread --- */
@@ -519,6 +536,31 @@ static void test_stale_pool(void)
 	}
 }
 
+/* Every target unhealthy: the ALB fails open and still forwards. */
+static void test_fail_open(void)
+{
+	struct reply r;
+	ASSERT_EQ(get("sick.example.com", "/", &r), 0);
+	ASSERT_EQ(r.status, 200);
+	ASSERT_STR_CONTAINS(r.body, "backend=3");
+	reply_free(&r);
+}
+
+/* LB idle timeout 2 s: a silent target is 504, a silent client is closed. */
+static void test_timeouts(void)
+{
+	struct reply r;
+	char ch;
+	int fd;
+	ASSERT_EQ(get("service-a.in.example.com", "/sleep", &r), 0);
+	ASSERT_EQ(r.status, 504);
+	ASSERT_STR_CONTAINS(r.body, "504 Gateway Time-out");
+	reply_free(&r);
+	fd = client_connect();
+	ASSERT_EQ(read(fd, &ch, 1), 0);
+	close(fd);
+}
+
 static void test_alb_errors(void)
 {
 	struct reply r;
@@ -597,6 +639,11 @@ static void test_health_states(void)
 	ASSERT_EQ(ti[0].state, ALB_TARGET_INITIAL);
 	ASSERT_STR_EQ(ti[0].reason, "Elb.InitialHealthChecking");
 	ASSERT_EQ(alb_target_list(alb, 0, ti, 4), 0);
+	n = alb_target_list(alb, 3, ti, 4);
+	ASSERT_EQ(n, 1);
+	ASSERT_EQ(ti[0].state, ALB_TARGET_UNHEALTHY);
+	ASSERT_STR_EQ(ti[0].reason, "Target.ResponseCodeMismatch");
+	ASSERT_STR_EQ(ti[0].description, "Health checks failed with these codes: [500]");
 	/* deregistration drains (delay 0 here), then removes */
 	ASSERT_EQ(alb_target_deregister(alb, 2, REFUSER, (uint16_t)(base_port + 3)), 0);
 	n = alb_target_list(alb, 2, ti, 4);
@@ -621,7 +668,7 @@ static void on_health(void *data, int tg, uint32_t addr, uint16_t port, enum alb
 
 static void run_all(void)
 {
-	pid_t b1, b2;
+	pid_t b1, b2, b3;
 	pthread_t th;
 	char err[256] = "";
 	struct alb_target_info ti[2];
@@ -630,7 +677,8 @@ static void run_all(void)
 	model_build();
 	b1 = backend_start(BACK1, (uint16_t)(base_port + 1), 1);
 	b2 = backend_start(BACK2, (uint16_t)(base_port + 2), 2);
-	ASSERT_TRUE(b1 > 0 && b2 > 0);
+	b3 = backend_start(BACK3, (uint16_t)(base_port + 4), 3);
+	ASSERT_TRUE(b1 > 0 && b2 > 0 && b3 > 0);
 	lp = loop_new();
 	alb = alb_new(lp, &m);
 	alb_on_health(alb, on_health, NULL);
@@ -640,11 +688,14 @@ static void run_all(void)
 	ASSERT_EQ(alb_target_register(alb, 1, BACK1, (uint16_t)(base_port + 1)), 0);
 	ASSERT_EQ(alb_target_register(alb, 1, BACK2, (uint16_t)(base_port + 2)), 0);
 	ASSERT_EQ(alb_target_register(alb, 2, REFUSER, (uint16_t)(base_port + 3)), 0);
+	ASSERT_EQ(alb_target_register(alb, 3, BACK3, (uint16_t)(base_port + 4)), 0);
 	ASSERT_EQ(alb_target_list(alb, 1, ti, 2), 2);
 	ASSERT_EQ(ti[0].state, ALB_TARGET_INITIAL);
 	ASSERT_STR_EQ(ti[0].reason, "Elb.RegistrationInProgress");
 	pthread_create(&th, NULL, loop_thread, NULL);
-	usleep(200000); /* the first health checks run at once */
+	/* the first health checks run at once; tg-sick checks every second
+	 * and turns unhealthy at the second failure */
+	usleep(1500000);
 
 	T_RUN(test_route_and_round_robin);
 	T_RUN(test_forwarded_headers);
@@ -652,6 +703,8 @@ static void run_all(void)
 	T_RUN(test_bodies);
 	T_RUN(test_alb_errors);
 	T_RUN(test_stale_pool);
+	T_RUN(test_fail_open);
+	T_RUN(test_timeouts);
 
 	atomic_store(&stop_flag, 1);
 	pthread_join(th, NULL);
@@ -669,6 +722,8 @@ static void run_all(void)
 	loop_free(lp);
 	kill(b1, SIGKILL);
 	kill(b2, SIGKILL);
+	kill(b3, SIGKILL);
+	waitpid(b3, NULL, 0);
 	waitpid(b1, NULL, 0);
 	waitpid(b2, NULL, 0);
 }
