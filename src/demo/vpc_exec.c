@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,7 @@ static int make_resolv(uint32_t resolver_addr, char *tmp, size_t len)
 int vpc_exec_main(uint32_t resolver_addr, char **argv)
 {
 	char target[PATH_MAX], tmp[PATH_MAX];
+	sigset_t none;
 	int rc;
 
 	if (!argv || !argv[0]) {
@@ -143,6 +145,10 @@ int vpc_exec_main(uint32_t resolver_addr, char **argv)
 	}
 	/* The mount holds the inode; the name is no longer needed. */
 	unlink(tmp);
+	/* A blocked mask survives exec; the command should start clean even
+	 * if the caller had already set up a loop with signalfd. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvp(argv[0], argv);
 	fprintf(stderr, "vpcd exec: %s: %s\n", argv[0], strerror(errno));
 	return 127;
