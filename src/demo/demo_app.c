@@ -21,7 +21,7 @@
 #include "core/loop.h"
 #include "demo/demo_http.h"
 
-#define DEMO_IN_CAP (64 * 1024)	   /* one request head must fit */
+#define DEMO_IN_CAP (64 * 1024)     /* one request head must fit */
 #define DEMO_OUT_HIGH (1024 * 1024) /* stop reading while this much is unsent */
 #define DEMO_IDLE_MS 75000u
 #define DEMO_LINGER_MS 2000u
@@ -88,13 +88,13 @@ static int out_append(struct demo_conn *c, const char *p, size_t n)
 }
 
 static int respond(struct demo_conn *c, bool head_only, int code, const char *reason,
-		   const char *body, size_t blen)
+                   const char *body, size_t blen)
 {
 	char h[256];
 	int n = snprintf(h, sizeof(h),
-			 "HTTP/1.1 %d %s\r\nServer: vpcd-demo-app\r\n"
-			 "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n",
-			 code, reason, blen, c->close_after ? "Connection: close\r\n" : "");
+	                 "HTTP/1.1 %d %s\r\nServer: vpcd-demo-app\r\n"
+	                 "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n",
+	                 code, reason, blen, c->close_after ? "Connection: close\r\n" : "");
 	if (out_append(c, h, (size_t)n) < 0)
 		return -ENOMEM;
 	if (!head_only && blen && out_append(c, body, blen) < 0)
@@ -115,11 +115,11 @@ static int respond_echo(struct demo_conn *c, const struct demo_req *r, bool head
 	if (!b)
 		return -ENOMEM;
 	n += (size_t)snprintf(b + n, cap - n, "%.*s %.*s HTTP/1.%d\n", (int)r->method.n,
-			      r->method.p, (int)r->target.n, r->target.p, r->minor);
+	                      r->method.p, (int)r->target.n, r->target.p, r->minor);
 	for (size_t i = 0; i < r->nheaders; i++)
 		n += (size_t)snprintf(b + n, cap - n, "%.*s: %.*s\n", (int)r->headers[i].name.n,
-				      r->headers[i].name.p, (int)r->headers[i].value.n,
-				      r->headers[i].value.p);
+		                      r->headers[i].name.p, (int)r->headers[i].value.n,
+		                      r->headers[i].value.p);
 	rc = respond(c, head_only, 200, "OK", b, n);
 	free(b);
 	return rc;
@@ -140,7 +140,7 @@ static int handle_request(struct demo_conn *c, const struct demo_req *r)
 		c->close_after = true;
 	if (plen == 1 && r->target.p[0] == '/') {
 		n = snprintf(body, sizeof(body), "hello from %s task on %s:%d\n", s->service,
-			     s->host, s->port);
+		             s->host, s->port);
 		return respond(c, head_only, 200, "OK", body, (size_t)n);
 	}
 	if (plen == 26 && memcmp(r->target.p, "/application-status/health", 26) == 0)
@@ -223,8 +223,8 @@ static int conn_process(struct demo_conn *c)
 			if (n == -2) {
 				if (c->nin - off >= DEMO_IN_CAP) {
 					c->close_after = true;
-					rc = respond(c, false, 431, "Request Header Fields Too Large",
-						     "", 0);
+					rc = respond(c, false, 431,
+					             "Request Header Fields Too Large", "", 0);
 				}
 				break;
 			}
@@ -402,7 +402,7 @@ int demo_app_main(int argc, char **argv)
 	s.lfd = sock_listen4(addr, (uint16_t)p, SOCK_STREAM);
 	if (s.lfd < 0) {
 		fprintf(stderr, "demo-app: cannot listen on %s:%ld: %s\n", host, p,
-			strerror(-s.lfd));
+		        strerror(-s.lfd));
 		goto out;
 	}
 	if (loop_signal_add(s.loop, SIGTERM, on_stop_signal, NULL) < 0 ||

@@ -84,7 +84,7 @@ static int make_resolv(uint32_t resolver_addr, char *tmp, size_t len)
 	if (fd < 0)
 		return -errno;
 	n = snprintf(text, sizeof(text), "nameserver %s\noptions attempts:2 timeout:1\n",
-		     addr4_str(resolver_addr, a));
+	             addr4_str(resolver_addr, a));
 	w = write(fd, text, (size_t)n);
 	if (w != n || fchmod(fd, 0644) < 0) {
 		int err = w < 0 ? -errno : -EIO;
@@ -110,36 +110,37 @@ int vpc_exec_main(uint32_t resolver_addr, char **argv)
 	 * the mount goes onto the file it points at. */
 	if (!realpath("/etc/resolv.conf", target)) {
 		fprintf(stderr,
-			"vpcd exec: /etc/resolv.conf does not resolve to a file (%s); create it "
-			"(it may be an empty file) so that it can be replaced for CMD\n",
-			strerror(errno));
+		        "vpcd exec: /etc/resolv.conf does not resolve to a file (%s); create it "
+		        "(it may be an empty file) so that it can be replaced for CMD\n",
+		        strerror(errno));
 		return 1;
 	}
 	rc = enter_namespace();
 	if (rc < 0) {
-		fprintf(stderr,
-			"vpcd exec: cannot create a private mount namespace (%s).\n"
-			"  vpcd exec needs root or CAP_SYS_ADMIN, or unprivileged user namespaces\n"
-			"  (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0).\n"
-			"  Alternatives: run it with sudo, or point the command's resolver at\n"
-			"  the VPC resolver yourself (nameserver in /etc/resolv.conf).\n",
-			strerror(-rc));
+		fprintf(
+		    stderr,
+		    "vpcd exec: cannot create a private mount namespace (%s).\n"
+		    "  vpcd exec needs root or CAP_SYS_ADMIN, or unprivileged user namespaces\n"
+		    "  (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0).\n"
+		    "  Alternatives: run it with sudo, or point the command's resolver at\n"
+		    "  the VPC resolver yourself (nameserver in /etc/resolv.conf).\n",
+		    strerror(-rc));
 		return 1;
 	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		fprintf(stderr, "vpcd exec: cannot make / private in the new namespace: %s\n",
-			strerror(errno));
+		        strerror(errno));
 		return 1;
 	}
 	rc = make_resolv(resolver_addr, tmp, sizeof(tmp));
 	if (rc < 0) {
 		fprintf(stderr, "vpcd exec: cannot write a temporary resolv.conf: %s\n",
-			strerror(-rc));
+		        strerror(-rc));
 		return 1;
 	}
 	if (mount(tmp, target, NULL, MS_BIND, NULL) < 0) {
 		fprintf(stderr, "vpcd exec: cannot bind-mount %s over %s: %s\n", tmp, target,
-			strerror(errno));
+		        strerror(errno));
 		unlink(tmp);
 		return 1;
 	}

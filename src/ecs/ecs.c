@@ -114,7 +114,7 @@ struct ecs {
 	struct ecs_host *hosts;
 	size_t nhosts;
 	struct ecs_pool *pools; /* one per model subnet */
-	struct ecs_svc *svcs;	/* one per model service */
+	struct ecs_svc *svcs;   /* one per model service */
 	struct ecs_task **live; /* oldest first */
 	size_t nlive, caplive;
 	struct ecs_task *stopped[ECS_STOPPED_KEEP]; /* oldest first */
@@ -151,7 +151,7 @@ static uint64_t mix64(uint64_t x)
 }
 
 static void svc_event(struct ecs *e, int s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void svc_event(struct ecs *e, int s, const char *fmt, ...)
 {
@@ -265,7 +265,7 @@ static void host_make_id(const struct ecs *e, int asg, int ord, char *out, size_
 	char seed[512];
 	uint64_t h1, h2;
 	snprintf(seed, sizeof(seed), "%s/%s/%d", e->m->stack_name ? e->m->stack_name : "",
-		 e->m->asgs[asg].logical ? e->m->asgs[asg].logical : "", ord);
+	         e->m->asgs[asg].logical ? e->m->asgs[asg].logical : "", ord);
 	h1 = mix64(fnv1a(seed, 0xcbf29ce484222325ull));
 	h2 = mix64(h1);
 	snprintf(out, len, "i-%016llx%x", (unsigned long long)h1, (unsigned)(h2 & 0xf));
@@ -426,28 +426,28 @@ static void task_targets(struct ecs *e, struct ecs_task *t, bool reg)
 		tg_arn = e->m->tgs[lb->target_group].arn;
 		if (reg) {
 			rc = e->hooks.target_register
-				     ? e->hooks.target_register(e->hooks.data, lb->target_group,
-								t->addr, (uint16_t)lb->container_port)
-				     : 0;
+			         ? e->hooks.target_register(e->hooks.data, lb->target_group,
+			                                    t->addr, (uint16_t)lb->container_port)
+			         : 0;
 			if (rc < 0) {
 				log_warn("ecs: task %s: registering in %s failed: %s", t->id,
-					 tg_arn, strerror(-rc));
+				         tg_arn, strerror(-rc));
 				continue;
 			}
-			svc_event(e, t->service, "(service %s) registered 1 targets in (target-group %s)",
-				  svc_name(e, t->service), tg_arn);
+			svc_event(e, t->service,
+			          "(service %s) registered 1 targets in (target-group %s)",
+			          svc_name(e, t->service), tg_arn);
 		} else {
 			rc = e->hooks.target_deregister
-				     ? e->hooks.target_deregister(e->hooks.data, lb->target_group,
-								  t->addr,
-								  (uint16_t)lb->container_port)
-				     : 0;
+			         ? e->hooks.target_deregister(e->hooks.data, lb->target_group,
+			                                      t->addr, (uint16_t)lb->container_port)
+			         : 0;
 			if (rc < 0)
 				log_warn("ecs: task %s: deregistering from %s failed: %s", t->id,
-					 tg_arn, strerror(-rc));
+				         tg_arn, strerror(-rc));
 			svc_event(e, t->service,
-				  "(service %s) deregistered 1 targets in (target-group %s)",
-				  svc_name(e, t->service), tg_arn);
+			          "(service %s) deregistered 1 targets in (target-group %s)",
+			          svc_name(e, t->service), tg_arn);
 		}
 	}
 	t->registered = reg;
@@ -482,8 +482,9 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 		task_targets(e, t, false);
 	if (t->last == TS_STOPPING || t->last == TS_RUNNING) {
 		if (t->started_ms)
-			svc_event(e, t->service, "(service %s) has stopped 1 running tasks: (task %s).",
-				  svc_name(e, t->service), t->id);
+			svc_event(e, t->service,
+			          "(service %s) has stopped 1 running tasks: (task %s).",
+			          svc_name(e, t->service), t->id);
 	}
 	/* Back-off bookkeeping: a task that never ran or died at once is a
 	 * failed start; one that ran a while clears the count. */
@@ -506,11 +507,12 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 	if (t->host >= 0 && e->hosts[t->host].ntasks > 0)
 		e->hosts[t->host].ntasks--;
 	log_info("ecs: task %s (%s) stopped: %s: %s", t->id, addr4_str(t->addr, abuf),
-		 t->stop_code ? t->stop_code : "-", t->reason);
+	         t->stop_code ? t->stop_code : "-", t->reason);
 	live_remove(e, t);
 	if (e->nstopped == ECS_STOPPED_KEEP) {
 		task_free(e, e->stopped[0]);
-		memmove(&e->stopped[0], &e->stopped[1], (ECS_STOPPED_KEEP - 1) * sizeof(e->stopped[0]));
+		memmove(&e->stopped[0], &e->stopped[1],
+		        (ECS_STOPPED_KEEP - 1) * sizeof(e->stopped[0]));
 		e->nstopped--;
 	}
 	e->stopped[e->nstopped++] = t;
@@ -534,7 +536,7 @@ static void on_kill_timer(struct loop *loop, struct loop_timer *timer)
 /* Deregister, SIGTERM every container's process group, SIGKILL after
  * timeout_s. The caller's reason wins only if none was set before. */
 static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code, const char *reason,
-			    int max_timeout_s)
+                            int max_timeout_s)
 {
 	const struct model_task_def *td = svc_taskdef(e, t->service);
 	int timeout_s = 0;
@@ -586,21 +588,20 @@ static void task_make_id(char *out)
 		snprintf(out + 2 * i, 3, "%02x", r[i]);
 }
 
-static int task_start_containers(struct ecs *e, struct ecs_task *t,
-				 const struct model_task_def *td)
+static int task_start_containers(struct ecs *e, struct ecs_task *t, const struct model_task_def *td)
 {
 	char dir[PATH_MAX], logp[PATH_MAX + 256], host[16], cname[128];
 	int rc;
 
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/tasks/%s", e->state_dir, t->id) >= sizeof(dir)) {
-		snprintf(t->reason, sizeof(t->reason), "CannotStartContainerError: state dir too long");
+		snprintf(t->reason, sizeof(t->reason),
+		         "CannotStartContainerError: state dir too long");
 		return -ENAMETOOLONG;
 	}
 	rc = ecs_proc_mkdirs(dir);
 	if (rc < 0) {
 		snprintf(t->reason, sizeof(t->reason),
-			 "CannotStartContainerError: creating %.200s: %s", dir,
-			 strerror(-rc));
+		         "CannotStartContainerError: creating %.200s: %s", dir, strerror(-rc));
 		return rc;
 	}
 	addr4_str(t->addr, host);
@@ -615,20 +616,20 @@ static int task_start_containers(struct ecs *e, struct ecs_task *t,
 				*p = '_';
 		snprintf(logp, sizeof(logp), "%s/%s.log", dir, cname);
 		if (!c->argv || !c->argv[0]) {
-			snprintf(t->reason, sizeof(t->reason),
-				 "CannotStartContainerError: container %s has no command (image %s)",
-				 cname, c->image ? c->image : "-");
+			snprintf(
+			    t->reason, sizeof(t->reason),
+			    "CannotStartContainerError: container %s has no command (image %s)",
+			    cname, c->image ? c->image : "-");
 			return -EINVAL;
 		}
-		env = ecs_proc_env(c, host, c->nports ? c->ports[0].container_port : 0,
-				   e->exe_dir);
+		env = ecs_proc_env(c, host, c->nports ? c->ports[0].container_port : 0, e->exe_dir);
 		if (!env) {
 			snprintf(t->reason, sizeof(t->reason),
-				 "CannotStartContainerError: out of memory");
+			         "CannotStartContainerError: out of memory");
 			return -ENOMEM;
 		}
 		pid = ecs_proc_spawn(c->argv, env, c->working_dir, logp, t->reason,
-				     sizeof(t->reason));
+		                     sizeof(t->reason));
 		ecs_proc_env_free(env);
 		if (pid < 0)
 			return (int)pid;
@@ -636,7 +637,7 @@ static int task_start_containers(struct ecs *e, struct ecs_task *t,
 		t->procs[i].alive = true;
 		t->nalive++;
 		log_info("ecs: task %s container %s: pid %d on %s, log %s", t->id, cname, (int)pid,
-			 host, logp);
+		         host, logp);
 	}
 	return 0;
 }
@@ -655,9 +656,9 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 
 	if (!td || place_task(e, s, &pl) < 0) {
 		svc_event(e, s,
-			  "service %s was unable to place a task because no container instance "
-			  "met all of its requirements.",
-			  svc_name(e, s));
+		          "service %s was unable to place a task because no container instance "
+		          "met all of its requirements.",
+		          svc_name(e, s));
 		return NULL;
 	}
 	if (e->nlive == e->caplive) {
@@ -684,20 +685,20 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	loop_timer_init(&t->kill_timer, on_kill_timer, t);
 	task_make_id(t->id);
 	cl = (m->services[s].cluster >= 0 && (size_t)m->services[s].cluster < m->nclusters)
-		     ? &m->clusters[m->services[s].cluster]
-		     : NULL;
+	         ? &m->clusters[m->services[s].cluster]
+	         : NULL;
 	arnlen = strlen(t->id) + 128 + (cl && cl->name ? strlen(cl->name) : 7) +
-		 (m->region ? strlen(m->region) : 0) + (m->account ? strlen(m->account) : 0);
+	         (m->region ? strlen(m->region) : 0) + (m->account ? strlen(m->account) : 0);
 	t->arn = malloc(arnlen);
 	if (!t->arn)
 		goto fail;
 	snprintf(t->arn, arnlen, "arn:aws:ecs:%s:%s:task/%s/%s", m->region ? m->region : "",
-		 m->account ? m->account : "", cl && cl->name ? cl->name : "default", t->id);
+	         m->account ? m->account : "", cl && cl->name ? cl->name : "default", t->id);
 	if (pool_alloc(e, pl.subnet, &t->addr) < 0) {
 		svc_event(e, s,
-			  "service %s was unable to place a task because no container instance "
-			  "met all of its requirements. The subnet %s has no free address.",
-			  svc_name(e, s), m->subnets[pl.subnet].id);
+		          "service %s was unable to place a task because no container instance "
+		          "met all of its requirements. The subnet %s has no free address.",
+		          svc_name(e, s), m->subnets[pl.subnet].id);
 		goto fail;
 	}
 	e->live[e->nlive++] = t;
@@ -708,7 +709,7 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	if (task_start_containers(e, t, td) < 0) {
 		t->stop_code = "TaskFailedToStart";
 		log_warn("ecs: task %s of service %s failed to start: %s", t->id, svc_name(e, s),
-			 t->reason);
+		         t->reason);
 		/* Containers already started are stopped like any others. */
 		task_begin_stop(e, t, t->stop_code, t->reason, 0);
 		return t;
@@ -750,17 +751,17 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 	 * whatever the leader left behind goes with it. */
 	kill(-pid, SIGKILL);
 	td = svc_taskdef(e, t->service);
-	cname = td && ci < td->ncontainers && td->containers[ci].name ? td->containers[ci].name
-								      : "?";
+	cname =
+	    td && ci < td->ncontainers && td->containers[ci].name ? td->containers[ci].name : "?";
 	if (WIFEXITED(status))
 		log_info("ecs: task %s container %s (pid %d) exited with code %d", t->id, cname,
-			 (int)pid, WEXITSTATUS(status));
+		         (int)pid, WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		log_info("ecs: task %s container %s (pid %d) killed by signal %d", t->id, cname,
-			 (int)pid, WTERMSIG(status));
+		         (int)pid, WTERMSIG(status));
 	if (t->desired_running && td && ci < td->ncontainers && td->containers[ci].essential) {
 		task_begin_stop(e, t, "EssentialContainerExited",
-				"Essential container in task exited", 0);
+		                "Essential container in task exited", 0);
 		return; /* begin_stop finishes the task if nothing is left */
 	}
 	if (t->nalive == 0)
@@ -832,7 +833,7 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 	}
 	if (nstarted)
 		svc_event(e, s, "(service %s) has started %zu tasks:%s.", svc_name(e, s), nstarted,
-			  ids);
+		          ids);
 	/* Nothing is reaped inside this function, so the batch is intact. */
 	for (size_t i = 0; i < nstarted; i++)
 		if (batch[i]->last == TS_RUNNING)
@@ -877,7 +878,7 @@ static void on_done(struct loop *loop, struct loop_timer *timer)
 /* --- public API --- */
 
 struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_dir,
-		    const struct ecs_hooks *hooks)
+                    const struct ecs_hooks *hooks)
 {
 	struct ecs *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -918,8 +919,8 @@ int ecs_start(struct ecs *e)
 	}
 	for (size_t i = 0; i < e->nhosts; i++)
 		log_info("ecs: host %s in %s (%s)", e->hosts[i].id,
-			 e->m->subnets[e->hosts[i].subnet].az,
-			 e->m->subnets[e->hosts[i].subnet].id);
+		         e->m->subnets[e->hosts[i].subnet].az,
+		         e->m->subnets[e->hosts[i].subnet].id);
 	e->started = true;
 	/* Launch synchronously so that ecs_start's caller sees the tasks. */
 	on_sched(e->loop, &e->sched_timer);
@@ -940,11 +941,11 @@ void ecs_shutdown(struct ecs *e, void (*done)(void *data), void *data)
 			uint64_t cap = loop_now_ms(e->loop) + ECS_SHUTDOWN_STOP_MAX_S * 1000u;
 			if (!loop_timer_armed(&t->kill_timer) || t->kill_timer.when > cap)
 				loop_timer_start(e->loop, &t->kill_timer,
-						 ECS_SHUTDOWN_STOP_MAX_S * 1000u);
+				                 ECS_SHUTDOWN_STOP_MAX_S * 1000u);
 			continue;
 		}
 		task_begin_stop(e, t, "UserInitiated", "Task stopped: vpcd is shutting down",
-				ECS_SHUTDOWN_STOP_MAX_S);
+		                ECS_SHUTDOWN_STOP_MAX_S);
 	}
 	if (e->nlive == 0 && done)
 		loop_timer_start(e->loop, &e->done_timer, 0);
@@ -987,10 +988,10 @@ size_t ecs_hosts(const struct ecs *e, struct ecs_host_info *out, size_t cap)
 	for (size_t i = 0; i < e->nhosts && i < cap; i++) {
 		const struct ecs_host *h = &e->hosts[i];
 		out[i] = (struct ecs_host_info){.id = h->id,
-						.az = subnet_az(e, h->subnet),
-						.subnet = h->subnet,
-						.asg = h->asg,
-						.ntasks = h->ntasks};
+		                                .az = subnet_az(e, h->subnet),
+		                                .subnet = h->subnet,
+		                                .asg = h->asg,
+		                                .ntasks = h->ntasks};
 	}
 	return e->nhosts;
 }
@@ -1002,18 +1003,18 @@ static void task_info(const struct ecs *e, const struct ecs_task *t, struct ecs_
 		if (t->procs[k].alive)
 			pid = (int)t->procs[k].pid;
 	*o = (struct ecs_task_info){
-		.id = t->id,
-		.arn = t->arn,
-		.service = t->service,
-		.host_id = t->host >= 0 ? e->hosts[t->host].id : NULL,
-		.az = subnet_az(e, t->subnet),
-		.addr = t->addr,
-		.pid = pid,
-		.last_status = task_status_str(t->last),
-		.desired_status = t->desired_running ? "RUNNING" : "STOPPED",
-		.stop_code = t->stop_code,
-		.stopped_reason = t->stop_code ? t->reason : NULL,
-		.started_ms = t->started_ms,
+	    .id = t->id,
+	    .arn = t->arn,
+	    .service = t->service,
+	    .host_id = t->host >= 0 ? e->hosts[t->host].id : NULL,
+	    .az = subnet_az(e, t->subnet),
+	    .addr = t->addr,
+	    .pid = pid,
+	    .last_status = task_status_str(t->last),
+	    .desired_status = t->desired_running ? "RUNNING" : "STOPPED",
+	    .stop_code = t->stop_code,
+	    .stopped_reason = t->stop_code ? t->reason : NULL,
+	    .started_ms = t->started_ms,
 	};
 }
 

@@ -40,7 +40,7 @@ struct ecs;
  * <state_dir>/tasks/<task-id>/<container>.log. hooks may be NULL. Returns
  * NULL when out of memory. */
 struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_dir,
-		    const struct ecs_hooks *hooks);
+                    const struct ecs_hooks *hooks);
 /* Launches hosts and the services' tasks; 0 or -errno. */
 int ecs_start(struct ecs *e);
 /* Stops every task (deregister, SIGTERM, SIGKILL after min(stop timeout,
@@ -69,9 +69,9 @@ struct ecs_task_info {
 	int pid; /* first container's process, 0 when none runs */
 	const char *last_status;
 	const char *desired_status;
-	const char *stop_code;	    /* NULL while not stopping */
+	const char *stop_code;      /* NULL while not stopping */
 	const char *stopped_reason; /* NULL while not stopping */
-	uint64_t started_ms;	    /* loop clock when it became RUNNING, 0 if never */
+	uint64_t started_ms;        /* loop clock when it became RUNNING, 0 if never */
 };
 struct ecs_service_info {
 	int service;

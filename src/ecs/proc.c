@@ -74,7 +74,7 @@ static int env_set(struct env_list *l, const char *key, size_t klen, const char 
 }
 
 char **ecs_proc_env(const struct model_container *c, const char *host, int port,
-		    const char *exe_dir)
+                    const char *exe_dir)
 {
 	struct env_list l = {0};
 	char buf[16];
@@ -91,7 +91,7 @@ char **ecs_proc_env(const struct model_container *c, const char *host, int port,
 	}
 	for (size_t k = 0; c && k < c->nenv; k++)
 		if (env_set(&l, c->env[k].key, strlen(c->env[k].key),
-			    c->env[k].value ? c->env[k].value : "") < 0)
+		            c->env[k].value ? c->env[k].value : "") < 0)
 			goto fail;
 	if (host && env_set(&l, "HOST", 4, host) < 0)
 		goto fail;
@@ -220,32 +220,32 @@ static void child_run(char *const *argv, char **env, const char *workdir, int lo
 }
 
 static void spawn_reason(char *reason, size_t rlen, const struct spawn_report *r, const char *arg0,
-			 const char *workdir)
+                         const char *workdir)
 {
 	switch (r->stage) {
 	case STAGE_CHDIR:
 		snprintf(reason, rlen,
-			 "CannotStartContainerError: chdir to working directory \"%s\": %s",
-			 workdir, strerror(r->err));
+		         "CannotStartContainerError: chdir to working directory \"%s\": %s",
+		         workdir, strerror(r->err));
 		break;
 	case STAGE_EXEC:
 		if (r->err == ENOENT && !strchr(arg0, '/'))
 			snprintf(reason, rlen,
-				 "CannotStartContainerError: exec: \"%s\": executable file not "
-				 "found in $PATH",
-				 arg0);
+			         "CannotStartContainerError: exec: \"%s\": executable file not "
+			         "found in $PATH",
+			         arg0);
 		else
 			snprintf(reason, rlen, "CannotStartContainerError: exec: \"%s\": %s", arg0,
-				 strerror(r->err));
+			         strerror(r->err));
 		break;
 	default:
 		snprintf(reason, rlen, "CannotStartContainerError: log output: %s",
-			 strerror(r->err));
+		         strerror(r->err));
 	}
 }
 
 pid_t ecs_proc_spawn(char *const *argv, char **env, const char *workdir, const char *log_path,
-		     char *reason, size_t rlen)
+                     char *reason, size_t rlen)
 {
 	int logfd = -1, pfd[2] = {-1, -1};
 	struct spawn_report r;
@@ -260,7 +260,7 @@ pid_t ecs_proc_spawn(char *const *argv, char **env, const char *workdir, const c
 	if (logfd < 0) {
 		ret = -errno;
 		snprintf(reason, rlen, "CannotStartContainerError: log file %s: %s", log_path,
-			 strerror(errno));
+		         strerror(errno));
 		goto out;
 	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {

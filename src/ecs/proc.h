@@ -17,7 +17,7 @@
  * NULL-terminated array of malloc'd "K=V" strings, or NULL when out of
  * memory; release with ecs_proc_env_free(). */
 char **ecs_proc_env(const struct model_container *c, const char *host, int port,
-		    const char *exe_dir);
+                    const char *exe_dir);
 void ecs_proc_env_free(char **env);
 
 /* Writes the directory of the running binary (from /proc/self/exe) into
@@ -34,6 +34,6 @@ int ecs_proc_mkdirs(const char *path);
  * reason ("CannotStartContainerError: ...") written to reason; a child that
  * failed is already reaped. */
 pid_t ecs_proc_spawn(char *const *argv, char **env, const char *workdir, const char *log_path,
-		     char *reason, size_t rlen);
+                     char *reason, size_t rlen);
 
 #endif

@@ -24,7 +24,7 @@ static void test_parse_head(void)
 {
 	struct demo_req r;
 	const char *get = "GET /echo?x=1 HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For:  10.0.0.1 "
-			  "\r\n\r\nNEXT";
+	                  "\r\n\r\nNEXT";
 	int n = demo_http_parse_head(get, strlen(get), &r);
 	ASSERT_EQ(n, (int)strlen(get) - 4);
 	ASSERT_EQ(r.method.n, 3);
@@ -44,11 +44,11 @@ static void test_parse_head(void)
 
 	ASSERT_TRUE(demo_http_parse_head("GET / HTTP/1.0\r\n\r\n", 18, &r) > 0);
 	ASSERT_TRUE(!r.keep_alive);
-	ASSERT_TRUE(demo_http_parse_head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 42,
-					 &r) > 0);
+	ASSERT_TRUE(
+	    demo_http_parse_head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 42, &r) > 0);
 	ASSERT_TRUE(r.keep_alive);
-	ASSERT_TRUE(demo_http_parse_head("GET / HTTP/1.1\r\nConnection: x, close\r\n\r\n", 40,
-					 &r) > 0);
+	ASSERT_TRUE(demo_http_parse_head("GET / HTTP/1.1\r\nConnection: x, close\r\n\r\n", 40, &r) >
+	            0);
 	ASSERT_TRUE(!r.keep_alive);
 	/* Bare LF line ends are accepted. */
 	ASSERT_TRUE(demo_http_parse_head("GET / HTTP/1.1\nHost: a\n\n", 24, &r) == 24);
@@ -66,7 +66,7 @@ static void test_parse_head(void)
 	BAD("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
 #undef BAD
 	ASSERT_TRUE(demo_http_parse_head("POST / HTTP/1.1\r\nContent-Length: 7\r\n\r\n", 39, &r) >
-		    0);
+	            0);
 	ASSERT_EQ(r.content_length, 7);
 }
 
@@ -102,9 +102,9 @@ static void test_skip_chunked(void)
 static void test_reader_random_inputs(void)
 {
 	static const char *seeds[] = {
-		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
-		"POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
-		"3\r\nabc\r\n0\r\nT: v\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+	    "POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
+	    "3\r\nabc\r\n0\r\nT: v\r\n\r\n",
 	};
 	unsigned seed = 12345;
 	char buf[256];
@@ -248,7 +248,7 @@ static void test_demo_app_serves(void)
 	ASSERT_TRUE(n > 0);
 	ASSERT_TRUE(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
 	snprintf(want, sizeof(want), "\r\n\r\nhello from svc-test task on 127.0.0.57:%u\n",
-		 demo_port);
+	         demo_port);
 	ASSERT_STR_CONTAINS(buf, want);
 
 	/* Same connection: the health path. */
@@ -260,11 +260,12 @@ static void test_demo_app_serves(void)
 	ASSERT_STR_CONTAINS(buf, "Content-Length: 2\r\n");
 
 	/* Pipelined: a chunked POST, a Content-Length POST, /echo, a 404. */
-	ASSERT_TRUE(send_all(fd, "POST /x HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n"
-				 "3\r\nabc\r\n0\r\n\r\n"
-				 "POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 5\r\n\r\nhello"
-				 "GET /echo HTTP/1.1\r\nHost: svc\r\nX-Forwarded-For: 10.0.1.9\r\n\r\n"
-				 "GET /nope HTTP/1.1\r\nHost: svc\r\n\r\n"));
+	ASSERT_TRUE(send_all(fd,
+	                     "POST /x HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                     "3\r\nabc\r\n0\r\n\r\n"
+	                     "POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 5\r\n\r\nhello"
+	                     "GET /echo HTTP/1.1\r\nHost: svc\r\nX-Forwarded-For: 10.0.1.9\r\n\r\n"
+	                     "GET /nope HTTP/1.1\r\nHost: svc\r\n\r\n"));
 	n = read_responses(fd, buf, sizeof(buf), 4);
 	ASSERT_TRUE(n > 0);
 	ASSERT_TRUE(strncmp(buf, "HTTP/1.1 404 Not Found\r\n", 24) == 0); /* POST /x */

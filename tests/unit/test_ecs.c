@@ -24,37 +24,53 @@
 
 static struct model_vpc vpc = {.logical = "VPC", .id = "vpc-0123456789abcdef0"};
 static struct model_subnet subnets[3] = {
-	{.logical = "A", .id = "subnet-a", .az = "us-east-1a", .vpc = 0},
-	{.logical = "B", .id = "subnet-b", .az = "us-east-1b", .vpc = 0},
-	{.logical = "A2", .id = "subnet-a2", .az = "us-east-1a", .vpc = 0},
+    {.logical = "A", .id = "subnet-a", .az = "us-east-1a", .vpc = 0},
+    {.logical = "B", .id = "subnet-b", .az = "us-east-1b", .vpc = 0},
+    {.logical = "A2", .id = "subnet-a2", .az = "us-east-1a", .vpc = 0},
 };
 static int lb_subnets[2] = {0, 1};
 static uint32_t lb_nodes[2] = {LO(1, 4), LO(2, 4)};
-static struct model_lb lb = {.logical = "LB", .name = "lb", .subnets = lb_subnets,
-			     .nsubnets = 2, .node_addrs = lb_nodes};
+static struct model_lb lb = {
+    .logical = "LB", .name = "lb", .subnets = lb_subnets, .nsubnets = 2, .node_addrs = lb_nodes};
 static struct model_target_group tg = {
-	.logical = "TG", .name = "tg",
-	.arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/0123456789abcdef"};
+    .logical = "TG",
+    .name = "tg",
+    .arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/0123456789abcdef"};
 static struct model_cluster cluster = {.logical = "C", .name = "Main Cluster"};
-static char *argv_sleep[] = {"/bin/sh", "-c",
-			     "echo \"$HOST:$PORT:$SERVICE_NAME:$(pwd):${PATH%%:*}\"; exec sleep 30",
-			     NULL};
+static char *argv_sleep[] = {
+    "/bin/sh", "-c", "echo \"$HOST:$PORT:$SERVICE_NAME:$(pwd):${PATH%%:*}\"; exec sleep 30", NULL};
 static char *argv_missing[] = {"vpcd-test-no-such-program", NULL};
 static struct model_kv env[1] = {{.key = "SERVICE_NAME", .value = "svc-a"}};
 static struct model_port_mapping ports[1] = {{.container_port = 8080}};
-static struct model_container container = {.name = "web", .argv = argv_sleep, .argc = 3,
-					   .env = env, .nenv = 1, .ports = ports, .nports = 1,
-					   .essential = true, .stop_timeout_s = 5,
-					   .working_dir = "/tmp"};
-static struct model_task_def taskdef = {.logical = "TD", .family = "svc-a", .containers = &container,
-					.ncontainers = 1};
+static struct model_container container = {.name = "web",
+                                           .argv = argv_sleep,
+                                           .argc = 3,
+                                           .env = env,
+                                           .nenv = 1,
+                                           .ports = ports,
+                                           .nports = 1,
+                                           .essential = true,
+                                           .stop_timeout_s = 5,
+                                           .working_dir = "/tmp"};
+static struct model_task_def taskdef = {
+    .logical = "TD", .family = "svc-a", .containers = &container, .ncontainers = 1};
 static int asg_subnets[3] = {0, 1, 2};
-static struct model_asg asg = {.logical = "ASG", .name = "asg", .subnets = asg_subnets,
-			       .nsubnets = 2, .min = 2, .max = 4, .desired = 2};
-static struct model_service_lb svc_lb = {.container_name = "web", .container_port = 8080,
-					 .target_group = 0};
-static struct model_service service = {.logical = "S", .name = "svc-a", .cluster = 0, .task_def = 0,
-				       .desired = 2, .lbs = &svc_lb, .nlbs = 1};
+static struct model_asg asg = {.logical = "ASG",
+                               .name = "asg",
+                               .subnets = asg_subnets,
+                               .nsubnets = 2,
+                               .min = 2,
+                               .max = 4,
+                               .desired = 2};
+static struct model_service_lb svc_lb = {
+    .container_name = "web", .container_port = 8080, .target_group = 0};
+static struct model_service service = {.logical = "S",
+                                       .name = "svc-a",
+                                       .cluster = 0,
+                                       .task_def = 0,
+                                       .desired = 2,
+                                       .lbs = &svc_lb,
+                                       .nlbs = 1};
 static struct model model;
 
 static void model_setup(void)
@@ -73,13 +89,26 @@ static void model_setup(void)
 	asg.desired = 2;
 	container.argv = argv_sleep;
 	service.desired = 2;
-	model = (struct model){.region = "us-east-1", .account = "123456789012",
-			       .stack_name = "test", .vpcs = &vpc, .nvpcs = 1,
-			       .subnets = subnets, .nsubnets = 2, .tgs = &tg, .ntgs = 1,
-			       .lbs = &lb, .nlbs = 1, .clusters = &cluster, .nclusters = 1,
-			       .task_defs = &taskdef, .ntask_defs = 1, .asgs = &asg, .nasgs = 1,
-			       .services = &service, .nservices = 1,
-			       .resolver_addr = LO(0, 2)};
+	model = (struct model){.region = "us-east-1",
+	                       .account = "123456789012",
+	                       .stack_name = "test",
+	                       .vpcs = &vpc,
+	                       .nvpcs = 1,
+	                       .subnets = subnets,
+	                       .nsubnets = 2,
+	                       .tgs = &tg,
+	                       .ntgs = 1,
+	                       .lbs = &lb,
+	                       .nlbs = 1,
+	                       .clusters = &cluster,
+	                       .nclusters = 1,
+	                       .task_defs = &taskdef,
+	                       .ntask_defs = 1,
+	                       .asgs = &asg,
+	                       .nasgs = 1,
+	                       .services = &service,
+	                       .nservices = 1,
+	                       .resolver_addr = LO(0, 2)};
 }
 
 /* --- fake hooks --- */
@@ -239,7 +268,8 @@ static void test_hosts_and_placement(void)
 		ASSERT_TRUE(t[i].addr != lb_nodes[0] && t[i].addr != lb_nodes[1]);
 		ASSERT_TRUE((t[i].addr & 0xff) >= 4 && (t[i].addr & 0xff) != 255);
 		ASSERT_EQ(strlen(t[i].id), 32);
-		ASSERT_STR_CONTAINS(t[i].arn, "arn:aws:ecs:us-east-1:123456789012:task/Main Cluster/");
+		ASSERT_STR_CONTAINS(t[i].arn,
+		                    "arn:aws:ecs:us-east-1:123456789012:task/Main Cluster/");
 		ASSERT_STR_CONTAINS(t[i].arn, t[i].id);
 		ASSERT_TRUE(t[i].pid > 0);
 		ASSERT_STR_EQ(t[i].desired_status, "RUNNING");
@@ -270,7 +300,7 @@ static void test_hosts_and_placement(void)
 		/* HOST, PORT, Environment, WorkingDirectory, and the vpcd
 		 * binary's directory first on PATH. */
 		snprintf(want, sizeof(want), "%s:8080:svc-a:/tmp:%s\n", addr4_str(t[0].addr, a),
-			 exe);
+		         exe);
 		for (int i = 0; i < 200 && !strstr(buf, "svc-a"); i++) {
 			f = fopen(path, "r");
 			if (f) {
@@ -290,7 +320,7 @@ static void test_hosts_and_placement(void)
 		ASSERT_STR_CONTAINS(ev[0], "(service svc-a) has reached a steady state.");
 		ASSERT_STR_CONTAINS(ev[nev - 1], "(service svc-a) has started 2 tasks: (task ");
 		ASSERT_STR_CONTAINS(ev[1], "(service svc-a) registered 1 targets in (target-group "
-					   "arn:aws:elasticloadbalancing:");
+		                           "arn:aws:elasticloadbalancing:");
 	}
 	teardown(loop, e);
 	ASSERT_EQ(ndereg, 2);
@@ -354,7 +384,8 @@ static void test_killed_task_is_replaced(void)
 	{
 		bool dereg = false, stopped = false;
 		for (size_t i = 0; i < nev; i++) {
-			if (strstr(ev[i], "(service svc-a) deregistered 1 targets in (target-group "))
+			if (strstr(ev[i],
+			           "(service svc-a) deregistered 1 targets in (target-group "))
 				dereg = true;
 			if (strstr(ev[i], "(service svc-a) has stopped 1 running tasks: (task "))
 				stopped = true;
@@ -440,7 +471,7 @@ static void test_no_asg_goes_into_subnets(void)
 	ASSERT_EQ(running_tasks(t, 4), 1);
 	ASSERT_TRUE(t[0].host_id == NULL);
 	ASSERT_TRUE(cidr4_contains(subnets[0].lo_cidr, t[0].addr) ||
-		    cidr4_contains(subnets[1].lo_cidr, t[0].addr));
+	            cidr4_contains(subnets[1].lo_cidr, t[0].addr));
 	teardown(loop, e);
 }
 
@@ -601,7 +632,7 @@ static void test_demo_app_as_task(void)
 		char buf[1024], want[128], a[16];
 		ASSERT_TRUE(http_get(t[i].addr, 18080, buf, sizeof(buf)) > 0);
 		snprintf(want, sizeof(want), "\r\n\r\nhello from svc-a task on %s:18080\n",
-			 addr4_str(t[i].addr, a));
+		         addr4_str(t[i].addr, a));
 		ASSERT_STR_CONTAINS(buf, want);
 	}
 	ASSERT_EQ(nreg, 2);
