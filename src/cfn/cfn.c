@@ -335,12 +335,12 @@ static struct cfn_node *ref_value(struct cfn_ctx *c, const char *name, const str
 	if (p)
 		return p->value ? at_pos(c, p->value, at) : NULL;
 	int ri = cfn_res_find(c, name);
-	if (ri < 0 || !c->res[ri].active)
-		return unresolved(c, at, path, name);
-	if (c->in_conditions) {
+	if (ri >= 0 && c->in_conditions) {
 		cfn_error_at(c, at, path, "Conditions can refer only to parameters, not to the resource %s", name);
 		return NULL;
 	}
+	if (ri < 0 || !c->res[ri].active)
+		return unresolved(c, at, path, name);
 	struct cfn_res *r = &c->res[ri];
 	if (!r->done || r->failed || !r->ref)
 		return NULL; /* already reported (cycle or error in r) */
@@ -351,12 +351,12 @@ static struct cfn_node *getatt_value(struct cfn_ctx *c, const char *res, const c
 				     const struct cfn_node *at, const char *path)
 {
 	int ri = cfn_res_find(c, res);
-	if (ri < 0 || !c->res[ri].active) {
-		cfn_error_at(c, at, path, "Template error: instance of Fn::GetAtt references undefined resource %s", res);
+	if (ri >= 0 && c->in_conditions) {
+		cfn_error_at(c, at, path, "Conditions can refer only to parameters, not to the resource %s", res);
 		return NULL;
 	}
-	if (c->in_conditions) {
-		cfn_error_at(c, at, path, "Conditions can refer only to parameters, not to the resource %s", res);
+	if (ri < 0 || !c->res[ri].active) {
+		cfn_error_at(c, at, path, "Template error: instance of Fn::GetAtt references undefined resource %s", res);
 		return NULL;
 	}
 	struct cfn_res *r = &c->res[ri];
@@ -1508,9 +1508,14 @@ static void conditions_load(struct cfn_ctx *c)
 		c->conds[i].col = cs->entries[i].col;
 		c->conds[i].def = cs->entries[i].val;
 	}
-	/* Every condition is checked, used or not. */
-	for (size_t i = 0; i < cs->n; i++)
-		cond_named(c, c->conds[i].name, cs->entries[i].val, cfn_arena_printf(&c->a, "Conditions.%s", c->conds[i].name));
+}
+
+/* Every condition is checked, used or not (after the resource list is known,
+ * so a Ref to a resource gets the right message). */
+static void conditions_check(struct cfn_ctx *c)
+{
+	for (size_t i = 0; i < c->nconds; i++)
+		cond_named(c, c->conds[i].name, c->conds[i].def, cfn_arena_printf(&c->a, "Conditions.%s", c->conds[i].name));
 }
 
 static const char *const sections[] = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules",
@@ -1619,6 +1624,7 @@ int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn
 	params_load(&c, opt);
 	conditions_load(&c);
 	resources_load(&c);
+	conditions_check(&c);
 	resources_order(&c);
 	resources_eval(&c);
 	outputs_eval(&c);

@@ -113,7 +113,7 @@ static struct cfn_node *yp_tag(struct yp *p, const char *tag, struct cfn_node *n
 	const char *name = tag + 1;
 	struct cfn_node *m = cfn_node_new(p->a, CFN_MAP, n->line, n->col);
 	if (strcmp(name, "Ref") == 0 || strcmp(name, "Condition") == 0) {
-		cfn_node_put(p->a, m, name, n->line, n->col, n);
+		cfn_node_put(p->a, m, cfn_arena_strdup(p->a, name), n->line, n->col, n);
 		return m;
 	}
 	for (int i = 0; short_fns[i]; i++) {
