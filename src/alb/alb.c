@@ -35,6 +35,9 @@
 #define MAX_HEADERS 256
 #define CONNECT_TIMEOUT_MS 10000u
 #define ACCEPT_BATCH 64
+#define POOL_MAX 64	     /* idle connections kept per target */
+#define XFF_MAX_ADDRS 30     /* AWS: more is 463 */
+#define ACCEPT_PAUSE_MS 100u
 
 struct abuf {
 	char *p;
@@ -95,6 +98,7 @@ const char *alb_target_state_str(enum alb_target_state s)
 
 static void conn_progress(struct alb_conn *c);
 static void conn_arm(struct alb_conn *c);
+static void conn_reply(struct alb_conn *c, int status);
 
 /* --- buffers --- */
 
@@ -207,6 +211,7 @@ static void pool_drain(struct alb_target *t)
 	while (t->pool) {
 		struct alb_up *u = t->pool;
 		t->pool = u->next;
+		t->npool--;
 		u->next = NULL;
 		up_close(u);
 	}
@@ -234,6 +239,14 @@ static void target_remove(struct alb_target *t)
 	for (size_t i = t->idx; i < g->n; i++)
 		g->t[i]->idx = i;
 	t->removed = true;
+	/* AWS: requests still running when the delay expires get 502 */
+	for (struct alb_conn *c = a->conns; c; c = c->next) {
+		if (c->up && c->up->t == t && !c->dead) {
+			conn_reply(c, 502);
+			conn_progress(c);
+			conn_arm(c);
+		}
+	}
 	if (a->hfn)
 		a->hfn(a->hdata, t->tg, t->addr, t->port, ALB_TARGET_UNUSED);
 	t->refs++;
@@ -381,6 +394,7 @@ static void on_pooled_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 	for (pp = &u->t->pool; *pp; pp = &(*pp)->next) {
 		if (*pp == u) {
 			*pp = u->next;
+			u->t->npool--;
 			break;
 		}
 	}
@@ -395,6 +409,7 @@ static struct alb_up *pool_take(struct alb_target *t)
 		char ch;
 		ssize_t n;
 		t->pool = u->next;
+		t->npool--;
 		u->next = NULL;
 		/* the event may not have been delivered yet: look before use */
 		n = recv(u->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -409,13 +424,14 @@ static void pool_put(struct alb_up *u)
 {
 	struct alb_target *t = u->t;
 	u->c = NULL;
-	if (t->removed || t->state == ALB_TARGET_DRAINING ||
+	if (t->removed || t->state == ALB_TARGET_DRAINING || t->npool >= POOL_MAX ||
 	    loop_io_add(u->a->loop, &u->io, u->fd, EPOLLIN | EPOLLRDHUP, on_pooled_io, u) < 0) {
 		up_close(u);
 		return;
 	}
 	u->next = t->pool;
 	t->pool = u;
+	t->npool++;
 }
 
 /* --- client connections --- */
@@ -778,6 +794,15 @@ static void upstream_attach(struct alb_conn *c, struct alb_target *t)
 	c->ph = PH_CONNECT;
 }
 
+/* Addresses in an X-Forwarded-For value (comma separated). */
+static size_t xff_count(struct http_slice v)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < v.n; i++)
+		n += v.p[i] == ',';
+	return v.n ? n : 0;
+}
+
 /* A full request head is in cin: decide and dispatch. */
 static void start_request(struct alb_conn *c, struct http_request *r, long n)
 {
@@ -825,6 +850,13 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	}
 	g = &a->tgs[tgi];
 	ti = alb_select_rr(g->states, g->n, &g->rr);
+	h = http_header_find(r->headers, r->nheaders, "x-forwarded-for");
+	if (h && xff_count(h->value) >= XFF_MAX_ADDRS) {
+		c->cin.off += (size_t)n;
+		body_start(&c->rq, &f);
+		conn_reply(c, 463);
+		return;
+	}
 	if (ti < 0 || build_upstream_head(c, r, host, hostlen) < 0) {
 		c->cin.off += (size_t)n;
 		body_start(&c->rq, &f);
@@ -1203,8 +1235,16 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 		struct alb_conn *c;
 		int one = 1;
 		int fd = accept4(ls->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+			    errno == ENOBUFS) {
+				/* level-triggered: would spin; pause accepting */
+				log_warn("accept: %s; pausing the listener", strerror(errno));
+				if (loop_io_mod(loop, io, 0) == 0)
+					loop_timer_start(loop, &ls->pause, ACCEPT_PAUSE_MS);
+			}
 			return;
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = calloc(1, sizeof(*c));
 		if (c)
@@ -1236,6 +1276,12 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 		a->conns = c;
 		timer_arm(c);
 	}
+}
+
+static void on_accept_resume(struct loop *loop, struct loop_timer *tm)
+{
+	struct alb_lsock *ls = tm->data;
+	loop_io_mod(loop, &ls->io, EPOLLIN);
 }
 
 /* --- the plane --- */
@@ -1307,6 +1353,7 @@ int alb_start(struct alb *a, int port_offset, char *err, size_t errlen)
 			ls->listener = (int)i;
 			ls->port = (uint16_t)l->port;
 			ls->fd = fd;
+			loop_timer_init(&ls->pause, on_accept_resume, ls);
 			rc = loop_io_add(a->loop, &ls->io, fd, EPOLLIN, on_accept, ls);
 			if (rc < 0) {
 				close(fd);
@@ -1326,6 +1373,7 @@ void alb_free(struct alb *a)
 		return;
 	for (size_t i = 0; i < a->nsocks; i++) {
 		loop_io_del(a->loop, &a->socks[i].io);
+		loop_timer_stop(a->loop, &a->socks[i].pause);
 		close(a->socks[i].fd);
 	}
 	free(a->socks);

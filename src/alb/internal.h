@@ -34,6 +34,7 @@ struct alb_target {
 	bool removed;
 	int refs;	     /* upstream connections pointing here */
 	struct alb_up *pool; /* idle keep-alive connections */
+	size_t npool;
 	struct loop_timer drain_timer;
 	/* health checking */
 	struct loop_timer hc_timer;   /* next check */
@@ -60,6 +61,7 @@ struct alb_lsock {
 	uint16_t port; /* the model's listener port (X-Forwarded-Port) */
 	int fd;
 	struct loop_io io;
+	struct loop_timer pause; /* accept paused after EMFILE/ENFILE/ENOMEM */
 };
 
 struct alb {

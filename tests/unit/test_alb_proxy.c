@@ -607,6 +607,21 @@ static void test_alb_errors(void)
 		reply_free(&r);
 		close(fd);
 	}
+	{
+		char req[1024];
+		int n = snprintf(req, sizeof(req),
+				 "GET / HTTP/1.1\r\nHost: service-a.in.example.com\r\n"
+				 "X-Forwarded-For: 10.0.0.1");
+		for (int i = 2; i <= 30; i++)
+			n += snprintf(req + n, sizeof(req) - (size_t)n, ", 10.0.0.%d", i);
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n\r\n");
+		int fd = client_connect();
+		rlen = 0;
+		ASSERT_EQ(roundtrip(fd, req, (size_t)n, &r), 0);
+		ASSERT_EQ(r.status, 463);
+		reply_free(&r);
+		close(fd);
+	}
 	/* keep-alive survives an ALB 503 on a bodiless request */
 	{
 		const char *a = "GET / HTTP/1.1\r\nHost: nothing.example.com\r\n\r\n";
