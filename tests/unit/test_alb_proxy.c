@@ -561,6 +561,35 @@ static void test_timeouts(void)
 	close(fd);
 }
 
+static void test_expect_and_http10(void)
+{
+	struct reply r;
+	const char *head = "POST /e HTTP/1.1\r\nHost: service-a.in.example.com\r\n"
+			   "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+	const char *r10 = "GET /old HTTP/1.0\r\nHost: service-a.in.example.com\r\n"
+			  "Connection: keep-alive\r\n\r\n";
+	int fd = client_connect();
+	rlen = 0;
+	ASSERT_EQ(roundtrip(fd, head, strlen(head), &r), 0);
+	ASSERT_EQ(r.status, 100);
+	reply_free(&r);
+	ASSERT_EQ(roundtrip(fd, "hello", 5, &r), 0);
+	ASSERT_EQ(r.status, 200);
+	ASSERT_STR_CONTAINS(r.body, "len=5 ");
+	reply_free(&r);
+	close(fd);
+	fd = client_connect();
+	rlen = 0;
+	ASSERT_EQ(roundtrip(fd, r10, strlen(r10), &r), 0);
+	ASSERT_EQ(r.status, 200);
+	ASSERT_STR_CONTAINS(r.head, "Connection: keep-alive");
+	reply_free(&r);
+	ASSERT_EQ(roundtrip(fd, r10, strlen(r10), &r), 0);
+	ASSERT_EQ(r.status, 200);
+	reply_free(&r);
+	close(fd);
+}
+
 static void test_alb_errors(void)
 {
 	struct reply r;
@@ -717,6 +746,7 @@ static void run_all(void)
 	T_RUN(test_keep_alive);
 	T_RUN(test_bodies);
 	T_RUN(test_alb_errors);
+	T_RUN(test_expect_and_http10);
 	T_RUN(test_stale_pool);
 	T_RUN(test_fail_open);
 	T_RUN(test_timeouts);
