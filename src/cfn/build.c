@@ -908,7 +908,9 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 	for (size_t i = 0; i < l->nsubnets; i++) {
 		int s = l->subnets[i];
 		struct model_subnet *sn = &m->subnets[s];
-		uint32_t size = sn->lo_cidr.prefix <= 32 ? 1u << (32 - sn->lo_cidr.prefix) : 0;
+		if (sn->lo_cidr.prefix < 16 || sn->lo_cidr.prefix > 32)
+			continue; /* the subnet's own error says why */
+		uint64_t size = 1ull << (32 - sn->lo_cidr.prefix);
 		if (c->subnet_next[s] + 1u >= size) {
 			cfn_error_at(c, subs->items[i], cfn_arena_printf(&c->a, "%s[%zu]", spath, i), "subnet %s has no free address left",
 				     sn->logical);
@@ -1634,7 +1636,7 @@ void cfn_build_model(struct cfn_ctx *c)
 	m->task_defs = xcalloc(n, sizeof(*m->task_defs));
 	m->asgs = xcalloc(n, sizeof(*m->asgs));
 	m->services = xcalloc(n, sizeof(*m->services));
-	c->subnet_next = cfn_arena_alloc(&c->a, n + 1);
+	c->subnet_next = cfn_arena_alloc(&c->a, (n + 1) * sizeof(*c->subnet_next));
 	for (size_t k = 0; k < c->norder; k++) {
 		struct cfn_res *r = &c->res[c->order[k]];
 		if (r->failed || !r->type)

@@ -798,9 +798,19 @@ static bool is_intrinsic(const struct cfn_node *n)
 
 /* Evaluates n: every intrinsic replaced by its value, AWS::NoValue members
  * dropped. NULL when an error was found (and reported) inside. */
+static bool budget(struct cfn_ctx *c, const struct cfn_node *n)
+{
+	if (++c->work <= CFN_MAX_WORK)
+		return true;
+	if (!c->over_budget)
+		cfn_error_at(c, n, "", "the template expands to more than %d nodes (YAML aliases?)", CFN_MAX_WORK);
+	c->over_budget = true;
+	return false;
+}
+
 static struct cfn_node *eval(struct cfn_ctx *c, struct cfn_node *n, const char *path)
 {
-	if (!n)
+	if (!n || !budget(c, n))
 		return NULL;
 	if (n->type == CFN_MAP) {
 		if (is_intrinsic(n))
@@ -809,6 +819,9 @@ static struct cfn_node *eval(struct cfn_ctx *c, struct cfn_node *n, const char *
 		bool ok = true;
 		for (size_t i = 0; i < n->n; i++) {
 			struct cfn_entry *e = &n->entries[i];
+			for (size_t k = 0; k < i; k++)
+				if (strcmp(n->entries[k].key, e->key) == 0)
+					cfn_error(c, e->line, e->col, path_key(c, path, e->key), "duplicate key %s", e->key);
 			struct cfn_node *v = eval(c, e->val, path_key(c, path, e->key));
 			if (!v)
 				ok = false;
@@ -1153,7 +1166,7 @@ static void dep_add(struct cfn_ctx *c, struct cfn_res *r, const char *name)
 
 static void deps_scan(struct cfn_ctx *c, struct cfn_res *r, const struct cfn_node *n)
 {
-	if (!n)
+	if (!n || !budget(c, n))
 		return;
 	if (n->type == CFN_LIST) {
 		for (size_t i = 0; i < n->n; i++)

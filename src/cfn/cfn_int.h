@@ -82,14 +82,17 @@ struct cfn_ctx {
 	int *order;
 	size_t norder;
 	bool in_conditions;
+	size_t work; /* nodes visited; bounds alias expansion ("billion laughs") */
+	bool over_budget;
 	struct cfn_err *errs;
 	size_t nerrs, caperrs;
 	struct model *m;
 	/* build state */
-	uint8_t *subnet_next; /* next free host number per model subnet */
+	uint32_t *subnet_next; /* next free host number per model subnet */
 };
 
 #define CFN_MAX_ERRORS 100
+#define CFN_MAX_WORK 4000000
 
 void cfn_error(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
