@@ -549,7 +549,7 @@ static int lower_put(struct abuf *b, const char *s, size_t n)
 	return 0;
 }
 
-/* The head sent to the target: HTTP/1.1, hop-by-hop headers dropped, Host
+/* The head sent to the target: HTTP/1.1 (1.0 for 1.0 clients), hop-by-hop headers dropped, Host
  * as received minus the default port (lower-cased, as AWS does), the
  * X-Forwarded-* set and a trace id. */
 static int build_upstream_head(struct alb_conn *c, const struct http_request *r, const char *host,
@@ -565,7 +565,9 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 	rc |= abuf_put(b, r->method.p, r->method.n);
 	rc |= abuf_puts(b, " ");
 	rc |= abuf_put(b, r->target.p, r->target.n);
-	rc |= abuf_puts(b, " HTTP/1.1\r\nHost: ");
+	/* an HTTP/1.0 client goes out as 1.0, so that the target does not
+	 * answer with chunked coding the client cannot read */
+	rc |= abuf_puts(b, r->minor == 0 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
 	if (host)
 		rc |= lower_put(b, host, hostlen);
 	else
@@ -892,7 +894,7 @@ static int start_response(struct alb_conn *c, struct http_response *r, long n)
 		if (f.kind == HTTP_BODY_CLOSE || !c->client_keep || !c->rq.done)
 			c->close_after = true;
 		c->resp_started = true;
-		c->resp_keep = f.keep_alive;
+		c->resp_keep = f.keep_alive && c->client_minor == 1;
 	}
 	k = snprintf(line, sizeof(line), "HTTP/1.1 %d ", r->status);
 	rc |= abuf_put(b, line, (size_t)k);
