@@ -290,7 +290,7 @@ static void test_mutations(void)
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"5\r\nhello\r\n0\r\nX: y\r\n\r\n",
 	};
-	static const char alphabet[] = "\r\n :;\t\x01\x7f\x80aZ0f-/,";
+	static const char alphabet[] = "\r\n :;\t\x01\x7f\x80" "aZ0f-/,";
 	uint32_t rnd = 12345;
 	for (int iter = 0; iter < 20000; iter++) {
 		const char *seed = seeds[iter % 3];
