@@ -1,5 +1,431 @@
+/*
+ * vpcd's command line: validate, up, status, exec, demo-app. `up` wires the
+ * planes together on one event loop: the template becomes a model (cfn), the
+ * ALB and the DNS server serve it, the ECS plane runs its tasks and
+ * registers them in the ALB's target groups, the admin API shows it all.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "alb/alb.h"
+#include "api/api.h"
+#include "api/status.h"
+#include "cfn/cfn.h"
+#include "core/addr.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "demo/demo.h"
+#include "dns/server.h"
+#include "ecs/ecs.h"
+#include "model/model.h"
+
+#define DEFAULT_API "127.0.0.1:4590"
+#define MAX_PARAMS 128
+#define MAX_DNS 8
+
+static const char usage[] =
+	"usage:\n"
+	"  vpcd validate FILE [--param K=V]... [--net CIDR] [--region R] [--stack-name N]\n"
+	"  vpcd up FILE [--param K=V]... [--net CIDR] [--dns ADDR:PORT] [--api ADDR:PORT]\n"
+	"               [--state-dir DIR] [--port-offset N] [--region R] [--stack-name N]\n"
+	"  vpcd status [--api ADDR:PORT] [--json]\n"
+	"  vpcd exec [--api ADDR:PORT] -- CMD [ARG]...\n"
+	"  vpcd demo-app\n";
+
+struct cli {
+	const char *file;
+	const char *params[MAX_PARAMS];
+	size_t nparams;
+	const char *net;
+	const char *dns[MAX_DNS];
+	size_t ndns;
+	const char *api;
+	const char *state_dir;
+	const char *region;
+	const char *stack_name;
+	int port_offset;
+	int json;
+	int verbose;
+};
+
+enum { OPT_PARAM = 256, OPT_NET, OPT_DNS, OPT_API, OPT_STATE_DIR, OPT_PORT_OFFSET, OPT_REGION,
+       OPT_STACK_NAME, OPT_JSON };
+
+static const struct option long_opts[] = {
+	{"param", required_argument, NULL, OPT_PARAM},
+	{"net", required_argument, NULL, OPT_NET},
+	{"dns", required_argument, NULL, OPT_DNS},
+	{"api", required_argument, NULL, OPT_API},
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"port-offset", required_argument, NULL, OPT_PORT_OFFSET},
+	{"region", required_argument, NULL, OPT_REGION},
+	{"stack-name", required_argument, NULL, OPT_STACK_NAME},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Parses options after the subcommand; positional FILE into cli->file.
+ * Returns 0, or 2 (usage error) after printing why. */
+static int cli_parse(int argc, char **argv, struct cli *cli, int want_file)
 {
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PARAM:
+			if (cli->nparams == MAX_PARAMS || !strchr(optarg, '=')) {
+				fprintf(stderr, "vpcd: --param wants KEY=VALUE, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			cli->params[cli->nparams++] = optarg;
+			break;
+		case OPT_NET:
+			cli->net = optarg;
+			break;
+		case OPT_DNS:
+			if (cli->ndns == MAX_DNS)
+				return 2;
+			cli->dns[cli->ndns++] = optarg;
+			break;
+		case OPT_API:
+			cli->api = optarg;
+			break;
+		case OPT_STATE_DIR:
+			cli->state_dir = optarg;
+			break;
+		case OPT_PORT_OFFSET: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 60000) {
+				fprintf(stderr, "vpcd: --port-offset wants 0..60000, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			cli->port_offset = (int)v;
+			break;
+		}
+		case OPT_REGION:
+			cli->region = optarg;
+			break;
+		case OPT_STACK_NAME:
+			cli->stack_name = optarg;
+			break;
+		case OPT_JSON:
+			cli->json = 1;
+			break;
+		case 'v':
+			cli->verbose = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (want_file) {
+		if (optind >= argc) {
+			fprintf(stderr, "vpcd: missing template FILE\n%s", usage);
+			return 2;
+		}
+		cli->file = argv[optind++];
+		if (optind < argc) {
+			fprintf(stderr, "vpcd: unexpected argument '%s'\n", argv[optind]);
+			return 2;
+		}
+	}
 	return 0;
+}
+
+static int load_model(const struct cli *cli, struct model **out)
+{
+	struct cfn_options o;
+	cfn_options_default(&o);
+	if (cli->region)
+		o.region = cli->region;
+	if (cli->stack_name)
+		o.stack_name = cli->stack_name;
+	o.params = cli->params;
+	o.nparams = cli->nparams;
+	if (cli->net && (cidr4_parse(cli->net, &o.net) < 0 || o.net.prefix != 16 ||
+			 (o.net.addr >> 24) != 127)) {
+		fprintf(stderr, "vpcd: --net wants a /16 inside 127.0.0.0/8, got '%s'\n",
+			cli->net);
+		return 2;
+	}
+	return cfn_load(cli->file, &o, out, stderr) ? 1 : 0;
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+	struct cli cli = {0};
+	struct model *m = NULL;
+	int rc = cli_parse(argc, argv, &cli, 1);
+	if (rc)
+		return rc;
+	rc = load_model(&cli, &m);
+	if (rc)
+		return rc;
+	cfn_plan_print(m, stdout);
+	model_free(m);
+	return 0;
+}
+
+/* --- up --- */
+
+struct up {
+	struct loop *loop;
+	struct model *model;
+	struct alb *alb;
+	struct dns_server *dns;
+	struct ecs *ecs;
+	struct api *api;
+	int stopping;
+};
+
+static int hook_register(void *data, int tg, uint32_t addr, uint16_t port)
+{
+	struct up *up = data;
+	return up->alb ? alb_target_register(up->alb, tg, addr, port) : 0;
+}
+
+static int hook_deregister(void *data, int tg, uint32_t addr, uint16_t port)
+{
+	struct up *up = data;
+	return up->alb ? alb_target_deregister(up->alb, tg, addr, port) : 0;
+}
+
+static void on_ecs_stopped(void *data)
+{
+	struct up *up = data;
+	log_info("all tasks stopped; exiting");
+	loop_stop(up->loop);
+}
+
+static void on_stop_signal(struct loop *loop, int signo, void *data)
+{
+	struct up *up = data;
+	if (up->stopping) {
+		log_warn("second %s: stopping now", strsignal(signo));
+		loop_stop(loop);
+		return;
+	}
+	up->stopping = 1;
+	log_info("%s: stopping listeners and tasks", strsignal(signo));
+	/* Listeners go first so no new request reaches a task being stopped. */
+	api_free(up->api);
+	up->api = NULL;
+	dns_server_free(up->dns);
+	up->dns = NULL;
+	alb_free(up->alb);
+	up->alb = NULL;
+	ecs_shutdown(up->ecs, on_ecs_stopped, up);
+}
+
+static const char *bind_hint(int err)
+{
+	if (err == -EACCES)
+		return " (ports below 1024 need root or CAP_NET_BIND_SERVICE: run as root, "
+		       "use --port-offset N, or sysctl net.ipv4.ip_unprivileged_port_start=0)";
+	if (err == -EADDRINUSE)
+		return " (address in use: is another vpcd running? try another --net)";
+	return "";
+}
+
+static int up_start(struct up *up, const struct cli *cli)
+{
+	char err[256], buf[16];
+	uint32_t addr;
+	uint16_t port;
+	struct ecs_hooks hooks = {hook_register, hook_deregister, up};
+	struct api_sources src = {0};
+	int rc;
+
+	up->alb = alb_new(up->loop, up->model);
+	if (!up->alb)
+		return -ENOMEM;
+	err[0] = '\0';
+	rc = alb_start(up->alb, cli->port_offset, err, sizeof(err));
+	if (rc < 0) {
+		log_error("load balancer: %s: %s%s", err, strerror(-rc), bind_hint(rc));
+		return rc;
+	}
+	up->dns = dns_server_new(up->loop, up->model);
+	if (!up->dns)
+		return -ENOMEM;
+	rc = dns_server_listen(up->dns, up->model->resolver_addr, (uint16_t)(53 + cli->port_offset));
+	if (rc < 0) {
+		log_error("dns: cannot listen on %s:%d: %s%s", addr4_str(up->model->resolver_addr, buf),
+			  53 + cli->port_offset, strerror(-rc), bind_hint(rc));
+		return rc;
+	}
+	for (size_t i = 0; i < cli->ndns; i++) {
+		if (addrport4_parse(cli->dns[i], &addr, &port) < 0) {
+			log_error("--dns wants ADDR:PORT, got '%s'", cli->dns[i]);
+			return -EINVAL;
+		}
+		rc = dns_server_listen(up->dns, addr, port);
+		if (rc < 0) {
+			log_error("dns: cannot listen on %s: %s%s", cli->dns[i], strerror(-rc),
+				  bind_hint(rc));
+			return rc;
+		}
+	}
+	up->ecs = ecs_new(up->loop, up->model, cli->state_dir ? cli->state_dir : "state", &hooks);
+	if (!up->ecs)
+		return -ENOMEM;
+	src.model = up->model;
+	src.alb = up->alb;
+	src.ecs = up->ecs;
+	src.resolver_addr = up->model->resolver_addr;
+	src.resolver_port = (uint16_t)(53 + cli->port_offset);
+	src.port_offset = cli->port_offset;
+	up->api = api_new(up->loop, &src);
+	if (!up->api)
+		return -ENOMEM;
+	if (addrport4_parse(cli->api ? cli->api : DEFAULT_API, &addr, &port) < 0) {
+		log_error("--api wants ADDR:PORT, got '%s'", cli->api);
+		return -EINVAL;
+	}
+	rc = api_listen(up->api, addr, port);
+	if (rc < 0) {
+		log_error("admin api: cannot listen on %s: %s%s", cli->api ? cli->api : DEFAULT_API,
+			  strerror(-rc), bind_hint(rc));
+		return rc;
+	}
+	rc = ecs_start(up->ecs);
+	if (rc < 0) {
+		log_error("ecs: cannot start tasks: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static void up_print_ready(const struct up *up, const struct cli *cli)
+{
+	const struct model *m = up->model;
+	char buf[16];
+	for (size_t i = 0; i < m->nlbs; i++) {
+		fprintf(stderr, "vpcd: load balancer %s at", m->lbs[i].dns_name);
+		for (size_t j = 0; j < m->lbs[i].nsubnets; j++)
+			fprintf(stderr, " %s", addr4_str(m->lbs[i].node_addrs[j], buf));
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "vpcd: resolver at %s:%d", addr4_str(m->resolver_addr, buf),
+		53 + cli->port_offset);
+	for (size_t i = 0; i < cli->ndns; i++)
+		fprintf(stderr, " and %s", cli->dns[i]);
+	fprintf(stderr, "; admin api at http://%s/v1/stack\n", cli->api ? cli->api : DEFAULT_API);
+}
+
+static int cmd_up(int argc, char **argv)
+{
+	struct cli cli = {0};
+	struct up up = {0};
+	int rc = cli_parse(argc, argv, &cli, 1);
+	if (rc)
+		return rc;
+	if (cli.verbose)
+		log_threshold = LOG_DEBUG;
+	rc = load_model(&cli, &up.model);
+	if (rc)
+		return rc;
+	/* A client closing early must not kill the balancer. */
+	signal(SIGPIPE, SIG_IGN);
+	up.loop = loop_new();
+	if (!up.loop) {
+		rc = 1;
+		goto out;
+	}
+	if (loop_signal_add(up.loop, SIGINT, on_stop_signal, &up) < 0 ||
+	    loop_signal_add(up.loop, SIGTERM, on_stop_signal, &up) < 0) {
+		log_error("cannot set up signal handling");
+		rc = 1;
+		goto out;
+	}
+	if (up_start(&up, &cli) < 0) {
+		rc = 1;
+		if (up.ecs) {
+			/* Tasks may have started: stop them before leaving. */
+			alb_free(up.alb);
+			up.alb = NULL;
+			ecs_shutdown(up.ecs, on_ecs_stopped, &up);
+			loop_run(up.loop);
+		}
+		goto out;
+	}
+	up_print_ready(&up, &cli);
+	rc = loop_run(up.loop) < 0 ? 1 : 0;
+out:
+	api_free(up.api);
+	dns_server_free(up.dns);
+	alb_free(up.alb);
+	ecs_free(up.ecs);
+	loop_free(up.loop);
+	model_free(up.model);
+	return rc;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct cli cli = {0};
+	int rc = cli_parse(argc, argv, &cli, 0);
+	if (rc)
+		return rc;
+	return status_main(cli.api ? cli.api : DEFAULT_API, cli.json);
+}
+
+static int cmd_exec(int argc, char **argv)
+{
+	struct cli cli = {0};
+	uint32_t resolver;
+	int rc = cli_parse(argc, argv, &cli, 0);
+	if (rc)
+		return rc;
+	if (optind >= argc) {
+		fprintf(stderr, "vpcd: exec wants a command: vpcd exec -- CMD [ARG]...\n");
+		return 2;
+	}
+	if (status_resolver(cli.api ? cli.api : DEFAULT_API, &resolver) < 0) {
+		fprintf(stderr,
+			"vpcd: exec: no vpcd answers at %s (start one with `vpcd up FILE`, or "
+			"name its admin API with --api)\n",
+			cli.api ? cli.api : DEFAULT_API);
+		return 1;
+	}
+	return vpc_exec_main(resolver, argv + optind);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		fputs(usage, cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (!strcmp(cmd, "validate"))
+		return cmd_validate(argc - 1, argv + 1);
+	if (!strcmp(cmd, "up"))
+		return cmd_up(argc - 1, argv + 1);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(cmd, "exec"))
+		return cmd_exec(argc - 1, argv + 1);
+	if (!strcmp(cmd, "demo-app"))
+		return demo_app_main(argc - 1, argv + 1);
+	fprintf(stderr, "vpcd: unknown command '%s'\n%s", cmd, usage);
+	return 2;
 }

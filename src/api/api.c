@@ -1,0 +1,427 @@
+/*
+ * Admin API server and the JSON view of model + state. One request per
+ * connection (the response carries Connection: close): the API serves tools
+ * and people, not traffic, so simplicity wins over keep-alive.
+ */
+#include "api/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alb/alb.h"
+#include "core/addr.h"
+#include "core/log.h"
+#include "ecs/ecs.h"
+
+#define API_REQ_MAX 8192
+#define API_TIMEOUT_MS 5000
+#define API_MAX_LISTEN 4
+
+struct api {
+	struct loop *loop;
+	struct api_sources src;
+	struct loop_io lis[API_MAX_LISTEN];
+	size_t nlis;
+};
+
+struct api_conn {
+	struct api *api;
+	struct loop_io io;
+	struct loop_timer timer;
+	char req[API_REQ_MAX];
+	size_t reqlen;
+	char *resp; /* owned; malloc'd */
+	size_t resplen, respoff;
+};
+
+/* --- JSON view --- */
+
+static json_t *addr_json(uint32_t addr)
+{
+	char buf[16];
+	return json_string(addr4_str(addr, buf));
+}
+
+static json_t *action_json(const struct model *m, const struct model_action *a)
+{
+	const struct model_target_group *tg = &m->tgs[a->target_group];
+	return json_pack("{s:s, s:s, s:s}", "type", "forward", "target_group", tg->name,
+			 "target_group_arn", tg->arn);
+}
+
+static json_t *rule_json(const struct model *m, const struct model_rule *r)
+{
+	json_t *conds = json_array();
+	for (size_t i = 0; i < r->nconds; i++) {
+		json_t *vals = json_array();
+		for (size_t j = 0; j < r->conds[i].nvalues; j++)
+			json_array_append_new(vals, json_string(r->conds[i].values[j]));
+		json_array_append_new(conds, json_pack("{s:s, s:o}", "field", "host-header",
+						       "values", vals));
+	}
+	return json_pack("{s:s, s:s, s:i, s:o, s:[o]}", "logical_id", r->logical, "arn", r->arn,
+			 "priority", r->priority, "conditions", conds, "actions",
+			 action_json(m, &r->action));
+}
+
+static json_t *lbs_json(const struct api_sources *src)
+{
+	const struct model *m = src->model;
+	json_t *lbs = json_array();
+	for (size_t i = 0; i < m->nlbs; i++) {
+		const struct model_lb *lb = &m->lbs[i];
+		json_t *nodes = json_array(), *listeners = json_array();
+		for (size_t j = 0; j < lb->nsubnets; j++) {
+			const struct model_subnet *sn = &m->subnets[lb->subnets[j]];
+			json_array_append_new(nodes, json_pack("{s:o, s:s, s:s}", "address",
+							       addr_json(lb->node_addrs[j]), "az",
+							       sn->az, "subnet", sn->id));
+		}
+		for (size_t j = 0; j < m->nlisteners; j++) {
+			const struct model_listener *l = &m->listeners[j];
+			json_t *rules = json_array();
+			if (l->lb != (int)i)
+				continue;
+			for (size_t k = 0; k < l->nrules; k++)
+				json_array_append_new(rules, rule_json(m, &m->rules[l->rules[k]]));
+			json_array_append_new(
+				listeners,
+				json_pack("{s:s, s:i, s:i, s:s, s:o, s:[o]}", "arn", l->arn, "port",
+					  l->port, "bound_port", l->port + src->port_offset,
+					  "protocol", l->protocol, "rules", rules, "default_actions",
+					  action_json(m, &l->default_action)));
+		}
+		json_array_append_new(lbs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
+						     "logical_id", lb->logical, "name", lb->name,
+						     "arn", lb->arn, "dns_name", lb->dns_name,
+						     "scheme", lb->scheme, "nodes", nodes,
+						     "listeners", listeners));
+	}
+	return lbs;
+}
+
+static json_t *tgs_json(const struct api_sources *src)
+{
+	const struct model *m = src->model;
+	json_t *tgs = json_array();
+	for (size_t i = 0; i < m->ntgs; i++) {
+		const struct model_target_group *tg = &m->tgs[i];
+		const struct model_health_check *hc = &tg->hc;
+		struct alb_target_info ti[256];
+		size_t n = src->alb ? alb_target_list(src->alb, (int)i, ti, 256) : 0;
+		json_t *targets = json_array();
+		if (n > 256)
+			n = 256;
+		for (size_t j = 0; j < n; j++) {
+			json_t *t = json_pack("{s:o, s:i, s:s}", "id", addr_json(ti[j].addr),
+					      "port", ti[j].port, "state",
+					      alb_target_state_str(ti[j].state));
+			json_object_set_new(t, "reason",
+					    ti[j].reason ? json_string(ti[j].reason) : json_null());
+			json_object_set_new(t, "description", ti[j].description
+								      ? json_string(ti[j].description)
+								      : json_null());
+			json_array_append_new(targets, t);
+		}
+		json_array_append_new(
+			tgs,
+			json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:b, s:s, s:s, s:i, s:i, s:i, s:i, "
+				  "s:s}, s:o}",
+				  "logical_id", tg->logical, "name", tg->name, "arn", tg->arn,
+				  "protocol", tg->protocol, "port", tg->port, "health_check",
+				  "enabled", hc->enabled, "path", hc->path, "port",
+				  hc->port ? "" : "traffic-port", "interval_seconds", hc->interval_s,
+				  "timeout_seconds", hc->timeout_s, "healthy_threshold",
+				  hc->healthy_threshold, "unhealthy_threshold",
+				  hc->unhealthy_threshold, "matcher", hc->matcher, "targets",
+				  targets));
+		if (hc->port) {
+			json_t *h = json_object_get(json_array_get(tgs, i), "health_check");
+			json_object_set_new(h, "port", json_integer(hc->port));
+		}
+	}
+	return tgs;
+}
+
+static json_t *services_json(const struct api_sources *src)
+{
+	const struct model *m = src->model;
+	json_t *svcs = json_array();
+	struct ecs_task_info *tasks = NULL;
+	size_t ntasks = 0;
+
+	if (src->ecs) {
+		ntasks = ecs_tasks(src->ecs, NULL, 0);
+		tasks = calloc(ntasks ? ntasks : 1, sizeof(*tasks));
+		if (tasks)
+			ntasks = ecs_tasks(src->ecs, tasks, ntasks);
+		else
+			ntasks = 0;
+	}
+	for (size_t i = 0; i < m->nservices; i++) {
+		const struct model_service *s = &m->services[i];
+		struct ecs_service_info si = {.service = (int)i, .desired = s->desired};
+		json_t *jt = json_array(), *je = json_array();
+		const char *ev[50];
+		size_t nev = 0;
+		if (src->ecs) {
+			ecs_service_info(src->ecs, (int)i, &si);
+			nev = ecs_service_events(src->ecs, (int)i, ev, 50);
+			if (nev > 50)
+				nev = 50;
+		}
+		for (size_t j = 0; j < nev; j++)
+			json_array_append_new(je, json_string(ev[j]));
+		for (size_t j = 0; j < ntasks; j++) {
+			const struct ecs_task_info *t = &tasks[j];
+			json_t *o;
+			if (t->service != (int)i)
+				continue;
+			o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:s, s:s}", "id", t->id,
+				      "arn", t->arn, "host", t->host_id ? t->host_id : "", "az",
+				      t->az ? t->az : "", "address", addr_json(t->addr), "pid",
+				      t->pid, "last_status", t->last_status, "desired_status",
+				      t->desired_status);
+			json_object_set_new(o, "stop_code",
+					    t->stop_code ? json_string(t->stop_code) : json_null());
+			json_object_set_new(o, "stopped_reason", t->stopped_reason
+									 ? json_string(t->stopped_reason)
+									 : json_null());
+			json_array_append_new(jt, o);
+		}
+		json_array_append_new(
+			svcs, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:o}", "logical_id",
+					s->logical, "name", s->name, "arn", s->arn, "cluster",
+					s->cluster >= 0 ? m->clusters[s->cluster].name : "",
+					"desired", si.desired, "running", si.running, "pending",
+					si.pending, "tasks", jt, "events", je));
+	}
+	free(tasks);
+	return svcs;
+}
+
+static json_t *hosts_json(const struct api_sources *src)
+{
+	json_t *hosts = json_array();
+	struct ecs_host_info hi[256];
+	size_t n;
+	if (!src->ecs)
+		return hosts;
+	n = ecs_hosts(src->ecs, hi, 256);
+	if (n > 256)
+		n = 256;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(hosts, json_pack("{s:s, s:s, s:s, s:i}", "id", hi[i].id, "az",
+						       hi[i].az, "subnet",
+						       src->model->subnets[hi[i].subnet].id,
+						       "tasks", (int)hi[i].ntasks));
+	return hosts;
+}
+
+static json_t *zones_json(const struct api_sources *src)
+{
+	const struct model *m = src->model;
+	json_t *zones = json_array();
+	for (size_t i = 0; i < m->nzones; i++) {
+		const struct model_zone *z = &m->zones[i];
+		json_t *recs = json_array();
+		for (size_t j = 0; j < m->nrecords; j++) {
+			const struct model_record *r = &m->records[j];
+			json_t *vals = json_array();
+			if (r->zone != (int)i)
+				continue;
+			for (size_t k = 0; k < r->nvalues; k++)
+				json_array_append_new(vals, json_string(r->values[k]));
+			if (r->alias_lb >= 0)
+				json_array_append_new(
+					vals, json_string(m->lbs[r->alias_lb].dns_name));
+			json_array_append_new(recs,
+					      json_pack("{s:s, s:s, s:i, s:o, s:b}", "name",
+							r->name, "type", r->type, "ttl",
+							(int)r->ttl, "values", vals, "alias",
+							r->alias_lb >= 0));
+		}
+		json_array_append_new(zones, json_pack("{s:s, s:s, s:b, s:o}", "name", z->name,
+						       "id", z->id, "private", z->private_zone,
+						       "records", recs));
+	}
+	return zones;
+}
+
+json_t *api_stack_json(const struct api_sources *src)
+{
+	const struct model *m = src->model;
+	char buf[16], res[32];
+	snprintf(res, sizeof(res), "%s:%u", addr4_str(src->resolver_addr, buf),
+		 src->resolver_port);
+	return json_pack("{s:{s:s, s:s, s:s}, s:s, s:o, s:o, s:o, s:o, s:o}", "stack", "name",
+			 m->stack_name, "region", m->region, "account", m->account, "resolver",
+			 res, "load_balancers", lbs_json(src), "target_groups", tgs_json(src),
+			 "services", services_json(src), "hosts", hosts_json(src), "zones",
+			 zones_json(src));
+}
+
+/* --- HTTP --- */
+
+static void conn_close(struct api_conn *c)
+{
+	loop_io_del(c->api->loop, &c->io);
+	loop_timer_stop(c->api->loop, &c->timer);
+	close(c->io.fd);
+	free(c->resp);
+	c->resp = NULL;
+	loop_defer_free(c->api->loop, c);
+}
+
+static int conn_set_response(struct api_conn *c, int status, const char *reason,
+			     const char *ctype, const char *body)
+{
+	size_t blen = strlen(body);
+	int n;
+	c->resp = malloc(blen + 256);
+	if (!c->resp)
+		return -ENOMEM;
+	n = snprintf(c->resp, 256,
+		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		     "Connection: close\r\nServer: vpcd\r\n\r\n",
+		     status, reason, ctype, blen);
+	memcpy(c->resp + n, body, blen);
+	c->resplen = (size_t)n + blen;
+	c->respoff = 0;
+	return 0;
+}
+
+static int conn_route(struct api_conn *c)
+{
+	char method[8], path[256];
+	if (sscanf(c->req, "%7s %255s HTTP/1.%*c", method, path) != 2)
+		return conn_set_response(c, 400, "Bad Request", "text/plain", "bad request\n");
+	if (strcmp(method, "GET") != 0)
+		return conn_set_response(c, 405, "Method Not Allowed", "text/plain",
+					 "only GET\n");
+	if (strcmp(path, "/v1/stack") == 0) {
+		json_t *j = api_stack_json(&c->api->src);
+		char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+		int rc;
+		json_decref(j);
+		if (!s)
+			return conn_set_response(c, 500, "Internal Server Error", "text/plain",
+						 "out of memory\n");
+		rc = conn_set_response(c, 200, "OK", "application/json", s);
+		free(s);
+		return rc;
+	}
+	if (strcmp(path, "/healthz") == 0)
+		return conn_set_response(c, 200, "OK", "text/plain", "ok\n");
+	return conn_set_response(c, 404, "Not Found", "text/plain", "not found\n");
+}
+
+static void conn_on_io(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct api_conn *c = io->data;
+	(void)events;
+	if (!c->resp) {
+		ssize_t n = read(io->fd, c->req + c->reqlen, API_REQ_MAX - 1 - c->reqlen);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			conn_close(c);
+			return;
+		}
+		if (n < 0)
+			return;
+		c->reqlen += (size_t)n;
+		c->req[c->reqlen] = '\0';
+		if (!strstr(c->req, "\r\n\r\n")) {
+			if (c->reqlen == API_REQ_MAX - 1)
+				conn_close(c);
+			return;
+		}
+		if (conn_route(c) < 0) {
+			conn_close(c);
+			return;
+		}
+		loop_io_mod(loop, io, EPOLLOUT);
+	}
+	while (c->respoff < c->resplen) {
+		ssize_t n = write(io->fd, c->resp + c->respoff, c->resplen - c->respoff);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			break;
+		}
+		c->respoff += (size_t)n;
+	}
+	conn_close(c);
+}
+
+static void conn_on_timeout(struct loop *loop, struct loop_timer *t)
+{
+	(void)loop;
+	conn_close(t->data);
+}
+
+static void api_on_accept(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct api *api = io->data;
+	(void)events;
+	for (;;) {
+		struct api_conn *c;
+		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->api = api;
+		loop_timer_init(&c->timer, conn_on_timeout, c);
+		if (loop_io_add(loop, &c->io, fd, EPOLLIN, conn_on_io, c) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		loop_timer_start(loop, &c->timer, API_TIMEOUT_MS);
+	}
+}
+
+struct api *api_new(struct loop *loop, const struct api_sources *src)
+{
+	struct api *api = calloc(1, sizeof(*api));
+	if (!api)
+		return NULL;
+	api->loop = loop;
+	api->src = *src;
+	return api;
+}
+
+int api_listen(struct api *api, uint32_t addr, uint16_t port)
+{
+	int fd, rc;
+	if (api->nlis == API_MAX_LISTEN)
+		return -ENOSPC;
+	fd = sock_listen4(addr, port, SOCK_STREAM);
+	if (fd < 0)
+		return fd;
+	rc = loop_io_add(api->loop, &api->lis[api->nlis], fd, EPOLLIN, api_on_accept, api);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	api->nlis++;
+	return 0;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	for (size_t i = 0; i < api->nlis; i++) {
+		loop_io_del(api->loop, &api->lis[i]);
+		close(api->lis[i].fd);
+	}
+	free(api);
+}
