@@ -82,6 +82,7 @@ struct alb_conn {
 	struct body rq, rs;
 	bool client_keep, client_eof, head_req, resp_started, close_after;
 	bool resp_keep;	  /* the target keeps its connection after this response */
+	bool upgrade;	  /* the request asks for a protocol upgrade (WebSocket) */
 	int client_minor; /* HTTP/1.<minor> of the client's request */
 	struct alb_up *up;
 };
@@ -577,7 +578,9 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 	rc |= abuf_puts(b, "\r\n");
 	for (size_t i = 0; i < r->nheaders; i++) {
 		const struct http_header *h = &r->headers[i];
-		if (http_slice_ieq(h->name, "host") || is_hop_header(h->name) ||
+		if (c->upgrade && http_slice_ieq(h->name, "upgrade")) {
+			/* kept: the target must see the upgrade request */
+		} else if (http_slice_ieq(h->name, "host") || is_hop_header(h->name) ||
 		    http_slice_ieq(h->name, "x-forwarded-proto") ||
 		    http_slice_ieq(h->name, "x-forwarded-port"))
 			continue;
@@ -593,6 +596,8 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 		rc |= abuf_put(b, h->value.p, h->value.n);
 		rc |= abuf_puts(b, "\r\n");
 	}
+	if (c->upgrade)
+		rc |= abuf_puts(b, "Connection: upgrade\r\n");
 	rc |= abuf_puts(b, "X-Forwarded-For: ");
 	if (xff && xff->value.n) {
 		rc |= abuf_put(b, xff->value.p, xff->value.n);
@@ -828,6 +833,7 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	}
 	c->client_keep = f.keep_alive;
 	c->client_minor = r->minor;
+	c->upgrade = f.upgrade && r->minor == 1;
 	c->head_req = r->method.n == 4 && memcmp(r->method.p, "HEAD", 4) == 0;
 	if (r->method.n == 5 && memcmp(r->method.p, "TRACE", 5) == 0) {
 		c->cin.off += (size_t)n;
@@ -887,8 +893,16 @@ static int start_response(struct alb_conn *c, struct http_response *r, long n)
 
 	if (http_response_framing(r, c->head_req, &f) < 0)
 		return -1;
-	if (r->status == 101)
-		return -1; /* protocol upgrades are not proxied (yet) */
+	if (r->status == 101) {
+		if (!c->upgrade)
+			return -1; /* switching protocols nobody asked for */
+		/* a tunnel from here on: raw bytes both ways until one side
+		 * closes (AWS: rules no longer apply after the upgrade) */
+		interim = false;
+		f.kind = HTTP_BODY_CLOSE;
+		f.keep_alive = false;
+		c->rq = (struct body){.kind = HTTP_BODY_CLOSE};
+	}
 	if (!interim) {
 		body_start(&c->rs, &f);
 		if (f.kind == HTTP_BODY_CLOSE || !c->client_keep || !c->rq.done)
@@ -909,7 +923,9 @@ static int start_response(struct alb_conn *c, struct http_response *r, long n)
 		rc |= abuf_put(b, h->value.p, h->value.n);
 		rc |= abuf_puts(b, "\r\n");
 	}
-	if (!interim && c->close_after)
+	if (r->status == 101)
+		rc |= abuf_puts(b, "Connection: upgrade\r\n");
+	else if (!interim && c->close_after)
 		rc |= abuf_puts(b, "Connection: close\r\n");
 	else if (!interim && c->client_minor == 0)
 		rc |= abuf_puts(b, "Connection: keep-alive\r\n");

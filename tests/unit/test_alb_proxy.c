@@ -143,6 +143,19 @@ static void backend_conn(int fd, int id)
 				return;
 			continue;
 		}
+		if (strcmp(resp, "/ws") == 0 && http_header_find(r.headers, r.nheaders, "upgrade")) {
+			const char *sw = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+					 "Connection: Upgrade\r\n\r\n";
+			if (write_all(fd, sw, strlen(sw)) < 0)
+				return;
+			if (len > 0 && write_all(fd, buf, len) < 0)
+				return;
+			for (;;) {
+				ssize_t k = read(fd, buf, sizeof(buf));
+				if (k <= 0 || write_all(fd, buf, (size_t)k) < 0)
+					return;
+			}
+		}
 		if (strcmp(resp, "/sleep") == 0) {
 			sleep(4);
 			return;
@@ -590,6 +603,30 @@ static void test_expect_and_http10(void)
 	close(fd);
 }
 
+static void test_websocket(void)
+{
+	struct reply r;
+	const char *req = "GET /ws HTTP/1.1\r\nHost: service-a.in.example.com\r\n"
+			  "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+	char got[16] = {0};
+	size_t have = 0;
+	int fd = client_connect();
+	rlen = 0;
+	ASSERT_EQ(roundtrip(fd, req, strlen(req), &r), 0);
+	ASSERT_EQ(r.status, 101);
+	ASSERT_STR_CONTAINS(r.head, "Upgrade: websocket");
+	reply_free(&r);
+	ASSERT_EQ(write_all(fd, "ping-pong", 9), 0);
+	while (have < 9) {
+		ssize_t k = read(fd, got + have, 9 - have);
+		if (k <= 0)
+			break;
+		have += (size_t)k;
+	}
+	ASSERT_STR_EQ(got, "ping-pong");
+	close(fd);
+}
+
 static void test_alb_errors(void)
 {
 	struct reply r;
@@ -747,6 +784,7 @@ static void run_all(void)
 	T_RUN(test_bodies);
 	T_RUN(test_alb_errors);
 	T_RUN(test_expect_and_http10);
+	T_RUN(test_websocket);
 	T_RUN(test_stale_pool);
 	T_RUN(test_fail_open);
 	T_RUN(test_timeouts);
