@@ -1641,8 +1641,8 @@ int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn
 	resources_order(&c);
 	resources_eval(&c);
 	outputs_eval(&c);
-	if (c.nerrs)
-		goto fail;
+	/* Build even after errors (failed resources are skipped), so one run
+	 * reports the validation errors of every resource too. */
 	cfn_build_model(&c);
 	if (c.nerrs)
 		goto fail;

@@ -1,0 +1,279 @@
+/*
+ * Model building from templates: the address map (several VPCs, LB node
+ * addresses), rule order, generated names, AWS defaults, AWS::NoValue,
+ * strings for numbers and booleans, and the validation errors of the
+ * supported resource types.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfn/cfn.h"
+#include "t.h"
+
+static struct model *load(const char *text, char **errs)
+{
+	struct cfn_options o;
+	cfn_options_default(&o);
+	o.stack_name = "mystack";
+	size_t len;
+	FILE *f = open_memstream(errs, &len);
+	struct model *m = NULL;
+	cfn_load_buf("t.yaml", text, strlen(text), &o, &m, f);
+	fclose(f);
+	return m;
+}
+
+#define NET                                                                                                            \
+	"Resources:\n"                                                                                                 \
+	"  V1: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"                                          \
+	"  V2: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.8.0.0/16}}\n"                                          \
+	"  A: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V1, CidrBlock: 10.0.1.0/24, AvailabilityZone: us-east-1a}}\n" \
+	"  B: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V1, CidrBlock: 10.0.2.0/24, AvailabilityZone: us-east-1b}}\n" \
+	"  C: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V2, CidrBlock: 10.8.3.0/24, AvailabilityZone: us-east-1c}}\n" \
+	"  TG:\n"                                                                                                      \
+	"    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n"                                                         \
+	"    Properties: {Protocol: HTTP, Port: \"8080\", VpcId: !Ref V1, HealthCheckEnabled: \"false\"}\n"
+
+static void test_address_map(void)
+{
+	char *errs;
+	struct model *m = load(NET
+			       "  LB1: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: internal, Subnets: [!Ref A, !Ref B]}}\n"
+			       "  LB2: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: [!Ref B, !Ref A]}}\n",
+			       &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	if (!m)
+		return;
+	char a[16];
+	ASSERT_EQ(m->nvpcs, 2);
+	ASSERT_STR_EQ(addr4_str(m->vpcs[1].lo_base, a), "127.78.0.0");
+	ASSERT_STR_EQ(addr4_str(m->subnets[2].lo_cidr.addr, a), "127.78.3.0");
+	ASSERT_STR_EQ(addr4_str(m->resolver_addr, a), "127.77.0.2");
+	ASSERT_STR_EQ(addr4_str(m->lbs[0].node_addrs[0], a), "127.77.1.4");
+	ASSERT_STR_EQ(addr4_str(m->lbs[0].node_addrs[1], a), "127.77.2.4");
+	ASSERT_STR_EQ(addr4_str(m->lbs[1].node_addrs[0], a), "127.77.2.5");
+	ASSERT_STR_EQ(addr4_str(m->lbs[1].node_addrs[1], a), "127.77.1.5");
+	/* generated names: <=32 characters, internet-facing DNS without "internal-" */
+	ASSERT_TRUE(strlen(m->lbs[1].name) <= 32);
+	ASSERT_TRUE(strncmp(m->lbs[1].name, "mystack-LB2-", 12) == 0);
+	ASSERT_STR_EQ(m->lbs[1].scheme, "internet-facing");
+	ASSERT_TRUE(strncmp(m->lbs[1].dns_name, m->lbs[1].name, strlen(m->lbs[1].name)) == 0);
+	ASSERT_STR_CONTAINS(m->lbs[0].dns_name, "internal-");
+	ASSERT_TRUE(strlen(m->tgs[0].name) <= 32);
+	/* strings for numbers and booleans */
+	ASSERT_EQ(m->tgs[0].port, 8080);
+	ASSERT_TRUE(!m->tgs[0].hc.enabled);
+	model_free(m);
+}
+
+static void test_rules_sorted_and_defaults(void)
+{
+	char *errs;
+	struct model *m = load(NET
+			       "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: [!Ref A, !Ref B],\n"
+			       "       LoadBalancerAttributes: [{Key: idle_timeout.timeout_seconds, Value: \"120\"}]}}\n"
+			       "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: !Ref LB, Port: 8000,\n"
+			       "      DefaultActions: [{Type: forward, ForwardConfig: {TargetGroups: [{TargetGroupArn: !Ref TG}]}}]}}\n"
+			       "  R10: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: 10,\n"
+			       "      Conditions: [{Field: host-header, HostHeaderConfig: {Values: [X.Example.COM]}}],\n"
+			       "      Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n"
+			       "  R2: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: \"2\",\n"
+			       "      Conditions: [{Field: host-header, Values: [a.example.com, \"*.b.example.com\"]}],\n"
+			       "      Actions: [{Type: forward, TargetGroupArn: !GetAtt TG.TargetGroupArn}]}}\n"
+			       "  R5: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !GetAtt L.ListenerArn, Priority: 5,\n"
+			       "      Conditions: [{Field: host-header, Values: [c.example.com]}],\n"
+			       "      Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n",
+			       &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	if (!m)
+		return;
+	ASSERT_EQ(m->lbs[0].idle_timeout_s, 120);
+	ASSERT_EQ(m->nlisteners, 1);
+	ASSERT_EQ(m->listeners[0].default_action.target_group, 0);
+	ASSERT_EQ(m->listeners[0].nrules, 3);
+	ASSERT_EQ(m->rules[m->listeners[0].rules[0]].priority, 2);
+	ASSERT_EQ(m->rules[m->listeners[0].rules[1]].priority, 5);
+	ASSERT_EQ(m->rules[m->listeners[0].rules[2]].priority, 10);
+	const struct model_rule *r10 = &m->rules[m->listeners[0].rules[2]];
+	ASSERT_STR_EQ(r10->conds[0].values[0], "x.example.com");
+	ASSERT_EQ(m->rules[m->listeners[0].rules[0]].conds[0].nvalues, 2);
+	model_free(m);
+}
+
+static void test_novalue_and_ecs(void)
+{
+	char *errs;
+	struct model *m = load("Conditions:\n"
+			       "  No: !Equals [a, b]\n"
+			       "Resources:\n"
+			       "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+			       "  TG:\n"
+			       "    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n"
+			       "    Properties:\n"
+			       "      Protocol: HTTP\n"
+			       "      Port: 80\n"
+			       "      VpcId: !Ref V\n"
+			       "      HealthCheckPath: !If [No, /x, !Ref AWS::NoValue]\n"
+			       "      Matcher: {HttpCode: 200-299}\n"
+			       "      TargetGroupAttributes: [{Key: deregistration_delay.timeout_seconds, Value: 5}]\n"
+			       "  Cl: {Type: AWS::ECS::Cluster}\n"
+			       "  TD:\n"
+			       "    Type: AWS::ECS::TaskDefinition\n"
+			       "    Properties:\n"
+			       "      ContainerDefinitions:\n"
+			       "        - {Name: web, Image: img, EntryPoint: [/bin/sh, -c], Command: [echo hi], Essential: \"true\",\n"
+			       "           StopTimeout: 10, WorkingDirectory: /tmp, PortMappings: [{ContainerPort: 80, HostPort: 0}]}\n"
+			       "        - {Name: side, Image: img2, Essential: false}\n"
+			       "  S:\n"
+			       "    Type: AWS::ECS::Service\n"
+			       "    Properties:\n"
+			       "      Cluster: !GetAtt Cl.Arn\n"
+			       "      TaskDefinition: !Ref TD\n"
+			       "      ServiceName: web\n"
+			       "      LoadBalancers: [{ContainerName: web, ContainerPort: 80, TargetGroupArn: !Ref TG}]\n",
+			       &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	if (!m)
+		return;
+	ASSERT_STR_EQ(m->tgs[0].hc.path, "/");
+	ASSERT_STR_EQ(m->tgs[0].hc.matcher, "200-299");
+	ASSERT_EQ(m->tgs[0].deregistration_delay_s, 5);
+	ASSERT_TRUE(strncmp(m->clusters[0].name, "mystack-Cl-", 11) == 0);
+	const struct model_task_def *td = &m->task_defs[0];
+	ASSERT_STR_EQ(td->network_mode, "bridge");
+	ASSERT_TRUE(strncmp(td->family, "mystack-TD-", 11) == 0);
+	ASSERT_EQ(td->ncontainers, 2);
+	ASSERT_EQ(td->containers[0].argc, 3);
+	ASSERT_STR_EQ(td->containers[0].argv[0], "/bin/sh");
+	ASSERT_STR_EQ(td->containers[0].argv[2], "echo hi");
+	ASSERT_EQ(td->containers[0].stop_timeout_s, 10);
+	ASSERT_STR_EQ(td->containers[0].working_dir, "/tmp");
+	ASSERT_TRUE(!td->containers[1].essential);
+	ASSERT_EQ(td->containers[1].argc, 0);
+	ASSERT_TRUE(td->containers[1].working_dir == NULL);
+	const struct model_service *s = &m->services[0];
+	ASSERT_EQ(s->cluster, 0);
+	ASSERT_EQ(s->desired, 1);
+	ASSERT_EQ(s->min_healthy_pct, 100);
+	ASSERT_EQ(s->max_pct, 200);
+	ASSERT_STR_EQ(s->name, "web");
+	ASSERT_STR_CONTAINS(s->arn, ":service/mystack-Cl-");
+	model_free(m);
+}
+
+static void test_dns(void)
+{
+	char *errs;
+	struct model *m = load(NET
+			       "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: internal, Subnets: [!Ref A, !Ref B]}}\n"
+			       "  Z: {Type: AWS::Route53::HostedZone, Properties: {Name: In.Example.COM., VPCs: [{VPCId: !Ref V1, VPCRegion: us-east-1}]}}\n"
+			       "  R1: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: Api.in.example.com, Type: A,\n"
+			       "       AliasTarget: {DNSName: !GetAtt LB.DNSName, HostedZoneId: !GetAtt LB.CanonicalHostedZoneID}}}\n"
+			       "  R2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneName: in.example.com., Name: db.in.example.com, Type: A,\n"
+			       "       TTL: \"30\", ResourceRecords: [10.0.1.9, 10.0.2.9]}}\n",
+			       &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	if (!m)
+		return;
+	ASSERT_STR_EQ(m->zones[0].name, "in.example.com.");
+	ASSERT_STR_EQ(m->records[0].name, "api.in.example.com.");
+	ASSERT_EQ(m->records[0].alias_lb, 0);
+	ASSERT_EQ(m->records[0].nvalues, 0);
+	ASSERT_EQ(m->records[1].zone, 0);
+	ASSERT_EQ(m->records[1].ttl, 30);
+	ASSERT_EQ(m->records[1].nvalues, 2);
+	ASSERT_STR_EQ(m->records[1].values[1], "10.0.2.9");
+	model_free(m);
+}
+
+static void expect_errors(const char *text, const char *const *needles)
+{
+	char *errs;
+	struct model *m = load(text, &errs);
+	ASSERT_TRUE(m == NULL);
+	model_free(m);
+	for (size_t i = 0; needles[i]; i++)
+		ASSERT_STR_CONTAINS(errs, needles[i]);
+	free(errs);
+}
+
+static void test_validation_errors(void)
+{
+	expect_errors(NET
+		      "  TG2: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: HTTP, Port: 70000, VpcId: !Ref V1,\n"
+		      "        HealthCheckIntervalSeconds: 4, HealthCheckTimeoutSeconds: 121, HealthyThresholdCount: 11, Matcher: {HttpCode: \"600\"}}}\n"
+		      "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: private, Subnets: [!Ref A]}}\n"
+		      "  Z: {Type: AWS::Route53::HostedZone, Properties: {Name: in.example.com}}\n"
+		      "  R: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: x.other.com, Type: CNAME, TTL: -1,\n"
+		      "      ResourceRecords: [a.example.com, b.example.com]}}\n"
+		      "  R2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: y.in.example.com, Type: MXX, TTL: 1,\n"
+		      "      ResourceRecords: [a]}}\n",
+		      (const char *const[]){
+			      "TG2.Properties.Port: must be 1..65535, found 70000",
+			      "TG2.Properties.HealthCheckIntervalSeconds: must be 5..300, found 4",
+			      "TG2.Properties.HealthCheckTimeoutSeconds: must be 2..120, found 121",
+			      "TG2.Properties.HealthyThresholdCount: must be 2..10, found 11",
+			      "TG2.Properties.Matcher.HttpCode: must be codes 200..499",
+			      "LB.Properties.Scheme: must be one of internal, internet-facing; found \"private\"",
+			      "LB.Properties.Subnets: At least two subnets in two different Availability Zones must be specified",
+			      "R.Properties.Name: RRSet with DNS name x.other.com. is not permitted in zone in.example.com.",
+			      "R.Properties.TTL: must be 0..2147483647, found -1",
+			      "R.Properties.ResourceRecords: a CNAME record set has exactly one value",
+			      "R2.Properties.Type: must be one of A, AAAA,",
+			      NULL});
+	expect_errors(NET
+		      "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: [!Ref A, !Ref B]}}\n"
+		      "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: !Ref LB, Port: 80, Protocol: HTTP,\n"
+		      "      DefaultActions: [{Type: fixed-response}]}}\n"
+		      "  R1: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: 3,\n"
+		      "      Conditions: [{Field: host-header, Values: [nodot]}], Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n"
+		      "  R2: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: 3,\n"
+		      "      Conditions: [{Field: path-pattern, Values: [/x]}], Actions: [{Type: forwrd, TargetGroupArn: !Ref TG}]}}\n"
+		      "  R3: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: 0,\n"
+		      "      Conditions: [{Feild: host-header}], Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n",
+		      (const char *const[]){
+			      "L.Properties.DefaultActions[0].Type: action type fixed-response is not supported yet (only forward)",
+			      "R1.Properties.Conditions[0].Values[0]: a host name has up to 128 characters",
+			      "R2.Properties.Priority: Priority '3' is currently in use",
+			      "R2.Properties.Conditions[0].Field: condition field path-pattern is not supported yet",
+			      "R2.Properties.Actions[0].Type: must be one of forward, redirect, fixed-response, authenticate-oidc, "
+			      "authenticate-cognito, jwt-validation; found \"forwrd\" (did you mean forward?)",
+			      "R3.Properties.Priority: must be 1..50000, found 0",
+			      "R3.Properties.Conditions[0].Feild: unknown property (did you mean Field?)",
+			      NULL});
+	expect_errors("Resources:\n"
+		      "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+		      "  A: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: 10.1.1.0/24}}\n"
+		      "  B: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: 10.0.0.0/20, AvailabilityZone: us-east-1z}}\n"
+		      "  C: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: 10.0.1.0/24, AvailabilityZone: us-east-1a}}\n"
+		      "  TD: {Type: AWS::ECS::TaskDefinition, Properties: {NetworkMode: awsvpc, ContainerDefinitions: [{Name: a, Image: i, Essential: false}]}}\n"
+		      "  Cl: {Type: AWS::ECS::Cluster}\n"
+		      "  S: {Type: AWS::ECS::Service, Properties: {Cluster: !Ref Cl, TaskDefinition: !Ref TD, DesiredCount: 1,\n"
+		      "      LoadBalancers: [{ContainerName: b, ContainerPort: 80, TargetGroupArn: x}]}}\n"
+		      "  G: {Type: AWS::AutoScaling::AutoScalingGroup, Properties: {MinSize: 3, MaxSize: 2, VPCZoneIdentifier: [!Ref VV]}}\n",
+		      (const char *const[]){
+			      "A.Properties: a subnet needs AvailabilityZone here",
+			      "A.Properties.CidrBlock: The CIDR '10.1.1.0/24' is invalid: it is not inside the VPC's CIDR block",
+			      "B.Properties.AvailabilityZone: \"us-east-1z\" is not an Availability Zone of us-east-1",
+			      "C.Properties.CidrBlock: The CIDR '10.0.1.0/24' conflicts with another subnet (B)",
+			      "TD.Properties.ContainerDefinitions: a task definition must have at least one essential container",
+			      "S.Properties.LoadBalancers[0].ContainerName: the task definition TD has no container named b",
+			      "S.Properties.LoadBalancers[0].TargetGroupArn: \"x\" is not a target group of this template",
+			      "S.Properties: a task definition with NetworkMode awsvpc needs NetworkConfiguration.AwsvpcConfiguration",
+			      "G.Properties.VPCZoneIdentifier[0]: Template format error: Unresolved resource dependencies [VV] in the "
+			      "Resources block of the template (did you mean V?)",
+			      NULL});
+}
+
+T_MAIN({
+	T_RUN(test_address_map);
+	T_RUN(test_rules_sorted_and_defaults);
+	T_RUN(test_novalue_and_ecs);
+	T_RUN(test_dns);
+	T_RUN(test_validation_errors);
+})
