@@ -64,7 +64,9 @@ struct alb_up {
 	struct loop_io io;
 	bool connected;
 	bool eof;
-	struct alb_up *next; /* in the target's pool */
+	struct alb_up *next;	/* in the target's pool */
+	struct loop_timer idle; /* while pooled: the LB idle timeout */
+	uint64_t idle_ms;
 };
 
 struct alb_conn {
@@ -376,6 +378,7 @@ static void up_close(struct alb_up *u)
 {
 	struct alb *a = u->a;
 	loop_io_del(a->loop, &u->io);
+	loop_timer_stop(a->loop, &u->idle);
 	close(u->fd);
 	if (u->c)
 		u->c->up = NULL;
@@ -387,11 +390,9 @@ static void on_up_io(struct loop *loop, struct loop_io *io, uint32_t ev);
 
 /* An idle pooled connection that becomes readable was closed by the target
  * (or sent garbage): either way it can no longer be used. */
-static void on_pooled_io(struct loop *loop, struct loop_io *io, uint32_t ev)
+static void pool_unlink_close(struct alb_up *u)
 {
-	struct alb_up *u = io->data, **pp;
-	(void)loop;
-	(void)ev;
+	struct alb_up **pp;
 	for (pp = &u->t->pool; *pp; pp = &(*pp)->next) {
 		if (*pp == u) {
 			*pp = u->next;
@@ -400,6 +401,20 @@ static void on_pooled_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 		}
 	}
 	up_close(u);
+}
+
+static void on_pooled_io(struct loop *loop, struct loop_io *io, uint32_t ev)
+{
+	(void)loop;
+	(void)ev;
+	pool_unlink_close(io->data);
+}
+
+/* AWS closes back-end connections idle for the LB's idle timeout. */
+static void on_pooled_idle(struct loop *loop, struct loop_timer *tm)
+{
+	(void)loop;
+	pool_unlink_close(tm->data);
 }
 
 /* A pooled connection that is still open, or NULL. */
@@ -414,8 +429,10 @@ static struct alb_up *pool_take(struct alb_target *t)
 		u->next = NULL;
 		/* the event may not have been delivered yet: look before use */
 		n = recv(u->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			loop_timer_stop(u->a->loop, &u->idle);
 			return u;
+		}
 		up_close(u);
 	}
 	return NULL;
@@ -433,6 +450,7 @@ static void pool_put(struct alb_up *u)
 	u->next = t->pool;
 	t->pool = u;
 	t->npool++;
+	loop_timer_start(u->a->loop, &u->idle, u->idle_ms);
 }
 
 /* --- client connections --- */
@@ -792,6 +810,11 @@ static void upstream_attach(struct alb_conn *c, struct alb_target *t)
 	u->t = t;
 	u->c = c;
 	u->fd = fd;
+	loop_timer_init(&u->idle, on_pooled_idle, u);
+	{
+		const struct model_lb *lb = &c->a->m->lbs[c->a->m->listeners[c->ls->listener].lb];
+		u->idle_ms = (uint64_t)(lb->idle_timeout_s > 0 ? lb->idle_timeout_s : 60) * 1000u;
+	}
 	t->refs++;
 	c->up = u;
 	if (loop_io_add(c->a->loop, &u->io, fd, EPOLLOUT, on_up_io, u) < 0) {
