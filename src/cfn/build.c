@@ -1610,11 +1610,10 @@ const struct cfn_type *cfn_type_find(const char *name)
 	return NULL;
 }
 
-static struct model *g_sort_m;
-
-static int rule_cmp(const void *x, const void *y)
+static int rule_cmp(const void *x, const void *y, void *arg)
 {
-	const struct model_rule *a = &g_sort_m->rules[*(const int *)x], *b = &g_sort_m->rules[*(const int *)y];
+	const struct model *m = arg;
+	const struct model_rule *a = &m->rules[*(const int *)x], *b = &m->rules[*(const int *)y];
 	return (a->priority > b->priority) - (a->priority < b->priority);
 }
 
@@ -1656,9 +1655,7 @@ void cfn_build_model(struct cfn_ctx *c)
 		for (size_t k = 0; k < m->nrules; k++)
 			if (m->rules[k].listener == (int)i)
 				l->rules[l->nrules++] = (int)k;
-		g_sort_m = m;
-		qsort(l->rules, l->nrules, sizeof(*l->rules), rule_cmp);
-		g_sort_m = NULL;
+		qsort_r(l->rules, l->nrules, sizeof(*l->rules), rule_cmp, m);
 	}
 	uint32_t base = m->nvpcs ? m->vpcs[0].lo_base : (c->net.addr & 0xffff0000u);
 	m->resolver_addr = base + 2;
@@ -1774,4 +1771,8 @@ void cfn_plan_print(const struct model *m, FILE *out)
 		}
 		fputc('\n', out);
 	}
+	for (size_t i = 0; i < m->noutputs; i++)
+		fprintf(out, "  output %s = %s%s%s%s\n", m->outputs[i].logical, m->outputs[i].value,
+			m->outputs[i].export_name ? " (export " : "", m->outputs[i].export_name ? m->outputs[i].export_name : "",
+			m->outputs[i].export_name ? ")" : "");
 }

@@ -1273,6 +1273,20 @@ static void resources_load(struct cfn_ctx *c)
 					  dym ? "?)" : "");
 			}
 		}
+		struct cfn_node *dp = cfn_node_get(r->def, "DeletionPolicy");
+		static const char *const policies[] = {"Delete", "Retain", "Snapshot", "RetainExceptOnCreate", NULL};
+		for (int pass = 0; pass < 2; pass++) {
+			if (pass)
+				dp = cfn_node_get(r->def, "UpdateReplacePolicy");
+			if (!dp)
+				continue;
+			bool ok = false;
+			for (int j = 0; policies[j] && dp->type == CFN_STR; j++)
+				ok |= strcmp(policies[j], dp->str) == 0;
+			if (!ok)
+				cfn_error_at(c, dp, path_key(c, r->path, pass ? "UpdateReplacePolicy" : "DeletionPolicy"),
+					     "must be one of Delete, Retain, Snapshot, RetainExceptOnCreate; found %s", found_desc(c, dp));
+		}
 		struct cfn_node *t = cfn_node_get(r->def, "Type");
 		if (!t || t->type != CFN_STR) {
 			cfn_error_at(c, t ? t : r->def, path_key(c, r->path, "Type"), "every resource needs a Type (a string)");
@@ -1587,7 +1601,12 @@ static char *stack_from_name(const char *name)
 	b = b ? b + 1 : name;
 	const char *dot = strrchr(b, '.');
 	size_t n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
-	return strndup(b, n);
+	char *s = strndup(b, n);
+	/* A stack name is [A-Za-z][-A-Za-z0-9]*; file names may hold more. */
+	for (char *p = s; p && *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			*p = '-';
+	return s;
 }
 
 int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn_options *opt, struct model **out,
