@@ -11,196 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------- typed property access ---------- */
-
-static const char *pk(struct cfn_ctx *c, const char *base, const char *key)
-{
-	return cfn_arena_printf(&c->a, "%s.%s", base, key);
-}
-
-static const char *found(struct cfn_ctx *c, const struct cfn_node *n)
-{
-	if (n->type == CFN_STR)
-		return cfn_arena_printf(&c->a, "\"%s\"", n->str);
-	if (n->type == CFN_NUM || n->type == CFN_BOOL)
-		return n->str;
-	return cfn_node_type_name(n);
-}
-
-static char *xstrdup(const char *s)
-{
-	if (!s)
-		return NULL;
-	char *p = strdup(s);
-	if (!p)
-		abort();
-	return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (!p)
-		abort();
-	return p;
-}
-
-/* A string property (numbers and booleans are taken as their text). */
-static const char *g_str(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base)
-{
-	struct cfn_node *n = cfn_node_get(m, key);
-	if (!n)
-		return NULL;
-	if (n->type == CFN_STR || n->type == CFN_NUM || n->type == CFN_BOOL)
-		return n->str;
-	cfn_error_at(c, n, pk(c, base, key), "expected a string, found %s", found(c, n));
-	return NULL;
-}
-
-static bool parse_int(const struct cfn_node *n, long *out)
-{
-	if (n->type != CFN_NUM && n->type != CFN_STR)
-		return false;
-	char *e;
-	errno = 0;
-	long v = strtol(n->str, &e, 10);
-	if (!*n->str || *e || errno)
-		return false;
-	*out = v;
-	return true;
-}
-
-static int g_int(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base, int def, long min,
-		 long max)
-{
-	struct cfn_node *n = cfn_node_get(m, key);
-	if (!n)
-		return def;
-	long v;
-	if (!parse_int(n, &v)) {
-		cfn_error_at(c, n, pk(c, base, key), "expected an integer, found %s", found(c, n));
-		return def;
-	}
-	if (v < min || v > max) {
-		cfn_error_at(c, n, pk(c, base, key), "must be %ld..%ld, found %ld", min, max, v);
-		return def;
-	}
-	return (int)v;
-}
-
-static bool g_bool(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base, bool def)
-{
-	struct cfn_node *n = cfn_node_get(m, key);
-	if (!n)
-		return def;
-	if (n->type == CFN_BOOL)
-		return n->b;
-	if (n->type == CFN_STR && (strcmp(n->str, "true") == 0 || strcmp(n->str, "false") == 0))
-		return n->str[0] == 't';
-	cfn_error_at(c, n, pk(c, base, key), "expected a boolean, found %s", found(c, n));
-	return def;
-}
-
-static const char *g_enum(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base,
-			  const char *def, const char *const *vals)
-{
-	const char *s = g_str(c, m, key, base);
-	if (!s)
-		return def;
-	size_t n = 0;
-	for (; vals[n]; n++)
-		if (strcmp(vals[n], s) == 0)
-			return vals[n];
-	char list[512];
-	size_t o = 0;
-	list[0] = 0;
-	for (size_t i = 0; i < n && o < sizeof(list) - 64; i++)
-		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", vals[i]);
-	const char *dym = cfn_did_you_mean(s, vals, n);
-	cfn_error_at(c, cfn_node_get(m, key), pk(c, base, key), "must be one of %s; found \"%s\"%s%s%s", list, s,
-		     dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
-	return def;
-}
-
-static struct cfn_node *g_list(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base)
-{
-	struct cfn_node *n = cfn_node_get(m, key);
-	if (!n || n->type == CFN_LIST)
-		return n;
-	cfn_error_at(c, n, pk(c, base, key), "expected a list, found %s", found(c, n));
-	return NULL;
-}
-
-static struct cfn_node *g_map(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base)
-{
-	struct cfn_node *n = cfn_node_get(m, key);
-	if (!n || n->type == CFN_MAP)
-		return n;
-	cfn_error_at(c, n, pk(c, base, key), "expected an object, found %s", found(c, n));
-	return NULL;
-}
-
-static const char *item_path(struct cfn_ctx *c, const char *base, const char *key, size_t i)
-{
-	return cfn_arena_printf(&c->a, "%s.%s[%zu]", base, key, i);
-}
-
-/* Unknown keys (with "did you mean") and missing required ones. */
-static void check_keys(struct cfn_ctx *c, const struct cfn_node *m, const char *base, const char *const *known,
-		       const char *const *required, const char *what)
-{
-	if (!m || m->type != CFN_MAP)
-		return;
-	size_t nk = 0;
-	while (known && known[nk])
-		nk++;
-	for (size_t i = 0; known && i < m->n; i++) {
-		bool ok = false;
-		for (size_t k = 0; k < nk && !ok; k++)
-			ok = strcmp(known[k], m->entries[i].key) == 0;
-		if (ok)
-			continue;
-		const char *dym = cfn_did_you_mean(m->entries[i].key, known, nk);
-		cfn_error(c, m->entries[i].line, m->entries[i].col, pk(c, base, m->entries[i].key), "unknown %s%s%s%s", what,
-			  dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
-	}
-	for (size_t k = 0; required && required[k]; k++)
-		if (!cfn_node_get(m, required[k]))
-			cfn_error_at(c, m, base, "missing required %s %s", what, required[k]);
-}
-
-/* The model index of the resource of type whose Ref/attribute value is n. */
-static int ref_index(struct cfn_ctx *c, const struct cfn_node *n, const char *type, const char *path, const char *what)
-{
-	if (!n)
-		return -1;
-	if (n->type != CFN_STR) {
-		cfn_error_at(c, n, path, "expected a string (%s), found %s", what, found(c, n));
-		return -1;
-	}
-	int ri = cfn_res_find_value(c, type, n->str);
-	if (ri < 0 || c->res[ri].model_index < 0) {
-		cfn_error_at(c, n, path, "\"%s\" is not %s of this template (use Ref or Fn::GetAtt)", n->str, what);
-		return -1;
-	}
-	return c->res[ri].model_index;
-}
-
-static int *ref_indexes(struct cfn_ctx *c, const struct cfn_node *l, const char *type, const char *path, const char *what,
-			size_t *count)
-{
-	*count = 0;
-	if (!l)
-		return NULL;
-	int *out = xcalloc(l->n, sizeof(*out));
-	for (size_t i = 0; i < l->n; i++) {
-		int v = ref_index(c, l->items[i], type, cfn_arena_printf(&c->a, "%s[%zu]", path, i), what);
-		if (v >= 0)
-			out[(*count)++] = v;
-	}
-	return out;
-}
-
 /* ---------- Ref and GetAtt values ---------- */
 
 static void put_list(struct cfn_ctx *c, struct cfn_res *r, const char *attr, struct cfn_node *l)
@@ -221,12 +31,12 @@ static const char *res_id(struct cfn_ctx *c, struct cfn_res *r, const char *pref
 
 static const char *props_path(struct cfn_ctx *c, struct cfn_res *r)
 {
-	return pk(c, r->path, "Properties");
+	return cfn__path_key(c, r->path, "Properties");
 }
 
 static const char *name_or_gen(struct cfn_ctx *c, struct cfn_res *r, const char *key, size_t max)
 {
-	const char *s = key ? g_str(c, r->props, key, props_path(c, r)) : NULL;
+	const char *s = key ? cfn__prop_str(c, r->props, key, props_path(c, r)) : NULL;
 	return s ? s : cfn_gen_name(c, r->logical, max);
 }
 
@@ -235,7 +45,7 @@ static void v_vpc(struct cfn_ctx *c, struct cfn_res *r)
 	const char *id = res_id(c, r, "vpc");
 	cfn_attr_set(c, r, NULL, id);
 	cfn_attr_set(c, r, "VpcId", id);
-	const char *cidr = g_str(c, r->props, "CidrBlock", props_path(c, r));
+	const char *cidr = cfn__prop_str(c, r->props, "CidrBlock", props_path(c, r));
 	if (cidr) {
 		cfn_attr_set(c, r, "CidrBlock", cidr);
 		struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, r->line, r->col);
@@ -254,15 +64,15 @@ static void v_subnet(struct cfn_ctx *c, struct cfn_res *r)
 	cfn_attr_set(c, r, NULL, id);
 	cfn_attr_set(c, r, "SubnetId", id);
 	const char *s;
-	if ((s = g_str(c, r->props, "AvailabilityZone", pp))) {
+	if ((s = cfn__prop_str(c, r->props, "AvailabilityZone", pp))) {
 		cfn_attr_set(c, r, "AvailabilityZone", s);
 		size_t l = strlen(s);
 		if (l > 0)
 			cfn_attr_set(c, r, "AvailabilityZoneId", cfn_arena_printf(&c->a, "use1-az%d", s[l - 1] - 'a' + 1));
 	}
-	if ((s = g_str(c, r->props, "CidrBlock", pp)))
+	if ((s = cfn__prop_str(c, r->props, "CidrBlock", pp)))
 		cfn_attr_set(c, r, "CidrBlock", s);
-	if ((s = g_str(c, r->props, "VpcId", pp)))
+	if ((s = cfn__prop_str(c, r->props, "VpcId", pp)))
 		cfn_attr_set(c, r, "VpcId", s);
 	cfn_attr_set(c, r, "NetworkAclAssociationId", res_id(c, r, "aclassoc"));
 	cfn_attr_set(c, r, "OutpostArn", "");
@@ -274,7 +84,7 @@ static void v_sg(struct cfn_ctx *c, struct cfn_res *r)
 	const char *id = res_id(c, r, "sg");
 	cfn_attr_set(c, r, NULL, id);
 	cfn_attr_set(c, r, "GroupId", id);
-	const char *s = g_str(c, r->props, "VpcId", props_path(c, r));
+	const char *s = cfn__prop_str(c, r->props, "VpcId", props_path(c, r));
 	if (s)
 		cfn_attr_set(c, r, "VpcId", s);
 }
@@ -295,11 +105,11 @@ static void v_lb(struct cfn_ctx *c, struct cfn_res *r)
 	const char *pp = props_path(c, r);
 	const char *name = name_or_gen(c, r, "Name", 32);
 	if (cfn_node_get(r->props, "Name") && !elb_name_ok(name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), pk(c, pp, "Name"),
+		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
 			     "a load balancer name has 1..32 letters, digits and hyphens, not starting or ending with a hyphen nor starting with \"internal-\"");
 	char h[17];
 	cfn_hex(c, r->logical, "lb", h, 16);
-	const char *scheme = g_str(c, r->props, "Scheme", pp);
+	const char *scheme = cfn__prop_str(c, r->props, "Scheme", pp);
 	bool internal = scheme && strcmp(scheme, "internal") == 0;
 	unsigned long long digits = 1000000000ull + cfn_hash(c, r->logical, "dns") % 9000000000ull;
 	const char *arn = cfn_arena_printf(&c->a, "arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/%s/%s", c->region,
@@ -330,7 +140,7 @@ static void v_listener(struct cfn_ctx *c, struct cfn_res *r)
 {
 	char h[17];
 	cfn_hex(c, r->logical, "listener", h, 16);
-	const char *lb = g_str(c, r->props, "LoadBalancerArn", props_path(c, r));
+	const char *lb = cfn__prop_str(c, r->props, "LoadBalancerArn", props_path(c, r));
 	const char *p = lb ? strstr(lb, ":loadbalancer/") : NULL;
 	const char *arn = p ? cfn_arena_printf(&c->a, "%.*s:listener/%s/%s", (int)(p - lb), lb, p + 14, h)
 			    : cfn_arena_printf(&c->a, "arn:aws:elasticloadbalancing:%s:%s:listener/app/unknown/0/%s", c->region,
@@ -343,7 +153,7 @@ static void v_rule(struct cfn_ctx *c, struct cfn_res *r)
 {
 	char h[17];
 	cfn_hex(c, r->logical, "rule", h, 16);
-	const char *l = g_str(c, r->props, "ListenerArn", props_path(c, r));
+	const char *l = cfn__prop_str(c, r->props, "ListenerArn", props_path(c, r));
 	const char *p = l ? strstr(l, ":listener/") : NULL;
 	const char *arn = p ? cfn_arena_printf(&c->a, "%.*s:listener-rule/%s/%s", (int)(p - l), l, p + 10, h)
 			    : cfn_arena_printf(&c->a, "arn:aws:elasticloadbalancing:%s:%s:listener-rule/app/unknown/0/0/%s",
@@ -357,7 +167,7 @@ static void v_tg(struct cfn_ctx *c, struct cfn_res *r)
 {
 	const char *name = name_or_gen(c, r, "Name", 32);
 	if (cfn_node_get(r->props, "Name") && !elb_name_ok(name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), pk(c, props_path(c, r), "Name"),
+		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, props_path(c, r), "Name"),
 			     "a target group name has 1..32 letters, digits and hyphens, not starting or ending with a hyphen");
 	char h[17];
 	cfn_hex(c, r->logical, "tg", h, 16);
@@ -397,10 +207,10 @@ static const char *cluster_name(const char *v)
 static void v_service(struct cfn_ctx *c, struct cfn_res *r)
 {
 	const char *pp = props_path(c, r);
-	const char *name = g_str(c, r->props, "ServiceName", pp);
+	const char *name = cfn__prop_str(c, r->props, "ServiceName", pp);
 	if (!name)
 		name = cfn_gen_name(c, r->logical, 255);
-	const char *cl = cluster_name(g_str(c, r->props, "Cluster", pp));
+	const char *cl = cluster_name(cfn__prop_str(c, r->props, "Cluster", pp));
 	const char *arn = cfn_arena_printf(&c->a, "arn:aws:ecs:%s:%s:service/%s/%s", c->region, c->account, cl, name);
 	cfn_attr_set(c, r, NULL, arn);
 	cfn_attr_set(c, r, "ServiceArn", arn);
@@ -436,7 +246,7 @@ static void v_zone(struct cfn_ctx *c, struct cfn_res *r)
 
 static void v_record(struct cfn_ctx *c, struct cfn_res *r)
 {
-	const char *n = g_str(c, r->props, "Name", props_path(c, r));
+	const char *n = cfn__prop_str(c, r->props, "Name", props_path(c, r));
 	cfn_attr_set(c, r, NULL, n ? n : r->logical);
 }
 
@@ -462,7 +272,7 @@ static void v_launchtemplate(struct cfn_ctx *c, struct cfn_res *r)
 static void v_role(struct cfn_ctx *c, struct cfn_res *r)
 {
 	const char *name = name_or_gen(c, r, "RoleName", 64);
-	const char *path = g_str(c, r->props, "Path", props_path(c, r));
+	const char *path = cfn__prop_str(c, r->props, "Path", props_path(c, r));
 	cfn_attr_set(c, r, NULL, name);
 	cfn_attr_set(c, r, "Arn", cfn_arena_printf(&c->a, "arn:aws:iam::%s:role%s%s", c->account, path ? path : "/", name));
 	char h[18];
@@ -502,35 +312,21 @@ static void v_sgrule(struct cfn_ctx *c, struct cfn_res *r)
 
 /* ---------- builders ---------- */
 
-static struct cidr4 g_cidr(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base, bool *ok)
-{
-	struct cidr4 r = {0};
-	*ok = false;
-	const char *s = g_str(c, m, key, base);
-	if (!s)
-		return r;
-	if (cidr4_parse(s, &r) < 0) {
-		cfn_error_at(c, cfn_node_get(m, key), pk(c, base, key), "expected an IPv4 CIDR block such as 10.0.0.0/16, found \"%s\"", s);
-		return r;
-	}
-	*ok = true;
-	return r;
-}
 
 static void b_vpc(struct cfn_ctx *c, struct cfn_res *r)
 {
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	bool ok;
-	struct cidr4 cidr = g_cidr(c, r->props, "CidrBlock", pp, &ok);
+	struct cidr4 cidr = cfn__prop_cidr(c, r->props, "CidrBlock", pp, &ok);
 	if (!cfn_node_get(r->props, "CidrBlock"))
 		cfn_error_at(c, r->props, pp, "missing required property CidrBlock (IPAM pools are not supported)");
 	if (ok && (cidr.prefix < 16 || cidr.prefix > 28))
-		cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), pk(c, pp, "CidrBlock"),
+		cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), cfn__path_key(c, pp, "CidrBlock"),
 			     "a VPC's CIDR block must be between /16 and /28, found /%u", cidr.prefix);
 	struct model_vpc *v = &m->vpcs[m->nvpcs];
-	v->logical = xstrdup(r->logical);
-	v->id = xstrdup(cfn_attr_str(r, NULL));
+	v->logical = cfn__strdup(r->logical);
+	v->id = cfn__strdup(cfn_attr_str(r, NULL));
 	v->cidr = cidr;
 	v->lo_base = (c->net.addr & 0xffff0000u) + ((uint32_t)m->nvpcs << 16);
 	r->model_index = (int)m->nvpcs++;
@@ -540,10 +336,10 @@ static void b_subnet(struct cfn_ctx *c, struct cfn_res *r)
 {
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
-	int vpc = ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC", pk(c, pp, "VpcId"), "a VPC");
+	int vpc = cfn__ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC", cfn__path_key(c, pp, "VpcId"), "a VPC");
 	bool ok;
-	struct cidr4 cidr = g_cidr(c, r->props, "CidrBlock", pp, &ok);
-	const char *az = g_str(c, r->props, "AvailabilityZone", pp);
+	struct cidr4 cidr = cfn__prop_cidr(c, r->props, "CidrBlock", pp, &ok);
+	const char *az = cfn__prop_str(c, r->props, "AvailabilityZone", pp);
 	if (!cfn_node_get(r->props, "CidrBlock"))
 		cfn_error_at(c, r->props, pp, "missing required property CidrBlock");
 	if (!az) {
@@ -553,30 +349,30 @@ static void b_subnet(struct cfn_ctx *c, struct cfn_res *r)
 		size_t rl = strlen(c->region), al = strlen(az);
 		if (al != rl + 1 || strncmp(az, c->region, rl) != 0 || az[rl] < 'a' ||
 		    az[rl] > (strcmp(c->region, "us-east-1") == 0 ? 'f' : 'c'))
-			cfn_error_at(c, cfn_node_get(r->props, "AvailabilityZone"), pk(c, pp, "AvailabilityZone"),
+			cfn_error_at(c, cfn_node_get(r->props, "AvailabilityZone"), cfn__path_key(c, pp, "AvailabilityZone"),
 				     "\"%s\" is not an Availability Zone of %s", az, c->region);
 	}
 	if (ok && vpc >= 0) {
 		struct model_vpc *v = &m->vpcs[vpc];
 		if (cidr.prefix < v->cidr.prefix || (cidr.addr & cidr4_mask(v->cidr.prefix)) != v->cidr.addr)
-			cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), pk(c, pp, "CidrBlock"),
-				     "The CIDR '%s' is invalid: it is not inside the VPC's CIDR block", g_str(c, r->props, "CidrBlock", pp));
+			cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), cfn__path_key(c, pp, "CidrBlock"),
+				     "The CIDR '%s' is invalid: it is not inside the VPC's CIDR block", cfn__prop_str(c, r->props, "CidrBlock", pp));
 		else if (cidr.prefix > 28)
-			cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), pk(c, pp, "CidrBlock"),
+			cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), cfn__path_key(c, pp, "CidrBlock"),
 				     "a subnet's CIDR block must be between /16 and /28, found /%u", cidr.prefix);
 		for (size_t i = 0; i < m->nsubnets; i++) {
 			struct model_subnet *o = &m->subnets[i];
 			uint8_t p = o->cidr.prefix < cidr.prefix ? o->cidr.prefix : cidr.prefix;
 			if (o->vpc == vpc && (o->cidr.addr & cidr4_mask(p)) == (cidr.addr & cidr4_mask(p)))
-				cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), pk(c, pp, "CidrBlock"),
-					     "The CIDR '%s' conflicts with another subnet (%s)", g_str(c, r->props, "CidrBlock", pp),
+				cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), cfn__path_key(c, pp, "CidrBlock"),
+					     "The CIDR '%s' conflicts with another subnet (%s)", cfn__prop_str(c, r->props, "CidrBlock", pp),
 					     o->logical);
 		}
 	}
 	struct model_subnet *s = &m->subnets[m->nsubnets];
-	s->logical = xstrdup(r->logical);
-	s->id = xstrdup(cfn_attr_str(r, NULL));
-	s->az = xstrdup(az ? az : "");
+	s->logical = cfn__strdup(r->logical);
+	s->id = cfn__strdup(cfn_attr_str(r, NULL));
+	s->az = cfn__strdup(az ? az : "");
 	s->vpc = vpc;
 	s->cidr = cidr;
 	if (vpc >= 0 && ok)
@@ -606,7 +402,7 @@ static int ip_proto(struct cfn_ctx *c, const struct cfn_node *n, const char *pat
 		if (*s && !*e && v >= 0 && v <= 255)
 			return (int)v;
 	}
-	cfn_error_at(c, n, path, "IpProtocol must be tcp, udp, icmp, icmpv6, -1 or a protocol number, found %s", found(c, n));
+	cfn_error_at(c, n, path, "IpProtocol must be tcp, udp, icmp, icmpv6, -1 or a protocol number, found %s", cfn__found(c, n));
 	return -2;
 }
 
@@ -619,22 +415,22 @@ static struct model_sg_rule *sg_rules(struct cfn_ctx *c, const struct cfn_node *
 				      int vpc, size_t *count)
 {
 	*count = 0;
-	struct model_sg_rule *out = xcalloc(l ? l->n : 1, sizeof(*out));
+	struct model_sg_rule *out = cfn__calloc(l ? l->n : 1, sizeof(*out));
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct cfn_node *it = l->items[i];
-		const char *ip = item_path(c, base, key, i);
+		const char *ip = cfn__item_path(c, base, key, i);
 		if (it->type != CFN_MAP) {
-			cfn_error_at(c, it, ip, "expected an object, found %s", found(c, it));
+			cfn_error_at(c, it, ip, "expected an object, found %s", cfn__found(c, it));
 			continue;
 		}
 		static const char *const req[] = {"IpProtocol", NULL};
-		check_keys(c, it, ip, sg_rule_props, req, "property");
+		cfn__check_keys(c, it, ip, sg_rule_props, req, "property");
 		struct model_sg_rule *sr = &out[*count];
-		sr->proto = ip_proto(c, cfn_node_get(it, "IpProtocol"), pk(c, ip, "IpProtocol"));
+		sr->proto = ip_proto(c, cfn_node_get(it, "IpProtocol"), cfn__path_key(c, ip, "IpProtocol"));
 		if (sr->proto == -2)
 			continue;
-		sr->from_port = g_int(c, it, "FromPort", ip, -1, -1, 65535);
-		sr->to_port = g_int(c, it, "ToPort", ip, -1, -1, 65535);
+		sr->from_port = cfn__prop_int(c, it, "FromPort", ip, -1, -1, 65535);
+		sr->to_port = cfn__prop_int(c, it, "ToPort", ip, -1, -1, 65535);
 		if (sr->proto == -1) {
 			sr->from_port = sr->to_port = -1;
 		} else if ((sr->proto == 6 || sr->proto == 17) && (sr->from_port < 0 || sr->to_port < sr->from_port)) {
@@ -643,7 +439,7 @@ static struct model_sg_rule *sg_rules(struct cfn_ctx *c, const struct cfn_node *
 		}
 		bool ok = false;
 		if (cfn_node_get(it, "CidrIp")) {
-			sr->cidr = g_cidr(c, it, "CidrIp", ip, &ok);
+			sr->cidr = cfn__prop_cidr(c, it, "CidrIp", ip, &ok);
 			if (!ok)
 				continue;
 		} else if (cfn_node_get(it, "CidrIpv6")) {
@@ -665,20 +461,20 @@ static void b_sg(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_sg *g = &m->sgs[m->nsgs];
-	g->logical = xstrdup(r->logical);
-	g->id = xstrdup(cfn_attr_str(r, NULL));
+	g->logical = cfn__strdup(r->logical);
+	g->id = cfn__strdup(cfn_attr_str(r, NULL));
 	g->vpc = cfn_node_get(r->props, "VpcId")
-			 ? ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC", pk(c, pp, "VpcId"), "a VPC")
+			 ? cfn__ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC", cfn__path_key(c, pp, "VpcId"), "a VPC")
 			 : (m->nvpcs == 1 ? 0 : -1);
-	g_str(c, r->props, "GroupDescription", pp);
-	g->ingress = sg_rules(c, g_list(c, r->props, "SecurityGroupIngress", pp), pp, "SecurityGroupIngress", g->vpc,
+	cfn__prop_str(c, r->props, "GroupDescription", pp);
+	g->ingress = sg_rules(c, cfn__prop_list(c, r->props, "SecurityGroupIngress", pp), pp, "SecurityGroupIngress", g->vpc,
 			      &g->ningress);
-	struct cfn_node *eg = g_list(c, r->props, "SecurityGroupEgress", pp);
+	struct cfn_node *eg = cfn__prop_list(c, r->props, "SecurityGroupEgress", pp);
 	if (eg) {
 		g->egress = sg_rules(c, eg, pp, "SecurityGroupEgress", g->vpc, &g->negress);
 	} else {
 		/* AWS's default egress rule: everything, everywhere. */
-		g->egress = xcalloc(1, sizeof(*g->egress));
+		g->egress = cfn__calloc(1, sizeof(*g->egress));
 		g->egress[0] = (struct model_sg_rule){.proto = -1, .from_port = -1, .to_port = -1};
 		g->negress = 1;
 	}
@@ -699,54 +495,54 @@ static bool actions(struct cfn_ctx *c, const struct cfn_node *l, const char *bas
 	out->target_group = -1;
 	if (!l)
 		return false;
-	const char *lp = pk(c, base, key);
+	const char *lp = cfn__path_key(c, base, key);
 	if (l->n == 0) {
 		cfn_error_at(c, l, lp, "at least one action is required");
 		return false;
 	}
 	if (l->n > 1) {
-		cfn_error_at(c, l->items[1], item_path(c, base, key, 1), "several actions per rule are not supported yet (only one forward)");
+		cfn_error_at(c, l->items[1], cfn__item_path(c, base, key, 1), "several actions per rule are not supported yet (only one forward)");
 		return false;
 	}
 	const struct cfn_node *a = l->items[0];
-	const char *ap = item_path(c, base, key, 0);
+	const char *ap = cfn__item_path(c, base, key, 0);
 	if (a->type != CFN_MAP) {
-		cfn_error_at(c, a, ap, "expected an object, found %s", found(c, a));
+		cfn_error_at(c, a, ap, "expected an object, found %s", cfn__found(c, a));
 		return false;
 	}
 	static const char *const req[] = {"Type", NULL};
-	check_keys(c, a, ap, action_props, req, "property");
+	cfn__check_keys(c, a, ap, action_props, req, "property");
 	static const char *const types[] = {"forward", "redirect", "fixed-response", "authenticate-oidc",
 					    "authenticate-cognito", "jwt-validation", NULL};
-	const char *t = g_enum(c, a, "Type", ap, NULL, types);
+	const char *t = cfn__prop_enum(c, a, "Type", ap, NULL, types);
 	if (!t)
 		return false;
 	if (strcmp(t, "forward") != 0) {
-		cfn_error_at(c, cfn_node_get(a, "Type"), pk(c, ap, "Type"), "action type %s is not supported yet (only forward)", t);
+		cfn_error_at(c, cfn_node_get(a, "Type"), cfn__path_key(c, ap, "Type"), "action type %s is not supported yet (only forward)", t);
 		return false;
 	}
 	const struct cfn_node *tg = cfn_node_get(a, "TargetGroupArn");
-	const char *tgp = pk(c, ap, "TargetGroupArn");
-	struct cfn_node *fc = g_map(c, a, "ForwardConfig", ap);
+	const char *tgp = cfn__path_key(c, ap, "TargetGroupArn");
+	struct cfn_node *fc = cfn__prop_map(c, a, "ForwardConfig", ap);
 	if (fc) {
-		const char *fp = pk(c, ap, "ForwardConfig");
+		const char *fp = cfn__path_key(c, ap, "ForwardConfig");
 		static const char *const fprops[] = {"TargetGroups", "TargetGroupStickinessConfig", NULL};
-		check_keys(c, fc, fp, fprops, NULL, "property");
-		struct cfn_node *tgs = g_list(c, fc, "TargetGroups", fp);
+		cfn__check_keys(c, fc, fp, fprops, NULL, "property");
+		struct cfn_node *tgs = cfn__prop_list(c, fc, "TargetGroups", fp);
 		if (tgs && tgs->n > 1) {
-			cfn_error_at(c, tgs, pk(c, fp, "TargetGroups"), "weighted forwarding to several target groups is not supported yet");
+			cfn_error_at(c, tgs, cfn__path_key(c, fp, "TargetGroups"), "weighted forwarding to several target groups is not supported yet");
 			return false;
 		}
 		if (tgs && tgs->n == 1 && tgs->items[0]->type == CFN_MAP) {
 			const struct cfn_node *t0 = cfn_node_get(tgs->items[0], "TargetGroupArn");
 			if (tg && t0 && t0->type == CFN_STR && tg->type == CFN_STR && strcmp(t0->str, tg->str) != 0) {
-				cfn_error_at(c, t0, pk(c, fp, "TargetGroups[0].TargetGroupArn"),
+				cfn_error_at(c, t0, cfn__path_key(c, fp, "TargetGroups[0].TargetGroupArn"),
 					     "TargetGroupArn and ForwardConfig name different target groups");
 				return false;
 			}
 			if (!tg) {
 				tg = t0;
-				tgp = pk(c, fp, "TargetGroups[0].TargetGroupArn");
+				tgp = cfn__path_key(c, fp, "TargetGroups[0].TargetGroupArn");
 			}
 		}
 	}
@@ -754,7 +550,7 @@ static bool actions(struct cfn_ctx *c, const struct cfn_node *l, const char *bas
 		cfn_error_at(c, a, ap, "a forward action needs TargetGroupArn");
 		return false;
 	}
-	out->target_group = ref_index(c, tg, "AWS::ElasticLoadBalancingV2::TargetGroup", tgp, "a target group");
+	out->target_group = cfn__ref_index(c, tg, "AWS::ElasticLoadBalancingV2::TargetGroup", tgp, "a target group");
 	return out->target_group >= 0;
 }
 
@@ -763,59 +559,59 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_target_group *t = &m->tgs[m->ntgs];
-	t->logical = xstrdup(r->logical);
-	t->name = xstrdup(cfn_attr_str(r, "TargetGroupName"));
-	t->arn = xstrdup(cfn_attr_str(r, NULL));
-	t->full_name = xstrdup(cfn_attr_str(r, "TargetGroupFullName"));
+	t->logical = cfn__strdup(r->logical);
+	t->name = cfn__strdup(cfn_attr_str(r, "TargetGroupName"));
+	t->arn = cfn__strdup(cfn_attr_str(r, NULL));
+	t->full_name = cfn__strdup(cfn_attr_str(r, "TargetGroupFullName"));
 	static const char *const ttypes[] = {"instance", "ip", "lambda", "alb", NULL};
-	const char *tt = g_enum(c, r->props, "TargetType", pp, "instance", ttypes);
+	const char *tt = cfn__prop_enum(c, r->props, "TargetType", pp, "instance", ttypes);
 	if (strcmp(tt, "lambda") == 0 || strcmp(tt, "alb") == 0)
-		cfn_error_at(c, cfn_node_get(r->props, "TargetType"), pk(c, pp, "TargetType"), "target type %s is not supported yet", tt);
-	t->target_type = xstrdup(tt);
-	const char *proto = g_enum(c, r->props, "Protocol", pp, NULL, http_protos);
+		cfn_error_at(c, cfn_node_get(r->props, "TargetType"), cfn__path_key(c, pp, "TargetType"), "target type %s is not supported yet", tt);
+	t->target_type = cfn__strdup(tt);
+	const char *proto = cfn__prop_enum(c, r->props, "Protocol", pp, NULL, http_protos);
 	if (!cfn_node_get(r->props, "Protocol"))
 		cfn_error_at(c, r->props, pp, "missing required property Protocol (for target type %s)", tt);
-	t->protocol = xstrdup(proto ? proto : "HTTP");
-	t->port = g_int(c, r->props, "Port", pp, 0, 1, 65535);
+	t->protocol = cfn__strdup(proto ? proto : "HTTP");
+	t->port = cfn__prop_int(c, r->props, "Port", pp, 0, 1, 65535);
 	if (!cfn_node_get(r->props, "Port"))
 		cfn_error_at(c, r->props, pp, "missing required property Port (for target type %s)", tt);
 	t->vpc = -1;
 	if (cfn_node_get(r->props, "VpcId"))
-		t->vpc = ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC", pk(c, pp, "VpcId"), "a VPC");
+		t->vpc = cfn__ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC", cfn__path_key(c, pp, "VpcId"), "a VPC");
 	else
 		cfn_error_at(c, r->props, pp, "missing required property VpcId (for target type %s)", tt);
 	static const char *const pversions[] = {"HTTP1", "HTTP2", "GRPC", NULL};
-	const char *pv = g_enum(c, r->props, "ProtocolVersion", pp, "HTTP1", pversions);
+	const char *pv = cfn__prop_enum(c, r->props, "ProtocolVersion", pp, "HTTP1", pversions);
 	if (strcmp(pv, "HTTP1") != 0)
-		cfn_error_at(c, cfn_node_get(r->props, "ProtocolVersion"), pk(c, pp, "ProtocolVersion"),
+		cfn_error_at(c, cfn_node_get(r->props, "ProtocolVersion"), cfn__path_key(c, pp, "ProtocolVersion"),
 			     "protocol version %s is not supported yet", pv);
 	struct model_health_check *hc = &t->hc;
-	hc->enabled = g_bool(c, r->props, "HealthCheckEnabled", pp, true);
-	hc->protocol = xstrdup(g_enum(c, r->props, "HealthCheckProtocol", pp, t->protocol, http_protos));
-	const char *hp = g_str(c, r->props, "HealthCheckPort", pp);
+	hc->enabled = cfn__prop_bool(c, r->props, "HealthCheckEnabled", pp, true);
+	hc->protocol = cfn__strdup(cfn__prop_enum(c, r->props, "HealthCheckProtocol", pp, t->protocol, http_protos));
+	const char *hp = cfn__prop_str(c, r->props, "HealthCheckPort", pp);
 	hc->port = 0;
 	if (hp && strcmp(hp, "traffic-port") != 0) {
-		hc->port = g_int(c, r->props, "HealthCheckPort", pp, 0, 1, 65535);
+		hc->port = cfn__prop_int(c, r->props, "HealthCheckPort", pp, 0, 1, 65535);
 	}
-	const char *path = g_str(c, r->props, "HealthCheckPath", pp);
+	const char *path = cfn__prop_str(c, r->props, "HealthCheckPath", pp);
 	if (path && (path[0] != '/' || strlen(path) > 1024))
-		cfn_error_at(c, cfn_node_get(r->props, "HealthCheckPath"), pk(c, pp, "HealthCheckPath"),
+		cfn_error_at(c, cfn_node_get(r->props, "HealthCheckPath"), cfn__path_key(c, pp, "HealthCheckPath"),
 			     "must start with \"/\" and be at most 1024 characters");
-	hc->path = xstrdup(path ? path : "/");
-	hc->interval_s = g_int(c, r->props, "HealthCheckIntervalSeconds", pp, 30, 5, 300);
-	hc->timeout_s = g_int(c, r->props, "HealthCheckTimeoutSeconds", pp, 5, 2, 120);
-	hc->healthy_threshold = g_int(c, r->props, "HealthyThresholdCount", pp, 5, 2, 10);
-	hc->unhealthy_threshold = g_int(c, r->props, "UnhealthyThresholdCount", pp, 2, 2, 10);
+	hc->path = cfn__strdup(path ? path : "/");
+	hc->interval_s = cfn__prop_int(c, r->props, "HealthCheckIntervalSeconds", pp, 30, 5, 300);
+	hc->timeout_s = cfn__prop_int(c, r->props, "HealthCheckTimeoutSeconds", pp, 5, 2, 120);
+	hc->healthy_threshold = cfn__prop_int(c, r->props, "HealthyThresholdCount", pp, 5, 2, 10);
+	hc->unhealthy_threshold = cfn__prop_int(c, r->props, "UnhealthyThresholdCount", pp, 2, 2, 10);
 	if (hc->timeout_s >= hc->interval_s)
 		cfn_error_at(c, cfn_node_get(r->props, "HealthCheckTimeoutSeconds") ? cfn_node_get(r->props, "HealthCheckTimeoutSeconds") : r->props,
-			     pk(c, pp, "HealthCheckTimeoutSeconds"),
+			     cfn__path_key(c, pp, "HealthCheckTimeoutSeconds"),
 			     "Health check timeout (%d) must be smaller than the interval (%d)", hc->timeout_s, hc->interval_s);
-	struct cfn_node *mt = g_map(c, r->props, "Matcher", pp);
+	struct cfn_node *mt = cfn__prop_map(c, r->props, "Matcher", pp);
 	const char *codes = NULL;
 	if (mt) {
 		static const char *const mprops[] = {"HttpCode", "GrpcCode", NULL};
-		check_keys(c, mt, pk(c, pp, "Matcher"), mprops, NULL, "property");
-		codes = g_str(c, mt, "HttpCode", pk(c, pp, "Matcher"));
+		cfn__check_keys(c, mt, cfn__path_key(c, pp, "Matcher"), mprops, NULL, "property");
+		codes = cfn__prop_str(c, mt, "HttpCode", cfn__path_key(c, pp, "Matcher"));
 		if (codes) {
 			/* "200", "200,202" or "200-299", codes 200..499. */
 			bool ok = *codes != 0;
@@ -835,23 +631,23 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 					ok = false;
 			}
 			if (!ok)
-				cfn_error_at(c, cfn_node_get(mt, "HttpCode"), pk(c, pp, "Matcher.HttpCode"),
+				cfn_error_at(c, cfn_node_get(mt, "HttpCode"), cfn__path_key(c, pp, "Matcher.HttpCode"),
 					     "must be codes 200..499 as \"200\", \"200,202\" or \"200-299\", found \"%s\"", codes);
 		}
 	}
-	hc->matcher = xstrdup(codes ? codes : "200");
+	hc->matcher = cfn__strdup(codes ? codes : "200");
 	t->deregistration_delay_s = 300;
-	struct cfn_node *attrs = g_list(c, r->props, "TargetGroupAttributes", pp);
+	struct cfn_node *attrs = cfn__prop_list(c, r->props, "TargetGroupAttributes", pp);
 	for (size_t i = 0; attrs && i < attrs->n; i++) {
 		const struct cfn_node *a = attrs->items[i];
-		const char *ap = item_path(c, pp, "TargetGroupAttributes", i);
+		const char *ap = cfn__item_path(c, pp, "TargetGroupAttributes", i);
 		if (a->type != CFN_MAP) {
-			cfn_error_at(c, a, ap, "expected an object, found %s", found(c, a));
+			cfn_error_at(c, a, ap, "expected an object, found %s", cfn__found(c, a));
 			continue;
 		}
-		const char *k = g_str(c, a, "Key", ap);
+		const char *k = cfn__prop_str(c, a, "Key", ap);
 		if (k && strcmp(k, "deregistration_delay.timeout_seconds") == 0)
-			t->deregistration_delay_s = g_int(c, a, "Value", ap, 300, 0, 3600);
+			t->deregistration_delay_s = cfn__prop_int(c, a, "Value", ap, 300, 0, 3600);
 	}
 	r->model_index = (int)m->ntgs++;
 }
@@ -861,20 +657,20 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_lb *l = &m->lbs[m->nlbs];
-	l->logical = xstrdup(r->logical);
-	l->name = xstrdup(cfn_attr_str(r, "LoadBalancerName"));
-	l->arn = xstrdup(cfn_attr_str(r, NULL));
-	l->full_name = xstrdup(cfn_attr_str(r, "LoadBalancerFullName"));
-	l->dns_name = xstrdup(cfn_attr_str(r, "DNSName"));
+	l->logical = cfn__strdup(r->logical);
+	l->name = cfn__strdup(cfn_attr_str(r, "LoadBalancerName"));
+	l->arn = cfn__strdup(cfn_attr_str(r, NULL));
+	l->full_name = cfn__strdup(cfn_attr_str(r, "LoadBalancerFullName"));
+	l->dns_name = cfn__strdup(cfn_attr_str(r, "DNSName"));
 	static const char *const schemes[] = {"internal", "internet-facing", NULL};
-	l->scheme = xstrdup(g_enum(c, r->props, "Scheme", pp, "internet-facing", schemes));
+	l->scheme = cfn__strdup(cfn__prop_enum(c, r->props, "Scheme", pp, "internet-facing", schemes));
 	static const char *const types[] = {"application", "network", "gateway", NULL};
-	const char *type = g_enum(c, r->props, "Type", pp, "application", types);
+	const char *type = cfn__prop_enum(c, r->props, "Type", pp, "application", types);
 	if (strcmp(type, "application") != 0)
-		cfn_error_at(c, cfn_node_get(r->props, "Type"), pk(c, pp, "Type"), "load balancer type %s is not supported yet", type);
-	struct cfn_node *subs = g_list(c, r->props, "Subnets", pp);
-	const char *spath = pk(c, pp, "Subnets");
-	struct cfn_node *maps = g_list(c, r->props, "SubnetMappings", pp);
+		cfn_error_at(c, cfn_node_get(r->props, "Type"), cfn__path_key(c, pp, "Type"), "load balancer type %s is not supported yet", type);
+	struct cfn_node *subs = cfn__prop_list(c, r->props, "Subnets", pp);
+	const char *spath = cfn__path_key(c, pp, "Subnets");
+	struct cfn_node *maps = cfn__prop_list(c, r->props, "SubnetMappings", pp);
 	if (!subs && maps) {
 		/* SubnetMappings: only the SubnetId matters here. */
 		subs = cfn_node_new(&c->a, CFN_LIST, maps->line, maps->col);
@@ -883,11 +679,11 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 			if (sid)
 				cfn_node_push(&c->a, subs, sid);
 			else
-				cfn_error_at(c, maps->items[i], item_path(c, pp, "SubnetMappings", i), "missing required property SubnetId");
+				cfn_error_at(c, maps->items[i], cfn__item_path(c, pp, "SubnetMappings", i), "missing required property SubnetId");
 		}
-		spath = pk(c, pp, "SubnetMappings");
+		spath = cfn__path_key(c, pp, "SubnetMappings");
 	}
-	l->subnets = ref_indexes(c, subs, "AWS::EC2::Subnet", spath, "a subnet", &l->nsubnets);
+	l->subnets = cfn__ref_indexes(c, subs, "AWS::EC2::Subnet", spath, "a subnet", &l->nsubnets);
 	if (!subs) {
 		cfn_error_at(c, r->props, pp, "a load balancer needs Subnets (or SubnetMappings)");
 	} else if (l->nsubnets == subs->n) {
@@ -904,7 +700,7 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 		if (!two_azs && l->nsubnets < 2)
 			cfn_error_at(c, subs, spath, "At least two subnets in two different Availability Zones must be specified");
 	}
-	l->node_addrs = xcalloc(l->nsubnets, sizeof(*l->node_addrs));
+	l->node_addrs = cfn__calloc(l->nsubnets, sizeof(*l->node_addrs));
 	for (size_t i = 0; i < l->nsubnets; i++) {
 		int s = l->subnets[i];
 		struct model_subnet *sn = &m->subnets[s];
@@ -918,20 +714,20 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 		}
 		l->node_addrs[i] = sn->lo_cidr.addr + c->subnet_next[s]++;
 	}
-	l->sgs = ref_indexes(c, g_list(c, r->props, "SecurityGroups", pp), "AWS::EC2::SecurityGroup", pk(c, pp, "SecurityGroups"),
+	l->sgs = cfn__ref_indexes(c, cfn__prop_list(c, r->props, "SecurityGroups", pp), "AWS::EC2::SecurityGroup", cfn__path_key(c, pp, "SecurityGroups"),
 			     "a security group", &l->nsgs);
 	l->idle_timeout_s = 60;
-	struct cfn_node *attrs = g_list(c, r->props, "LoadBalancerAttributes", pp);
+	struct cfn_node *attrs = cfn__prop_list(c, r->props, "LoadBalancerAttributes", pp);
 	for (size_t i = 0; attrs && i < attrs->n; i++) {
 		const struct cfn_node *a = attrs->items[i];
-		const char *ap = item_path(c, pp, "LoadBalancerAttributes", i);
+		const char *ap = cfn__item_path(c, pp, "LoadBalancerAttributes", i);
 		if (a->type != CFN_MAP) {
-			cfn_error_at(c, a, ap, "expected an object, found %s", found(c, a));
+			cfn_error_at(c, a, ap, "expected an object, found %s", cfn__found(c, a));
 			continue;
 		}
-		const char *k = g_str(c, a, "Key", ap);
+		const char *k = cfn__prop_str(c, a, "Key", ap);
 		if (k && strcmp(k, "idle_timeout.timeout_seconds") == 0)
-			l->idle_timeout_s = g_int(c, a, "Value", ap, 60, 1, 4000);
+			l->idle_timeout_s = cfn__prop_int(c, a, "Value", ap, 60, 1, 4000);
 	}
 	r->model_index = (int)m->nlbs++;
 }
@@ -941,20 +737,20 @@ static void b_listener(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_listener *l = &m->listeners[m->nlisteners];
-	l->logical = xstrdup(r->logical);
-	l->arn = xstrdup(cfn_attr_str(r, NULL));
-	l->lb = ref_index(c, cfn_node_get(r->props, "LoadBalancerArn"), "AWS::ElasticLoadBalancingV2::LoadBalancer",
-			  pk(c, pp, "LoadBalancerArn"), "a load balancer");
-	l->protocol = xstrdup(g_enum(c, r->props, "Protocol", pp, "HTTP", http_protos));
-	l->port = g_int(c, r->props, "Port", pp, strcmp(l->protocol, "HTTPS") == 0 ? 443 : 80, 1, 65535);
+	l->logical = cfn__strdup(r->logical);
+	l->arn = cfn__strdup(cfn_attr_str(r, NULL));
+	l->lb = cfn__ref_index(c, cfn_node_get(r->props, "LoadBalancerArn"), "AWS::ElasticLoadBalancingV2::LoadBalancer",
+			  cfn__path_key(c, pp, "LoadBalancerArn"), "a load balancer");
+	l->protocol = cfn__strdup(cfn__prop_enum(c, r->props, "Protocol", pp, "HTTP", http_protos));
+	l->port = cfn__prop_int(c, r->props, "Port", pp, strcmp(l->protocol, "HTTPS") == 0 ? 443 : 80, 1, 65535);
 	if (!cfn_node_get(r->props, "Port"))
 		cfn_error_at(c, r->props, pp, "missing required property Port (for an Application Load Balancer)");
 	if (strcmp(l->protocol, "HTTPS") == 0 && !cfn_node_get(r->props, "Certificates"))
 		cfn_error_at(c, r->props, pp, "an HTTPS listener needs Certificates");
-	actions(c, g_list(c, r->props, "DefaultActions", pp), pp, "DefaultActions", &l->default_action);
+	actions(c, cfn__prop_list(c, r->props, "DefaultActions", pp), pp, "DefaultActions", &l->default_action);
 	for (size_t i = 0; i < m->nlisteners; i++)
 		if (m->listeners[i].lb == l->lb && l->lb >= 0 && m->listeners[i].port == l->port)
-			cfn_error_at(c, cfn_node_get(r->props, "Port") ? cfn_node_get(r->props, "Port") : r->props, pk(c, pp, "Port"),
+			cfn_error_at(c, cfn_node_get(r->props, "Port") ? cfn_node_get(r->props, "Port") : r->props, cfn__path_key(c, pp, "Port"),
 				     "A listener already exists on this port for this load balancer (%s)", m->listeners[i].logical);
 	r->model_index = (int)m->nlisteners++;
 }
@@ -985,61 +781,61 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_rule *ru = &m->rules[m->nrules];
-	ru->logical = xstrdup(r->logical);
-	ru->arn = xstrdup(cfn_attr_str(r, NULL));
-	ru->listener = ref_index(c, cfn_node_get(r->props, "ListenerArn"), "AWS::ElasticLoadBalancingV2::Listener",
-				 pk(c, pp, "ListenerArn"), "a listener");
+	ru->logical = cfn__strdup(r->logical);
+	ru->arn = cfn__strdup(cfn_attr_str(r, NULL));
+	ru->listener = cfn__ref_index(c, cfn_node_get(r->props, "ListenerArn"), "AWS::ElasticLoadBalancingV2::Listener",
+				 cfn__path_key(c, pp, "ListenerArn"), "a listener");
 	if (!cfn_node_get(r->props, "ListenerArn"))
 		cfn_error_at(c, r->props, pp, "missing required property ListenerArn");
-	ru->priority = g_int(c, r->props, "Priority", pp, 0, 1, 50000);
+	ru->priority = cfn__prop_int(c, r->props, "Priority", pp, 0, 1, 50000);
 	for (size_t i = 0; i < m->nrules; i++)
 		if (ru->listener >= 0 && m->rules[i].listener == ru->listener && ru->priority &&
 		    m->rules[i].priority == ru->priority)
-			cfn_error_at(c, cfn_node_get(r->props, "Priority"), pk(c, pp, "Priority"),
+			cfn_error_at(c, cfn_node_get(r->props, "Priority"), cfn__path_key(c, pp, "Priority"),
 				     "Priority '%d' is currently in use (by %s on the same listener)", ru->priority, m->rules[i].logical);
-	actions(c, g_list(c, r->props, "Actions", pp), pp, "Actions", &ru->action);
-	struct cfn_node *conds = g_list(c, r->props, "Conditions", pp);
-	ru->conds = xcalloc(conds ? conds->n : 1, sizeof(*ru->conds));
+	actions(c, cfn__prop_list(c, r->props, "Actions", pp), pp, "Actions", &ru->action);
+	struct cfn_node *conds = cfn__prop_list(c, r->props, "Conditions", pp);
+	ru->conds = cfn__calloc(conds ? conds->n : 1, sizeof(*ru->conds));
 	static const char *const fields[] = {"host-header", "http-header", "http-request-method", "path-pattern",
 					     "query-string", "source-ip", NULL};
 	size_t total = 0;
 	for (size_t i = 0; conds && i < conds->n; i++) {
 		const struct cfn_node *cn = conds->items[i];
-		const char *cp = item_path(c, pp, "Conditions", i);
+		const char *cp = cfn__item_path(c, pp, "Conditions", i);
 		if (cn->type != CFN_MAP) {
-			cfn_error_at(c, cn, cp, "expected an object, found %s", found(c, cn));
+			cfn_error_at(c, cn, cp, "expected an object, found %s", cfn__found(c, cn));
 			continue;
 		}
-		check_keys(c, cn, cp, cond_props, NULL, "property");
-		const char *field = g_enum(c, cn, "Field", cp, NULL, fields);
+		cfn__check_keys(c, cn, cp, cond_props, NULL, "property");
+		const char *field = cfn__prop_enum(c, cn, "Field", cp, NULL, fields);
 		if (!field) {
 			if (!cfn_node_get(cn, "Field"))
 				cfn_error_at(c, cn, cp, "missing required property Field");
 			continue;
 		}
 		if (strcmp(field, "host-header") != 0) {
-			cfn_error_at(c, cfn_node_get(cn, "Field"), pk(c, cp, "Field"), "condition field %s is not supported yet (only host-header)",
+			cfn_error_at(c, cfn_node_get(cn, "Field"), cfn__path_key(c, cp, "Field"), "condition field %s is not supported yet (only host-header)",
 				     field);
 			continue;
 		}
 		for (size_t k = 0; k < ru->nconds; k++)
 			if (ru->conds[k].field == MODEL_COND_HOST_HEADER)
 				cfn_error_at(c, cn, cp, "a rule can have only one host-header condition");
-		struct cfn_node *vals = g_list(c, cn, "Values", cp);
-		const char *vp = pk(c, cp, "Values");
-		struct cfn_node *hh = g_map(c, cn, "HostHeaderConfig", cp);
+		struct cfn_node *vals = cfn__prop_list(c, cn, "Values", cp);
+		const char *vp = cfn__path_key(c, cp, "Values");
+		struct cfn_node *hh = cfn__prop_map(c, cn, "HostHeaderConfig", cp);
 		if (hh) {
 			static const char *const hprops[] = {"Values", "RegexValues", NULL};
-			check_keys(c, hh, pk(c, cp, "HostHeaderConfig"), hprops, NULL, "property");
+			cfn__check_keys(c, hh, cfn__path_key(c, cp, "HostHeaderConfig"), hprops, NULL, "property");
 			if (cfn_node_get(hh, "RegexValues"))
-				cfn_error_at(c, cfn_node_get(hh, "RegexValues"), pk(c, cp, "HostHeaderConfig.RegexValues"),
+				cfn_error_at(c, cfn_node_get(hh, "RegexValues"), cfn__path_key(c, cp, "HostHeaderConfig.RegexValues"),
 					     "RegexValues are not supported yet");
-			struct cfn_node *hv = g_list(c, hh, "Values", pk(c, cp, "HostHeaderConfig"));
+			struct cfn_node *hv = cfn__prop_list(c, hh, "Values", cfn__path_key(c, cp, "HostHeaderConfig"));
 			if (hv && vals)
-				cfn_error_at(c, hv, pk(c, cp, "HostHeaderConfig.Values"), "give Values or HostHeaderConfig.Values, not both");
+				cfn_error_at(c, hv, cfn__path_key(c, cp, "HostHeaderConfig.Values"), "give Values or HostHeaderConfig.Values, not both");
 			if (hv && !vals) {
 				vals = hv;
-				vp = pk(c, cp, "HostHeaderConfig.Values");
+				vp = cfn__path_key(c, cp, "HostHeaderConfig.Values");
 			}
 		}
 		if (!vals || vals->n == 0) {
@@ -1052,7 +848,7 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 			const struct cfn_node *v = vals->items[k];
 			const char *ip = cfn_arena_printf(&c->a, "%s[%zu]", vp, k);
 			if (v->type != CFN_STR) {
-				cfn_error_at(c, v, ip, "expected a string, found %s", found(c, v));
+				cfn_error_at(c, v, ip, "expected a string, found %s", cfn__found(c, v));
 				continue;
 			}
 			if (!host_ok(v->str)) {
@@ -1065,7 +861,7 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 				cfn_error_at(c, v, ip, "more than %d values in one condition", MODEL_MAX_VALUES);
 				break;
 			}
-			char *lv = xstrdup(v->str);
+			char *lv = cfn__strdup(v->str);
 			for (char *p = lv; *p; p++)
 				*p = (char)tolower((unsigned char)*p);
 			mc->values[mc->nvalues++] = lv;
@@ -1073,7 +869,7 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 		}
 	}
 	if (total > 5 && conds)
-		cfn_error_at(c, conds, pk(c, pp, "Conditions"), "a rule can have at most 5 condition values, found %zu", total);
+		cfn_error_at(c, conds, cfn__path_key(c, pp, "Conditions"), "a rule can have at most 5 condition values, found %zu", total);
 	r->model_index = (int)m->nrules++;
 }
 
@@ -1081,9 +877,9 @@ static void b_cluster(struct cfn_ctx *c, struct cfn_res *r)
 {
 	struct model *m = c->m;
 	struct model_cluster *cl = &m->clusters[m->nclusters];
-	cl->logical = xstrdup(r->logical);
-	cl->name = xstrdup(cfn_attr_str(r, NULL));
-	cl->arn = xstrdup(cfn_attr_str(r, "Arn"));
+	cl->logical = cfn__strdup(r->logical);
+	cl->name = cfn__strdup(cfn_attr_str(r, NULL));
+	cl->arn = cfn__strdup(cfn_attr_str(r, "Arn"));
 	r->model_index = (int)m->nclusters++;
 }
 
@@ -1101,10 +897,10 @@ static size_t str_list(struct cfn_ctx *c, const struct cfn_node *l, const char *
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct cfn_node *v = l->items[i];
 		if (v->type != CFN_STR && v->type != CFN_NUM && v->type != CFN_BOOL) {
-			cfn_error_at(c, v, cfn_arena_printf(&c->a, "%s[%zu]", path, i), "expected a string, found %s", found(c, v));
+			cfn_error_at(c, v, cfn_arena_printf(&c->a, "%s[%zu]", path, i), "expected a string, found %s", cfn__found(c, v));
 			continue;
 		}
-		out[o++] = xstrdup(v->str);
+		out[o++] = cfn__strdup(v->str);
 	}
 	return o;
 }
@@ -1112,53 +908,53 @@ static size_t str_list(struct cfn_ctx *c, const struct cfn_node *l, const char *
 static void container(struct cfn_ctx *c, const struct cfn_node *d, const char *cp, struct model_container *ct)
 {
 	static const char *const req[] = {"Name", "Image", NULL};
-	check_keys(c, d, cp, container_props, req, "property");
-	ct->name = xstrdup(g_str(c, d, "Name", cp));
-	ct->image = xstrdup(g_str(c, d, "Image", cp));
-	struct cfn_node *ep = g_list(c, d, "EntryPoint", cp), *cmd = g_list(c, d, "Command", cp);
+	cfn__check_keys(c, d, cp, container_props, req, "property");
+	ct->name = cfn__strdup(cfn__prop_str(c, d, "Name", cp));
+	ct->image = cfn__strdup(cfn__prop_str(c, d, "Image", cp));
+	struct cfn_node *ep = cfn__prop_list(c, d, "EntryPoint", cp), *cmd = cfn__prop_list(c, d, "Command", cp);
 	size_t n = (ep ? ep->n : 0) + (cmd ? cmd->n : 0);
-	ct->argv = xcalloc(n + 1, sizeof(*ct->argv));
-	ct->argc = str_list(c, ep, pk(c, cp, "EntryPoint"), ct->argv, 0);
-	ct->argc = str_list(c, cmd, pk(c, cp, "Command"), ct->argv, ct->argc);
-	struct cfn_node *env = g_list(c, d, "Environment", cp);
-	ct->env = xcalloc(env ? env->n : 1, sizeof(*ct->env));
+	ct->argv = cfn__calloc(n + 1, sizeof(*ct->argv));
+	ct->argc = str_list(c, ep, cfn__path_key(c, cp, "EntryPoint"), ct->argv, 0);
+	ct->argc = str_list(c, cmd, cfn__path_key(c, cp, "Command"), ct->argv, ct->argc);
+	struct cfn_node *env = cfn__prop_list(c, d, "Environment", cp);
+	ct->env = cfn__calloc(env ? env->n : 1, sizeof(*ct->env));
 	for (size_t i = 0; env && i < env->n; i++) {
 		const struct cfn_node *e = env->items[i];
-		const char *ep2 = item_path(c, cp, "Environment", i);
+		const char *ep2 = cfn__item_path(c, cp, "Environment", i);
 		if (e->type != CFN_MAP) {
-			cfn_error_at(c, e, ep2, "expected an object, found %s", found(c, e));
+			cfn_error_at(c, e, ep2, "expected an object, found %s", cfn__found(c, e));
 			continue;
 		}
 		static const char *const eprops[] = {"Name", "Value", NULL};
-		check_keys(c, e, ep2, eprops, eprops, "property");
-		const char *k = g_str(c, e, "Name", ep2), *v = g_str(c, e, "Value", ep2);
+		cfn__check_keys(c, e, ep2, eprops, eprops, "property");
+		const char *k = cfn__prop_str(c, e, "Name", ep2), *v = cfn__prop_str(c, e, "Value", ep2);
 		if (!k || !v)
 			continue;
-		ct->env[ct->nenv].key = xstrdup(k);
-		ct->env[ct->nenv++].value = xstrdup(v);
+		ct->env[ct->nenv].key = cfn__strdup(k);
+		ct->env[ct->nenv++].value = cfn__strdup(v);
 	}
-	struct cfn_node *pm = g_list(c, d, "PortMappings", cp);
-	ct->ports = xcalloc(pm ? pm->n : 1, sizeof(*ct->ports));
+	struct cfn_node *pm = cfn__prop_list(c, d, "PortMappings", cp);
+	ct->ports = cfn__calloc(pm ? pm->n : 1, sizeof(*ct->ports));
 	for (size_t i = 0; pm && i < pm->n; i++) {
 		const struct cfn_node *p = pm->items[i];
-		const char *pp = item_path(c, cp, "PortMappings", i);
+		const char *pp = cfn__item_path(c, cp, "PortMappings", i);
 		if (p->type != CFN_MAP) {
-			cfn_error_at(c, p, pp, "expected an object, found %s", found(c, p));
+			cfn_error_at(c, p, pp, "expected an object, found %s", cfn__found(c, p));
 			continue;
 		}
 		static const char *const pprops[] = {"ContainerPort", "HostPort", "Protocol", "Name", "AppProtocol",
 						     "ContainerPortRange", NULL};
 		static const char *const preq[] = {"ContainerPort", NULL};
-		check_keys(c, p, pp, pprops, preq, "property");
+		cfn__check_keys(c, p, pp, pprops, preq, "property");
 		static const char *const protos[] = {"tcp", "udp", NULL};
-		g_enum(c, p, "Protocol", pp, "tcp", protos);
+		cfn__prop_enum(c, p, "Protocol", pp, "tcp", protos);
 		struct model_port_mapping *mp = &ct->ports[ct->nports++];
-		mp->container_port = g_int(c, p, "ContainerPort", pp, 0, 1, 65535);
-		mp->host_port = g_int(c, p, "HostPort", pp, 0, 0, 65535);
+		mp->container_port = cfn__prop_int(c, p, "ContainerPort", pp, 0, 1, 65535);
+		mp->host_port = cfn__prop_int(c, p, "HostPort", pp, 0, 0, 65535);
 	}
-	ct->essential = g_bool(c, d, "Essential", cp, true);
-	ct->stop_timeout_s = g_int(c, d, "StopTimeout", cp, 30, 0, 120);
-	ct->working_dir = xstrdup(g_str(c, d, "WorkingDirectory", cp));
+	ct->essential = cfn__prop_bool(c, d, "Essential", cp, true);
+	ct->stop_timeout_s = cfn__prop_int(c, d, "StopTimeout", cp, 30, 0, 120);
+	ct->working_dir = cfn__strdup(cfn__prop_str(c, d, "WorkingDirectory", cp));
 }
 
 static void b_taskdef(struct cfn_ctx *c, struct cfn_res *r)
@@ -1166,28 +962,28 @@ static void b_taskdef(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_task_def *t = &m->task_defs[m->ntask_defs];
-	t->logical = xstrdup(r->logical);
+	t->logical = cfn__strdup(r->logical);
 	const char *arn = cfn_attr_str(r, NULL);
-	t->arn = xstrdup(arn);
+	t->arn = cfn__strdup(arn);
 	const char *fam = strstr(arn, ":task-definition/");
-	t->family = xstrdup(fam ? fam + 17 : r->logical);
+	t->family = cfn__strdup(fam ? fam + 17 : r->logical);
 	char *colon = strrchr(t->family, ':');
 	if (colon)
 		*colon = 0;
 	static const char *const modes[] = {"bridge", "host", "awsvpc", "none", NULL};
-	t->network_mode = xstrdup(g_enum(c, r->props, "NetworkMode", pp, "bridge", modes));
-	struct cfn_node *cds = g_list(c, r->props, "ContainerDefinitions", pp);
+	t->network_mode = cfn__strdup(cfn__prop_enum(c, r->props, "NetworkMode", pp, "bridge", modes));
+	struct cfn_node *cds = cfn__prop_list(c, r->props, "ContainerDefinitions", pp);
 	if (!cds || cds->n == 0) {
 		if (!cfn_node_get(r->props, "ContainerDefinitions") || cds)
-			cfn_error_at(c, cds ? cds : r->props, pk(c, pp, "ContainerDefinitions"), "a task definition needs at least one container");
+			cfn_error_at(c, cds ? cds : r->props, cfn__path_key(c, pp, "ContainerDefinitions"), "a task definition needs at least one container");
 	}
-	t->containers = xcalloc(cds ? cds->n : 1, sizeof(*t->containers));
+	t->containers = cfn__calloc(cds ? cds->n : 1, sizeof(*t->containers));
 	bool essential = false;
 	for (size_t i = 0; cds && i < cds->n; i++) {
 		const struct cfn_node *d = cds->items[i];
-		const char *cp = item_path(c, pp, "ContainerDefinitions", i);
+		const char *cp = cfn__item_path(c, pp, "ContainerDefinitions", i);
 		if (d->type != CFN_MAP) {
-			cfn_error_at(c, d, cp, "expected an object, found %s", found(c, d));
+			cfn_error_at(c, d, cp, "expected an object, found %s", cfn__found(c, d));
 			continue;
 		}
 		struct model_container *ct = &t->containers[t->ncontainers++];
@@ -1195,10 +991,10 @@ static void b_taskdef(struct cfn_ctx *c, struct cfn_res *r)
 		essential |= ct->essential;
 		for (size_t k = 0; ct->name && k + 1 < t->ncontainers; k++)
 			if (t->containers[k].name && strcmp(t->containers[k].name, ct->name) == 0)
-				cfn_error_at(c, cfn_node_get(d, "Name"), pk(c, cp, "Name"), "duplicate container name %s", ct->name);
+				cfn_error_at(c, cfn_node_get(d, "Name"), cfn__path_key(c, cp, "Name"), "duplicate container name %s", ct->name);
 	}
 	if (t->ncontainers && !essential)
-		cfn_error_at(c, cds, pk(c, pp, "ContainerDefinitions"), "a task definition must have at least one essential container");
+		cfn_error_at(c, cds, cfn__path_key(c, pp, "ContainerDefinitions"), "a task definition must have at least one essential container");
 	r->model_index = (int)m->ntask_defs++;
 }
 
@@ -1207,86 +1003,86 @@ static void b_service(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_service *s = &m->services[m->nservices];
-	s->logical = xstrdup(r->logical);
-	s->name = xstrdup(cfn_attr_str(r, "Name"));
-	s->arn = xstrdup(cfn_attr_str(r, NULL));
+	s->logical = cfn__strdup(r->logical);
+	s->name = cfn__strdup(cfn_attr_str(r, "Name"));
+	s->arn = cfn__strdup(cfn_attr_str(r, NULL));
 	s->cluster = -1;
 	if (cfn_node_get(r->props, "Cluster"))
-		s->cluster = ref_index(c, cfn_node_get(r->props, "Cluster"), "AWS::ECS::Cluster", pk(c, pp, "Cluster"), "a cluster");
+		s->cluster = cfn__ref_index(c, cfn_node_get(r->props, "Cluster"), "AWS::ECS::Cluster", cfn__path_key(c, pp, "Cluster"), "a cluster");
 	else
 		cfn_error_at(c, r->props, pp, "a service needs Cluster here (ECS's \"default\" cluster does not exist in vpcd)");
-	s->task_def = ref_index(c, cfn_node_get(r->props, "TaskDefinition"), "AWS::ECS::TaskDefinition",
-				pk(c, pp, "TaskDefinition"), "a task definition");
+	s->task_def = cfn__ref_index(c, cfn_node_get(r->props, "TaskDefinition"), "AWS::ECS::TaskDefinition",
+				cfn__path_key(c, pp, "TaskDefinition"), "a task definition");
 	if (!cfn_node_get(r->props, "TaskDefinition"))
 		cfn_error_at(c, r->props, pp, "missing required property TaskDefinition");
-	s->desired = g_int(c, r->props, "DesiredCount", pp, 1, 0, 1000000);
+	s->desired = cfn__prop_int(c, r->props, "DesiredCount", pp, 1, 0, 1000000);
 	static const char *const lts[] = {"EC2", "FARGATE", "EXTERNAL", NULL};
-	g_enum(c, r->props, "LaunchType", pp, "EC2", lts);
+	cfn__prop_enum(c, r->props, "LaunchType", pp, "EC2", lts);
 	static const char *const strat[] = {"REPLICA", "DAEMON", NULL};
-	const char *st = g_enum(c, r->props, "SchedulingStrategy", pp, "REPLICA", strat);
+	const char *st = cfn__prop_enum(c, r->props, "SchedulingStrategy", pp, "REPLICA", strat);
 	if (strcmp(st, "DAEMON") == 0)
-		cfn_error_at(c, cfn_node_get(r->props, "SchedulingStrategy"), pk(c, pp, "SchedulingStrategy"),
+		cfn_error_at(c, cfn_node_get(r->props, "SchedulingStrategy"), cfn__path_key(c, pp, "SchedulingStrategy"),
 			     "the DAEMON scheduling strategy is not supported yet");
-	struct cfn_node *dc = g_map(c, r->props, "DeploymentConfiguration", pp);
-	const char *dp = pk(c, pp, "DeploymentConfiguration");
+	struct cfn_node *dc = cfn__prop_map(c, r->props, "DeploymentConfiguration", pp);
+	const char *dp = cfn__path_key(c, pp, "DeploymentConfiguration");
 	static const char *const dprops[] = {"MinimumHealthyPercent", "MaximumPercent", "DeploymentCircuitBreaker", "Alarms",
 					     "BakeTimeInMinutes", "LifecycleHooks", "Strategy", "CanaryConfiguration",
 					     "LinearConfiguration", NULL};
-	check_keys(c, dc, dp, dprops, NULL, "property");
-	s->min_healthy_pct = g_int(c, dc, "MinimumHealthyPercent", dp, 100, 0, 100);
-	s->max_pct = g_int(c, dc, "MaximumPercent", dp, 200, 100, 200);
-	s->grace_s = g_int(c, r->props, "HealthCheckGracePeriodSeconds", pp, 0, 0, 2147483647);
-	struct cfn_node *lbs = g_list(c, r->props, "LoadBalancers", pp);
-	s->lbs = xcalloc(lbs ? lbs->n : 1, sizeof(*s->lbs));
+	cfn__check_keys(c, dc, dp, dprops, NULL, "property");
+	s->min_healthy_pct = cfn__prop_int(c, dc, "MinimumHealthyPercent", dp, 100, 0, 100);
+	s->max_pct = cfn__prop_int(c, dc, "MaximumPercent", dp, 200, 100, 200);
+	s->grace_s = cfn__prop_int(c, r->props, "HealthCheckGracePeriodSeconds", pp, 0, 0, 2147483647);
+	struct cfn_node *lbs = cfn__prop_list(c, r->props, "LoadBalancers", pp);
+	s->lbs = cfn__calloc(lbs ? lbs->n : 1, sizeof(*s->lbs));
 	const struct model_task_def *td = s->task_def >= 0 ? &m->task_defs[s->task_def] : NULL;
 	for (size_t i = 0; lbs && i < lbs->n; i++) {
 		const struct cfn_node *l = lbs->items[i];
-		const char *lp = item_path(c, pp, "LoadBalancers", i);
+		const char *lp = cfn__item_path(c, pp, "LoadBalancers", i);
 		if (l->type != CFN_MAP) {
-			cfn_error_at(c, l, lp, "expected an object, found %s", found(c, l));
+			cfn_error_at(c, l, lp, "expected an object, found %s", cfn__found(c, l));
 			continue;
 		}
 		static const char *const lprops[] = {"ContainerName", "ContainerPort", "TargetGroupArn", "LoadBalancerName",
 						     "AdvancedConfiguration", NULL};
 		static const char *const lreq[] = {"ContainerName", "ContainerPort", "TargetGroupArn", NULL};
-		check_keys(c, l, lp, lprops, lreq, "property");
+		cfn__check_keys(c, l, lp, lprops, lreq, "property");
 		struct model_service_lb *sl = &s->lbs[s->nlbs++];
-		const char *cn = g_str(c, l, "ContainerName", lp);
-		sl->container_name = xstrdup(cn);
-		sl->container_port = g_int(c, l, "ContainerPort", lp, 0, 1, 65535);
-		sl->target_group = ref_index(c, cfn_node_get(l, "TargetGroupArn"), "AWS::ElasticLoadBalancingV2::TargetGroup",
-					     pk(c, lp, "TargetGroupArn"), "a target group");
+		const char *cn = cfn__prop_str(c, l, "ContainerName", lp);
+		sl->container_name = cfn__strdup(cn);
+		sl->container_port = cfn__prop_int(c, l, "ContainerPort", lp, 0, 1, 65535);
+		sl->target_group = cfn__ref_index(c, cfn_node_get(l, "TargetGroupArn"), "AWS::ElasticLoadBalancingV2::TargetGroup",
+					     cfn__path_key(c, lp, "TargetGroupArn"), "a target group");
 		if (td && cn) {
 			const struct model_container *ct = NULL;
 			for (size_t k = 0; k < td->ncontainers; k++)
 				if (td->containers[k].name && strcmp(td->containers[k].name, cn) == 0)
 					ct = &td->containers[k];
 			if (!ct) {
-				cfn_error_at(c, cfn_node_get(l, "ContainerName"), pk(c, lp, "ContainerName"),
+				cfn_error_at(c, cfn_node_get(l, "ContainerName"), cfn__path_key(c, lp, "ContainerName"),
 					     "the task definition %s has no container named %s", td->logical, cn);
 			} else {
 				bool port = false;
 				for (size_t k = 0; k < ct->nports; k++)
 					port |= ct->ports[k].container_port == sl->container_port;
 				if (!port && sl->container_port)
-					cfn_error_at(c, cfn_node_get(l, "ContainerPort"), pk(c, lp, "ContainerPort"),
+					cfn_error_at(c, cfn_node_get(l, "ContainerPort"), cfn__path_key(c, lp, "ContainerPort"),
 						     "container %s has no port mapping for container port %d", cn, sl->container_port);
 			}
 		}
 	}
-	struct cfn_node *nc = g_map(c, r->props, "NetworkConfiguration", pp);
-	struct cfn_node *av = nc ? g_map(c, nc, "AwsvpcConfiguration", pk(c, pp, "NetworkConfiguration")) : NULL;
+	struct cfn_node *nc = cfn__prop_map(c, r->props, "NetworkConfiguration", pp);
+	struct cfn_node *av = nc ? cfn__prop_map(c, nc, "AwsvpcConfiguration", cfn__path_key(c, pp, "NetworkConfiguration")) : NULL;
 	if (av) {
-		const char *ap = pk(c, pp, "NetworkConfiguration.AwsvpcConfiguration");
+		const char *ap = cfn__path_key(c, pp, "NetworkConfiguration.AwsvpcConfiguration");
 		static const char *const aprops[] = {"Subnets", "SecurityGroups", "AssignPublicIp", NULL};
 		static const char *const areq[] = {"Subnets", NULL};
-		check_keys(c, av, ap, aprops, areq, "property");
-		s->subnets = ref_indexes(c, g_list(c, av, "Subnets", ap), "AWS::EC2::Subnet", pk(c, ap, "Subnets"), "a subnet",
+		cfn__check_keys(c, av, ap, aprops, areq, "property");
+		s->subnets = cfn__ref_indexes(c, cfn__prop_list(c, av, "Subnets", ap), "AWS::EC2::Subnet", cfn__path_key(c, ap, "Subnets"), "a subnet",
 					 &s->nsubnets);
-		s->sgs = ref_indexes(c, g_list(c, av, "SecurityGroups", ap), "AWS::EC2::SecurityGroup",
-				     pk(c, ap, "SecurityGroups"), "a security group", &s->nsgs);
+		s->sgs = cfn__ref_indexes(c, cfn__prop_list(c, av, "SecurityGroups", ap), "AWS::EC2::SecurityGroup",
+				     cfn__path_key(c, ap, "SecurityGroups"), "a security group", &s->nsgs);
 		static const char *const pubs[] = {"ENABLED", "DISABLED", NULL};
-		g_enum(c, av, "AssignPublicIp", ap, "DISABLED", pubs);
+		cfn__prop_enum(c, av, "AssignPublicIp", ap, "DISABLED", pubs);
 	}
 	if (td && strcmp(td->network_mode, "awsvpc") == 0 && !av)
 		cfn_error_at(c, r->props, pp, "a task definition with NetworkMode awsvpc needs NetworkConfiguration.AwsvpcConfiguration");
@@ -1298,21 +1094,21 @@ static void b_asg(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_asg *a = &m->asgs[m->nasgs];
-	a->logical = xstrdup(r->logical);
-	a->name = xstrdup(cfn_attr_str(r, NULL));
-	a->min = g_int(c, r->props, "MinSize", pp, 0, 0, 100000);
-	a->max = g_int(c, r->props, "MaxSize", pp, 0, 0, 100000);
-	a->desired = g_int(c, r->props, "DesiredCapacity", pp, a->min, 0, 100000);
+	a->logical = cfn__strdup(r->logical);
+	a->name = cfn__strdup(cfn_attr_str(r, NULL));
+	a->min = cfn__prop_int(c, r->props, "MinSize", pp, 0, 0, 100000);
+	a->max = cfn__prop_int(c, r->props, "MaxSize", pp, 0, 0, 100000);
+	a->desired = cfn__prop_int(c, r->props, "DesiredCapacity", pp, a->min, 0, 100000);
 	if (a->max < a->min)
-		cfn_error_at(c, cfn_node_get(r->props, "MaxSize"), pk(c, pp, "MaxSize"), "MaxSize (%d) must not be less than MinSize (%d)",
+		cfn_error_at(c, cfn_node_get(r->props, "MaxSize"), cfn__path_key(c, pp, "MaxSize"), "MaxSize (%d) must not be less than MinSize (%d)",
 			     a->max, a->min);
 	else if (a->desired < a->min || a->desired > a->max)
-		cfn_error_at(c, cfn_node_get(r->props, "DesiredCapacity"), pk(c, pp, "DesiredCapacity"),
+		cfn_error_at(c, cfn_node_get(r->props, "DesiredCapacity"), cfn__path_key(c, pp, "DesiredCapacity"),
 			     "DesiredCapacity (%d) must be between MinSize (%d) and MaxSize (%d)", a->desired, a->min, a->max);
-	struct cfn_node *z = g_list(c, r->props, "VPCZoneIdentifier", pp);
+	struct cfn_node *z = cfn__prop_list(c, r->props, "VPCZoneIdentifier", pp);
 	if (!z)
 		cfn_error_at(c, r->props, pp, "an Auto Scaling group needs VPCZoneIdentifier here (vpcd has no default VPC yet)");
-	a->subnets = ref_indexes(c, z, "AWS::EC2::Subnet", pk(c, pp, "VPCZoneIdentifier"), "a subnet", &a->nsubnets);
+	a->subnets = cfn__ref_indexes(c, z, "AWS::EC2::Subnet", cfn__path_key(c, pp, "VPCZoneIdentifier"), "a subnet", &a->nsubnets);
 	r->model_index = (int)m->nasgs++;
 }
 
@@ -1320,7 +1116,7 @@ static void b_asg(struct cfn_ctx *c, struct cfn_res *r)
 static char *fqdn(const char *s)
 {
 	size_t n = strlen(s);
-	char *o = xcalloc(n + 2, 1);
+	char *o = cfn__calloc(n + 2, 1);
 	for (size_t i = 0; i < n; i++)
 		o[i] = (char)tolower((unsigned char)s[i]);
 	if (n == 0 || o[n - 1] != '.')
@@ -1350,29 +1146,29 @@ static void b_zone(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_zone *z = &m->zones[m->nzones];
-	z->logical = xstrdup(r->logical);
-	z->id = xstrdup(cfn_attr_str(r, NULL));
-	const char *name = g_str(c, r->props, "Name", pp);
+	z->logical = cfn__strdup(r->logical);
+	z->id = cfn__strdup(cfn_attr_str(r, NULL));
+	const char *name = cfn__prop_str(c, r->props, "Name", pp);
 	if (!name)
 		cfn_error_at(c, r->props, pp, "missing required property Name");
 	else if (!dns_name_ok(name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), pk(c, pp, "Name"), "\"%s\" is not a valid domain name", name);
+		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"), "\"%s\" is not a valid domain name", name);
 	z->name = fqdn(name ? name : "");
-	struct cfn_node *vpcs = g_list(c, r->props, "VPCs", pp);
-	z->vpcs = xcalloc(vpcs ? vpcs->n : 1, sizeof(*z->vpcs));
+	struct cfn_node *vpcs = cfn__prop_list(c, r->props, "VPCs", pp);
+	z->vpcs = cfn__calloc(vpcs ? vpcs->n : 1, sizeof(*z->vpcs));
 	for (size_t i = 0; vpcs && i < vpcs->n; i++) {
 		const struct cfn_node *v = vpcs->items[i];
-		const char *vp = item_path(c, pp, "VPCs", i);
+		const char *vp = cfn__item_path(c, pp, "VPCs", i);
 		if (v->type != CFN_MAP) {
-			cfn_error_at(c, v, vp, "expected an object, found %s", found(c, v));
+			cfn_error_at(c, v, vp, "expected an object, found %s", cfn__found(c, v));
 			continue;
 		}
 		static const char *const vprops[] = {"VPCId", "VPCRegion", NULL};
-		check_keys(c, v, vp, vprops, vprops, "property");
-		const char *reg = g_str(c, v, "VPCRegion", vp);
+		cfn__check_keys(c, v, vp, vprops, vprops, "property");
+		const char *reg = cfn__prop_str(c, v, "VPCRegion", vp);
 		if (reg && strcmp(reg, c->region) != 0)
-			cfn_error_at(c, cfn_node_get(v, "VPCRegion"), pk(c, vp, "VPCRegion"), "the stack runs in %s, not %s", c->region, reg);
-		int vi = ref_index(c, cfn_node_get(v, "VPCId"), "AWS::EC2::VPC", pk(c, vp, "VPCId"), "a VPC");
+			cfn_error_at(c, cfn_node_get(v, "VPCRegion"), cfn__path_key(c, vp, "VPCRegion"), "the stack runs in %s, not %s", c->region, reg);
+		int vi = cfn__ref_index(c, cfn_node_get(v, "VPCId"), "AWS::EC2::VPC", cfn__path_key(c, vp, "VPCId"), "a VPC");
 		if (vi >= 0)
 			z->vpcs[z->nvpcs++] = vi;
 	}
@@ -1396,45 +1192,45 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
 	struct model_record *rec = &m->records[m->nrecords];
-	rec->logical = xstrdup(r->logical);
+	rec->logical = cfn__strdup(r->logical);
 	rec->alias_lb = -1;
 	rec->zone = -1;
-	const char *name = g_str(c, r->props, "Name", pp);
+	const char *name = cfn__prop_str(c, r->props, "Name", pp);
 	if (name && !dns_name_ok(name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), pk(c, pp, "Name"), "\"%s\" is not a valid domain name", name);
+		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"), "\"%s\" is not a valid domain name", name);
 	rec->name = fqdn(name ? name : "");
-	const char *type = g_enum(c, r->props, "Type", pp, NULL, rr_types);
-	rec->type = xstrdup(type ? type : "");
+	const char *type = cfn__prop_enum(c, r->props, "Type", pp, NULL, rr_types);
+	rec->type = cfn__strdup(type ? type : "");
 	if (cfn_node_get(r->props, "HostedZoneId")) {
-		rec->zone = ref_index(c, cfn_node_get(r->props, "HostedZoneId"), "AWS::Route53::HostedZone",
-				      pk(c, pp, "HostedZoneId"), "a hosted zone");
+		rec->zone = cfn__ref_index(c, cfn_node_get(r->props, "HostedZoneId"), "AWS::Route53::HostedZone",
+				      cfn__path_key(c, pp, "HostedZoneId"), "a hosted zone");
 	} else if (cfn_node_get(r->props, "HostedZoneName")) {
-		const char *zn = g_str(c, r->props, "HostedZoneName", pp);
+		const char *zn = cfn__prop_str(c, r->props, "HostedZoneName", pp);
 		char *f = zn ? fqdn(zn) : NULL;
 		for (size_t i = 0; f && i < m->nzones; i++)
 			if (strcmp(m->zones[i].name, f) == 0)
 				rec->zone = (int)i;
 		if (f && rec->zone < 0)
-			cfn_error_at(c, cfn_node_get(r->props, "HostedZoneName"), pk(c, pp, "HostedZoneName"),
+			cfn_error_at(c, cfn_node_get(r->props, "HostedZoneName"), cfn__path_key(c, pp, "HostedZoneName"),
 				     "no hosted zone named %s in this template", f);
 		free(f);
 	} else {
 		cfn_error_at(c, r->props, pp, "a record set needs HostedZoneId or HostedZoneName");
 	}
 	if (rec->zone >= 0 && name && !name_in_zone(rec->name, m->zones[rec->zone].name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), pk(c, pp, "Name"), "RRSet with DNS name %s is not permitted in zone %s",
+		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"), "RRSet with DNS name %s is not permitted in zone %s",
 			     rec->name, m->zones[rec->zone].name);
-	struct cfn_node *alias = g_map(c, r->props, "AliasTarget", pp);
-	struct cfn_node *rrs = g_list(c, r->props, "ResourceRecords", pp);
+	struct cfn_node *alias = cfn__prop_map(c, r->props, "AliasTarget", pp);
+	struct cfn_node *rrs = cfn__prop_list(c, r->props, "ResourceRecords", pp);
 	if (alias && rrs)
-		cfn_error_at(c, rrs, pk(c, pp, "ResourceRecords"), "give ResourceRecords or AliasTarget, not both");
+		cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"), "give ResourceRecords or AliasTarget, not both");
 	if (alias) {
-		const char *ap = pk(c, pp, "AliasTarget");
+		const char *ap = cfn__path_key(c, pp, "AliasTarget");
 		static const char *const aprops[] = {"DNSName", "HostedZoneId", "EvaluateTargetHealth", NULL};
 		static const char *const areq[] = {"DNSName", "HostedZoneId", NULL};
-		check_keys(c, alias, ap, aprops, areq, "property");
-		g_bool(c, alias, "EvaluateTargetHealth", ap, false);
-		const char *dn = g_str(c, alias, "DNSName", ap);
+		cfn__check_keys(c, alias, ap, aprops, areq, "property");
+		cfn__prop_bool(c, alias, "EvaluateTargetHealth", ap, false);
+		const char *dn = cfn__prop_str(c, alias, "DNSName", ap);
 		if (dn) {
 			char *f = fqdn(strncmp(dn, "dualstack.", 10) == 0 ? dn + 10 : dn);
 			for (size_t i = 0; i < m->nlbs; i++) {
@@ -1444,24 +1240,24 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 				free(lf);
 			}
 			if (rec->alias_lb < 0)
-				cfn_error_at(c, cfn_node_get(alias, "DNSName"), pk(c, ap, "DNSName"),
+				cfn_error_at(c, cfn_node_get(alias, "DNSName"), cfn__path_key(c, ap, "DNSName"),
 					     "an alias target must be a load balancer of this template (use Fn::GetAtt LB.DNSName)");
 			free(f);
 		}
 		if (cfn_node_get(r->props, "TTL"))
-			cfn_error_at(c, cfn_node_get(r->props, "TTL"), pk(c, pp, "TTL"), "an alias record has no TTL");
+			cfn_error_at(c, cfn_node_get(r->props, "TTL"), cfn__path_key(c, pp, "TTL"), "an alias record has no TTL");
 		rec->ttl = 60;
 	} else {
 		if (!rrs)
 			cfn_error_at(c, r->props, pp, "a record set needs ResourceRecords (or AliasTarget)");
 		if (!cfn_node_get(r->props, "TTL"))
 			cfn_error_at(c, r->props, pp, "a record set with ResourceRecords needs TTL");
-		rec->ttl = (uint32_t)g_int(c, r->props, "TTL", pp, 300, 0, 2147483647);
+		rec->ttl = (uint32_t)cfn__prop_int(c, r->props, "TTL", pp, 300, 0, 2147483647);
 		for (size_t i = 0; rrs && i < rrs->n; i++) {
 			const struct cfn_node *v = rrs->items[i];
-			const char *vp = item_path(c, pp, "ResourceRecords", i);
+			const char *vp = cfn__item_path(c, pp, "ResourceRecords", i);
 			if (v->type != CFN_STR && v->type != CFN_NUM) {
-				cfn_error_at(c, v, vp, "expected a string, found %s", found(c, v));
+				cfn_error_at(c, v, vp, "expected a string, found %s", cfn__found(c, v));
 				continue;
 			}
 			if (rec->nvalues == MODEL_MAX_VALUES) {
@@ -1473,15 +1269,15 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 				if (addr4_parse(v->str, &a) < 0)
 					cfn_error_at(c, v, vp, "an A record's value must be an IPv4 address, found \"%s\"", v->str);
 			}
-			rec->values[rec->nvalues++] = xstrdup(v->str);
+			rec->values[rec->nvalues++] = cfn__strdup(v->str);
 		}
 		if (rrs && rrs->n == 0)
-			cfn_error_at(c, rrs, pk(c, pp, "ResourceRecords"), "at least one value is required");
+			cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"), "at least one value is required");
 		if (type && strcmp(type, "CNAME") == 0 && rec->nvalues > 1)
-			cfn_error_at(c, rrs, pk(c, pp, "ResourceRecords"), "a CNAME record set has exactly one value");
+			cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"), "a CNAME record set has exactly one value");
 	}
 	if (type && strcmp(type, "CNAME") == 0 && rec->zone >= 0 && strcmp(rec->name, m->zones[rec->zone].name) == 0)
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), pk(c, pp, "Name"),
+		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
 			     "RRSet of type CNAME with DNS name %s is not permitted at apex in zone %s", rec->name, m->zones[rec->zone].name);
 	for (size_t i = 0; type && i < m->nrecords; i++) {
 		struct model_record *o = &m->records[i];
@@ -1621,37 +1417,37 @@ void cfn_build_model(struct cfn_ctx *c)
 {
 	struct model *m = c->m;
 	size_t n = c->nres;
-	m->resources = xcalloc(n, sizeof(*m->resources));
-	m->vpcs = xcalloc(n, sizeof(*m->vpcs));
-	m->subnets = xcalloc(n, sizeof(*m->subnets));
-	m->sgs = xcalloc(n, sizeof(*m->sgs));
-	m->tgs = xcalloc(n, sizeof(*m->tgs));
-	m->rules = xcalloc(n, sizeof(*m->rules));
-	m->listeners = xcalloc(n, sizeof(*m->listeners));
-	m->lbs = xcalloc(n, sizeof(*m->lbs));
-	m->zones = xcalloc(n, sizeof(*m->zones));
-	m->records = xcalloc(n, sizeof(*m->records));
-	m->clusters = xcalloc(n, sizeof(*m->clusters));
-	m->task_defs = xcalloc(n, sizeof(*m->task_defs));
-	m->asgs = xcalloc(n, sizeof(*m->asgs));
-	m->services = xcalloc(n, sizeof(*m->services));
+	m->resources = cfn__calloc(n, sizeof(*m->resources));
+	m->vpcs = cfn__calloc(n, sizeof(*m->vpcs));
+	m->subnets = cfn__calloc(n, sizeof(*m->subnets));
+	m->sgs = cfn__calloc(n, sizeof(*m->sgs));
+	m->tgs = cfn__calloc(n, sizeof(*m->tgs));
+	m->rules = cfn__calloc(n, sizeof(*m->rules));
+	m->listeners = cfn__calloc(n, sizeof(*m->listeners));
+	m->lbs = cfn__calloc(n, sizeof(*m->lbs));
+	m->zones = cfn__calloc(n, sizeof(*m->zones));
+	m->records = cfn__calloc(n, sizeof(*m->records));
+	m->clusters = cfn__calloc(n, sizeof(*m->clusters));
+	m->task_defs = cfn__calloc(n, sizeof(*m->task_defs));
+	m->asgs = cfn__calloc(n, sizeof(*m->asgs));
+	m->services = cfn__calloc(n, sizeof(*m->services));
 	c->subnet_next = cfn_arena_alloc(&c->a, (n + 1) * sizeof(*c->subnet_next));
 	for (size_t k = 0; k < c->norder; k++) {
 		struct cfn_res *r = &c->res[c->order[k]];
 		if (r->failed || !r->type)
 			continue;
 		struct model_resource *mr = &m->resources[m->nresources++];
-		mr->logical = xstrdup(r->logical);
-		mr->type = xstrdup(r->type_name);
+		mr->logical = cfn__strdup(r->logical);
+		mr->type = cfn__strdup(r->type_name);
 		mr->no_effect = r->type->no_effect;
 		const char *pp = props_path(c, r);
-		check_keys(c, r->props, pp, r->type->props, r->type->required, "property");
+		cfn__check_keys(c, r->props, pp, r->type->props, r->type->required, "property");
 		if (r->type->build)
 			r->type->build(c, r);
 	}
 	for (size_t i = 0; i < m->nlisteners; i++) {
 		struct model_listener *l = &m->listeners[i];
-		l->rules = xcalloc(m->nrules, sizeof(*l->rules));
+		l->rules = cfn__calloc(m->nrules, sizeof(*l->rules));
 		for (size_t k = 0; k < m->nrules; k++)
 			if (m->rules[k].listener == (int)i)
 				l->rules[l->nrules++] = (int)k;
@@ -1659,120 +1455,4 @@ void cfn_build_model(struct cfn_ctx *c)
 	}
 	uint32_t base = m->nvpcs ? m->vpcs[0].lo_base : (c->net.addr & 0xffff0000u);
 	m->resolver_addr = base + 2;
-}
-
-/* ---------- the plan ---------- */
-
-#define FIND(arr, cnt, lg)                                                                                             \
-	for (size_t i_ = 0; i_ < (cnt); i_++)                                                                          \
-		if (strcmp((arr)[i_].logical, (lg)) == 0)
-
-void cfn_plan_print(const struct model *m, FILE *out)
-{
-	char a[16], b[16];
-	fprintf(out, "stack %s in %s (account %s): %zu resources, resolver %s:53\n", m->stack_name, m->region, m->account,
-		m->nresources, addr4_str(m->resolver_addr, a));
-	for (size_t k = 0; k < m->nresources; k++) {
-		const struct model_resource *r = &m->resources[k];
-		fprintf(out, "  %-40s %-42s ", r->logical, r->type);
-		if (r->no_effect) {
-			fprintf(out, "accepted, no effect\n");
-			continue;
-		}
-		FIND(m->vpcs, m->nvpcs, r->logical)
-		{
-			const struct model_vpc *v = &m->vpcs[i_];
-			fprintf(out, "%s/16 (VPC %s/%u) %s", addr4_str(v->lo_base, a), addr4_str(v->cidr.addr, b), v->cidr.prefix, v->id);
-		}
-		FIND(m->subnets, m->nsubnets, r->logical)
-		{
-			const struct model_subnet *s = &m->subnets[i_];
-			fprintf(out, "%s/%u %s (VPC %s/%u)", addr4_str(s->lo_cidr.addr, a), s->lo_cidr.prefix, s->az,
-				addr4_str(s->cidr.addr, b), s->cidr.prefix);
-		}
-		FIND(m->sgs, m->nsgs, r->logical)
-		{
-			fprintf(out, "%s: %zu ingress, %zu egress rules", m->sgs[i_].id, m->sgs[i_].ningress, m->sgs[i_].negress);
-		}
-		FIND(m->lbs, m->nlbs, r->logical)
-		{
-			const struct model_lb *l = &m->lbs[i_];
-			fprintf(out, "%s (%s) nodes", l->dns_name, l->scheme);
-			for (size_t j = 0; j < l->nsubnets; j++)
-				fprintf(out, " %s", addr4_str(l->node_addrs[j], a));
-		}
-		FIND(m->tgs, m->ntgs, r->logical)
-		{
-			const struct model_target_group *t = &m->tgs[i_];
-			fprintf(out, "%s %s:%d %s, health %s %s every %ds timeout %ds healthy %d unhealthy %d matcher %s", t->name,
-				t->protocol, t->port, t->target_type, t->hc.protocol, t->hc.path, t->hc.interval_s, t->hc.timeout_s,
-				t->hc.healthy_threshold, t->hc.unhealthy_threshold, t->hc.matcher);
-		}
-		FIND(m->listeners, m->nlisteners, r->logical)
-		{
-			const struct model_listener *l = &m->listeners[i_];
-			fprintf(out, "%s port %d, default forward to %s", l->protocol, l->port,
-				l->default_action.target_group >= 0 ? m->tgs[l->default_action.target_group].name : "?");
-		}
-		FIND(m->rules, m->nrules, r->logical)
-		{
-			const struct model_rule *ru = &m->rules[i_];
-			fprintf(out, "priority %d", ru->priority);
-			for (size_t j = 0; j < ru->nconds; j++) {
-				fprintf(out, " host");
-				for (size_t v = 0; v < ru->conds[j].nvalues; v++)
-					fprintf(out, "%s%s", v ? "," : " ", ru->conds[j].values[v]);
-			}
-			fprintf(out, " -> %s", ru->action.target_group >= 0 ? m->tgs[ru->action.target_group].name : "?");
-		}
-		FIND(m->clusters, m->nclusters, r->logical)
-		{
-			fprintf(out, "cluster \"%s\"", m->clusters[i_].name);
-		}
-		FIND(m->task_defs, m->ntask_defs, r->logical)
-		{
-			const struct model_task_def *t = &m->task_defs[i_];
-			fprintf(out, "%s:1, %zu container%s", t->family, t->ncontainers, t->ncontainers == 1 ? "" : "s");
-			for (size_t j = 0; j < t->ncontainers; j++) {
-				fprintf(out, " %s [", t->containers[j].name);
-				for (size_t v = 0; v < t->containers[j].argc; v++)
-					fprintf(out, "%s%s", v ? " " : "", t->containers[j].argv[v]);
-				fprintf(out, "]");
-			}
-		}
-		FIND(m->services, m->nservices, r->logical)
-		{
-			const struct model_service *s = &m->services[i_];
-			fprintf(out, "%s: %d desired task%s (min %d%%, max %d%%)", s->name, s->desired, s->desired == 1 ? "" : "s",
-				s->min_healthy_pct, s->max_pct);
-		}
-		FIND(m->asgs, m->nasgs, r->logical)
-		{
-			const struct model_asg *g = &m->asgs[i_];
-			fprintf(out, "%d host%s (min %d, max %d) in", g->desired, g->desired == 1 ? "" : "s", g->min, g->max);
-			for (size_t j = 0; j < g->nsubnets; j++)
-				fprintf(out, " %s", m->subnets[g->subnets[j]].az);
-		}
-		FIND(m->zones, m->nzones, r->logical)
-		{
-			fprintf(out, "%s zone %s (%s)", m->zones[i_].private_zone ? "private" : "public", m->zones[i_].name,
-				m->zones[i_].id);
-		}
-		FIND(m->records, m->nrecords, r->logical)
-		{
-			const struct model_record *rec = &m->records[i_];
-			fprintf(out, "%s %s", rec->name, rec->type);
-			if (rec->alias_lb >= 0)
-				fprintf(out, " alias %s", m->lbs[rec->alias_lb].dns_name);
-			else
-				fprintf(out, " %u", rec->ttl);
-			for (size_t v = 0; v < rec->nvalues; v++)
-				fprintf(out, " %s", rec->values[v]);
-		}
-		fputc('\n', out);
-	}
-	for (size_t i = 0; i < m->noutputs; i++)
-		fprintf(out, "  output %s = %s%s%s%s\n", m->outputs[i].logical, m->outputs[i].value,
-			m->outputs[i].export_name ? " (export " : "", m->outputs[i].export_name ? m->outputs[i].export_name : "",
-			m->outputs[i].export_name ? ")" : "");
 }

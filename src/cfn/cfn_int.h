@@ -118,6 +118,34 @@ void cfn_attr_set(struct cfn_ctx *c, struct cfn_res *r, const char *attr, const 
 int cfn_res_find_value(const struct cfn_ctx *c, const char *type, const char *value);
 int cfn_res_find(const struct cfn_ctx *c, const char *logical);
 
+/* Typed property access (props.c). Each getter returns the value, or def
+ * when the key is absent; a value of the wrong type, range or enum is
+ * reported at its position under base.key and def is returned. Numbers and
+ * booleans written as strings ("2", "true") are accepted. */
+const char *cfn__path_key(struct cfn_ctx *c, const char *base, const char *key); /* "base.key" */
+const char *cfn__item_path(struct cfn_ctx *c, const char *base, const char *key, size_t i); /* "base.key[i]" */
+const char *cfn__found(struct cfn_ctx *c, const struct cfn_node *n); /* "\"two\"", "a list" */
+char *cfn__strdup(const char *s);		    /* NULL stays NULL; aborts on OOM */
+void *cfn__calloc(size_t n, size_t size);	    /* at least one element; aborts on OOM */
+const char *cfn__prop_str(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base);
+int cfn__prop_int(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base, int def, long min,
+		  long max);
+bool cfn__prop_bool(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base, bool def);
+const char *cfn__prop_enum(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base,
+			   const char *def, const char *const *vals);
+struct cfn_node *cfn__prop_list(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base);
+struct cfn_node *cfn__prop_map(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base);
+struct cidr4 cfn__prop_cidr(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base, bool *ok);
+/* Reports unknown keys of m (with "did you mean") and missing required ones. */
+void cfn__check_keys(struct cfn_ctx *c, const struct cfn_node *m, const char *base, const char *const *known,
+		     const char *const *required, const char *what);
+/* The model index of the resource of type whose Ref or attribute value is n
+ * (-1, reported, when there is none); the list form returns a malloc'd
+ * array of the indexes found. */
+int cfn__ref_index(struct cfn_ctx *c, const struct cfn_node *n, const char *type, const char *path, const char *what);
+int *cfn__ref_indexes(struct cfn_ctx *c, const struct cfn_node *l, const char *type, const char *path, const char *what,
+		      size_t *count);
+
 /* Builds c->m from the evaluated resources in creation order. */
 void cfn_build_model(struct cfn_ctx *c);
 
