@@ -49,7 +49,8 @@ static void v_vpc(struct cfn_ctx *c, struct cfn_res *r)
 	if (cidr) {
 		cfn_attr_set(c, r, "CidrBlock", cidr);
 		struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, r->line, r->col);
-		cfn_node_push(&c->a, l, cfn_node_str(&c->a, res_id(c, r, "vpc-cidr-assoc"), r->line, r->col));
+		cfn_node_push(&c->a, l,
+		              cfn_node_str(&c->a, res_id(c, r, "vpc-cidr-assoc"), r->line, r->col));
 		put_list(c, r, "CidrBlockAssociations", l);
 	}
 	cfn_attr_set(c, r, "DefaultSecurityGroup", res_id(c, r, "sg"));
@@ -68,7 +69,8 @@ static void v_subnet(struct cfn_ctx *c, struct cfn_res *r)
 		cfn_attr_set(c, r, "AvailabilityZone", s);
 		size_t l = strlen(s);
 		if (l > 0)
-			cfn_attr_set(c, r, "AvailabilityZoneId", cfn_arena_printf(&c->a, "use1-az%d", s[l - 1] - 'a' + 1));
+			cfn_attr_set(c, r, "AvailabilityZoneId",
+			             cfn_arena_printf(&c->a, "use1-az%d", s[l - 1] - 'a' + 1));
 	}
 	if ((s = cfn__prop_str(c, r->props, "CidrBlock", pp)))
 		cfn_attr_set(c, r, "CidrBlock", s);
@@ -106,25 +108,29 @@ static void v_lb(struct cfn_ctx *c, struct cfn_res *r)
 	const char *name = name_or_gen(c, r, "Name", 32);
 	if (cfn_node_get(r->props, "Name") && !elb_name_ok(name))
 		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
-			     "a load balancer name has 1..32 letters, digits and hyphens, not starting or ending with a hyphen nor starting with \"internal-\"");
+		             "a load balancer name has 1..32 letters, digits and hyphens, not "
+		             "starting or ending with a hyphen nor starting with \"internal-\"");
 	char h[17];
 	cfn_hex(c, r->logical, "lb", h, 16);
 	const char *scheme = cfn__prop_str(c, r->props, "Scheme", pp);
 	bool internal = scheme && strcmp(scheme, "internal") == 0;
 	unsigned long long digits = 1000000000ull + cfn_hash(c, r->logical, "dns") % 9000000000ull;
-	const char *arn = cfn_arena_printf(&c->a, "arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/%s/%s", c->region,
-					   c->account, name, h);
+	const char *arn =
+	    cfn_arena_printf(&c->a, "arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/%s/%s",
+	                     c->region, c->account, name, h);
 	cfn_attr_set(c, r, NULL, arn);
 	cfn_attr_set(c, r, "LoadBalancerArn", arn);
 	cfn_attr_set(c, r, "LoadBalancerName", name);
 	cfn_attr_set(c, r, "LoadBalancerFullName", cfn_arena_printf(&c->a, "app/%s/%s", name, h));
-	cfn_attr_set(c, r, "DNSName", cfn_arena_printf(&c->a, "%s%s-%llu.%s.elb.amazonaws.com", internal ? "internal-" : "",
-						       name, digits, c->region));
+	cfn_attr_set(c, r, "DNSName",
+	             cfn_arena_printf(&c->a, "%s%s-%llu.%s.elb.amazonaws.com",
+	                              internal ? "internal-" : "", name, digits, c->region));
 	/* ALB hosted zone ids per region (AWS general reference, "Elastic
 	 * Load Balancing endpoints"); the common ones, us-east-1 otherwise. */
 	static const char *const zones[][2] = {
-		{"us-east-1", "Z35SXDOTRQ7X7K"}, {"us-east-2", "Z3AADJGX6KTTL2"}, {"us-west-1", "Z368ELLRRE2KJ0"},
-		{"us-west-2", "Z1H1FL5HABSF5"},	 {"eu-west-1", "Z32O12XQLNTSW2"}, {"eu-central-1", "Z215JYRZR1TBD5"},
+	    {"us-east-1", "Z35SXDOTRQ7X7K"}, {"us-east-2", "Z3AADJGX6KTTL2"},
+	    {"us-west-1", "Z368ELLRRE2KJ0"}, {"us-west-2", "Z1H1FL5HABSF5"},
+	    {"eu-west-1", "Z32O12XQLNTSW2"}, {"eu-central-1", "Z215JYRZR1TBD5"},
 	};
 	const char *zid = zones[0][1];
 	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
@@ -142,9 +148,11 @@ static void v_listener(struct cfn_ctx *c, struct cfn_res *r)
 	cfn_hex(c, r->logical, "listener", h, 16);
 	const char *lb = cfn__prop_str(c, r->props, "LoadBalancerArn", props_path(c, r));
 	const char *p = lb ? strstr(lb, ":loadbalancer/") : NULL;
-	const char *arn = p ? cfn_arena_printf(&c->a, "%.*s:listener/%s/%s", (int)(p - lb), lb, p + 14, h)
-			    : cfn_arena_printf(&c->a, "arn:aws:elasticloadbalancing:%s:%s:listener/app/unknown/0/%s", c->region,
-					       c->account, h);
+	const char *arn =
+	    p ? cfn_arena_printf(&c->a, "%.*s:listener/%s/%s", (int)(p - lb), lb, p + 14, h)
+	      : cfn_arena_printf(&c->a,
+	                         "arn:aws:elasticloadbalancing:%s:%s:listener/app/unknown/0/%s",
+	                         c->region, c->account, h);
 	cfn_attr_set(c, r, NULL, arn);
 	cfn_attr_set(c, r, "ListenerArn", arn);
 }
@@ -155,9 +163,11 @@ static void v_rule(struct cfn_ctx *c, struct cfn_res *r)
 	cfn_hex(c, r->logical, "rule", h, 16);
 	const char *l = cfn__prop_str(c, r->props, "ListenerArn", props_path(c, r));
 	const char *p = l ? strstr(l, ":listener/") : NULL;
-	const char *arn = p ? cfn_arena_printf(&c->a, "%.*s:listener-rule/%s/%s", (int)(p - l), l, p + 10, h)
-			    : cfn_arena_printf(&c->a, "arn:aws:elasticloadbalancing:%s:%s:listener-rule/app/unknown/0/0/%s",
-					       c->region, c->account, h);
+	const char *arn =
+	    p ? cfn_arena_printf(&c->a, "%.*s:listener-rule/%s/%s", (int)(p - l), l, p + 10, h)
+	      : cfn_arena_printf(
+	            &c->a, "arn:aws:elasticloadbalancing:%s:%s:listener-rule/app/unknown/0/0/%s",
+	            c->region, c->account, h);
 	cfn_attr_set(c, r, NULL, arn);
 	cfn_attr_set(c, r, "RuleArn", arn);
 	cfn_attr_set(c, r, "IsDefault", "false");
@@ -167,16 +177,20 @@ static void v_tg(struct cfn_ctx *c, struct cfn_res *r)
 {
 	const char *name = name_or_gen(c, r, "Name", 32);
 	if (cfn_node_get(r->props, "Name") && !elb_name_ok(name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, props_path(c, r), "Name"),
-			     "a target group name has 1..32 letters, digits and hyphens, not starting or ending with a hyphen");
+		cfn_error_at(c, cfn_node_get(r->props, "Name"),
+		             cfn__path_key(c, props_path(c, r), "Name"),
+		             "a target group name has 1..32 letters, digits and hyphens, not "
+		             "starting or ending with a hyphen");
 	char h[17];
 	cfn_hex(c, r->logical, "tg", h, 16);
-	const char *arn = cfn_arena_printf(&c->a, "arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s", c->region,
-					   c->account, name, h);
+	const char *arn =
+	    cfn_arena_printf(&c->a, "arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s",
+	                     c->region, c->account, name, h);
 	cfn_attr_set(c, r, NULL, arn);
 	cfn_attr_set(c, r, "TargetGroupArn", arn);
 	cfn_attr_set(c, r, "TargetGroupName", name);
-	cfn_attr_set(c, r, "TargetGroupFullName", cfn_arena_printf(&c->a, "targetgroup/%s/%s", name, h));
+	cfn_attr_set(c, r, "TargetGroupFullName",
+	             cfn_arena_printf(&c->a, "targetgroup/%s/%s", name, h));
 	put_list(c, r, "LoadBalancerArns", NULL);
 }
 
@@ -184,13 +198,16 @@ static void v_cluster(struct cfn_ctx *c, struct cfn_res *r)
 {
 	const char *name = name_or_gen(c, r, "ClusterName", 255);
 	cfn_attr_set(c, r, NULL, name);
-	cfn_attr_set(c, r, "Arn", cfn_arena_printf(&c->a, "arn:aws:ecs:%s:%s:cluster/%s", c->region, c->account, name));
+	cfn_attr_set(
+	    c, r, "Arn",
+	    cfn_arena_printf(&c->a, "arn:aws:ecs:%s:%s:cluster/%s", c->region, c->account, name));
 }
 
 static void v_taskdef(struct cfn_ctx *c, struct cfn_res *r)
 {
 	const char *fam = name_or_gen(c, r, "Family", 255);
-	const char *arn = cfn_arena_printf(&c->a, "arn:aws:ecs:%s:%s:task-definition/%s:1", c->region, c->account, fam);
+	const char *arn = cfn_arena_printf(&c->a, "arn:aws:ecs:%s:%s:task-definition/%s:1",
+	                                   c->region, c->account, fam);
 	cfn_attr_set(c, r, NULL, arn);
 	cfn_attr_set(c, r, "TaskDefinitionArn", arn);
 }
@@ -211,7 +228,8 @@ static void v_service(struct cfn_ctx *c, struct cfn_res *r)
 	if (!name)
 		name = cfn_gen_name(c, r->logical, 255);
 	const char *cl = cluster_name(cfn__prop_str(c, r->props, "Cluster", pp));
-	const char *arn = cfn_arena_printf(&c->a, "arn:aws:ecs:%s:%s:service/%s/%s", c->region, c->account, cl, name);
+	const char *arn = cfn_arena_printf(&c->a, "arn:aws:ecs:%s:%s:service/%s/%s", c->region,
+	                                   c->account, cl, name);
 	cfn_attr_set(c, r, NULL, arn);
 	cfn_attr_set(c, r, "ServiceArn", arn);
 	cfn_attr_set(c, r, "Name", name);
@@ -224,8 +242,11 @@ static void v_asg(struct cfn_ctx *c, struct cfn_res *r)
 	char h[37];
 	cfn_hex(c, r->logical, "asg", h, 36);
 	cfn_attr_set(c, r, "AutoScalingGroupARN",
-		     cfn_arena_printf(&c->a, "arn:aws:autoscaling:%s:%s:autoScalingGroup:%.8s-%.4s-%.4s-%.4s-%.12s:autoScalingGroupName/%s",
-				      c->region, c->account, h, h + 8, h + 12, h + 16, h + 20, name));
+	             cfn_arena_printf(&c->a,
+	                              "arn:aws:autoscaling:%s:%s:autoScalingGroup:%.8s-%.4s-%.4s-%."
+	                              "4s-%.12s:autoScalingGroupName/%s",
+	                              c->region, c->account, h, h + 8, h + 12, h + 16, h + 20,
+	                              name));
 }
 
 static void v_zone(struct cfn_ctx *c, struct cfn_res *r)
@@ -274,7 +295,9 @@ static void v_role(struct cfn_ctx *c, struct cfn_res *r)
 	const char *name = name_or_gen(c, r, "RoleName", 64);
 	const char *path = cfn__prop_str(c, r->props, "Path", props_path(c, r));
 	cfn_attr_set(c, r, NULL, name);
-	cfn_attr_set(c, r, "Arn", cfn_arena_printf(&c->a, "arn:aws:iam::%s:role%s%s", c->account, path ? path : "/", name));
+	cfn_attr_set(c, r, "Arn",
+	             cfn_arena_printf(&c->a, "arn:aws:iam::%s:role%s%s", c->account,
+	                              path ? path : "/", name));
 	char h[18];
 	cfn_hex(c, r->logical, "roleid", h, 17);
 	for (char *p = h; *p; p++)
@@ -286,7 +309,9 @@ static void v_profile(struct cfn_ctx *c, struct cfn_res *r)
 {
 	const char *name = name_or_gen(c, r, "InstanceProfileName", 128);
 	cfn_attr_set(c, r, NULL, name);
-	cfn_attr_set(c, r, "Arn", cfn_arena_printf(&c->a, "arn:aws:iam::%s:instance-profile/%s", c->account, name));
+	cfn_attr_set(
+	    c, r, "Arn",
+	    cfn_arena_printf(&c->a, "arn:aws:iam::%s:instance-profile/%s", c->account, name));
 }
 
 static void v_policy(struct cfn_ctx *c, struct cfn_res *r)
@@ -300,7 +325,9 @@ static void v_loggroup(struct cfn_ctx *c, struct cfn_res *r)
 {
 	const char *name = name_or_gen(c, r, "LogGroupName", 512);
 	cfn_attr_set(c, r, NULL, name);
-	cfn_attr_set(c, r, "Arn", cfn_arena_printf(&c->a, "arn:aws:logs:%s:%s:log-group:%s:*", c->region, c->account, name));
+	cfn_attr_set(c, r, "Arn",
+	             cfn_arena_printf(&c->a, "arn:aws:logs:%s:%s:log-group:%s:*", c->region,
+	                              c->account, name));
 }
 
 static void v_sgrule(struct cfn_ctx *c, struct cfn_res *r)
@@ -312,7 +339,6 @@ static void v_sgrule(struct cfn_ctx *c, struct cfn_res *r)
 
 /* ---------- builders ---------- */
 
-
 static void b_vpc(struct cfn_ctx *c, struct cfn_res *r)
 {
 	struct model *m = c->m;
@@ -320,10 +346,12 @@ static void b_vpc(struct cfn_ctx *c, struct cfn_res *r)
 	bool ok;
 	struct cidr4 cidr = cfn__prop_cidr(c, r->props, "CidrBlock", pp, &ok);
 	if (!cfn_node_get(r->props, "CidrBlock"))
-		cfn_error_at(c, r->props, pp, "missing required property CidrBlock (IPAM pools are not supported)");
+		cfn_error_at(c, r->props, pp,
+		             "missing required property CidrBlock (IPAM pools are not supported)");
 	if (ok && (cidr.prefix < 16 || cidr.prefix > 28))
-		cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), cfn__path_key(c, pp, "CidrBlock"),
-			     "a VPC's CIDR block must be between /16 and /28, found /%u", cidr.prefix);
+		cfn_error_at(
+		    c, cfn_node_get(r->props, "CidrBlock"), cfn__path_key(c, pp, "CidrBlock"),
+		    "a VPC's CIDR block must be between /16 and /28, found /%u", cidr.prefix);
 	struct model_vpc *v = &m->vpcs[m->nvpcs];
 	v->logical = cfn__strdup(r->logical);
 	v->id = cfn__strdup(cfn_attr_str(r, NULL));
@@ -336,7 +364,8 @@ static void b_subnet(struct cfn_ctx *c, struct cfn_res *r)
 {
 	struct model *m = c->m;
 	const char *pp = props_path(c, r);
-	int vpc = cfn__ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC", cfn__path_key(c, pp, "VpcId"), "a VPC");
+	int vpc = cfn__ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC",
+	                         cfn__path_key(c, pp, "VpcId"), "a VPC");
 	bool ok;
 	struct cidr4 cidr = cfn__prop_cidr(c, r->props, "CidrBlock", pp, &ok);
 	const char *az = cfn__prop_str(c, r->props, "AvailabilityZone", pp);
@@ -344,29 +373,41 @@ static void b_subnet(struct cfn_ctx *c, struct cfn_res *r)
 		cfn_error_at(c, r->props, pp, "missing required property CidrBlock");
 	if (!az) {
 		if (!cfn_node_get(r->props, "AvailabilityZone"))
-			cfn_error_at(c, r->props, pp, "a subnet needs AvailabilityZone here (e.g. !Select [0, !GetAZs \"\"])");
+			cfn_error_at(c, r->props, pp,
+			             "a subnet needs AvailabilityZone here (e.g. !Select [0, "
+			             "!GetAZs \"\"])");
 	} else {
 		size_t rl = strlen(c->region), al = strlen(az);
 		if (al != rl + 1 || strncmp(az, c->region, rl) != 0 || az[rl] < 'a' ||
 		    az[rl] > (strcmp(c->region, "us-east-1") == 0 ? 'f' : 'c'))
-			cfn_error_at(c, cfn_node_get(r->props, "AvailabilityZone"), cfn__path_key(c, pp, "AvailabilityZone"),
-				     "\"%s\" is not an Availability Zone of %s", az, c->region);
+			cfn_error_at(c, cfn_node_get(r->props, "AvailabilityZone"),
+			             cfn__path_key(c, pp, "AvailabilityZone"),
+			             "\"%s\" is not an Availability Zone of %s", az, c->region);
 	}
 	if (ok && vpc >= 0) {
 		struct model_vpc *v = &m->vpcs[vpc];
-		if (cidr.prefix < v->cidr.prefix || (cidr.addr & cidr4_mask(v->cidr.prefix)) != v->cidr.addr)
-			cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), cfn__path_key(c, pp, "CidrBlock"),
-				     "The CIDR '%s' is invalid: it is not inside the VPC's CIDR block", cfn__prop_str(c, r->props, "CidrBlock", pp));
+		if (cidr.prefix < v->cidr.prefix ||
+		    (cidr.addr & cidr4_mask(v->cidr.prefix)) != v->cidr.addr)
+			cfn_error_at(
+			    c, cfn_node_get(r->props, "CidrBlock"),
+			    cfn__path_key(c, pp, "CidrBlock"),
+			    "The CIDR '%s' is invalid: it is not inside the VPC's CIDR block",
+			    cfn__prop_str(c, r->props, "CidrBlock", pp));
 		else if (cidr.prefix > 28)
-			cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), cfn__path_key(c, pp, "CidrBlock"),
-				     "a subnet's CIDR block must be between /16 and /28, found /%u", cidr.prefix);
+			cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"),
+			             cfn__path_key(c, pp, "CidrBlock"),
+			             "a subnet's CIDR block must be between /16 and /28, found /%u",
+			             cidr.prefix);
 		for (size_t i = 0; i < m->nsubnets; i++) {
 			struct model_subnet *o = &m->subnets[i];
 			uint8_t p = o->cidr.prefix < cidr.prefix ? o->cidr.prefix : cidr.prefix;
-			if (o->vpc == vpc && (o->cidr.addr & cidr4_mask(p)) == (cidr.addr & cidr4_mask(p)))
-				cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"), cfn__path_key(c, pp, "CidrBlock"),
-					     "The CIDR '%s' conflicts with another subnet (%s)", cfn__prop_str(c, r->props, "CidrBlock", pp),
-					     o->logical);
+			if (o->vpc == vpc &&
+			    (o->cidr.addr & cidr4_mask(p)) == (cidr.addr & cidr4_mask(p)))
+				cfn_error_at(c, cfn_node_get(r->props, "CidrBlock"),
+				             cfn__path_key(c, pp, "CidrBlock"),
+				             "The CIDR '%s' conflicts with another subnet (%s)",
+				             cfn__prop_str(c, r->props, "CidrBlock", pp),
+				             o->logical);
 		}
 	}
 	struct model_subnet *s = &m->subnets[m->nsubnets];
@@ -402,17 +443,29 @@ static int ip_proto(struct cfn_ctx *c, const struct cfn_node *n, const char *pat
 		if (*s && !*e && v >= 0 && v <= 255)
 			return (int)v;
 	}
-	cfn_error_at(c, n, path, "IpProtocol must be tcp, udp, icmp, icmpv6, -1 or a protocol number, found %s", cfn__found(c, n));
+	cfn_error_at(c, n, path,
+	             "IpProtocol must be tcp, udp, icmp, icmpv6, -1 or a protocol number, found %s",
+	             cfn__found(c, n));
 	return -2;
 }
 
-static const char *const sg_rule_props[] = {"CidrIp", "CidrIpv6", "Description", "FromPort", "IpProtocol", "ToPort",
-					    "SourceSecurityGroupId", "SourceSecurityGroupName", "SourceSecurityGroupOwnerId",
-					    "SourcePrefixListId", "DestinationSecurityGroupId", "DestinationPrefixListId",
-					    "CidrIpv6", NULL};
+static const char *const sg_rule_props[] = {"CidrIp",
+                                            "CidrIpv6",
+                                            "Description",
+                                            "FromPort",
+                                            "IpProtocol",
+                                            "ToPort",
+                                            "SourceSecurityGroupId",
+                                            "SourceSecurityGroupName",
+                                            "SourceSecurityGroupOwnerId",
+                                            "SourcePrefixListId",
+                                            "DestinationSecurityGroupId",
+                                            "DestinationPrefixListId",
+                                            "CidrIpv6",
+                                            NULL};
 
-static struct model_sg_rule *sg_rules(struct cfn_ctx *c, const struct cfn_node *l, const char *base, const char *key,
-				      int vpc, size_t *count)
+static struct model_sg_rule *sg_rules(struct cfn_ctx *c, const struct cfn_node *l, const char *base,
+                                      const char *key, int vpc, size_t *count)
 {
 	*count = 0;
 	struct model_sg_rule *out = cfn__calloc(l ? l->n : 1, sizeof(*out));
@@ -426,15 +479,18 @@ static struct model_sg_rule *sg_rules(struct cfn_ctx *c, const struct cfn_node *
 		static const char *const req[] = {"IpProtocol", NULL};
 		cfn__check_keys(c, it, ip, sg_rule_props, req, "property");
 		struct model_sg_rule *sr = &out[*count];
-		sr->proto = ip_proto(c, cfn_node_get(it, "IpProtocol"), cfn__path_key(c, ip, "IpProtocol"));
+		sr->proto =
+		    ip_proto(c, cfn_node_get(it, "IpProtocol"), cfn__path_key(c, ip, "IpProtocol"));
 		if (sr->proto == -2)
 			continue;
 		sr->from_port = cfn__prop_int(c, it, "FromPort", ip, -1, -1, 65535);
 		sr->to_port = cfn__prop_int(c, it, "ToPort", ip, -1, -1, 65535);
 		if (sr->proto == -1) {
 			sr->from_port = sr->to_port = -1;
-		} else if ((sr->proto == 6 || sr->proto == 17) && (sr->from_port < 0 || sr->to_port < sr->from_port)) {
-			cfn_error_at(c, it, ip, "a tcp or udp rule needs FromPort <= ToPort, 0..65535");
+		} else if ((sr->proto == 6 || sr->proto == 17) &&
+		           (sr->from_port < 0 || sr->to_port < sr->from_port)) {
+			cfn_error_at(c, it, ip,
+			             "a tcp or udp rule needs FromPort <= ToPort, 0..65535");
 			continue;
 		}
 		bool ok = false;
@@ -464,11 +520,12 @@ static void b_sg(struct cfn_ctx *c, struct cfn_res *r)
 	g->logical = cfn__strdup(r->logical);
 	g->id = cfn__strdup(cfn_attr_str(r, NULL));
 	g->vpc = cfn_node_get(r->props, "VpcId")
-			 ? cfn__ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC", cfn__path_key(c, pp, "VpcId"), "a VPC")
-			 : (m->nvpcs == 1 ? 0 : -1);
+	             ? cfn__ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC",
+	                              cfn__path_key(c, pp, "VpcId"), "a VPC")
+	             : (m->nvpcs == 1 ? 0 : -1);
 	cfn__prop_str(c, r->props, "GroupDescription", pp);
-	g->ingress = sg_rules(c, cfn__prop_list(c, r->props, "SecurityGroupIngress", pp), pp, "SecurityGroupIngress", g->vpc,
-			      &g->ningress);
+	g->ingress = sg_rules(c, cfn__prop_list(c, r->props, "SecurityGroupIngress", pp), pp,
+	                      "SecurityGroupIngress", g->vpc, &g->ningress);
 	struct cfn_node *eg = cfn__prop_list(c, r->props, "SecurityGroupEgress", pp);
 	if (eg) {
 		g->egress = sg_rules(c, eg, pp, "SecurityGroupEgress", g->vpc, &g->negress);
@@ -483,13 +540,20 @@ static void b_sg(struct cfn_ctx *c, struct cfn_res *r)
 
 static const char *const http_protos[] = {"HTTP", "HTTPS", NULL};
 
-static const char *const action_props[] = {"Type", "TargetGroupArn", "ForwardConfig", "Order", "RedirectConfig",
-					   "FixedResponseConfig", "AuthenticateOidcConfig", "AuthenticateCognitoConfig",
-					   "JwtValidationConfig", NULL};
+static const char *const action_props[] = {"Type",
+                                           "TargetGroupArn",
+                                           "ForwardConfig",
+                                           "Order",
+                                           "RedirectConfig",
+                                           "FixedResponseConfig",
+                                           "AuthenticateOidcConfig",
+                                           "AuthenticateCognitoConfig",
+                                           "JwtValidationConfig",
+                                           NULL};
 
 /* Actions of a listener or rule: one forward to one target group. */
 static bool actions(struct cfn_ctx *c, const struct cfn_node *l, const char *base, const char *key,
-		    struct model_action *out)
+                    struct model_action *out)
 {
 	out->type = MODEL_ACTION_FORWARD;
 	out->target_group = -1;
@@ -501,7 +565,8 @@ static bool actions(struct cfn_ctx *c, const struct cfn_node *l, const char *bas
 		return false;
 	}
 	if (l->n > 1) {
-		cfn_error_at(c, l->items[1], cfn__item_path(c, base, key, 1), "several actions per rule are not supported yet (only one forward)");
+		cfn_error_at(c, l->items[1], cfn__item_path(c, base, key, 1),
+		             "several actions per rule are not supported yet (only one forward)");
 		return false;
 	}
 	const struct cfn_node *a = l->items[0];
@@ -512,13 +577,19 @@ static bool actions(struct cfn_ctx *c, const struct cfn_node *l, const char *bas
 	}
 	static const char *const req[] = {"Type", NULL};
 	cfn__check_keys(c, a, ap, action_props, req, "property");
-	static const char *const types[] = {"forward", "redirect", "fixed-response", "authenticate-oidc",
-					    "authenticate-cognito", "jwt-validation", NULL};
+	static const char *const types[] = {"forward",
+	                                    "redirect",
+	                                    "fixed-response",
+	                                    "authenticate-oidc",
+	                                    "authenticate-cognito",
+	                                    "jwt-validation",
+	                                    NULL};
 	const char *t = cfn__prop_enum(c, a, "Type", ap, NULL, types);
 	if (!t)
 		return false;
 	if (strcmp(t, "forward") != 0) {
-		cfn_error_at(c, cfn_node_get(a, "Type"), cfn__path_key(c, ap, "Type"), "action type %s is not supported yet (only forward)", t);
+		cfn_error_at(c, cfn_node_get(a, "Type"), cfn__path_key(c, ap, "Type"),
+		             "action type %s is not supported yet (only forward)", t);
 		return false;
 	}
 	const struct cfn_node *tg = cfn_node_get(a, "TargetGroupArn");
@@ -526,18 +597,24 @@ static bool actions(struct cfn_ctx *c, const struct cfn_node *l, const char *bas
 	struct cfn_node *fc = cfn__prop_map(c, a, "ForwardConfig", ap);
 	if (fc) {
 		const char *fp = cfn__path_key(c, ap, "ForwardConfig");
-		static const char *const fprops[] = {"TargetGroups", "TargetGroupStickinessConfig", NULL};
+		static const char *const fprops[] = {"TargetGroups", "TargetGroupStickinessConfig",
+		                                     NULL};
 		cfn__check_keys(c, fc, fp, fprops, NULL, "property");
 		struct cfn_node *tgs = cfn__prop_list(c, fc, "TargetGroups", fp);
 		if (tgs && tgs->n > 1) {
-			cfn_error_at(c, tgs, cfn__path_key(c, fp, "TargetGroups"), "weighted forwarding to several target groups is not supported yet");
+			cfn_error_at(
+			    c, tgs, cfn__path_key(c, fp, "TargetGroups"),
+			    "weighted forwarding to several target groups is not supported yet");
 			return false;
 		}
 		if (tgs && tgs->n == 1 && tgs->items[0]->type == CFN_MAP) {
 			const struct cfn_node *t0 = cfn_node_get(tgs->items[0], "TargetGroupArn");
-			if (tg && t0 && t0->type == CFN_STR && tg->type == CFN_STR && strcmp(t0->str, tg->str) != 0) {
-				cfn_error_at(c, t0, cfn__path_key(c, fp, "TargetGroups[0].TargetGroupArn"),
-					     "TargetGroupArn and ForwardConfig name different target groups");
+			if (tg && t0 && t0->type == CFN_STR && tg->type == CFN_STR &&
+			    strcmp(t0->str, tg->str) != 0) {
+				cfn_error_at(c, t0,
+				             cfn__path_key(c, fp, "TargetGroups[0].TargetGroupArn"),
+				             "TargetGroupArn and ForwardConfig name different "
+				             "target groups");
 				return false;
 			}
 			if (!tg) {
@@ -550,7 +627,8 @@ static bool actions(struct cfn_ctx *c, const struct cfn_node *l, const char *bas
 		cfn_error_at(c, a, ap, "a forward action needs TargetGroupArn");
 		return false;
 	}
-	out->target_group = cfn__ref_index(c, tg, "AWS::ElasticLoadBalancingV2::TargetGroup", tgp, "a target group");
+	out->target_group = cfn__ref_index(c, tg, "AWS::ElasticLoadBalancingV2::TargetGroup", tgp,
+	                                   "a target group");
 	return out->target_group >= 0;
 }
 
@@ -566,28 +644,36 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 	static const char *const ttypes[] = {"instance", "ip", "lambda", "alb", NULL};
 	const char *tt = cfn__prop_enum(c, r->props, "TargetType", pp, "instance", ttypes);
 	if (strcmp(tt, "lambda") == 0 || strcmp(tt, "alb") == 0)
-		cfn_error_at(c, cfn_node_get(r->props, "TargetType"), cfn__path_key(c, pp, "TargetType"), "target type %s is not supported yet", tt);
+		cfn_error_at(c, cfn_node_get(r->props, "TargetType"),
+		             cfn__path_key(c, pp, "TargetType"),
+		             "target type %s is not supported yet", tt);
 	t->target_type = cfn__strdup(tt);
 	const char *proto = cfn__prop_enum(c, r->props, "Protocol", pp, NULL, http_protos);
 	if (!cfn_node_get(r->props, "Protocol"))
-		cfn_error_at(c, r->props, pp, "missing required property Protocol (for target type %s)", tt);
+		cfn_error_at(c, r->props, pp,
+		             "missing required property Protocol (for target type %s)", tt);
 	t->protocol = cfn__strdup(proto ? proto : "HTTP");
 	t->port = cfn__prop_int(c, r->props, "Port", pp, 0, 1, 65535);
 	if (!cfn_node_get(r->props, "Port"))
-		cfn_error_at(c, r->props, pp, "missing required property Port (for target type %s)", tt);
+		cfn_error_at(c, r->props, pp, "missing required property Port (for target type %s)",
+		             tt);
 	t->vpc = -1;
 	if (cfn_node_get(r->props, "VpcId"))
-		t->vpc = cfn__ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC", cfn__path_key(c, pp, "VpcId"), "a VPC");
+		t->vpc = cfn__ref_index(c, cfn_node_get(r->props, "VpcId"), "AWS::EC2::VPC",
+		                        cfn__path_key(c, pp, "VpcId"), "a VPC");
 	else
-		cfn_error_at(c, r->props, pp, "missing required property VpcId (for target type %s)", tt);
+		cfn_error_at(c, r->props, pp,
+		             "missing required property VpcId (for target type %s)", tt);
 	static const char *const pversions[] = {"HTTP1", "HTTP2", "GRPC", NULL};
 	const char *pv = cfn__prop_enum(c, r->props, "ProtocolVersion", pp, "HTTP1", pversions);
 	if (strcmp(pv, "HTTP1") != 0)
-		cfn_error_at(c, cfn_node_get(r->props, "ProtocolVersion"), cfn__path_key(c, pp, "ProtocolVersion"),
-			     "protocol version %s is not supported yet", pv);
+		cfn_error_at(c, cfn_node_get(r->props, "ProtocolVersion"),
+		             cfn__path_key(c, pp, "ProtocolVersion"),
+		             "protocol version %s is not supported yet", pv);
 	struct model_health_check *hc = &t->hc;
 	hc->enabled = cfn__prop_bool(c, r->props, "HealthCheckEnabled", pp, true);
-	hc->protocol = cfn__strdup(cfn__prop_enum(c, r->props, "HealthCheckProtocol", pp, t->protocol, http_protos));
+	hc->protocol = cfn__strdup(
+	    cfn__prop_enum(c, r->props, "HealthCheckProtocol", pp, t->protocol, http_protos));
 	const char *hp = cfn__prop_str(c, r->props, "HealthCheckPort", pp);
 	hc->port = 0;
 	if (hp && strcmp(hp, "traffic-port") != 0) {
@@ -595,17 +681,23 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 	}
 	const char *path = cfn__prop_str(c, r->props, "HealthCheckPath", pp);
 	if (path && (path[0] != '/' || strlen(path) > 1024))
-		cfn_error_at(c, cfn_node_get(r->props, "HealthCheckPath"), cfn__path_key(c, pp, "HealthCheckPath"),
-			     "must start with \"/\" and be at most 1024 characters");
+		cfn_error_at(c, cfn_node_get(r->props, "HealthCheckPath"),
+		             cfn__path_key(c, pp, "HealthCheckPath"),
+		             "must start with \"/\" and be at most 1024 characters");
 	hc->path = cfn__strdup(path ? path : "/");
 	hc->interval_s = cfn__prop_int(c, r->props, "HealthCheckIntervalSeconds", pp, 30, 5, 300);
 	hc->timeout_s = cfn__prop_int(c, r->props, "HealthCheckTimeoutSeconds", pp, 5, 2, 120);
 	hc->healthy_threshold = cfn__prop_int(c, r->props, "HealthyThresholdCount", pp, 5, 2, 10);
-	hc->unhealthy_threshold = cfn__prop_int(c, r->props, "UnhealthyThresholdCount", pp, 2, 2, 10);
+	hc->unhealthy_threshold =
+	    cfn__prop_int(c, r->props, "UnhealthyThresholdCount", pp, 2, 2, 10);
 	if (hc->timeout_s >= hc->interval_s)
-		cfn_error_at(c, cfn_node_get(r->props, "HealthCheckTimeoutSeconds") ? cfn_node_get(r->props, "HealthCheckTimeoutSeconds") : r->props,
-			     cfn__path_key(c, pp, "HealthCheckTimeoutSeconds"),
-			     "Health check timeout (%d) must be smaller than the interval (%d)", hc->timeout_s, hc->interval_s);
+		cfn_error_at(c,
+		             cfn_node_get(r->props, "HealthCheckTimeoutSeconds")
+		                 ? cfn_node_get(r->props, "HealthCheckTimeoutSeconds")
+		                 : r->props,
+		             cfn__path_key(c, pp, "HealthCheckTimeoutSeconds"),
+		             "Health check timeout (%d) must be smaller than the interval (%d)",
+		             hc->timeout_s, hc->interval_s);
 	struct cfn_node *mt = cfn__prop_map(c, r->props, "Matcher", pp);
 	const char *codes = NULL;
 	if (mt) {
@@ -631,8 +723,11 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 					ok = false;
 			}
 			if (!ok)
-				cfn_error_at(c, cfn_node_get(mt, "HttpCode"), cfn__path_key(c, pp, "Matcher.HttpCode"),
-					     "must be codes 200..499 as \"200\", \"200,202\" or \"200-299\", found \"%s\"", codes);
+				cfn_error_at(c, cfn_node_get(mt, "HttpCode"),
+				             cfn__path_key(c, pp, "Matcher.HttpCode"),
+				             "must be codes 200..499 as \"200\", \"200,202\" or "
+				             "\"200-299\", found \"%s\"",
+				             codes);
 		}
 	}
 	hc->matcher = cfn__strdup(codes ? codes : "200");
@@ -663,11 +758,13 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 	l->full_name = cfn__strdup(cfn_attr_str(r, "LoadBalancerFullName"));
 	l->dns_name = cfn__strdup(cfn_attr_str(r, "DNSName"));
 	static const char *const schemes[] = {"internal", "internet-facing", NULL};
-	l->scheme = cfn__strdup(cfn__prop_enum(c, r->props, "Scheme", pp, "internet-facing", schemes));
+	l->scheme =
+	    cfn__strdup(cfn__prop_enum(c, r->props, "Scheme", pp, "internet-facing", schemes));
 	static const char *const types[] = {"application", "network", "gateway", NULL};
 	const char *type = cfn__prop_enum(c, r->props, "Type", pp, "application", types);
 	if (strcmp(type, "application") != 0)
-		cfn_error_at(c, cfn_node_get(r->props, "Type"), cfn__path_key(c, pp, "Type"), "load balancer type %s is not supported yet", type);
+		cfn_error_at(c, cfn_node_get(r->props, "Type"), cfn__path_key(c, pp, "Type"),
+		             "load balancer type %s is not supported yet", type);
 	struct cfn_node *subs = cfn__prop_list(c, r->props, "Subnets", pp);
 	const char *spath = cfn__path_key(c, pp, "Subnets");
 	struct cfn_node *maps = cfn__prop_list(c, r->props, "SubnetMappings", pp);
@@ -679,7 +776,9 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 			if (sid)
 				cfn_node_push(&c->a, subs, sid);
 			else
-				cfn_error_at(c, maps->items[i], cfn__item_path(c, pp, "SubnetMappings", i), "missing required property SubnetId");
+				cfn_error_at(c, maps->items[i],
+				             cfn__item_path(c, pp, "SubnetMappings", i),
+				             "missing required property SubnetId");
 		}
 		spath = cfn__path_key(c, pp, "SubnetMappings");
 	}
@@ -691,14 +790,20 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 		for (size_t i = 0; i < l->nsubnets; i++)
 			for (size_t k = 0; k < i; k++) {
 				if (l->subnets[i] == l->subnets[k] ||
-				    strcmp(m->subnets[l->subnets[i]].az, m->subnets[l->subnets[k]].az) == 0)
-					cfn_error_at(c, subs->items[i], cfn_arena_printf(&c->a, "%s[%zu]", spath, i),
-						     "A load balancer cannot be attached to multiple subnets in the same Availability Zone");
+				    strcmp(m->subnets[l->subnets[i]].az,
+				           m->subnets[l->subnets[k]].az) == 0)
+					cfn_error_at(
+					    c, subs->items[i],
+					    cfn_arena_printf(&c->a, "%s[%zu]", spath, i),
+					    "A load balancer cannot be attached to multiple "
+					    "subnets in the same Availability Zone");
 				else
 					two_azs = true;
 			}
 		if (!two_azs && l->nsubnets < 2)
-			cfn_error_at(c, subs, spath, "At least two subnets in two different Availability Zones must be specified");
+			cfn_error_at(c, subs, spath,
+			             "At least two subnets in two different Availability Zones "
+			             "must be specified");
 	}
 	l->node_addrs = cfn__calloc(l->nsubnets, sizeof(*l->node_addrs));
 	for (size_t i = 0; i < l->nsubnets; i++) {
@@ -708,14 +813,16 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 			continue; /* the subnet's own error says why */
 		uint64_t size = 1ull << (32 - sn->lo_cidr.prefix);
 		if (c->subnet_next[s] + 1u >= size) {
-			cfn_error_at(c, subs->items[i], cfn_arena_printf(&c->a, "%s[%zu]", spath, i), "subnet %s has no free address left",
-				     sn->logical);
+			cfn_error_at(c, subs->items[i],
+			             cfn_arena_printf(&c->a, "%s[%zu]", spath, i),
+			             "subnet %s has no free address left", sn->logical);
 			continue;
 		}
 		l->node_addrs[i] = sn->lo_cidr.addr + c->subnet_next[s]++;
 	}
-	l->sgs = cfn__ref_indexes(c, cfn__prop_list(c, r->props, "SecurityGroups", pp), "AWS::EC2::SecurityGroup", cfn__path_key(c, pp, "SecurityGroups"),
-			     "a security group", &l->nsgs);
+	l->sgs = cfn__ref_indexes(c, cfn__prop_list(c, r->props, "SecurityGroups", pp),
+	                          "AWS::EC2::SecurityGroup", cfn__path_key(c, pp, "SecurityGroups"),
+	                          "a security group", &l->nsgs);
 	l->idle_timeout_s = 60;
 	struct cfn_node *attrs = cfn__prop_list(c, r->props, "LoadBalancerAttributes", pp);
 	for (size_t i = 0; attrs && i < attrs->n; i++) {
@@ -739,25 +846,41 @@ static void b_listener(struct cfn_ctx *c, struct cfn_res *r)
 	struct model_listener *l = &m->listeners[m->nlisteners];
 	l->logical = cfn__strdup(r->logical);
 	l->arn = cfn__strdup(cfn_attr_str(r, NULL));
-	l->lb = cfn__ref_index(c, cfn_node_get(r->props, "LoadBalancerArn"), "AWS::ElasticLoadBalancingV2::LoadBalancer",
-			  cfn__path_key(c, pp, "LoadBalancerArn"), "a load balancer");
+	l->lb = cfn__ref_index(c, cfn_node_get(r->props, "LoadBalancerArn"),
+	                       "AWS::ElasticLoadBalancingV2::LoadBalancer",
+	                       cfn__path_key(c, pp, "LoadBalancerArn"), "a load balancer");
 	l->protocol = cfn__strdup(cfn__prop_enum(c, r->props, "Protocol", pp, "HTTP", http_protos));
-	l->port = cfn__prop_int(c, r->props, "Port", pp, strcmp(l->protocol, "HTTPS") == 0 ? 443 : 80, 1, 65535);
+	l->port = cfn__prop_int(c, r->props, "Port", pp,
+	                        strcmp(l->protocol, "HTTPS") == 0 ? 443 : 80, 1, 65535);
 	if (!cfn_node_get(r->props, "Port"))
-		cfn_error_at(c, r->props, pp, "missing required property Port (for an Application Load Balancer)");
+		cfn_error_at(c, r->props, pp,
+		             "missing required property Port (for an Application Load Balancer)");
 	if (strcmp(l->protocol, "HTTPS") == 0 && !cfn_node_get(r->props, "Certificates"))
 		cfn_error_at(c, r->props, pp, "an HTTPS listener needs Certificates");
-	actions(c, cfn__prop_list(c, r->props, "DefaultActions", pp), pp, "DefaultActions", &l->default_action);
+	actions(c, cfn__prop_list(c, r->props, "DefaultActions", pp), pp, "DefaultActions",
+	        &l->default_action);
 	for (size_t i = 0; i < m->nlisteners; i++)
 		if (m->listeners[i].lb == l->lb && l->lb >= 0 && m->listeners[i].port == l->port)
-			cfn_error_at(c, cfn_node_get(r->props, "Port") ? cfn_node_get(r->props, "Port") : r->props, cfn__path_key(c, pp, "Port"),
-				     "A listener already exists on this port for this load balancer (%s)", m->listeners[i].logical);
+			cfn_error_at(
+			    c,
+			    cfn_node_get(r->props, "Port") ? cfn_node_get(r->props, "Port")
+			                                   : r->props,
+			    cfn__path_key(c, pp, "Port"),
+			    "A listener already exists on this port for this load balancer (%s)",
+			    m->listeners[i].logical);
 	r->model_index = (int)m->nlisteners++;
 }
 
-static const char *const cond_props[] = {"Field", "Values", "HostHeaderConfig", "HttpHeaderConfig",
-					 "HttpRequestMethodConfig", "PathPatternConfig", "QueryStringConfig",
-					 "SourceIpConfig", "RegexValues", NULL};
+static const char *const cond_props[] = {"Field",
+                                         "Values",
+                                         "HostHeaderConfig",
+                                         "HttpHeaderConfig",
+                                         "HttpRequestMethodConfig",
+                                         "PathPatternConfig",
+                                         "QueryStringConfig",
+                                         "SourceIpConfig",
+                                         "RegexValues",
+                                         NULL};
 
 static bool host_ok(const char *h)
 {
@@ -783,21 +906,25 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 	struct model_rule *ru = &m->rules[m->nrules];
 	ru->logical = cfn__strdup(r->logical);
 	ru->arn = cfn__strdup(cfn_attr_str(r, NULL));
-	ru->listener = cfn__ref_index(c, cfn_node_get(r->props, "ListenerArn"), "AWS::ElasticLoadBalancingV2::Listener",
-				 cfn__path_key(c, pp, "ListenerArn"), "a listener");
+	ru->listener = cfn__ref_index(c, cfn_node_get(r->props, "ListenerArn"),
+	                              "AWS::ElasticLoadBalancingV2::Listener",
+	                              cfn__path_key(c, pp, "ListenerArn"), "a listener");
 	if (!cfn_node_get(r->props, "ListenerArn"))
 		cfn_error_at(c, r->props, pp, "missing required property ListenerArn");
 	ru->priority = cfn__prop_int(c, r->props, "Priority", pp, 0, 1, 50000);
 	for (size_t i = 0; i < m->nrules; i++)
 		if (ru->listener >= 0 && m->rules[i].listener == ru->listener && ru->priority &&
 		    m->rules[i].priority == ru->priority)
-			cfn_error_at(c, cfn_node_get(r->props, "Priority"), cfn__path_key(c, pp, "Priority"),
-				     "Priority '%d' is currently in use (by %s on the same listener)", ru->priority, m->rules[i].logical);
+			cfn_error_at(
+			    c, cfn_node_get(r->props, "Priority"), cfn__path_key(c, pp, "Priority"),
+			    "Priority '%d' is currently in use (by %s on the same listener)",
+			    ru->priority, m->rules[i].logical);
 	actions(c, cfn__prop_list(c, r->props, "Actions", pp), pp, "Actions", &ru->action);
 	struct cfn_node *conds = cfn__prop_list(c, r->props, "Conditions", pp);
 	ru->conds = cfn__calloc(conds ? conds->n : 1, sizeof(*ru->conds));
-	static const char *const fields[] = {"host-header", "http-header", "http-request-method", "path-pattern",
-					     "query-string", "source-ip", NULL};
+	static const char *const fields[] = {
+	    "host-header", "http-header", "http-request-method", "path-pattern", "query-string",
+	    "source-ip",   NULL};
 	size_t total = 0;
 	for (size_t i = 0; conds && i < conds->n; i++) {
 		const struct cfn_node *cn = conds->items[i];
@@ -814,32 +941,39 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 			continue;
 		}
 		if (strcmp(field, "host-header") != 0) {
-			cfn_error_at(c, cfn_node_get(cn, "Field"), cfn__path_key(c, cp, "Field"), "condition field %s is not supported yet (only host-header)",
-				     field);
+			cfn_error_at(c, cfn_node_get(cn, "Field"), cfn__path_key(c, cp, "Field"),
+			             "condition field %s is not supported yet (only host-header)",
+			             field);
 			continue;
 		}
 		for (size_t k = 0; k < ru->nconds; k++)
 			if (ru->conds[k].field == MODEL_COND_HOST_HEADER)
-				cfn_error_at(c, cn, cp, "a rule can have only one host-header condition");
+				cfn_error_at(c, cn, cp,
+				             "a rule can have only one host-header condition");
 		struct cfn_node *vals = cfn__prop_list(c, cn, "Values", cp);
 		const char *vp = cfn__path_key(c, cp, "Values");
 		struct cfn_node *hh = cfn__prop_map(c, cn, "HostHeaderConfig", cp);
 		if (hh) {
 			static const char *const hprops[] = {"Values", "RegexValues", NULL};
-			cfn__check_keys(c, hh, cfn__path_key(c, cp, "HostHeaderConfig"), hprops, NULL, "property");
+			cfn__check_keys(c, hh, cfn__path_key(c, cp, "HostHeaderConfig"), hprops,
+			                NULL, "property");
 			if (cfn_node_get(hh, "RegexValues"))
-				cfn_error_at(c, cfn_node_get(hh, "RegexValues"), cfn__path_key(c, cp, "HostHeaderConfig.RegexValues"),
-					     "RegexValues are not supported yet");
-			struct cfn_node *hv = cfn__prop_list(c, hh, "Values", cfn__path_key(c, cp, "HostHeaderConfig"));
+				cfn_error_at(c, cfn_node_get(hh, "RegexValues"),
+				             cfn__path_key(c, cp, "HostHeaderConfig.RegexValues"),
+				             "RegexValues are not supported yet");
+			struct cfn_node *hv = cfn__prop_list(
+			    c, hh, "Values", cfn__path_key(c, cp, "HostHeaderConfig"));
 			if (hv && vals)
-				cfn_error_at(c, hv, cfn__path_key(c, cp, "HostHeaderConfig.Values"), "give Values or HostHeaderConfig.Values, not both");
+				cfn_error_at(c, hv, cfn__path_key(c, cp, "HostHeaderConfig.Values"),
+				             "give Values or HostHeaderConfig.Values, not both");
 			if (hv && !vals) {
 				vals = hv;
 				vp = cfn__path_key(c, cp, "HostHeaderConfig.Values");
 			}
 		}
 		if (!vals || vals->n == 0) {
-			cfn_error_at(c, vals ? vals : cn, vp, "a host-header condition needs at least one value");
+			cfn_error_at(c, vals ? vals : cn, vp,
+			             "a host-header condition needs at least one value");
 			continue;
 		}
 		struct model_condition *mc = &ru->conds[ru->nconds++];
@@ -848,17 +982,21 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 			const struct cfn_node *v = vals->items[k];
 			const char *ip = cfn_arena_printf(&c->a, "%s[%zu]", vp, k);
 			if (v->type != CFN_STR) {
-				cfn_error_at(c, v, ip, "expected a string, found %s", cfn__found(c, v));
+				cfn_error_at(c, v, ip, "expected a string, found %s",
+				             cfn__found(c, v));
 				continue;
 			}
 			if (!host_ok(v->str)) {
 				cfn_error_at(c, v, ip,
-					     "a host name has up to 128 characters A-Z a-z 0-9 - . * ? _, at least one \".\" and only letters after the last \".\"; found \"%s\"",
-					     v->str);
+				             "a host name has up to 128 characters A-Z a-z 0-9 - . "
+				             "* ? _, at least one \".\" and only letters after the "
+				             "last \".\"; found \"%s\"",
+				             v->str);
 				continue;
 			}
 			if (mc->nvalues == MODEL_MAX_VALUES) {
-				cfn_error_at(c, v, ip, "more than %d values in one condition", MODEL_MAX_VALUES);
+				cfn_error_at(c, v, ip, "more than %d values in one condition",
+				             MODEL_MAX_VALUES);
 				break;
 			}
 			char *lv = cfn__strdup(v->str);
@@ -869,7 +1007,8 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 		}
 	}
 	if (total > 5 && conds)
-		cfn_error_at(c, conds, cfn__path_key(c, pp, "Conditions"), "a rule can have at most 5 condition values, found %zu", total);
+		cfn_error_at(c, conds, cfn__path_key(c, pp, "Conditions"),
+		             "a rule can have at most 5 condition values, found %zu", total);
 	r->model_index = (int)m->nrules++;
 }
 
@@ -883,21 +1022,58 @@ static void b_cluster(struct cfn_ctx *c, struct cfn_res *r)
 	r->model_index = (int)m->nclusters++;
 }
 
-static const char *const container_props[] = {
-	"Command", "Cpu", "CredentialSpecs", "DependsOn", "DisableNetworking", "DnsSearchDomains", "DnsServers",
-	"DockerLabels", "DockerSecurityOptions", "EntryPoint", "Environment", "EnvironmentFiles", "Essential",
-	"ExtraHosts", "FirelensConfiguration", "HealthCheck", "Hostname", "Image", "Interactive", "Links",
-	"LinuxParameters", "LogConfiguration", "Memory", "MemoryReservation", "MountPoints", "Name", "PortMappings",
-	"Privileged", "PseudoTerminal", "ReadonlyRootFilesystem", "RepositoryCredentials", "ResourceRequirements",
-	"RestartPolicy", "Secrets", "StartTimeout", "StopTimeout", "SystemControls", "Ulimits", "User",
-	"VersionConsistency", "VolumesFrom", "WorkingDirectory", NULL};
+static const char *const container_props[] = {"Command",
+                                              "Cpu",
+                                              "CredentialSpecs",
+                                              "DependsOn",
+                                              "DisableNetworking",
+                                              "DnsSearchDomains",
+                                              "DnsServers",
+                                              "DockerLabels",
+                                              "DockerSecurityOptions",
+                                              "EntryPoint",
+                                              "Environment",
+                                              "EnvironmentFiles",
+                                              "Essential",
+                                              "ExtraHosts",
+                                              "FirelensConfiguration",
+                                              "HealthCheck",
+                                              "Hostname",
+                                              "Image",
+                                              "Interactive",
+                                              "Links",
+                                              "LinuxParameters",
+                                              "LogConfiguration",
+                                              "Memory",
+                                              "MemoryReservation",
+                                              "MountPoints",
+                                              "Name",
+                                              "PortMappings",
+                                              "Privileged",
+                                              "PseudoTerminal",
+                                              "ReadonlyRootFilesystem",
+                                              "RepositoryCredentials",
+                                              "ResourceRequirements",
+                                              "RestartPolicy",
+                                              "Secrets",
+                                              "StartTimeout",
+                                              "StopTimeout",
+                                              "SystemControls",
+                                              "Ulimits",
+                                              "User",
+                                              "VersionConsistency",
+                                              "VolumesFrom",
+                                              "WorkingDirectory",
+                                              NULL};
 
-static size_t str_list(struct cfn_ctx *c, const struct cfn_node *l, const char *path, char **out, size_t o)
+static size_t str_list(struct cfn_ctx *c, const struct cfn_node *l, const char *path, char **out,
+                       size_t o)
 {
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct cfn_node *v = l->items[i];
 		if (v->type != CFN_STR && v->type != CFN_NUM && v->type != CFN_BOOL) {
-			cfn_error_at(c, v, cfn_arena_printf(&c->a, "%s[%zu]", path, i), "expected a string, found %s", cfn__found(c, v));
+			cfn_error_at(c, v, cfn_arena_printf(&c->a, "%s[%zu]", path, i),
+			             "expected a string, found %s", cfn__found(c, v));
 			continue;
 		}
 		out[o++] = cfn__strdup(v->str);
@@ -905,13 +1081,15 @@ static size_t str_list(struct cfn_ctx *c, const struct cfn_node *l, const char *
 	return o;
 }
 
-static void container(struct cfn_ctx *c, const struct cfn_node *d, const char *cp, struct model_container *ct)
+static void container(struct cfn_ctx *c, const struct cfn_node *d, const char *cp,
+                      struct model_container *ct)
 {
 	static const char *const req[] = {"Name", "Image", NULL};
 	cfn__check_keys(c, d, cp, container_props, req, "property");
 	ct->name = cfn__strdup(cfn__prop_str(c, d, "Name", cp));
 	ct->image = cfn__strdup(cfn__prop_str(c, d, "Image", cp));
-	struct cfn_node *ep = cfn__prop_list(c, d, "EntryPoint", cp), *cmd = cfn__prop_list(c, d, "Command", cp);
+	struct cfn_node *ep = cfn__prop_list(c, d, "EntryPoint", cp),
+	                *cmd = cfn__prop_list(c, d, "Command", cp);
 	size_t n = (ep ? ep->n : 0) + (cmd ? cmd->n : 0);
 	ct->argv = cfn__calloc(n + 1, sizeof(*ct->argv));
 	ct->argc = str_list(c, ep, cfn__path_key(c, cp, "EntryPoint"), ct->argv, 0);
@@ -927,7 +1105,8 @@ static void container(struct cfn_ctx *c, const struct cfn_node *d, const char *c
 		}
 		static const char *const eprops[] = {"Name", "Value", NULL};
 		cfn__check_keys(c, e, ep2, eprops, eprops, "property");
-		const char *k = cfn__prop_str(c, e, "Name", ep2), *v = cfn__prop_str(c, e, "Value", ep2);
+		const char *k = cfn__prop_str(c, e, "Name", ep2),
+		           *v = cfn__prop_str(c, e, "Value", ep2);
 		if (!k || !v)
 			continue;
 		ct->env[ct->nenv].key = cfn__strdup(k);
@@ -942,8 +1121,9 @@ static void container(struct cfn_ctx *c, const struct cfn_node *d, const char *c
 			cfn_error_at(c, p, pp, "expected an object, found %s", cfn__found(c, p));
 			continue;
 		}
-		static const char *const pprops[] = {"ContainerPort", "HostPort", "Protocol", "Name", "AppProtocol",
-						     "ContainerPortRange", NULL};
+		static const char *const pprops[] = {
+		    "ContainerPort", "HostPort",           "Protocol", "Name",
+		    "AppProtocol",   "ContainerPortRange", NULL};
 		static const char *const preq[] = {"ContainerPort", NULL};
 		cfn__check_keys(c, p, pp, pprops, preq, "property");
 		static const char *const protos[] = {"tcp", "udp", NULL};
@@ -971,11 +1151,14 @@ static void b_taskdef(struct cfn_ctx *c, struct cfn_res *r)
 	if (colon)
 		*colon = 0;
 	static const char *const modes[] = {"bridge", "host", "awsvpc", "none", NULL};
-	t->network_mode = cfn__strdup(cfn__prop_enum(c, r->props, "NetworkMode", pp, "bridge", modes));
+	t->network_mode =
+	    cfn__strdup(cfn__prop_enum(c, r->props, "NetworkMode", pp, "bridge", modes));
 	struct cfn_node *cds = cfn__prop_list(c, r->props, "ContainerDefinitions", pp);
 	if (!cds || cds->n == 0) {
 		if (!cfn_node_get(r->props, "ContainerDefinitions") || cds)
-			cfn_error_at(c, cds ? cds : r->props, cfn__path_key(c, pp, "ContainerDefinitions"), "a task definition needs at least one container");
+			cfn_error_at(c, cds ? cds : r->props,
+			             cfn__path_key(c, pp, "ContainerDefinitions"),
+			             "a task definition needs at least one container");
 	}
 	t->containers = cfn__calloc(cds ? cds->n : 1, sizeof(*t->containers));
 	bool essential = false;
@@ -991,10 +1174,13 @@ static void b_taskdef(struct cfn_ctx *c, struct cfn_res *r)
 		essential |= ct->essential;
 		for (size_t k = 0; ct->name && k + 1 < t->ncontainers; k++)
 			if (t->containers[k].name && strcmp(t->containers[k].name, ct->name) == 0)
-				cfn_error_at(c, cfn_node_get(d, "Name"), cfn__path_key(c, cp, "Name"), "duplicate container name %s", ct->name);
+				cfn_error_at(c, cfn_node_get(d, "Name"),
+				             cfn__path_key(c, cp, "Name"),
+				             "duplicate container name %s", ct->name);
 	}
 	if (t->ncontainers && !essential)
-		cfn_error_at(c, cds, cfn__path_key(c, pp, "ContainerDefinitions"), "a task definition must have at least one essential container");
+		cfn_error_at(c, cds, cfn__path_key(c, pp, "ContainerDefinitions"),
+		             "a task definition must have at least one essential container");
 	r->model_index = (int)m->ntask_defs++;
 }
 
@@ -1008,11 +1194,16 @@ static void b_service(struct cfn_ctx *c, struct cfn_res *r)
 	s->arn = cfn__strdup(cfn_attr_str(r, NULL));
 	s->cluster = -1;
 	if (cfn_node_get(r->props, "Cluster"))
-		s->cluster = cfn__ref_index(c, cfn_node_get(r->props, "Cluster"), "AWS::ECS::Cluster", cfn__path_key(c, pp, "Cluster"), "a cluster");
+		s->cluster =
+		    cfn__ref_index(c, cfn_node_get(r->props, "Cluster"), "AWS::ECS::Cluster",
+		                   cfn__path_key(c, pp, "Cluster"), "a cluster");
 	else
-		cfn_error_at(c, r->props, pp, "a service needs Cluster here (ECS's \"default\" cluster does not exist in vpcd)");
-	s->task_def = cfn__ref_index(c, cfn_node_get(r->props, "TaskDefinition"), "AWS::ECS::TaskDefinition",
-				cfn__path_key(c, pp, "TaskDefinition"), "a task definition");
+		cfn_error_at(c, r->props, pp,
+		             "a service needs Cluster here (ECS's \"default\" cluster does not "
+		             "exist in vpcd)");
+	s->task_def =
+	    cfn__ref_index(c, cfn_node_get(r->props, "TaskDefinition"), "AWS::ECS::TaskDefinition",
+	                   cfn__path_key(c, pp, "TaskDefinition"), "a task definition");
 	if (!cfn_node_get(r->props, "TaskDefinition"))
 		cfn_error_at(c, r->props, pp, "missing required property TaskDefinition");
 	s->desired = cfn__prop_int(c, r->props, "DesiredCount", pp, 1, 0, 1000000);
@@ -1021,17 +1212,26 @@ static void b_service(struct cfn_ctx *c, struct cfn_res *r)
 	static const char *const strat[] = {"REPLICA", "DAEMON", NULL};
 	const char *st = cfn__prop_enum(c, r->props, "SchedulingStrategy", pp, "REPLICA", strat);
 	if (strcmp(st, "DAEMON") == 0)
-		cfn_error_at(c, cfn_node_get(r->props, "SchedulingStrategy"), cfn__path_key(c, pp, "SchedulingStrategy"),
-			     "the DAEMON scheduling strategy is not supported yet");
+		cfn_error_at(c, cfn_node_get(r->props, "SchedulingStrategy"),
+		             cfn__path_key(c, pp, "SchedulingStrategy"),
+		             "the DAEMON scheduling strategy is not supported yet");
 	struct cfn_node *dc = cfn__prop_map(c, r->props, "DeploymentConfiguration", pp);
 	const char *dp = cfn__path_key(c, pp, "DeploymentConfiguration");
-	static const char *const dprops[] = {"MinimumHealthyPercent", "MaximumPercent", "DeploymentCircuitBreaker", "Alarms",
-					     "BakeTimeInMinutes", "LifecycleHooks", "Strategy", "CanaryConfiguration",
-					     "LinearConfiguration", NULL};
+	static const char *const dprops[] = {"MinimumHealthyPercent",
+	                                     "MaximumPercent",
+	                                     "DeploymentCircuitBreaker",
+	                                     "Alarms",
+	                                     "BakeTimeInMinutes",
+	                                     "LifecycleHooks",
+	                                     "Strategy",
+	                                     "CanaryConfiguration",
+	                                     "LinearConfiguration",
+	                                     NULL};
 	cfn__check_keys(c, dc, dp, dprops, NULL, "property");
 	s->min_healthy_pct = cfn__prop_int(c, dc, "MinimumHealthyPercent", dp, 100, 0, 100);
 	s->max_pct = cfn__prop_int(c, dc, "MaximumPercent", dp, 200, 100, 200);
-	s->grace_s = cfn__prop_int(c, r->props, "HealthCheckGracePeriodSeconds", pp, 0, 0, 2147483647);
+	s->grace_s =
+	    cfn__prop_int(c, r->props, "HealthCheckGracePeriodSeconds", pp, 0, 0, 2147483647);
 	struct cfn_node *lbs = cfn__prop_list(c, r->props, "LoadBalancers", pp);
 	s->lbs = cfn__calloc(lbs ? lbs->n : 1, sizeof(*s->lbs));
 	const struct model_task_def *td = s->task_def >= 0 ? &m->task_defs[s->task_def] : NULL;
@@ -1042,50 +1242,67 @@ static void b_service(struct cfn_ctx *c, struct cfn_res *r)
 			cfn_error_at(c, l, lp, "expected an object, found %s", cfn__found(c, l));
 			continue;
 		}
-		static const char *const lprops[] = {"ContainerName", "ContainerPort", "TargetGroupArn", "LoadBalancerName",
-						     "AdvancedConfiguration", NULL};
-		static const char *const lreq[] = {"ContainerName", "ContainerPort", "TargetGroupArn", NULL};
+		static const char *const lprops[] = {"ContainerName",         "ContainerPort",
+		                                     "TargetGroupArn",        "LoadBalancerName",
+		                                     "AdvancedConfiguration", NULL};
+		static const char *const lreq[] = {"ContainerName", "ContainerPort",
+		                                   "TargetGroupArn", NULL};
 		cfn__check_keys(c, l, lp, lprops, lreq, "property");
 		struct model_service_lb *sl = &s->lbs[s->nlbs++];
 		const char *cn = cfn__prop_str(c, l, "ContainerName", lp);
 		sl->container_name = cfn__strdup(cn);
 		sl->container_port = cfn__prop_int(c, l, "ContainerPort", lp, 0, 1, 65535);
-		sl->target_group = cfn__ref_index(c, cfn_node_get(l, "TargetGroupArn"), "AWS::ElasticLoadBalancingV2::TargetGroup",
-					     cfn__path_key(c, lp, "TargetGroupArn"), "a target group");
+		sl->target_group =
+		    cfn__ref_index(c, cfn_node_get(l, "TargetGroupArn"),
+		                   "AWS::ElasticLoadBalancingV2::TargetGroup",
+		                   cfn__path_key(c, lp, "TargetGroupArn"), "a target group");
 		if (td && cn) {
 			const struct model_container *ct = NULL;
 			for (size_t k = 0; k < td->ncontainers; k++)
-				if (td->containers[k].name && strcmp(td->containers[k].name, cn) == 0)
+				if (td->containers[k].name &&
+				    strcmp(td->containers[k].name, cn) == 0)
 					ct = &td->containers[k];
 			if (!ct) {
-				cfn_error_at(c, cfn_node_get(l, "ContainerName"), cfn__path_key(c, lp, "ContainerName"),
-					     "the task definition %s has no container named %s", td->logical, cn);
+				cfn_error_at(c, cfn_node_get(l, "ContainerName"),
+				             cfn__path_key(c, lp, "ContainerName"),
+				             "the task definition %s has no container named %s",
+				             td->logical, cn);
 			} else {
 				bool port = false;
 				for (size_t k = 0; k < ct->nports; k++)
 					port |= ct->ports[k].container_port == sl->container_port;
 				if (!port && sl->container_port)
-					cfn_error_at(c, cfn_node_get(l, "ContainerPort"), cfn__path_key(c, lp, "ContainerPort"),
-						     "container %s has no port mapping for container port %d", cn, sl->container_port);
+					cfn_error_at(c, cfn_node_get(l, "ContainerPort"),
+					             cfn__path_key(c, lp, "ContainerPort"),
+					             "container %s has no port mapping for "
+					             "container port %d",
+					             cn, sl->container_port);
 			}
 		}
 	}
 	struct cfn_node *nc = cfn__prop_map(c, r->props, "NetworkConfiguration", pp);
-	struct cfn_node *av = nc ? cfn__prop_map(c, nc, "AwsvpcConfiguration", cfn__path_key(c, pp, "NetworkConfiguration")) : NULL;
+	struct cfn_node *av = nc ? cfn__prop_map(c, nc, "AwsvpcConfiguration",
+	                                         cfn__path_key(c, pp, "NetworkConfiguration"))
+	                         : NULL;
 	if (av) {
 		const char *ap = cfn__path_key(c, pp, "NetworkConfiguration.AwsvpcConfiguration");
-		static const char *const aprops[] = {"Subnets", "SecurityGroups", "AssignPublicIp", NULL};
+		static const char *const aprops[] = {"Subnets", "SecurityGroups", "AssignPublicIp",
+		                                     NULL};
 		static const char *const areq[] = {"Subnets", NULL};
 		cfn__check_keys(c, av, ap, aprops, areq, "property");
-		s->subnets = cfn__ref_indexes(c, cfn__prop_list(c, av, "Subnets", ap), "AWS::EC2::Subnet", cfn__path_key(c, ap, "Subnets"), "a subnet",
-					 &s->nsubnets);
-		s->sgs = cfn__ref_indexes(c, cfn__prop_list(c, av, "SecurityGroups", ap), "AWS::EC2::SecurityGroup",
-				     cfn__path_key(c, ap, "SecurityGroups"), "a security group", &s->nsgs);
+		s->subnets =
+		    cfn__ref_indexes(c, cfn__prop_list(c, av, "Subnets", ap), "AWS::EC2::Subnet",
+		                     cfn__path_key(c, ap, "Subnets"), "a subnet", &s->nsubnets);
+		s->sgs = cfn__ref_indexes(
+		    c, cfn__prop_list(c, av, "SecurityGroups", ap), "AWS::EC2::SecurityGroup",
+		    cfn__path_key(c, ap, "SecurityGroups"), "a security group", &s->nsgs);
 		static const char *const pubs[] = {"ENABLED", "DISABLED", NULL};
 		cfn__prop_enum(c, av, "AssignPublicIp", ap, "DISABLED", pubs);
 	}
 	if (td && strcmp(td->network_mode, "awsvpc") == 0 && !av)
-		cfn_error_at(c, r->props, pp, "a task definition with NetworkMode awsvpc needs NetworkConfiguration.AwsvpcConfiguration");
+		cfn_error_at(c, r->props, pp,
+		             "a task definition with NetworkMode awsvpc needs "
+		             "NetworkConfiguration.AwsvpcConfiguration");
 	r->model_index = (int)m->nservices++;
 }
 
@@ -1100,15 +1317,21 @@ static void b_asg(struct cfn_ctx *c, struct cfn_res *r)
 	a->max = cfn__prop_int(c, r->props, "MaxSize", pp, 0, 0, 100000);
 	a->desired = cfn__prop_int(c, r->props, "DesiredCapacity", pp, a->min, 0, 100000);
 	if (a->max < a->min)
-		cfn_error_at(c, cfn_node_get(r->props, "MaxSize"), cfn__path_key(c, pp, "MaxSize"), "MaxSize (%d) must not be less than MinSize (%d)",
-			     a->max, a->min);
+		cfn_error_at(c, cfn_node_get(r->props, "MaxSize"), cfn__path_key(c, pp, "MaxSize"),
+		             "MaxSize (%d) must not be less than MinSize (%d)", a->max, a->min);
 	else if (a->desired < a->min || a->desired > a->max)
-		cfn_error_at(c, cfn_node_get(r->props, "DesiredCapacity"), cfn__path_key(c, pp, "DesiredCapacity"),
-			     "DesiredCapacity (%d) must be between MinSize (%d) and MaxSize (%d)", a->desired, a->min, a->max);
+		cfn_error_at(c, cfn_node_get(r->props, "DesiredCapacity"),
+		             cfn__path_key(c, pp, "DesiredCapacity"),
+		             "DesiredCapacity (%d) must be between MinSize (%d) and MaxSize (%d)",
+		             a->desired, a->min, a->max);
 	struct cfn_node *z = cfn__prop_list(c, r->props, "VPCZoneIdentifier", pp);
 	if (!z)
-		cfn_error_at(c, r->props, pp, "an Auto Scaling group needs VPCZoneIdentifier here (vpcd has no default VPC yet)");
-	a->subnets = cfn__ref_indexes(c, z, "AWS::EC2::Subnet", cfn__path_key(c, pp, "VPCZoneIdentifier"), "a subnet", &a->nsubnets);
+		cfn_error_at(c, r->props, pp,
+		             "an Auto Scaling group needs VPCZoneIdentifier here (vpcd has no "
+		             "default VPC yet)");
+	a->subnets =
+	    cfn__ref_indexes(c, z, "AWS::EC2::Subnet", cfn__path_key(c, pp, "VPCZoneIdentifier"),
+	                     "a subnet", &a->nsubnets);
 	r->model_index = (int)m->nasgs++;
 }
 
@@ -1152,7 +1375,8 @@ static void b_zone(struct cfn_ctx *c, struct cfn_res *r)
 	if (!name)
 		cfn_error_at(c, r->props, pp, "missing required property Name");
 	else if (!dns_name_ok(name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"), "\"%s\" is not a valid domain name", name);
+		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
+		             "\"%s\" is not a valid domain name", name);
 	z->name = fqdn(name ? name : "");
 	struct cfn_node *vpcs = cfn__prop_list(c, r->props, "VPCs", pp);
 	z->vpcs = cfn__calloc(vpcs ? vpcs->n : 1, sizeof(*z->vpcs));
@@ -1167,8 +1391,11 @@ static void b_zone(struct cfn_ctx *c, struct cfn_res *r)
 		cfn__check_keys(c, v, vp, vprops, vprops, "property");
 		const char *reg = cfn__prop_str(c, v, "VPCRegion", vp);
 		if (reg && strcmp(reg, c->region) != 0)
-			cfn_error_at(c, cfn_node_get(v, "VPCRegion"), cfn__path_key(c, vp, "VPCRegion"), "the stack runs in %s, not %s", c->region, reg);
-		int vi = cfn__ref_index(c, cfn_node_get(v, "VPCId"), "AWS::EC2::VPC", cfn__path_key(c, vp, "VPCId"), "a VPC");
+			cfn_error_at(c, cfn_node_get(v, "VPCRegion"),
+			             cfn__path_key(c, vp, "VPCRegion"),
+			             "the stack runs in %s, not %s", c->region, reg);
+		int vi = cfn__ref_index(c, cfn_node_get(v, "VPCId"), "AWS::EC2::VPC",
+		                        cfn__path_key(c, vp, "VPCId"), "a VPC");
 		if (vi >= 0)
 			z->vpcs[z->nvpcs++] = vi;
 	}
@@ -1184,8 +1411,9 @@ static bool name_in_zone(const char *name, const char *zone)
 	return n == z || name[n - z - 1] == '.';
 }
 
-static const char *const rr_types[] = {"A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA", "SPF",
-				       "SRV", "SSHFP", "SVCB", "TLSA", "TXT", NULL};
+static const char *const rr_types[] = {"A",   "AAAA",  "CAA",  "CNAME", "DS",  "HTTPS",
+                                       "MX",  "NAPTR", "NS",   "PTR",   "SOA", "SPF",
+                                       "SRV", "SSHFP", "SVCB", "TLSA",  "TXT", NULL};
 
 static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 {
@@ -1197,13 +1425,15 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 	rec->zone = -1;
 	const char *name = cfn__prop_str(c, r->props, "Name", pp);
 	if (name && !dns_name_ok(name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"), "\"%s\" is not a valid domain name", name);
+		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
+		             "\"%s\" is not a valid domain name", name);
 	rec->name = fqdn(name ? name : "");
 	const char *type = cfn__prop_enum(c, r->props, "Type", pp, NULL, rr_types);
 	rec->type = cfn__strdup(type ? type : "");
 	if (cfn_node_get(r->props, "HostedZoneId")) {
-		rec->zone = cfn__ref_index(c, cfn_node_get(r->props, "HostedZoneId"), "AWS::Route53::HostedZone",
-				      cfn__path_key(c, pp, "HostedZoneId"), "a hosted zone");
+		rec->zone = cfn__ref_index(c, cfn_node_get(r->props, "HostedZoneId"),
+		                           "AWS::Route53::HostedZone",
+		                           cfn__path_key(c, pp, "HostedZoneId"), "a hosted zone");
 	} else if (cfn_node_get(r->props, "HostedZoneName")) {
 		const char *zn = cfn__prop_str(c, r->props, "HostedZoneName", pp);
 		char *f = zn ? fqdn(zn) : NULL;
@@ -1211,22 +1441,26 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 			if (strcmp(m->zones[i].name, f) == 0)
 				rec->zone = (int)i;
 		if (f && rec->zone < 0)
-			cfn_error_at(c, cfn_node_get(r->props, "HostedZoneName"), cfn__path_key(c, pp, "HostedZoneName"),
-				     "no hosted zone named %s in this template", f);
+			cfn_error_at(c, cfn_node_get(r->props, "HostedZoneName"),
+			             cfn__path_key(c, pp, "HostedZoneName"),
+			             "no hosted zone named %s in this template", f);
 		free(f);
 	} else {
 		cfn_error_at(c, r->props, pp, "a record set needs HostedZoneId or HostedZoneName");
 	}
 	if (rec->zone >= 0 && name && !name_in_zone(rec->name, m->zones[rec->zone].name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"), "RRSet with DNS name %s is not permitted in zone %s",
-			     rec->name, m->zones[rec->zone].name);
+		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
+		             "RRSet with DNS name %s is not permitted in zone %s", rec->name,
+		             m->zones[rec->zone].name);
 	struct cfn_node *alias = cfn__prop_map(c, r->props, "AliasTarget", pp);
 	struct cfn_node *rrs = cfn__prop_list(c, r->props, "ResourceRecords", pp);
 	if (alias && rrs)
-		cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"), "give ResourceRecords or AliasTarget, not both");
+		cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"),
+		             "give ResourceRecords or AliasTarget, not both");
 	if (alias) {
 		const char *ap = cfn__path_key(c, pp, "AliasTarget");
-		static const char *const aprops[] = {"DNSName", "HostedZoneId", "EvaluateTargetHealth", NULL};
+		static const char *const aprops[] = {"DNSName", "HostedZoneId",
+		                                     "EvaluateTargetHealth", NULL};
 		static const char *const areq[] = {"DNSName", "HostedZoneId", NULL};
 		cfn__check_keys(c, alias, ap, aprops, areq, "property");
 		cfn__prop_bool(c, alias, "EvaluateTargetHealth", ap, false);
@@ -1240,162 +1474,348 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 				free(lf);
 			}
 			if (rec->alias_lb < 0)
-				cfn_error_at(c, cfn_node_get(alias, "DNSName"), cfn__path_key(c, ap, "DNSName"),
-					     "an alias target must be a load balancer of this template (use Fn::GetAtt LB.DNSName)");
+				cfn_error_at(c, cfn_node_get(alias, "DNSName"),
+				             cfn__path_key(c, ap, "DNSName"),
+				             "an alias target must be a load balancer of this "
+				             "template (use Fn::GetAtt LB.DNSName)");
 			free(f);
 		}
 		if (cfn_node_get(r->props, "TTL"))
-			cfn_error_at(c, cfn_node_get(r->props, "TTL"), cfn__path_key(c, pp, "TTL"), "an alias record has no TTL");
+			cfn_error_at(c, cfn_node_get(r->props, "TTL"), cfn__path_key(c, pp, "TTL"),
+			             "an alias record has no TTL");
 		rec->ttl = 60;
 	} else {
 		if (!rrs)
-			cfn_error_at(c, r->props, pp, "a record set needs ResourceRecords (or AliasTarget)");
+			cfn_error_at(c, r->props, pp,
+			             "a record set needs ResourceRecords (or AliasTarget)");
 		if (!cfn_node_get(r->props, "TTL"))
-			cfn_error_at(c, r->props, pp, "a record set with ResourceRecords needs TTL");
+			cfn_error_at(c, r->props, pp,
+			             "a record set with ResourceRecords needs TTL");
 		rec->ttl = (uint32_t)cfn__prop_int(c, r->props, "TTL", pp, 300, 0, 2147483647);
 		for (size_t i = 0; rrs && i < rrs->n; i++) {
 			const struct cfn_node *v = rrs->items[i];
 			const char *vp = cfn__item_path(c, pp, "ResourceRecords", i);
 			if (v->type != CFN_STR && v->type != CFN_NUM) {
-				cfn_error_at(c, v, vp, "expected a string, found %s", cfn__found(c, v));
+				cfn_error_at(c, v, vp, "expected a string, found %s",
+				             cfn__found(c, v));
 				continue;
 			}
 			if (rec->nvalues == MODEL_MAX_VALUES) {
-				cfn_error_at(c, v, vp, "more than %d values in one record set", MODEL_MAX_VALUES);
+				cfn_error_at(c, v, vp, "more than %d values in one record set",
+				             MODEL_MAX_VALUES);
 				break;
 			}
 			if (type && strcmp(type, "A") == 0) {
 				uint32_t a;
 				if (addr4_parse(v->str, &a) < 0)
-					cfn_error_at(c, v, vp, "an A record's value must be an IPv4 address, found \"%s\"", v->str);
+					cfn_error_at(c, v, vp,
+					             "an A record's value must be an IPv4 address, "
+					             "found \"%s\"",
+					             v->str);
 			}
 			rec->values[rec->nvalues++] = cfn__strdup(v->str);
 		}
 		if (rrs && rrs->n == 0)
-			cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"), "at least one value is required");
+			cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"),
+			             "at least one value is required");
 		if (type && strcmp(type, "CNAME") == 0 && rec->nvalues > 1)
-			cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"), "a CNAME record set has exactly one value");
+			cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"),
+			             "a CNAME record set has exactly one value");
 	}
-	if (type && strcmp(type, "CNAME") == 0 && rec->zone >= 0 && strcmp(rec->name, m->zones[rec->zone].name) == 0)
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
-			     "RRSet of type CNAME with DNS name %s is not permitted at apex in zone %s", rec->name, m->zones[rec->zone].name);
+	if (type && strcmp(type, "CNAME") == 0 && rec->zone >= 0 &&
+	    strcmp(rec->name, m->zones[rec->zone].name) == 0)
+		cfn_error_at(
+		    c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
+		    "RRSet of type CNAME with DNS name %s is not permitted at apex in zone %s",
+		    rec->name, m->zones[rec->zone].name);
 	for (size_t i = 0; type && i < m->nrecords; i++) {
 		struct model_record *o = &m->records[i];
 		if (strcmp(o->name, rec->name) != 0)
 			continue;
 		if (strcmp(o->type, "CNAME") == 0 || strcmp(type, "CNAME") == 0)
 			cfn_error_at(c, r->props, pp,
-				     "RRSet of type %s with DNS name %s is not permitted because a conflicting RRSet of type %s with the same DNS name already exists (%s)",
-				     type, rec->name, o->type, o->logical);
+			             "RRSet of type %s with DNS name %s is not permitted because a "
+			             "conflicting RRSet of type %s with the same DNS name already "
+			             "exists (%s)",
+			             type, rec->name, o->type, o->logical);
 		else if (strcmp(o->type, type) == 0 && o->zone == rec->zone)
-			cfn_error_at(c, r->props, pp, "the record set %s %s already exists (%s)", rec->name, type, o->logical);
+			cfn_error_at(c, r->props, pp, "the record set %s %s already exists (%s)",
+			             rec->name, type, o->logical);
 	}
 	r->model_index = (int)m->nrecords++;
 }
 
 /* ---------- the type table ---------- */
 
-static const char *const p_vpc[] = {"CidrBlock", "EnableDnsHostnames", "EnableDnsSupport", "InstanceTenancy",
-				    "Ipv4IpamPoolId", "Ipv4NetmaskLength", "Tags", NULL};
-static const char *const a_vpc[] = {"CidrBlock", "CidrBlockAssociations", "DefaultNetworkAcl", "DefaultSecurityGroup",
-				    "Ipv6CidrBlocks", "VpcId", NULL};
-static const char *const p_subnet[] = {"AssignIpv6AddressOnCreation", "AvailabilityZone", "AvailabilityZoneId",
-				       "CidrBlock", "EnableDns64", "EnableLniAtDeviceIndex", "Ipv4IpamPoolId",
-				       "Ipv4NetmaskLength", "Ipv6CidrBlock", "Ipv6CidrBlocks", "Ipv6IpamPoolId",
-				       "Ipv6Native", "Ipv6NetmaskLength", "MapPublicIpOnLaunch", "OutpostArn",
-				       "PrivateDnsNameOptionsOnLaunch", "Tags", "VpcId", NULL};
+static const char *const p_vpc[] = {"CidrBlock",
+                                    "EnableDnsHostnames",
+                                    "EnableDnsSupport",
+                                    "InstanceTenancy",
+                                    "Ipv4IpamPoolId",
+                                    "Ipv4NetmaskLength",
+                                    "Tags",
+                                    NULL};
+static const char *const a_vpc[] = {"CidrBlock",
+                                    "CidrBlockAssociations",
+                                    "DefaultNetworkAcl",
+                                    "DefaultSecurityGroup",
+                                    "Ipv6CidrBlocks",
+                                    "VpcId",
+                                    NULL};
+static const char *const p_subnet[] = {"AssignIpv6AddressOnCreation",
+                                       "AvailabilityZone",
+                                       "AvailabilityZoneId",
+                                       "CidrBlock",
+                                       "EnableDns64",
+                                       "EnableLniAtDeviceIndex",
+                                       "Ipv4IpamPoolId",
+                                       "Ipv4NetmaskLength",
+                                       "Ipv6CidrBlock",
+                                       "Ipv6CidrBlocks",
+                                       "Ipv6IpamPoolId",
+                                       "Ipv6Native",
+                                       "Ipv6NetmaskLength",
+                                       "MapPublicIpOnLaunch",
+                                       "OutpostArn",
+                                       "PrivateDnsNameOptionsOnLaunch",
+                                       "Tags",
+                                       "VpcId",
+                                       NULL};
 static const char *const r_subnet[] = {"VpcId", NULL};
-static const char *const a_subnet[] = {"AvailabilityZone", "AvailabilityZoneId", "CidrBlock", "Ipv6CidrBlocks",
-				       "NetworkAclAssociationId", "OutpostArn", "SubnetId", "VpcId", NULL};
-static const char *const p_sg[] = {"GroupDescription", "GroupName", "SecurityGroupEgress", "SecurityGroupIngress",
-				   "Tags", "VpcId", NULL};
+static const char *const a_subnet[] = {"AvailabilityZone",
+                                       "AvailabilityZoneId",
+                                       "CidrBlock",
+                                       "Ipv6CidrBlocks",
+                                       "NetworkAclAssociationId",
+                                       "OutpostArn",
+                                       "SubnetId",
+                                       "VpcId",
+                                       NULL};
+static const char *const p_sg[] = {"GroupDescription",
+                                   "GroupName",
+                                   "SecurityGroupEgress",
+                                   "SecurityGroupIngress",
+                                   "Tags",
+                                   "VpcId",
+                                   NULL};
 static const char *const r_sg[] = {"GroupDescription", NULL};
 static const char *const a_sg[] = {"GroupId", "VpcId", NULL};
-static const char *const p_lb[] = {"EnableCapacityReservationProvisionStabilize", "EnablePrefixForIpv6SourceNat",
-				   "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic", "IpAddressType",
-				   "Ipv4IpamPoolId", "LoadBalancerAttributes", "MinimumLoadBalancerCapacity", "Name",
-				   "Scheme", "SecurityGroups", "SubnetMappings", "Subnets", "Tags", "Type", NULL};
-static const char *const a_lb[] = {"CanonicalHostedZoneID", "DNSName", "LoadBalancerArn", "LoadBalancerFullName",
-				   "LoadBalancerName", "SecurityGroups", NULL};
-static const char *const p_listener[] = {"AlpnPolicy", "Certificates", "DefaultActions", "ListenerAttributes",
-					 "LoadBalancerArn", "MutualAuthentication", "Port", "Protocol", "SslPolicy", NULL};
+static const char *const p_lb[] = {"EnableCapacityReservationProvisionStabilize",
+                                   "EnablePrefixForIpv6SourceNat",
+                                   "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic",
+                                   "IpAddressType",
+                                   "Ipv4IpamPoolId",
+                                   "LoadBalancerAttributes",
+                                   "MinimumLoadBalancerCapacity",
+                                   "Name",
+                                   "Scheme",
+                                   "SecurityGroups",
+                                   "SubnetMappings",
+                                   "Subnets",
+                                   "Tags",
+                                   "Type",
+                                   NULL};
+static const char *const a_lb[] = {"CanonicalHostedZoneID",
+                                   "DNSName",
+                                   "LoadBalancerArn",
+                                   "LoadBalancerFullName",
+                                   "LoadBalancerName",
+                                   "SecurityGroups",
+                                   NULL};
+static const char *const p_listener[] = {"AlpnPolicy",
+                                         "Certificates",
+                                         "DefaultActions",
+                                         "ListenerAttributes",
+                                         "LoadBalancerArn",
+                                         "MutualAuthentication",
+                                         "Port",
+                                         "Protocol",
+                                         "SslPolicy",
+                                         NULL};
 static const char *const r_listener[] = {"LoadBalancerArn", "DefaultActions", NULL};
 static const char *const a_listener[] = {"ListenerArn", NULL};
-static const char *const p_rule[] = {"Actions", "Conditions", "ListenerArn", "Priority", "Transforms", NULL};
+static const char *const p_rule[] = {"Actions",  "Conditions", "ListenerArn",
+                                     "Priority", "Transforms", NULL};
 static const char *const r_rule[] = {"Actions", "Priority", "Conditions", NULL};
 static const char *const a_rule[] = {"IsDefault", "RuleArn", NULL};
-static const char *const p_tg[] = {"HealthCheckEnabled", "HealthCheckIntervalSeconds", "HealthCheckPath",
-				   "HealthCheckPort", "HealthCheckProtocol", "HealthCheckTimeoutSeconds",
-				   "HealthyThresholdCount", "IpAddressType", "Matcher", "Name", "Port", "Protocol",
-				   "ProtocolVersion", "Tags", "TargetControlPort", "TargetGroupAttributes", "TargetType",
-				   "Targets", "UnhealthyThresholdCount", "VpcId", NULL};
-static const char *const a_tg[] = {"LoadBalancerArns", "TargetGroupArn", "TargetGroupFullName", "TargetGroupName", NULL};
-static const char *const p_cluster[] = {"CapacityProviders", "ClusterName", "ClusterSettings", "Configuration",
-					"DefaultCapacityProviderStrategy", "ServiceConnectDefaults", "Tags", NULL};
+static const char *const p_tg[] = {"HealthCheckEnabled",
+                                   "HealthCheckIntervalSeconds",
+                                   "HealthCheckPath",
+                                   "HealthCheckPort",
+                                   "HealthCheckProtocol",
+                                   "HealthCheckTimeoutSeconds",
+                                   "HealthyThresholdCount",
+                                   "IpAddressType",
+                                   "Matcher",
+                                   "Name",
+                                   "Port",
+                                   "Protocol",
+                                   "ProtocolVersion",
+                                   "Tags",
+                                   "TargetControlPort",
+                                   "TargetGroupAttributes",
+                                   "TargetType",
+                                   "Targets",
+                                   "UnhealthyThresholdCount",
+                                   "VpcId",
+                                   NULL};
+static const char *const a_tg[] = {"LoadBalancerArns", "TargetGroupArn", "TargetGroupFullName",
+                                   "TargetGroupName", NULL};
+static const char *const p_cluster[] = {"CapacityProviders",
+                                        "ClusterName",
+                                        "ClusterSettings",
+                                        "Configuration",
+                                        "DefaultCapacityProviderStrategy",
+                                        "ServiceConnectDefaults",
+                                        "Tags",
+                                        NULL};
 static const char *const a_cluster[] = {"Arn", NULL};
-static const char *const p_taskdef[] = {"ContainerDefinitions", "Cpu", "EnableFaultInjection", "EphemeralStorage",
-					"ExecutionRoleArn", "Family", "InferenceAccelerators", "IpcMode", "Memory",
-					"NetworkMode", "PidMode", "PlacementConstraints", "ProxyConfiguration",
-					"RequiresCompatibilities", "RuntimePlatform", "Tags", "TaskRoleArn", "Volumes", NULL};
+static const char *const p_taskdef[] = {"ContainerDefinitions",
+                                        "Cpu",
+                                        "EnableFaultInjection",
+                                        "EphemeralStorage",
+                                        "ExecutionRoleArn",
+                                        "Family",
+                                        "InferenceAccelerators",
+                                        "IpcMode",
+                                        "Memory",
+                                        "NetworkMode",
+                                        "PidMode",
+                                        "PlacementConstraints",
+                                        "ProxyConfiguration",
+                                        "RequiresCompatibilities",
+                                        "RuntimePlatform",
+                                        "Tags",
+                                        "TaskRoleArn",
+                                        "Volumes",
+                                        NULL};
 static const char *const a_taskdef[] = {"TaskDefinitionArn", NULL};
-static const char *const p_service[] = {"AvailabilityZoneRebalancing", "CapacityProviderStrategy", "Cluster",
-					"DeploymentConfiguration", "DeploymentController", "DesiredCount",
-					"EnableECSManagedTags", "EnableExecuteCommand", "ForceNewDeployment",
-					"HealthCheckGracePeriodSeconds", "LaunchType", "LoadBalancers",
-					"NetworkConfiguration", "PlacementConstraints", "PlacementStrategies",
-					"PlatformVersion", "PropagateTags", "Role", "SchedulingStrategy",
-					"ServiceConnectConfiguration", "ServiceName", "ServiceRegistries", "Tags",
-					"TaskDefinition", "VolumeConfigurations", "VpcLatticeConfigurations", NULL};
+static const char *const p_service[] = {"AvailabilityZoneRebalancing",
+                                        "CapacityProviderStrategy",
+                                        "Cluster",
+                                        "DeploymentConfiguration",
+                                        "DeploymentController",
+                                        "DesiredCount",
+                                        "EnableECSManagedTags",
+                                        "EnableExecuteCommand",
+                                        "ForceNewDeployment",
+                                        "HealthCheckGracePeriodSeconds",
+                                        "LaunchType",
+                                        "LoadBalancers",
+                                        "NetworkConfiguration",
+                                        "PlacementConstraints",
+                                        "PlacementStrategies",
+                                        "PlatformVersion",
+                                        "PropagateTags",
+                                        "Role",
+                                        "SchedulingStrategy",
+                                        "ServiceConnectConfiguration",
+                                        "ServiceName",
+                                        "ServiceRegistries",
+                                        "Tags",
+                                        "TaskDefinition",
+                                        "VolumeConfigurations",
+                                        "VpcLatticeConfigurations",
+                                        NULL};
 static const char *const a_service[] = {"Name", "ServiceArn", NULL};
-static const char *const p_asg[] = {"AutoScalingGroupName", "AvailabilityZoneDistribution", "AvailabilityZoneIds",
-				    "AvailabilityZoneImpairmentPolicy", "AvailabilityZones", "CapacityRebalance",
-				    "CapacityReservationSpecification", "Context", "Cooldown", "DefaultInstanceWarmup",
-				    "DeletionProtection", "DesiredCapacity", "DesiredCapacityType", "HealthCheckGracePeriod",
-				    "HealthCheckType", "InstanceId", "InstanceLifecyclePolicy", "InstanceMaintenancePolicy",
-				    "LaunchConfigurationName", "LaunchTemplate", "LifecycleHookSpecificationList",
-				    "LoadBalancerNames", "MaxInstanceLifetime", "MaxSize", "MetricsCollection", "MinSize",
-				    "MixedInstancesPolicy", "NewInstancesProtectedFromScaleIn", "NotificationConfiguration",
-				    "NotificationConfigurations", "PlacementGroup", "ServiceLinkedRoleARN",
-				    "SkipZonalShiftValidation", "Tags", "TargetGroupARNs", "TerminationPolicies",
-				    "TrafficSources", "VPCZoneIdentifier", NULL};
+static const char *const p_asg[] = {"AutoScalingGroupName",
+                                    "AvailabilityZoneDistribution",
+                                    "AvailabilityZoneIds",
+                                    "AvailabilityZoneImpairmentPolicy",
+                                    "AvailabilityZones",
+                                    "CapacityRebalance",
+                                    "CapacityReservationSpecification",
+                                    "Context",
+                                    "Cooldown",
+                                    "DefaultInstanceWarmup",
+                                    "DeletionProtection",
+                                    "DesiredCapacity",
+                                    "DesiredCapacityType",
+                                    "HealthCheckGracePeriod",
+                                    "HealthCheckType",
+                                    "InstanceId",
+                                    "InstanceLifecyclePolicy",
+                                    "InstanceMaintenancePolicy",
+                                    "LaunchConfigurationName",
+                                    "LaunchTemplate",
+                                    "LifecycleHookSpecificationList",
+                                    "LoadBalancerNames",
+                                    "MaxInstanceLifetime",
+                                    "MaxSize",
+                                    "MetricsCollection",
+                                    "MinSize",
+                                    "MixedInstancesPolicy",
+                                    "NewInstancesProtectedFromScaleIn",
+                                    "NotificationConfiguration",
+                                    "NotificationConfigurations",
+                                    "PlacementGroup",
+                                    "ServiceLinkedRoleARN",
+                                    "SkipZonalShiftValidation",
+                                    "Tags",
+                                    "TargetGroupARNs",
+                                    "TerminationPolicies",
+                                    "TrafficSources",
+                                    "VPCZoneIdentifier",
+                                    NULL};
 static const char *const r_asg[] = {"MinSize", "MaxSize", NULL};
 static const char *const a_asg[] = {"AutoScalingGroupARN", NULL};
-static const char *const p_zone[] = {"HostedZoneConfig", "HostedZoneFeatures", "HostedZoneTags", "Name",
-				     "QueryLoggingConfig", "VPCs", NULL};
+static const char *const p_zone[] = {"HostedZoneConfig",
+                                     "HostedZoneFeatures",
+                                     "HostedZoneTags",
+                                     "Name",
+                                     "QueryLoggingConfig",
+                                     "VPCs",
+                                     NULL};
 static const char *const a_zone[] = {"Id", "NameServers", NULL};
-static const char *const p_record[] = {"AliasTarget", "CidrRoutingConfig", "Comment", "Failover", "GeoLocation",
-				       "GeoProximityLocation", "HealthCheckId", "HostedZoneId", "HostedZoneName",
-				       "MultiValueAnswer", "Name", "Region", "ResourceRecords", "SetIdentifier", "TTL",
-				       "Type", "Weight", NULL};
+static const char *const p_record[] = {"AliasTarget",
+                                       "CidrRoutingConfig",
+                                       "Comment",
+                                       "Failover",
+                                       "GeoLocation",
+                                       "GeoProximityLocation",
+                                       "HealthCheckId",
+                                       "HostedZoneId",
+                                       "HostedZoneName",
+                                       "MultiValueAnswer",
+                                       "Name",
+                                       "Region",
+                                       "ResourceRecords",
+                                       "SetIdentifier",
+                                       "TTL",
+                                       "Type",
+                                       "Weight",
+                                       NULL};
 static const char *const r_record[] = {"Type", "Name", NULL};
 static const char *const a_none[] = {NULL};
 static const char *const a_role[] = {"Arn", "RoleId", NULL};
 static const char *const a_arn[] = {"Arn", NULL};
-static const char *const a_lt[] = {"DefaultVersionNumber", "LatestVersionNumber", "LaunchTemplateId", NULL};
+static const char *const a_lt[] = {"DefaultVersionNumber", "LatestVersionNumber",
+                                   "LaunchTemplateId", NULL};
 static const char *const a_id[] = {"Id", NULL};
 
 static const struct cfn_type types[] = {
-	{"AWS::EC2::VPC", false, p_vpc, NULL, a_vpc, v_vpc, b_vpc},
-	{"AWS::EC2::Subnet", false, p_subnet, r_subnet, a_subnet, v_subnet, b_subnet},
-	{"AWS::EC2::SecurityGroup", false, p_sg, r_sg, a_sg, v_sg, b_sg},
-	{"AWS::ElasticLoadBalancingV2::LoadBalancer", false, p_lb, NULL, a_lb, v_lb, b_lb},
-	{"AWS::ElasticLoadBalancingV2::Listener", false, p_listener, r_listener, a_listener, v_listener, b_listener},
-	{"AWS::ElasticLoadBalancingV2::ListenerRule", false, p_rule, r_rule, a_rule, v_rule, b_rule},
-	{"AWS::ElasticLoadBalancingV2::TargetGroup", false, p_tg, NULL, a_tg, v_tg, b_tg},
-	{"AWS::ECS::Cluster", false, p_cluster, NULL, a_cluster, v_cluster, b_cluster},
-	{"AWS::ECS::TaskDefinition", false, p_taskdef, NULL, a_taskdef, v_taskdef, b_taskdef},
-	{"AWS::ECS::Service", false, p_service, NULL, a_service, v_service, b_service},
-	{"AWS::AutoScaling::AutoScalingGroup", false, p_asg, r_asg, a_asg, v_asg, b_asg},
-	{"AWS::Route53::HostedZone", false, p_zone, NULL, a_zone, v_zone, b_zone},
-	{"AWS::Route53::RecordSet", false, p_record, r_record, a_none, v_record, b_record},
-	{"AWS::AutoScaling::LaunchConfiguration", true, NULL, NULL, a_none, v_launchconfig, NULL},
-	{"AWS::EC2::LaunchTemplate", true, NULL, NULL, a_lt, v_launchtemplate, NULL},
-	{"AWS::IAM::Role", true, NULL, NULL, a_role, v_role, NULL},
-	{"AWS::IAM::Policy", true, NULL, NULL, a_id, v_policy, NULL},
-	{"AWS::IAM::InstanceProfile", true, NULL, NULL, a_arn, v_profile, NULL},
-	{"AWS::Logs::LogGroup", true, NULL, NULL, a_arn, v_loggroup, NULL},
-	{"AWS::EC2::SecurityGroupIngress", true, NULL, NULL, a_id, v_sgrule, NULL},
-	{"AWS::EC2::SecurityGroupEgress", true, NULL, NULL, a_id, v_sgrule, NULL},
+    {"AWS::EC2::VPC", false, p_vpc, NULL, a_vpc, v_vpc, b_vpc},
+    {"AWS::EC2::Subnet", false, p_subnet, r_subnet, a_subnet, v_subnet, b_subnet},
+    {"AWS::EC2::SecurityGroup", false, p_sg, r_sg, a_sg, v_sg, b_sg},
+    {"AWS::ElasticLoadBalancingV2::LoadBalancer", false, p_lb, NULL, a_lb, v_lb, b_lb},
+    {"AWS::ElasticLoadBalancingV2::Listener", false, p_listener, r_listener, a_listener, v_listener,
+     b_listener},
+    {"AWS::ElasticLoadBalancingV2::ListenerRule", false, p_rule, r_rule, a_rule, v_rule, b_rule},
+    {"AWS::ElasticLoadBalancingV2::TargetGroup", false, p_tg, NULL, a_tg, v_tg, b_tg},
+    {"AWS::ECS::Cluster", false, p_cluster, NULL, a_cluster, v_cluster, b_cluster},
+    {"AWS::ECS::TaskDefinition", false, p_taskdef, NULL, a_taskdef, v_taskdef, b_taskdef},
+    {"AWS::ECS::Service", false, p_service, NULL, a_service, v_service, b_service},
+    {"AWS::AutoScaling::AutoScalingGroup", false, p_asg, r_asg, a_asg, v_asg, b_asg},
+    {"AWS::Route53::HostedZone", false, p_zone, NULL, a_zone, v_zone, b_zone},
+    {"AWS::Route53::RecordSet", false, p_record, r_record, a_none, v_record, b_record},
+    {"AWS::AutoScaling::LaunchConfiguration", true, NULL, NULL, a_none, v_launchconfig, NULL},
+    {"AWS::EC2::LaunchTemplate", true, NULL, NULL, a_lt, v_launchtemplate, NULL},
+    {"AWS::IAM::Role", true, NULL, NULL, a_role, v_role, NULL},
+    {"AWS::IAM::Policy", true, NULL, NULL, a_id, v_policy, NULL},
+    {"AWS::IAM::InstanceProfile", true, NULL, NULL, a_arn, v_profile, NULL},
+    {"AWS::Logs::LogGroup", true, NULL, NULL, a_arn, v_loggroup, NULL},
+    {"AWS::EC2::SecurityGroupIngress", true, NULL, NULL, a_id, v_sgrule, NULL},
+    {"AWS::EC2::SecurityGroupEgress", true, NULL, NULL, a_id, v_sgrule, NULL},
 };
 
 const struct cfn_type *cfn_type_find(const char *name)

@@ -20,13 +20,16 @@
 
 /* ---------- errors ---------- */
 
-static void cfn_verror(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt, va_list ap)
+static void cfn_verror(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt,
+                       va_list ap)
 {
 	char msg[1024];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	char *text = path && *path ? cfn_arena_printf(&c->a, "%s: %s", path, msg) : cfn_arena_strdup(&c->a, msg);
+	char *text = path && *path ? cfn_arena_printf(&c->a, "%s: %s", path, msg)
+	                           : cfn_arena_strdup(&c->a, msg);
 	for (size_t i = 0; i < c->nerrs; i++)
-		if (c->errs[i].line == line && c->errs[i].col == col && strcmp(c->errs[i].text, text) == 0)
+		if (c->errs[i].line == line && c->errs[i].col == col &&
+		    strcmp(c->errs[i].text, text) == 0)
 			return;
 	if (c->nerrs == c->caperrs) {
 		if (c->caperrs >= 10 * CFN_MAX_ERRORS)
@@ -38,7 +41,8 @@ static void cfn_verror(struct cfn_ctx *c, int line, int col, const char *path, c
 		c->errs = e;
 		c->caperrs = cap;
 	}
-	c->errs[c->nerrs] = (struct cfn_err){.line = line, .col = col, .seq = c->nerrs, .text = text};
+	c->errs[c->nerrs] =
+	    (struct cfn_err){.line = line, .col = col, .seq = c->nerrs, .text = text};
 	c->nerrs++;
 }
 
@@ -50,7 +54,8 @@ void cfn_error(struct cfn_ctx *c, int line, int col, const char *path, const cha
 	va_end(ap);
 }
 
-void cfn_error_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path, const char *fmt, ...)
+void cfn_error_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path, const char *fmt,
+                  ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -74,10 +79,11 @@ static int errors_print(struct cfn_ctx *c, FILE *out)
 	size_t n = c->nerrs < CFN_MAX_ERRORS ? c->nerrs : CFN_MAX_ERRORS;
 	if (out) {
 		for (size_t i = 0; i < n; i++)
-			fprintf(out, "%s:%d:%d: error: %s\n", c->file, c->errs[i].line, c->errs[i].col,
-				c->errs[i].text);
+			fprintf(out, "%s:%d:%d: error: %s\n", c->file, c->errs[i].line,
+			        c->errs[i].col, c->errs[i].text);
 		if (c->nerrs > n)
-			fprintf(out, "%s: error: too many errors, stopped after %d\n", c->file, CFN_MAX_ERRORS);
+			fprintf(out, "%s: error: too many errors, stopped after %d\n", c->file,
+			        CFN_MAX_ERRORS);
 	}
 	return (int)n;
 }
@@ -97,7 +103,10 @@ static size_t edit_distance(const char *a, const char *b)
 		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
 			size_t cur = row[j];
-			size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+			size_t cost =
+			    tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1])
+			        ? 0
+			        : 1;
 			size_t best = prev + cost;
 			if (row[j] + 1 < best)
 				best = row[j] + 1;
@@ -250,15 +259,17 @@ static const char *found_desc(struct cfn_ctx *c, const struct cfn_node *n)
 
 static struct cfn_node *eval(struct cfn_ctx *c, struct cfn_node *n, const char *path);
 static int cond_eval(struct cfn_ctx *c, struct cfn_node *n, const char *path);
-static int cond_named(struct cfn_ctx *c, const char *name, const struct cfn_node *at, const char *path);
-
+static int cond_named(struct cfn_ctx *c, const char *name, const struct cfn_node *at,
+                      const char *path);
 
 static struct cfn_node *azs(struct cfn_ctx *c, const char *region, const struct cfn_node *at)
 {
 	struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, at->line, at->col);
 	int n = strcmp(region, "us-east-1") == 0 ? 6 : 3;
 	for (int i = 0; i < n; i++)
-		cfn_node_push(&c->a, l, cfn_node_str(&c->a, cfn_arena_printf(&c->a, "%s%c", region, 'a' + i), at->line, at->col));
+		cfn_node_push(&c->a, l,
+		              cfn_node_str(&c->a, cfn_arena_printf(&c->a, "%s%c", region, 'a' + i),
+		                           at->line, at->col));
 	return l;
 }
 
@@ -291,8 +302,9 @@ static struct cfn_node *pseudo(struct cfn_ctx *c, const char *name, const struct
 	else if (strcmp(name, "AWS::StackId") == 0) {
 		char h[33];
 		cfn_hex(c, "AWS::StackId", "uuid", h, 32);
-		v = cfn_arena_printf(&c->a, "arn:aws:cloudformation:%s:%s:stack/%s/%.8s-%.4s-%.4s-%.4s-%.12s",
-				     c->region, c->account, c->stack, h, h + 8, h + 12, h + 16, h + 20);
+		v = cfn_arena_printf(
+		    &c->a, "arn:aws:cloudformation:%s:%s:stack/%s/%.8s-%.4s-%.4s-%.4s-%.12s",
+		    c->region, c->account, c->stack, h, h + 8, h + 12, h + 16, h + 20);
 	} else if (strcmp(name, "AWS::NoValue") == 0)
 		return cfn_node_new(&c->a, CFN_NOVALUE, at->line, at->col);
 	else if (strcmp(name, "AWS::NotificationARNs") == 0)
@@ -310,7 +322,8 @@ static struct cfn_param *param_find(struct cfn_ctx *c, const char *name)
 	return NULL;
 }
 
-static struct cfn_node *unresolved(struct cfn_ctx *c, const struct cfn_node *at, const char *path, const char *name)
+static struct cfn_node *unresolved(struct cfn_ctx *c, const struct cfn_node *at, const char *path,
+                                   const char *name)
 {
 	const char *names[512];
 	size_t n = 0;
@@ -320,13 +333,15 @@ static struct cfn_node *unresolved(struct cfn_ctx *c, const struct cfn_node *at,
 		names[n++] = c->res[i].logical;
 	const char *dym = cfn_did_you_mean(name, names, n);
 	cfn_error_at(c, at, path,
-		     "Template format error: Unresolved resource dependencies [%s] in the Resources block of the template%s%s%s",
-		     name, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+	             "Template format error: Unresolved resource dependencies [%s] in the "
+	             "Resources block of the template%s%s%s",
+	             name, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
 	return NULL;
 }
 
 /* Ref NAME: a parameter, a pseudo parameter or a resource. */
-static struct cfn_node *ref_value(struct cfn_ctx *c, const char *name, const struct cfn_node *at, const char *path)
+static struct cfn_node *ref_value(struct cfn_ctx *c, const char *name, const struct cfn_node *at,
+                                  const char *path)
 {
 	struct cfn_node *v = pseudo(c, name, at);
 	if (v)
@@ -336,7 +351,9 @@ static struct cfn_node *ref_value(struct cfn_ctx *c, const char *name, const str
 		return p->value ? at_pos(c, p->value, at) : NULL;
 	int ri = cfn_res_find(c, name);
 	if (ri >= 0 && c->in_conditions) {
-		cfn_error_at(c, at, path, "Conditions can refer only to parameters, not to the resource %s", name);
+		cfn_error_at(c, at, path,
+		             "Conditions can refer only to parameters, not to the resource %s",
+		             name);
 		return NULL;
 	}
 	if (ri < 0 || !c->res[ri].active)
@@ -348,15 +365,19 @@ static struct cfn_node *ref_value(struct cfn_ctx *c, const char *name, const str
 }
 
 static struct cfn_node *getatt_value(struct cfn_ctx *c, const char *res, const char *attr,
-				     const struct cfn_node *at, const char *path)
+                                     const struct cfn_node *at, const char *path)
 {
 	int ri = cfn_res_find(c, res);
 	if (ri >= 0 && c->in_conditions) {
-		cfn_error_at(c, at, path, "Conditions can refer only to parameters, not to the resource %s", res);
+		cfn_error_at(c, at, path,
+		             "Conditions can refer only to parameters, not to the resource %s",
+		             res);
 		return NULL;
 	}
 	if (ri < 0 || !c->res[ri].active) {
-		cfn_error_at(c, at, path, "Template error: instance of Fn::GetAtt references undefined resource %s", res);
+		cfn_error_at(
+		    c, at, path,
+		    "Template error: instance of Fn::GetAtt references undefined resource %s", res);
 		return NULL;
 	}
 	struct cfn_res *r = &c->res[ri];
@@ -367,8 +388,11 @@ static struct cfn_node *getatt_value(struct cfn_ctx *c, const char *res, const c
 			ok |= strcmp(r->type->attrs[na], attr) == 0;
 		if (!ok) {
 			const char *dym = cfn_did_you_mean(attr, r->type->attrs, na);
-			cfn_error_at(c, at, path, "Template error: resource %s does not support attribute type %s in Fn::GetAtt%s%s%s",
-				     res, attr, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+			cfn_error_at(c, at, path,
+			             "Template error: resource %s does not support attribute type "
+			             "%s in Fn::GetAtt%s%s%s",
+			             res, attr, dym ? " (did you mean " : "", dym ? dym : "",
+			             dym ? "?)" : "");
 			return NULL;
 		}
 	}
@@ -383,7 +407,8 @@ static struct cfn_node *getatt_value(struct cfn_ctx *c, const char *res, const c
 }
 
 /* A scalar's text, or NULL with an error. */
-static const char *want_str(struct cfn_ctx *c, struct cfn_node *v, const char *path, const char *what)
+static const char *want_str(struct cfn_ctx *c, struct cfn_node *v, const char *path,
+                            const char *what)
 {
 	if (!v)
 		return NULL;
@@ -393,7 +418,8 @@ static const char *want_str(struct cfn_ctx *c, struct cfn_node *v, const char *p
 	return NULL;
 }
 
-static struct cfn_node *want_list(struct cfn_ctx *c, struct cfn_node *v, const char *path, const char *what)
+static struct cfn_node *want_list(struct cfn_ctx *c, struct cfn_node *v, const char *path,
+                                  const char *what)
 {
 	if (!v)
 		return NULL;
@@ -403,8 +429,8 @@ static struct cfn_node *want_list(struct cfn_ctx *c, struct cfn_node *v, const c
 	return NULL;
 }
 
-static struct cfn_node *fn_args(struct cfn_ctx *c, struct cfn_node *arg, size_t min, size_t max, const char *fn,
-				const char *path, const char *form)
+static struct cfn_node *fn_args(struct cfn_ctx *c, struct cfn_node *arg, size_t min, size_t max,
+                                const char *fn, const char *path, const char *form)
 {
 	if (arg->type != CFN_LIST || arg->n < min || arg->n > max) {
 		cfn_error_at(c, arg, path, "%s takes %s, found %s", fn, form, found_desc(c, arg));
@@ -413,12 +439,15 @@ static struct cfn_node *fn_args(struct cfn_ctx *c, struct cfn_node *arg, size_t 
 	return arg;
 }
 
-static struct cfn_node *fn_join(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_join(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                                const char *path)
 {
 	if (!fn_args(c, arg, 2, 2, "Fn::Join", path, "[delimiter, [values]]"))
 		return NULL;
-	const char *delim = want_str(c, eval(c, arg->items[0], path), path, "the Fn::Join delimiter");
-	struct cfn_node *l = want_list(c, eval(c, arg->items[1], path), path, "the Fn::Join values");
+	const char *delim =
+	    want_str(c, eval(c, arg->items[0], path), path, "the Fn::Join delimiter");
+	struct cfn_node *l =
+	    want_list(c, eval(c, arg->items[1], path), path, "the Fn::Join values");
 	if (!delim || !l)
 		return NULL;
 	size_t total = 0;
@@ -450,29 +479,35 @@ static struct cfn_node *fn_join(struct cfn_ctx *c, struct cfn_node *fn, struct c
 	return r;
 }
 
-static struct cfn_node *fn_select(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_select(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                                  const char *path)
 {
 	if (!fn_args(c, arg, 2, 2, "Fn::Select", path, "[index, list]"))
 		return NULL;
 	const char *is = want_str(c, eval(c, arg->items[0], path), path, "the Fn::Select index");
-	struct cfn_node *l = want_list(c, eval(c, arg->items[1], path), path, "the Fn::Select list");
+	struct cfn_node *l =
+	    want_list(c, eval(c, arg->items[1], path), path, "the Fn::Select list");
 	if (!is || !l)
 		return NULL;
 	char *end;
 	errno = 0;
 	long idx = strtol(is, &end, 10);
 	if (!*is || *end || errno || idx < 0) {
-		cfn_error_at(c, arg->items[0], path, "Fn::Select index must be a non-negative integer, found \"%s\"", is);
+		cfn_error_at(c, arg->items[0], path,
+		             "Fn::Select index must be a non-negative integer, found \"%s\"", is);
 		return NULL;
 	}
 	if ((size_t)idx >= l->n) {
-		cfn_error_at(c, fn, path, "Template error: Fn::Select cannot select nonexistent value at index %ld", idx);
+		cfn_error_at(
+		    c, fn, path,
+		    "Template error: Fn::Select cannot select nonexistent value at index %ld", idx);
 		return NULL;
 	}
 	return at_pos(c, l->items[idx], fn);
 }
 
-static struct cfn_node *fn_split(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_split(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                                 const char *path)
 {
 	if (!fn_args(c, arg, 2, 2, "Fn::Split", path, "[delimiter, string]"))
 		return NULL;
@@ -500,7 +535,8 @@ static struct cfn_node *fn_split(struct cfn_ctx *c, struct cfn_node *fn, struct 
 	return l;
 }
 
-static struct cfn_node *fn_getazs(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_getazs(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                                  const char *path)
 {
 	const char *r = want_str(c, eval(c, arg, path), path, "the Fn::GetAZs region");
 	if (!r)
@@ -508,9 +544,11 @@ static struct cfn_node *fn_getazs(struct cfn_ctx *c, struct cfn_node *fn, struct
 	return azs(c, *r ? r : c->region, fn);
 }
 
-static struct cfn_node *fn_base64(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_base64(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                                  const char *path)
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const char *s = want_str(c, eval(c, arg, path), path, "the Fn::Base64 value");
 	if (!s)
 		return NULL;
@@ -535,7 +573,8 @@ static struct cfn_node *fn_base64(struct cfn_ctx *c, struct cfn_node *fn, struct
 	return r;
 }
 
-static struct cfn_node *fn_findinmap(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_findinmap(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                                     const char *path)
 {
 	if (!fn_args(c, arg, 3, 3, "Fn::FindInMap", path, "[MapName, TopLevelKey, SecondLevelKey]"))
 		return NULL;
@@ -546,23 +585,27 @@ static struct cfn_node *fn_findinmap(struct cfn_ctx *c, struct cfn_node *fn, str
 		return NULL;
 	struct cfn_node *m = cfn_node_get(c->mappings, k[0]);
 	if (!m) {
-		cfn_error_at(c, arg->items[0], path, "Fn::FindInMap: the template has no mapping %s", k[0]);
+		cfn_error_at(c, arg->items[0], path,
+		             "Fn::FindInMap: the template has no mapping %s", k[0]);
 		return NULL;
 	}
 	struct cfn_node *t = cfn_node_get(m, k[1]);
 	if (!t) {
-		cfn_error_at(c, arg->items[1], path, "Fn::FindInMap: mapping %s has no key %s", k[0], k[1]);
+		cfn_error_at(c, arg->items[1], path, "Fn::FindInMap: mapping %s has no key %s",
+		             k[0], k[1]);
 		return NULL;
 	}
 	struct cfn_node *v = cfn_node_get(t, k[2]);
 	if (!v) {
-		cfn_error_at(c, arg->items[2], path, "Fn::FindInMap: mapping %s.%s has no key %s", k[0], k[1], k[2]);
+		cfn_error_at(c, arg->items[2], path, "Fn::FindInMap: mapping %s.%s has no key %s",
+		             k[0], k[1], k[2]);
 		return NULL;
 	}
 	return at_pos(c, v, fn);
 }
 
-static struct cfn_node *fn_cidr(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_cidr(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                                const char *path)
 {
 	if (!fn_args(c, arg, 3, 3, "Fn::Cidr", path, "[ipBlock, count, cidrBits]"))
 		return NULL;
@@ -575,38 +618,47 @@ static struct cfn_node *fn_cidr(struct cfn_ctx *c, struct cfn_node *fn, struct c
 	char *e1, *e2;
 	long count = strtol(cs, &e1, 10), bits = strtol(bs, &e2, 10);
 	if (cidr4_parse(b, &blk) < 0) {
-		cfn_error_at(c, arg->items[0], path, "Fn::Cidr: \"%s\" is not an IPv4 CIDR block", b);
+		cfn_error_at(c, arg->items[0], path, "Fn::Cidr: \"%s\" is not an IPv4 CIDR block",
+		             b);
 		return NULL;
 	}
 	if (!*cs || *e1 || count < 1 || count > 256) {
-		cfn_error_at(c, arg->items[1], path, "Fn::Cidr: count must be 1..256, found \"%s\"", cs);
+		cfn_error_at(c, arg->items[1], path, "Fn::Cidr: count must be 1..256, found \"%s\"",
+		             cs);
 		return NULL;
 	}
 	if (!*bs || *e2 || bits < 1 || bits > 32 - blk.prefix) {
-		cfn_error_at(c, arg->items[2], path, "Fn::Cidr: cidrBits must be 1..%d, found \"%s\"", 32 - blk.prefix, bs);
+		cfn_error_at(c, arg->items[2], path,
+		             "Fn::Cidr: cidrBits must be 1..%d, found \"%s\"", 32 - blk.prefix, bs);
 		return NULL;
 	}
 	uint8_t pfx = (uint8_t)(32 - bits);
 	if ((uint64_t)count > (1ull << (pfx - blk.prefix))) {
 		cfn_error_at(c, arg->items[1], path, "Fn::Cidr: %s holds only %llu /%d blocks", b,
-			     (unsigned long long)(1ull << (pfx - blk.prefix)), pfx);
+		             (unsigned long long)(1ull << (pfx - blk.prefix)), pfx);
 		return NULL;
 	}
 	struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, fn->line, fn->col);
 	for (long i = 0; i < count; i++) {
 		char a[16];
 		uint32_t addr = blk.addr + (uint32_t)((uint64_t)i << bits);
-		cfn_node_push(&c->a, l, cfn_node_str(&c->a, cfn_arena_printf(&c->a, "%s/%d", addr4_str(addr, a), pfx), fn->line, fn->col));
+		cfn_node_push(
+		    &c->a, l,
+		    cfn_node_str(&c->a, cfn_arena_printf(&c->a, "%s/%d", addr4_str(addr, a), pfx),
+		                 fn->line, fn->col));
 	}
 	return l;
 }
 
-static struct cfn_node *fn_if(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_if(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                              const char *path)
 {
-	if (!fn_args(c, arg, 3, 3, "Fn::If", path, "[condition_name, value_if_true, value_if_false]"))
+	if (!fn_args(c, arg, 3, 3, "Fn::If", path,
+	             "[condition_name, value_if_true, value_if_false]"))
 		return NULL;
 	if (arg->items[0]->type != CFN_STR) {
-		cfn_error_at(c, arg->items[0], path, "Fn::If needs a condition name, found %s", cfn_node_type_name(arg->items[0]));
+		cfn_error_at(c, arg->items[0], path, "Fn::If needs a condition name, found %s",
+		             cfn_node_type_name(arg->items[0]));
 		return NULL;
 	}
 	int v = cond_named(c, arg->items[0]->str, arg->items[0], path);
@@ -617,7 +669,8 @@ static struct cfn_node *fn_if(struct cfn_ctx *c, struct cfn_node *fn, struct cfn
 }
 
 /* Fn::Sub: "${Name}" Ref, "${Res.Attr}" GetAtt, "${!Lit}" literal "${Lit}". */
-static struct cfn_node *fn_sub(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_sub(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                               const char *path)
 {
 	struct cfn_node *tmpl = arg, *vars = NULL;
 	if (arg->type == CFN_LIST) {
@@ -626,12 +679,15 @@ static struct cfn_node *fn_sub(struct cfn_ctx *c, struct cfn_node *fn, struct cf
 		tmpl = arg->items[0];
 		vars = arg->items[1];
 		if (vars->type != CFN_MAP) {
-			cfn_error_at(c, vars, path, "Fn::Sub variables must be an object, found %s", found_desc(c, vars));
+			cfn_error_at(c, vars, path, "Fn::Sub variables must be an object, found %s",
+			             found_desc(c, vars));
 			return NULL;
 		}
 	}
 	if (tmpl->type != CFN_STR) {
-		cfn_error_at(c, tmpl, path, "Fn::Sub takes a string or [string, {variables}], found %s", found_desc(c, tmpl));
+		cfn_error_at(c, tmpl, path,
+		             "Fn::Sub takes a string or [string, {variables}], found %s",
+		             found_desc(c, tmpl));
 		return NULL;
 	}
 	size_t cap = tmpl->len + 64, o = 0;
@@ -647,7 +703,8 @@ static struct cfn_node *fn_sub(struct cfn_ctx *c, struct cfn_node *fn, struct cf
 		if (s[0] == '$' && s[1] == '{') {
 			const char *e = strchr(s + 2, '}');
 			if (!e) {
-				cfn_error_at(c, tmpl, path, "Fn::Sub: \"${\" without a closing \"}\"");
+				cfn_error_at(c, tmpl, path,
+				             "Fn::Sub: \"${\" without a closing \"}\"");
 				ok = false;
 				break;
 			}
@@ -661,14 +718,17 @@ static struct cfn_node *fn_sub(struct cfn_ctx *c, struct cfn_node *fn, struct cf
 				if (var)
 					v = eval(c, var, path);
 				else if (dot && strncmp(name, "AWS::", 5) != 0) {
-					char *res = cfn_arena_strndup(&c->a, name, (size_t)(dot - name));
+					char *res =
+					    cfn_arena_strndup(&c->a, name, (size_t)(dot - name));
 					v = getatt_value(c, res, dot + 1, fn, path);
 				} else
 					v = ref_value(c, name, fn, path);
 				if (!v) {
 					ok = false;
 				} else if (!is_scalar(v)) {
-					cfn_error_at(c, fn, path, "Fn::Sub: ${%s} is %s, not a string", name, cfn_node_type_name(v));
+					cfn_error_at(c, fn, path,
+					             "Fn::Sub: ${%s} is %s, not a string", name,
+					             cfn_node_type_name(v));
 					ok = false;
 				} else {
 					piece = v->str;
@@ -702,7 +762,8 @@ static struct cfn_node *fn_sub(struct cfn_ctx *c, struct cfn_node *fn, struct cf
 	return r;
 }
 
-static struct cfn_node *fn_getatt(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg, const char *path)
+static struct cfn_node *fn_getatt(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                                  const char *path)
 {
 	const char *res = NULL, *attr = NULL;
 	if (arg->type == CFN_STR) {
@@ -711,9 +772,11 @@ static struct cfn_node *fn_getatt(struct cfn_ctx *c, struct cfn_node *fn, struct
 			res = cfn_arena_strndup(&c->a, arg->str, (size_t)(dot - arg->str));
 			attr = dot + 1;
 		}
-	} else if (arg->type == CFN_LIST && arg->n == 2 && arg->items[0]->type == CFN_STR && arg->items[0]->len) {
+	} else if (arg->type == CFN_LIST && arg->n == 2 && arg->items[0]->type == CFN_STR &&
+	           arg->items[0]->len) {
 		res = arg->items[0]->str;
-		struct cfn_node *a = arg->items[1]->type == CFN_STR ? arg->items[1] : eval(c, arg->items[1], path);
+		struct cfn_node *a =
+		    arg->items[1]->type == CFN_STR ? arg->items[1] : eval(c, arg->items[1], path);
 		if (!a)
 			return NULL;
 		if (a->type == CFN_STR && a->len)
@@ -721,7 +784,8 @@ static struct cfn_node *fn_getatt(struct cfn_ctx *c, struct cfn_node *fn, struct
 	}
 	if (!res || !attr) {
 		cfn_error_at(c, fn, path,
-			     "Template error: every Fn::GetAtt object requires two non-empty parameters, the resource name and the resource attribute");
+		             "Template error: every Fn::GetAtt object requires two non-empty "
+		             "parameters, the resource name and the resource attribute");
 		return NULL;
 	}
 	return getatt_value(c, res, attr, fn, path);
@@ -733,7 +797,9 @@ static struct cfn_node *intrinsic(struct cfn_ctx *c, struct cfn_node *n, const c
 	struct cfn_node *arg = n->entries[0].val;
 	if (strcmp(fn, "Ref") == 0) {
 		if (arg->type != CFN_STR) {
-			cfn_error_at(c, n, path, "Template format error: Every Ref object must have a single String value.");
+			cfn_error_at(c, n, path,
+			             "Template format error: Every Ref object must have a single "
+			             "String value.");
 			return NULL;
 		}
 		return ref_value(c, arg->str, n, path);
@@ -759,11 +825,13 @@ static struct cfn_node *intrinsic(struct cfn_ctx *c, struct cfn_node *n, const c
 	if (strcmp(fn, "Fn::If") == 0)
 		return fn_if(c, n, arg, path);
 	if (strcmp(fn, "Fn::ImportValue") == 0) {
-		cfn_error_at(c, n, path, "Fn::ImportValue: vpcd runs a single stack, so there are no exports of other stacks to import");
+		cfn_error_at(c, n, path,
+		             "Fn::ImportValue: vpcd runs a single stack, so there are no exports "
+		             "of other stacks to import");
 		return NULL;
 	}
-	if (strcmp(fn, "Fn::Equals") == 0 || strcmp(fn, "Fn::And") == 0 || strcmp(fn, "Fn::Or") == 0 ||
-	    strcmp(fn, "Fn::Not") == 0) {
+	if (strcmp(fn, "Fn::Equals") == 0 || strcmp(fn, "Fn::And") == 0 ||
+	    strcmp(fn, "Fn::Or") == 0 || strcmp(fn, "Fn::Not") == 0) {
 		if (c->in_conditions) {
 			int v = cond_eval(c, n, path);
 			if (v < 0)
@@ -774,26 +842,36 @@ static struct cfn_node *intrinsic(struct cfn_ctx *c, struct cfn_node *n, const c
 			b->len = strlen(b->str);
 			return b;
 		}
-		cfn_error_at(c, n, path, "%s can be used only in Conditions (use Fn::If with a condition name here)", fn);
+		cfn_error_at(
+		    c, n, path,
+		    "%s can be used only in Conditions (use Fn::If with a condition name here)",
+		    fn);
 		return NULL;
 	}
-	if (strcmp(fn, "Fn::Length") == 0 || strcmp(fn, "Fn::ToJsonString") == 0 || strncmp(fn, "Fn::ForEach", 11) == 0) {
-		cfn_error_at(c, n, path, "%s needs the AWS::LanguageExtensions transform, which vpcd does not support", fn);
+	if (strcmp(fn, "Fn::Length") == 0 || strcmp(fn, "Fn::ToJsonString") == 0 ||
+	    strncmp(fn, "Fn::ForEach", 11) == 0) {
+		cfn_error_at(
+		    c, n, path,
+		    "%s needs the AWS::LanguageExtensions transform, which vpcd does not support",
+		    fn);
 		return NULL;
 	}
-	static const char *const fns[] = {"Ref", "Fn::GetAtt", "Fn::Join", "Fn::Sub", "Fn::Select", "Fn::Split",
-					  "Fn::GetAZs", "Fn::Base64", "Fn::FindInMap", "Fn::Cidr", "Fn::If",
-					  "Fn::ImportValue", "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not"};
+	static const char *const fns[] = {
+	    "Ref",           "Fn::GetAtt", "Fn::Join",   "Fn::Sub",
+	    "Fn::Select",    "Fn::Split",  "Fn::GetAZs", "Fn::Base64",
+	    "Fn::FindInMap", "Fn::Cidr",   "Fn::If",     "Fn::ImportValue",
+	    "Fn::Equals",    "Fn::And",    "Fn::Or",     "Fn::Not"};
 	const char *dym = cfn_did_you_mean(fn, fns, sizeof(fns) / sizeof(fns[0]));
-	cfn_error_at(c, n, path, "unknown intrinsic function %s%s%s%s", fn, dym ? " (did you mean " : "", dym ? dym : "",
-		     dym ? "?)" : "");
+	cfn_error_at(c, n, path, "unknown intrinsic function %s%s%s%s", fn,
+	             dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
 	return NULL;
 }
 
 static bool is_intrinsic(const struct cfn_node *n)
 {
 	return n->type == CFN_MAP && n->n == 1 &&
-	       (strcmp(n->entries[0].key, "Ref") == 0 || strncmp(n->entries[0].key, "Fn::", 4) == 0);
+	       (strcmp(n->entries[0].key, "Ref") == 0 ||
+	        strncmp(n->entries[0].key, "Fn::", 4) == 0);
 }
 
 /* Evaluates n: every intrinsic replaced by its value, AWS::NoValue members
@@ -803,7 +881,8 @@ static bool budget(struct cfn_ctx *c, const struct cfn_node *n)
 	if (++c->work <= CFN_MAX_WORK)
 		return true;
 	if (!c->over_budget)
-		cfn_error_at(c, n, "", "the template expands to more than %d nodes (YAML aliases?)", CFN_MAX_WORK);
+		cfn_error_at(c, n, "", "the template expands to more than %d nodes (YAML aliases?)",
+		             CFN_MAX_WORK);
 	c->over_budget = true;
 	return false;
 }
@@ -821,7 +900,8 @@ static struct cfn_node *eval(struct cfn_ctx *c, struct cfn_node *n, const char *
 			struct cfn_entry *e = &n->entries[i];
 			for (size_t k = 0; k < i; k++)
 				if (strcmp(n->entries[k].key, e->key) == 0)
-					cfn_error(c, e->line, e->col, path_key(c, path, e->key), "duplicate key %s", e->key);
+					cfn_error(c, e->line, e->col, path_key(c, path, e->key),
+					          "duplicate key %s", e->key);
 			struct cfn_node *v = eval(c, e->val, path_key(c, path, e->key));
 			if (!v)
 				ok = false;
@@ -847,7 +927,8 @@ static struct cfn_node *eval(struct cfn_ctx *c, struct cfn_node *n, const char *
 
 /* ---------- conditions ---------- */
 
-static int cond_named(struct cfn_ctx *c, const char *name, const struct cfn_node *at, const char *path)
+static int cond_named(struct cfn_ctx *c, const char *name, const struct cfn_node *at,
+                      const char *path)
 {
 	for (size_t i = 0; i < c->nconds; i++) {
 		struct cfn_cond *k = &c->conds[i];
@@ -858,7 +939,9 @@ static int cond_named(struct cfn_ctx *c, const char *name, const struct cfn_node
 		if (k->state == 3)
 			return -1;
 		if (k->state == 1) {
-			cfn_error_at(c, at, path, "Circular dependency between conditions: %s refers to itself", name);
+			cfn_error_at(c, at, path,
+			             "Circular dependency between conditions: %s refers to itself",
+			             name);
 			return -1;
 		}
 		k->state = 1;
@@ -875,23 +958,26 @@ static int cond_named(struct cfn_ctx *c, const char *name, const struct cfn_node
 	for (size_t i = 0; i < c->nconds && n < 256; i++)
 		names[n++] = c->conds[i].name;
 	const char *dym = cfn_did_you_mean(name, names, n);
-	cfn_error_at(c, at, path, "Template format error: Unresolved condition dependency %s%s%s%s", name,
-		     dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+	cfn_error_at(c, at, path, "Template format error: Unresolved condition dependency %s%s%s%s",
+	             name, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
 	return -1;
 }
 
 static int cond_eval(struct cfn_ctx *c, struct cfn_node *n, const char *path)
 {
 	if (n->type != CFN_MAP || n->n != 1) {
-		cfn_error_at(c, n, path, "a condition must be Fn::Equals, Fn::And, Fn::Or, Fn::Not or {\"Condition\": name}, found %s",
-			     found_desc(c, n));
+		cfn_error_at(c, n, path,
+		             "a condition must be Fn::Equals, Fn::And, Fn::Or, Fn::Not or "
+		             "{\"Condition\": name}, found %s",
+		             found_desc(c, n));
 		return -1;
 	}
 	const char *fn = n->entries[0].key;
 	struct cfn_node *arg = n->entries[0].val;
 	if (strcmp(fn, "Condition") == 0) {
 		if (arg->type != CFN_STR) {
-			cfn_error_at(c, arg, path, "Condition takes a condition name, found %s", found_desc(c, arg));
+			cfn_error_at(c, arg, path, "Condition takes a condition name, found %s",
+			             found_desc(c, arg));
 			return -1;
 		}
 		return cond_named(c, arg->str, arg, path);
@@ -901,7 +987,8 @@ static int cond_eval(struct cfn_ctx *c, struct cfn_node *n, const char *path)
 			return -1;
 		bool saved = c->in_conditions;
 		c->in_conditions = true;
-		struct cfn_node *a = eval(c, arg->items[0], path), *b = eval(c, arg->items[1], path);
+		struct cfn_node *a = eval(c, arg->items[0], path),
+		                *b = eval(c, arg->items[1], path);
 		c->in_conditions = saved;
 		if (!a || !b)
 			return -1;
@@ -909,7 +996,8 @@ static int cond_eval(struct cfn_ctx *c, struct cfn_node *n, const char *path)
 			return strcmp(a->str, b->str) == 0;
 		if (a->type == CFN_LIST && b->type == CFN_LIST && a->n == b->n) {
 			for (size_t i = 0; i < a->n; i++)
-				if (!is_scalar(a->items[i]) || !is_scalar(b->items[i]) || strcmp(a->items[i]->str, b->items[i]->str))
+				if (!is_scalar(a->items[i]) || !is_scalar(b->items[i]) ||
+				    strcmp(a->items[i]->str, b->items[i]->str))
 					return 0;
 			return 1;
 		}
@@ -934,7 +1022,9 @@ static int cond_eval(struct cfn_ctx *c, struct cfn_node *n, const char *path)
 		int v = cond_eval(c, arg->items[0], path);
 		return v < 0 ? -1 : !v;
 	}
-	cfn_error_at(c, n, path, "%s is not a condition function (use Fn::Equals, Fn::And, Fn::Or, Fn::Not)", fn);
+	cfn_error_at(c, n, path,
+	             "%s is not a condition function (use Fn::Equals, Fn::And, Fn::Or, Fn::Not)",
+	             fn);
 	return -1;
 }
 
@@ -947,7 +1037,8 @@ static bool param_is_list(const char *type)
 
 static bool param_type_ok(const char *type)
 {
-	static const char *const plain[] = {"String", "Number", "CommaDelimitedList", "List<Number>", NULL};
+	static const char *const plain[] = {"String", "Number", "CommaDelimitedList",
+	                                    "List<Number>", NULL};
 	for (int i = 0; plain[i]; i++)
 		if (strcmp(type, plain[i]) == 0)
 			return true;
@@ -991,7 +1082,7 @@ static struct cfn_node *param_split(struct cfn_ctx *c, const char *v, const stru
 }
 
 static void param_check_one(struct cfn_ctx *c, struct cfn_param *p, const char *v, const char *type,
-			    const struct cfn_node *at, const char *path)
+                            const struct cfn_node *at, const char *path)
 {
 	struct cfn_node *def = p->def;
 	const char *cd = NULL;
@@ -999,7 +1090,8 @@ static void param_check_one(struct cfn_ctx *c, struct cfn_param *p, const char *
 	if (cdn && is_scalar(cdn))
 		cd = cdn->str;
 	if ((strcmp(type, "Number") == 0 || strcmp(type, "List<Number>") == 0) && !is_numeric(v)) {
-		cfn_error_at(c, at, path, "Parameter '%s' must be a number, found \"%s\"", p->name, v);
+		cfn_error_at(c, at, path, "Parameter '%s' must be a number, found \"%s\"", p->name,
+		             v);
 		return;
 	}
 	struct cfn_node *av = cfn_node_get(def, "AllowedValues");
@@ -1008,45 +1100,62 @@ static void param_check_one(struct cfn_ctx *c, struct cfn_param *p, const char *
 		for (size_t i = 0; i < av->n; i++)
 			found |= is_scalar(av->items[i]) && strcmp(av->items[i]->str, v) == 0;
 		if (!found)
-			cfn_error_at(c, at, path, "Parameter '%s' must be one of AllowedValues, found \"%s\"%s%s", p->name, v,
-				     cd ? ": " : "", cd ? cd : "");
+			cfn_error_at(
+			    c, at, path,
+			    "Parameter '%s' must be one of AllowedValues, found \"%s\"%s%s",
+			    p->name, v, cd ? ": " : "", cd ? cd : "");
 	}
 	struct cfn_node *ap = cfn_node_get(def, "AllowedPattern");
 	if (ap && ap->type == CFN_STR) {
 		regex_t re;
 		char *pat = cfn_arena_printf(&c->a, "^(%s)$", ap->str);
 		if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
-			cfn_error_at(c, ap, path_key(c, path, "AllowedPattern"), "invalid regular expression");
+			cfn_error_at(c, ap, path_key(c, path, "AllowedPattern"),
+			             "invalid regular expression");
 		} else {
 			if (regexec(&re, v, 0, NULL, 0) != 0) {
 				if (cd)
-					cfn_error_at(c, at, path, "Malformed input-Parameter %s %s", p->name, cd);
+					cfn_error_at(c, at, path, "Malformed input-Parameter %s %s",
+					             p->name, cd);
 				else
-					cfn_error_at(c, at, path, "Malformed input-Parameter %s must match pattern %s", p->name, ap->str);
+					cfn_error_at(
+					    c, at, path,
+					    "Malformed input-Parameter %s must match pattern %s",
+					    p->name, ap->str);
 			}
 			regfree(&re);
 		}
 	}
 	struct cfn_node *lim;
-	if ((lim = cfn_node_get(def, "MinLength")) && is_scalar(lim) && strlen(v) < (size_t)atol(lim->str))
-		cfn_error_at(c, at, path, "Parameter '%s' must contain at least %s characters", p->name, lim->str);
-	if ((lim = cfn_node_get(def, "MaxLength")) && is_scalar(lim) && strlen(v) > (size_t)atol(lim->str))
-		cfn_error_at(c, at, path, "Parameter '%s' must contain at most %s characters", p->name, lim->str);
-	if ((lim = cfn_node_get(def, "MinValue")) && is_scalar(lim) && is_numeric(v) && strtod(v, NULL) < strtod(lim->str, NULL))
-		cfn_error_at(c, at, path, "Parameter '%s' must be a number not less than %s", p->name, lim->str);
-	if ((lim = cfn_node_get(def, "MaxValue")) && is_scalar(lim) && is_numeric(v) && strtod(v, NULL) > strtod(lim->str, NULL))
-		cfn_error_at(c, at, path, "Parameter '%s' must be a number not greater than %s", p->name, lim->str);
+	if ((lim = cfn_node_get(def, "MinLength")) && is_scalar(lim) &&
+	    strlen(v) < (size_t)atol(lim->str))
+		cfn_error_at(c, at, path, "Parameter '%s' must contain at least %s characters",
+		             p->name, lim->str);
+	if ((lim = cfn_node_get(def, "MaxLength")) && is_scalar(lim) &&
+	    strlen(v) > (size_t)atol(lim->str))
+		cfn_error_at(c, at, path, "Parameter '%s' must contain at most %s characters",
+		             p->name, lim->str);
+	if ((lim = cfn_node_get(def, "MinValue")) && is_scalar(lim) && is_numeric(v) &&
+	    strtod(v, NULL) < strtod(lim->str, NULL))
+		cfn_error_at(c, at, path, "Parameter '%s' must be a number not less than %s",
+		             p->name, lim->str);
+	if ((lim = cfn_node_get(def, "MaxValue")) && is_scalar(lim) && is_numeric(v) &&
+	    strtod(v, NULL) > strtod(lim->str, NULL))
+		cfn_error_at(c, at, path, "Parameter '%s' must be a number not greater than %s",
+		             p->name, lim->str);
 }
 
-static const char *const param_props[] = {"Type",	  "Default",   "AllowedValues", "AllowedPattern",
-					  "ConstraintDescription", "Description", "MaxLength", "MinLength",
-					  "MaxValue",	  "MinValue",  "NoEcho",	NULL};
+static const char *const param_props[] = {
+    "Type",        "Default",   "AllowedValues", "AllowedPattern", "ConstraintDescription",
+    "Description", "MaxLength", "MinLength",     "MaxValue",       "MinValue",
+    "NoEcho",      NULL};
 
 static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 {
 	struct cfn_node *ps = cfn_node_get(c->root, "Parameters");
 	if (ps && ps->type != CFN_MAP) {
-		cfn_error_at(c, ps, "Parameters", "expected an object, found %s", found_desc(c, ps));
+		cfn_error_at(c, ps, "Parameters", "expected an object, found %s",
+		             found_desc(c, ps));
 		ps = NULL;
 	}
 	c->nparams = ps ? ps->n : 0;
@@ -1070,12 +1179,14 @@ static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 		char *key = cfn_arena_strndup(&c->a, kv, (size_t)(eq - kv));
 		struct cfn_param *p = param_find(c, key);
 		if (!p) {
-			const char **names = cfn_arena_alloc(&c->a, (c->nparams + 1) * sizeof(*names));
+			const char **names =
+			    cfn_arena_alloc(&c->a, (c->nparams + 1) * sizeof(*names));
 			for (size_t i = 0; i < c->nparams; i++)
 				names[i] = c->params[i].name;
 			const char *dym = cfn_did_you_mean(key, names, c->nparams);
-			cfn_error(c, ps ? ps->line : 1, ps ? ps->col : 1, "", "--param %s: the template has no parameter %s%s%s%s",
-				  key, key, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+			cfn_error(c, ps ? ps->line : 1, ps ? ps->col : 1, "",
+			          "--param %s: the template has no parameter %s%s%s%s", key, key,
+			          dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
 			continue;
 		}
 		given[p - c->params] = eq + 1;
@@ -1084,7 +1195,8 @@ static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 		struct cfn_param *p = &c->params[i];
 		const char *path = cfn_arena_printf(&c->a, "Parameters.%s", p->name);
 		if (p->def->type != CFN_MAP) {
-			cfn_error_at(c, p->def, path, "expected an object, found %s", found_desc(c, p->def));
+			cfn_error_at(c, p->def, path, "expected an object, found %s",
+			             found_desc(c, p->def));
 			continue;
 		}
 		for (size_t k = 0; k < p->def->n; k++) {
@@ -1092,19 +1204,25 @@ static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 			for (int j = 0; param_props[j]; j++)
 				known |= strcmp(param_props[j], p->def->entries[k].key) == 0;
 			if (!known) {
-				const char *dym = cfn_did_you_mean(p->def->entries[k].key, param_props, 11);
-				cfn_error(c, p->def->entries[k].line, p->def->entries[k].col, path_key(c, path, p->def->entries[k].key),
-					  "unknown parameter property%s%s%s", dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+				const char *dym =
+				    cfn_did_you_mean(p->def->entries[k].key, param_props, 11);
+				cfn_error(c, p->def->entries[k].line, p->def->entries[k].col,
+				          path_key(c, path, p->def->entries[k].key),
+				          "unknown parameter property%s%s%s",
+				          dym ? " (did you mean " : "", dym ? dym : "",
+				          dym ? "?)" : "");
 			}
 		}
 		struct cfn_node *tn = cfn_node_get(p->def, "Type");
 		if (!tn || tn->type != CFN_STR) {
-			cfn_error_at(c, tn ? tn : p->def, path_key(c, path, "Type"), "every parameter needs a Type (a string)");
+			cfn_error_at(c, tn ? tn : p->def, path_key(c, path, "Type"),
+			             "every parameter needs a Type (a string)");
 			continue;
 		}
 		const char *type = tn->str;
 		if (!param_type_ok(type)) {
-			cfn_error_at(c, tn, path_key(c, path, "Type"), "unknown parameter type %s", type);
+			cfn_error_at(c, tn, path_key(c, path, "Type"), "unknown parameter type %s",
+			             type);
 			continue;
 		}
 		const char *v = given[i];
@@ -1116,22 +1234,29 @@ static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 				v = dn->str;
 			} else if (dn->type == CFN_LIST) {
 				/* A list default is taken as its comma-joined form. */
-				struct cfn_node *args = cfn_node_new(&c->a, CFN_LIST, dn->line, dn->col);
-				cfn_node_push(&c->a, args, cfn_node_str(&c->a, ",", dn->line, dn->col));
+				struct cfn_node *args =
+				    cfn_node_new(&c->a, CFN_LIST, dn->line, dn->col);
+				cfn_node_push(&c->a, args,
+				              cfn_node_str(&c->a, ",", dn->line, dn->col));
 				cfn_node_push(&c->a, args, dn);
-				struct cfn_node *j = fn_join(c, dn, args, path_key(c, path, "Default"));
+				struct cfn_node *j =
+				    fn_join(c, dn, args, path_key(c, path, "Default"));
 				v = j ? j->str : NULL;
 			} else {
-				cfn_error_at(c, dn, path_key(c, path, "Default"), "expected a string, found %s", found_desc(c, dn));
+				cfn_error_at(c, dn, path_key(c, path, "Default"),
+				             "expected a string, found %s", found_desc(c, dn));
 				continue;
 			}
 		}
 		if (!v) {
 			if (strncmp(type, "AWS::SSM::Parameter::", 21) == 0)
-				cfn_error(c, p->line, p->col, path, "Parameters: [%s] must have values (an SSM parameter needs --param %s=VALUE)",
-					  p->name, p->name);
+				cfn_error(c, p->line, p->col, path,
+				          "Parameters: [%s] must have values (an SSM parameter "
+				          "needs --param %s=VALUE)",
+				          p->name, p->name);
 			else
-				cfn_error(c, p->line, p->col, path, "Parameters: [%s] must have values", p->name);
+				cfn_error(c, p->line, p->col, path,
+				          "Parameters: [%s] must have values", p->name);
 			continue;
 		}
 		if (param_is_list(type)) {
@@ -1188,7 +1313,9 @@ static void deps_scan(struct cfn_ctx *c, struct cfn_res *r, const struct cfn_nod
 			else if (v->type == CFN_STR) {
 				const char *dot = strchr(v->str, '.');
 				if (dot)
-					dep_add(c, r, cfn_arena_strndup(&c->a, v->str, (size_t)(dot - v->str)));
+					dep_add(c, r,
+					        cfn_arena_strndup(&c->a, v->str,
+					                          (size_t)(dot - v->str)));
 			}
 			return;
 		}
@@ -1200,13 +1327,15 @@ static void deps_scan(struct cfn_ctx *c, struct cfn_res *r, const struct cfn_nod
 				deps_scan(c, r, vars);
 			}
 			if (t->type == CFN_STR) {
-				for (const char *s = strstr(t->str, "${"); s; s = strstr(s + 2, "${")) {
+				for (const char *s = strstr(t->str, "${"); s;
+				     s = strstr(s + 2, "${")) {
 					const char *e = strchr(s, '}');
 					if (!e)
 						break;
 					if (s[2] == '!')
 						continue;
-					char *name = cfn_arena_strndup(&c->a, s + 2, (size_t)(e - s - 2));
+					char *name =
+					    cfn_arena_strndup(&c->a, s + 2, (size_t)(e - s - 2));
 					if (vars && cfn_node_get(vars, name))
 						continue;
 					char *dot = strchr(name, '.');
@@ -1222,19 +1351,24 @@ static void deps_scan(struct cfn_ctx *c, struct cfn_res *r, const struct cfn_nod
 		deps_scan(c, r, n->entries[i].val);
 }
 
-static const char *const res_keys[] = {"Type",		"Properties",	  "DependsOn",	    "Condition",
-				       "DeletionPolicy", "UpdateReplacePolicy", "Metadata", "CreationPolicy",
-				       "UpdatePolicy",	NULL};
+static const char *const res_keys[] = {"Type",      "Properties",     "DependsOn",
+                                       "Condition", "DeletionPolicy", "UpdateReplacePolicy",
+                                       "Metadata",  "CreationPolicy", "UpdatePolicy",
+                                       NULL};
 
 static void resources_load(struct cfn_ctx *c)
 {
 	struct cfn_node *rs = cfn_node_get(c->root, "Resources");
 	if (!rs) {
-		cfn_error_at(c, c->root, "", "Template format error: At least one Resources member must be defined.");
+		cfn_error_at(
+		    c, c->root, "",
+		    "Template format error: At least one Resources member must be defined.");
 		return;
 	}
 	if (rs->type != CFN_MAP || rs->n == 0) {
-		cfn_error_at(c, rs, "Resources", "Template format error: At least one Resources member must be defined.");
+		cfn_error_at(
+		    c, rs, "Resources",
+		    "Template format error: At least one Resources member must be defined.");
 		return;
 	}
 	c->nres = rs->n;
@@ -1250,14 +1384,17 @@ static void resources_load(struct cfn_ctx *c)
 		r->path = cfn_arena_printf(&c->a, "Resources.%s", r->logical);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(c->res[j].logical, r->logical) == 0)
-				cfn_error(c, e->line, e->col, r->path, "duplicate logical id %s", r->logical);
+				cfn_error(c, e->line, e->col, r->path, "duplicate logical id %s",
+				          r->logical);
 		bool alnum = *r->logical != 0;
 		for (const char *p = r->logical; *p; p++)
 			alnum &= isalnum((unsigned char)*p) != 0;
 		if (!alnum)
-			cfn_error(c, e->line, e->col, r->path, "a logical id must be alphanumeric (A-Za-z0-9)");
+			cfn_error(c, e->line, e->col, r->path,
+			          "a logical id must be alphanumeric (A-Za-z0-9)");
 		if (r->def->type != CFN_MAP) {
-			cfn_error_at(c, r->def, r->path, "expected an object, found %s", found_desc(c, r->def));
+			cfn_error_at(c, r->def, r->path, "expected an object, found %s",
+			             found_desc(c, r->def));
 			r->failed = true;
 			continue;
 		}
@@ -1268,13 +1405,15 @@ static void resources_load(struct cfn_ctx *c)
 				known |= strcmp(res_keys[j], key) == 0;
 			if (!known) {
 				const char *dym = cfn_did_you_mean(key, res_keys, 9);
-				cfn_error(c, r->def->entries[k].line, r->def->entries[k].col, path_key(c, r->path, key),
-					  "unknown resource attribute%s%s%s", dym ? " (did you mean " : "", dym ? dym : "",
-					  dym ? "?)" : "");
+				cfn_error(
+				    c, r->def->entries[k].line, r->def->entries[k].col,
+				    path_key(c, r->path, key), "unknown resource attribute%s%s%s",
+				    dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
 			}
 		}
 		struct cfn_node *dp = cfn_node_get(r->def, "DeletionPolicy");
-		static const char *const policies[] = {"Delete", "Retain", "Snapshot", "RetainExceptOnCreate", NULL};
+		static const char *const policies[] = {"Delete", "Retain", "Snapshot",
+		                                       "RetainExceptOnCreate", NULL};
 		for (int pass = 0; pass < 2; pass++) {
 			if (pass)
 				dp = cfn_node_get(r->def, "UpdateReplacePolicy");
@@ -1284,19 +1423,26 @@ static void resources_load(struct cfn_ctx *c)
 			for (int j = 0; policies[j] && dp->type == CFN_STR; j++)
 				ok |= strcmp(policies[j], dp->str) == 0;
 			if (!ok)
-				cfn_error_at(c, dp, path_key(c, r->path, pass ? "UpdateReplacePolicy" : "DeletionPolicy"),
-					     "must be one of Delete, Retain, Snapshot, RetainExceptOnCreate; found %s", found_desc(c, dp));
+				cfn_error_at(
+				    c, dp,
+				    path_key(c, r->path,
+				             pass ? "UpdateReplacePolicy" : "DeletionPolicy"),
+				    "must be one of Delete, Retain, Snapshot, "
+				    "RetainExceptOnCreate; found %s",
+				    found_desc(c, dp));
 		}
 		struct cfn_node *t = cfn_node_get(r->def, "Type");
 		if (!t || t->type != CFN_STR) {
-			cfn_error_at(c, t ? t : r->def, path_key(c, r->path, "Type"), "every resource needs a Type (a string)");
+			cfn_error_at(c, t ? t : r->def, path_key(c, r->path, "Type"),
+			             "every resource needs a Type (a string)");
 			r->failed = true;
 			continue;
 		}
 		r->type_name = t->str;
 		r->type = cfn_type_find(t->str);
 		if (!r->type) {
-			cfn_error_at(c, t, path_key(c, r->path, "Type"), "unknown resource type %s", t->str);
+			cfn_error_at(c, t, path_key(c, r->path, "Type"), "unknown resource type %s",
+			             t->str);
 			r->failed = true;
 		}
 	}
@@ -1304,11 +1450,13 @@ static void resources_load(struct cfn_ctx *c)
 	for (size_t i = 0; i < c->nres; i++) {
 		struct cfn_res *r = &c->res[i];
 		r->active = true;
-		struct cfn_node *cn = r->def->type == CFN_MAP ? cfn_node_get(r->def, "Condition") : NULL;
+		struct cfn_node *cn =
+		    r->def->type == CFN_MAP ? cfn_node_get(r->def, "Condition") : NULL;
 		if (!cn)
 			continue;
 		if (cn->type != CFN_STR) {
-			cfn_error_at(c, cn, path_key(c, r->path, "Condition"), "expected a condition name, found %s", found_desc(c, cn));
+			cfn_error_at(c, cn, path_key(c, r->path, "Condition"),
+			             "expected a condition name, found %s", found_desc(c, cn));
 			continue;
 		}
 		int v = cond_named(c, cn->str, cn, path_key(c, r->path, "Condition"));
@@ -1329,21 +1477,31 @@ static void resources_load(struct cfn_ctx *c)
 		for (size_t k = 0; k < list->n; k++) {
 			struct cfn_node *it = list->items[k];
 			if (it->type != CFN_STR) {
-				cfn_error_at(c, it, dpath, "DependsOn takes a logical id or a list of them, found %s", found_desc(c, it));
+				cfn_error_at(
+				    c, it, dpath,
+				    "DependsOn takes a logical id or a list of them, found %s",
+				    found_desc(c, it));
 				continue;
 			}
 			int di = cfn_res_find(c, it->str);
 			if (di < 0) {
-				const char **names = cfn_arena_alloc(&c->a, c->nres * sizeof(*names));
+				const char **names =
+				    cfn_arena_alloc(&c->a, c->nres * sizeof(*names));
 				for (size_t j = 0; j < c->nres; j++)
 					names[j] = c->res[j].logical;
 				const char *dym = cfn_did_you_mean(it->str, names, c->nres);
-				cfn_error_at(c, it, dpath, "Template format error: Unresolved resource dependencies [%s] in the Resources block of the template%s%s%s",
-					     it->str, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+				cfn_error_at(
+				    c, it, dpath,
+				    "Template format error: Unresolved resource dependencies [%s] "
+				    "in the Resources block of the template%s%s%s",
+				    it->str, dym ? " (did you mean " : "", dym ? dym : "",
+				    dym ? "?)" : "");
 				continue;
 			}
 			if (!c->res[di].active) {
-				cfn_error_at(c, it, dpath, "DependsOn %s, which its Condition leaves out", it->str);
+				cfn_error_at(c, it, dpath,
+				             "DependsOn %s, which its Condition leaves out",
+				             it->str);
 				continue;
 			}
 			dep_add(c, r, it->str);
@@ -1424,7 +1582,8 @@ static void resources_order(struct cfn_ctx *c)
 	}
 	names[o] = 0;
 	if (first >= 0)
-		cfn_error(c, c->res[first].line, c->res[first].col, "Resources", "Circular dependency between resources: [%s]", names);
+		cfn_error(c, c->res[first].line, c->res[first].col, "Resources",
+		          "Circular dependency between resources: [%s]", names);
 	for (size_t i = 0; i < c->nres; i++)
 		if (c->res[i].active && !placed[i])
 			c->res[i].failed = true;
@@ -1446,7 +1605,8 @@ static void resources_eval(struct cfn_ctx *c)
 		r->props = p ? eval(c, p, pp) : cfn_node_new(&c->a, CFN_MAP, r->line, r->col);
 		if (!r->props || r->props->type != CFN_MAP) {
 			if (r->props)
-				cfn_error_at(c, r->props, pp, "expected an object, found %s", found_desc(c, r->props));
+				cfn_error_at(c, r->props, pp, "expected an object, found %s",
+				             found_desc(c, r->props));
 			r->failed = true;
 			continue;
 		}
@@ -1481,7 +1641,9 @@ static void outputs_eval(struct cfn_ctx *c)
 		struct cfn_node *cn = cfn_node_get(o, "Condition");
 		if (cn) {
 			if (cn->type != CFN_STR) {
-				cfn_error_at(c, cn, path_key(c, path, "Condition"), "expected a condition name, found %s", found_desc(c, cn));
+				cfn_error_at(c, cn, path_key(c, path, "Condition"),
+				             "expected a condition name, found %s",
+				             found_desc(c, cn));
 				continue;
 			}
 			if (cond_named(c, cn->str, cn, path_key(c, path, "Condition")) != 1)
@@ -1489,7 +1651,9 @@ static void outputs_eval(struct cfn_ctx *c)
 		}
 		struct cfn_node *vn = cfn_node_get(o, "Value");
 		if (!vn) {
-			cfn_error_at(c, o, path, "Template format error: Every Outputs member must contain a Value object");
+			cfn_error_at(c, o, path,
+			             "Template format error: Every Outputs member must contain a "
+			             "Value object");
 			continue;
 		}
 		struct cfn_node *v = eval(c, vn, path_key(c, path, "Value"));
@@ -1507,7 +1671,9 @@ static void outputs_eval(struct cfn_ctx *c)
 			struct cfn_node *j = fn_join(c, v, args, path_key(c, path, "Value"));
 			s = j ? j->str : NULL;
 		} else {
-			cfn_error_at(c, v, path_key(c, path, "Value"), "an output value must be a string, found %s", found_desc(c, v));
+			cfn_error_at(c, v, path_key(c, path, "Value"),
+			             "an output value must be a string, found %s",
+			             found_desc(c, v));
 		}
 		if (!s)
 			continue;
@@ -1524,7 +1690,8 @@ static void conditions_load(struct cfn_ctx *c)
 	if (!cs)
 		return;
 	if (cs->type != CFN_MAP) {
-		cfn_error_at(c, cs, "Conditions", "expected an object, found %s", found_desc(c, cs));
+		cfn_error_at(c, cs, "Conditions", "expected an object, found %s",
+		             found_desc(c, cs));
 		return;
 	}
 	c->nconds = cs->n;
@@ -1542,17 +1709,28 @@ static void conditions_load(struct cfn_ctx *c)
 static void conditions_check(struct cfn_ctx *c)
 {
 	for (size_t i = 0; i < c->nconds; i++)
-		cond_named(c, c->conds[i].name, c->conds[i].def, cfn_arena_printf(&c->a, "Conditions.%s", c->conds[i].name));
+		cond_named(c, c->conds[i].name, c->conds[i].def,
+		           cfn_arena_printf(&c->a, "Conditions.%s", c->conds[i].name));
 }
 
-static const char *const sections[] = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules",
-				       "Mappings", "Conditions", "Transform", "Resources", "Outputs", NULL};
+static const char *const sections[] = {"AWSTemplateFormatVersion",
+                                       "Description",
+                                       "Metadata",
+                                       "Parameters",
+                                       "Rules",
+                                       "Mappings",
+                                       "Conditions",
+                                       "Transform",
+                                       "Resources",
+                                       "Outputs",
+                                       NULL};
 
 static void anatomy_check(struct cfn_ctx *c)
 {
 	if (c->root->type != CFN_MAP) {
-		cfn_error_at(c, c->root, "", "Template format error: the template must be an object, found %s",
-			     found_desc(c, c->root));
+		cfn_error_at(c, c->root, "",
+		             "Template format error: the template must be an object, found %s",
+		             found_desc(c, c->root));
 		return;
 	}
 	for (size_t i = 0; i < c->root->n; i++) {
@@ -1562,8 +1740,9 @@ static void anatomy_check(struct cfn_ctx *c)
 			known |= strcmp(sections[j], e->key) == 0;
 		if (!known) {
 			const char *dym = cfn_did_you_mean(e->key, sections, 10);
-			cfn_error(c, e->line, e->col, e->key, "Template format error: unknown top-level section%s%s%s",
-				  dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+			cfn_error(c, e->line, e->col, e->key,
+			          "Template format error: unknown top-level section%s%s%s",
+			          dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(c->root->entries[j].key, e->key) == 0)
@@ -1571,15 +1750,19 @@ static void anatomy_check(struct cfn_ctx *c)
 	}
 	struct cfn_node *v = cfn_node_get(c->root, "AWSTemplateFormatVersion");
 	if (v && !(v->type == CFN_STR && strcmp(v->str, "2010-09-09") == 0))
-		cfn_error_at(c, v, "AWSTemplateFormatVersion", "Template format error: the only version is \"2010-09-09\"");
+		cfn_error_at(c, v, "AWSTemplateFormatVersion",
+		             "Template format error: the only version is \"2010-09-09\"");
 	struct cfn_node *t = cfn_node_get(c->root, "Transform");
 	if (t)
-		cfn_error_at(c, t, "Transform", "transforms (SAM, LanguageExtensions, macros) are not supported");
+		cfn_error_at(c, t, "Transform",
+		             "transforms (SAM, LanguageExtensions, macros) are not supported");
 	if (cfn_node_get(c->root, "Rules"))
-		cfn_error_at(c, cfn_node_get(c->root, "Rules"), "Rules", "template Rules are not supported yet");
+		cfn_error_at(c, cfn_node_get(c->root, "Rules"), "Rules",
+		             "template Rules are not supported yet");
 	c->mappings = cfn_node_get(c->root, "Mappings");
 	if (c->mappings && c->mappings->type != CFN_MAP) {
-		cfn_error_at(c, c->mappings, "Mappings", "expected an object, found %s", found_desc(c, c->mappings));
+		cfn_error_at(c, c->mappings, "Mappings", "expected an object, found %s",
+		             found_desc(c, c->mappings));
 		c->mappings = NULL;
 	}
 }
@@ -1609,8 +1792,8 @@ static char *stack_from_name(const char *name)
 	return s;
 }
 
-int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn_options *opt, struct model **out,
-		 FILE *errs)
+int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn_options *opt,
+                 struct model **out, FILE *errs)
 {
 	struct cfn_options def;
 	if (!opt) {
@@ -1638,10 +1821,11 @@ int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn
 	while (i < len && isspace((unsigned char)buf[i]))
 		i++;
 	bool json = i < len && buf[i] == '{';
-	c.root = json ? cfn_json_parse(&c.a, buf, len, &perr) : cfn_yaml_parse(&c.a, buf, len, &perr);
+	c.root =
+	    json ? cfn_json_parse(&c.a, buf, len, &perr) : cfn_yaml_parse(&c.a, buf, len, &perr);
 	if (!c.root) {
-		cfn_error(&c, perr.line, perr.col, "", "%s%s", json ? "JSON not well-formed: " : "YAML not well-formed: ",
-			  perr.msg);
+		cfn_error(&c, perr.line, perr.col, "", "%s%s",
+		          json ? "JSON not well-formed: " : "YAML not well-formed: ", perr.msg);
 		goto fail;
 	}
 	c.m = calloc(1, sizeof(*c.m));
@@ -1691,7 +1875,8 @@ int cfn_load(const char *path, const struct cfn_options *opt, struct model **out
 			cap = cap ? cap * 2 : 65536;
 			if (cap > (64u << 20)) {
 				if (errs)
-					fprintf(errs, "%s: error: template larger than 64 MiB\n", path);
+					fprintf(errs, "%s: error: template larger than 64 MiB\n",
+					        path);
 				free(buf);
 				fclose(f);
 				return 1;

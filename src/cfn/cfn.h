@@ -13,12 +13,13 @@
 #include "model/model.h"
 
 struct cfn_options {
-	const char *region;	   /* default "us-east-1" */
-	const char *account;	   /* default "123456789012" */
-	const char *stack_name;	   /* default: file's base name without extension, e.g. "service-a" */
+	const char *region;     /* default "us-east-1" */
+	const char *account;    /* default "123456789012" */
+	const char *stack_name; /* default: file's base name without extension, e.g. "service-a" */
 	const char *const *params; /* "Key=Value" strings from --param, nparams of them */
 	size_t nparams;
-	struct cidr4 net; /* loopback range for the first VPC, default 127.77.0.0/16; next VPC gets the next /16 */
+	struct cidr4 net; /* loopback range for the first VPC, default 127.77.0.0/16; next VPC gets
+	                     the next /16 */
 };
 
 void cfn_options_default(struct cfn_options *o);
@@ -34,7 +35,7 @@ int cfn_load(const char *path, const struct cfn_options *opt, struct model **out
 /* Same over an in-memory buffer (for tests and fuzzing); name is used in
  * messages and, without opt->stack_name, gives the stack name. */
 int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn_options *opt,
-		 struct model **out, FILE *errs);
+                 struct model **out, FILE *errs);
 
 /* Prints the plan: resources in creation order, one line each with logical
  * id, type and what it becomes here. */

@@ -34,15 +34,15 @@ struct cfn_res {
 	const char *type_name;
 	const struct cfn_type *type;
 	const char *path; /* "Resources.X" */
-	bool active;	  /* its Condition holds */
-	bool done;	  /* properties evaluated */
+	bool active;      /* its Condition holds */
+	bool done;        /* properties evaluated */
 	bool failed;
 	struct cfn_node *props; /* evaluated Properties (a map, maybe empty) */
 	int *deps;
 	size_t ndeps;
-	struct cfn_node *ref;	/* value of Ref */
+	struct cfn_node *ref;   /* value of Ref */
 	struct cfn_node *attrs; /* map: attribute -> value */
-	int model_index;	/* index in its model array, -1 */
+	int model_index;        /* index in its model array, -1 */
 };
 
 struct cfn_param {
@@ -95,9 +95,9 @@ struct cfn_ctx {
 #define CFN_MAX_WORK 4000000
 
 void cfn_error(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-void cfn_error_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 5, 6)));
+void cfn_error_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
 
 const struct cfn_type *cfn_type_find(const char *name);
 /* The closest of names to s within edit distance 2, or NULL. */
@@ -123,28 +123,35 @@ int cfn_res_find(const struct cfn_ctx *c, const char *logical);
  * reported at its position under base.key and def is returned. Numbers and
  * booleans written as strings ("2", "true") are accepted. */
 const char *cfn__path_key(struct cfn_ctx *c, const char *base, const char *key); /* "base.key" */
-const char *cfn__item_path(struct cfn_ctx *c, const char *base, const char *key, size_t i); /* "base.key[i]" */
+const char *cfn__item_path(struct cfn_ctx *c, const char *base, const char *key,
+                           size_t i);                                /* "base.key[i]" */
 const char *cfn__found(struct cfn_ctx *c, const struct cfn_node *n); /* "\"two\"", "a list" */
-char *cfn__strdup(const char *s);		    /* NULL stays NULL; aborts on OOM */
-void *cfn__calloc(size_t n, size_t size);	    /* at least one element; aborts on OOM */
-const char *cfn__prop_str(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base);
-int cfn__prop_int(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base, int def, long min,
-		  long max);
-bool cfn__prop_bool(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base, bool def);
-const char *cfn__prop_enum(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base,
-			   const char *def, const char *const *vals);
-struct cfn_node *cfn__prop_list(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base);
-struct cfn_node *cfn__prop_map(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base);
-struct cidr4 cfn__prop_cidr(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base, bool *ok);
+char *cfn__strdup(const char *s);         /* NULL stays NULL; aborts on OOM */
+void *cfn__calloc(size_t n, size_t size); /* at least one element; aborts on OOM */
+const char *cfn__prop_str(struct cfn_ctx *c, const struct cfn_node *m, const char *key,
+                          const char *base);
+int cfn__prop_int(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base,
+                  int def, long min, long max);
+bool cfn__prop_bool(struct cfn_ctx *c, const struct cfn_node *m, const char *key, const char *base,
+                    bool def);
+const char *cfn__prop_enum(struct cfn_ctx *c, const struct cfn_node *m, const char *key,
+                           const char *base, const char *def, const char *const *vals);
+struct cfn_node *cfn__prop_list(struct cfn_ctx *c, const struct cfn_node *m, const char *key,
+                                const char *base);
+struct cfn_node *cfn__prop_map(struct cfn_ctx *c, const struct cfn_node *m, const char *key,
+                               const char *base);
+struct cidr4 cfn__prop_cidr(struct cfn_ctx *c, const struct cfn_node *m, const char *key,
+                            const char *base, bool *ok);
 /* Reports unknown keys of m (with "did you mean") and missing required ones. */
-void cfn__check_keys(struct cfn_ctx *c, const struct cfn_node *m, const char *base, const char *const *known,
-		     const char *const *required, const char *what);
+void cfn__check_keys(struct cfn_ctx *c, const struct cfn_node *m, const char *base,
+                     const char *const *known, const char *const *required, const char *what);
 /* The model index of the resource of type whose Ref or attribute value is n
  * (-1, reported, when there is none); the list form returns a malloc'd
  * array of the indexes found. */
-int cfn__ref_index(struct cfn_ctx *c, const struct cfn_node *n, const char *type, const char *path, const char *what);
-int *cfn__ref_indexes(struct cfn_ctx *c, const struct cfn_node *l, const char *type, const char *path, const char *what,
-		      size_t *count);
+int cfn__ref_index(struct cfn_ctx *c, const struct cfn_node *n, const char *type, const char *path,
+                   const char *what);
+int *cfn__ref_indexes(struct cfn_ctx *c, const struct cfn_node *l, const char *type,
+                      const char *path, const char *what, size_t *count);
 
 /* Builds c->m from the evaluated resources in creation order. */
 void cfn_build_model(struct cfn_ctx *c);

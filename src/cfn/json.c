@@ -182,7 +182,8 @@ static char *jp_string(struct jp *p, size_t *outlen)
 			break;
 		}
 		if (c < 0x20)
-			return jp_fail(p, "a string character (control characters must be escaped)");
+			return jp_fail(p,
+			               "a string character (control characters must be escaped)");
 		if (c == '\\') {
 			jp_adv(p);
 			if (p->pos >= p->len)
@@ -196,21 +197,25 @@ static char *jp_string(struct jp *p, size_t *outlen)
 				continue;
 			}
 			if (e != 'u')
-				return jp_fail(p, "one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after '\\'");
+				return jp_fail(
+				    p, "one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after '\\'");
 			jp_adv(p);
 			uint32_t cp;
 			if (jp_hex4(p, &cp) < 0)
 				return NULL;
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				uint32_t lo;
-				if (p->pos + 1 >= p->len || p->buf[p->pos] != '\\' || p->buf[p->pos + 1] != 'u')
-					return jp_fail(p, "a low surrogate \\uDC00-\\uDFFF after a high surrogate");
+				if (p->pos + 1 >= p->len || p->buf[p->pos] != '\\' ||
+				    p->buf[p->pos + 1] != 'u')
+					return jp_fail(p, "a low surrogate \\uDC00-\\uDFFF after a "
+					                  "high surrogate");
 				jp_adv(p);
 				jp_adv(p);
 				if (jp_hex4(p, &lo) < 0)
 					return NULL;
 				if (lo < 0xdc00 || lo > 0xdfff)
-					return jp_fail(p, "a low surrogate \\uDC00-\\uDFFF after a high surrogate");
+					return jp_fail(p, "a low surrogate \\uDC00-\\uDFFF after a "
+					                  "high surrogate");
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 			} else if (cp >= 0xdc00 && cp <= 0xdfff) {
 				return jp_fail(p, "a high surrogate before a low surrogate");
@@ -297,7 +302,8 @@ static struct cfn_node *jp_object(struct jp *p)
 	for (;;) {
 		jp_ws(p);
 		if (p->pos >= p->len || p->buf[p->pos] != '"')
-			return jp_fail(p, m->n ? "'\"' to start the next member name" : "'\"' to start a member name or '}'");
+			return jp_fail(p, m->n ? "'\"' to start the next member name"
+			                       : "'\"' to start a member name or '}'");
 		int kl = p->line, kc = p->col;
 		size_t klen;
 		char *key = jp_string(p, &klen);
@@ -408,7 +414,7 @@ static struct cfn_node *jp_value(struct jp *p)
 }
 
 struct cfn_node *cfn_json_parse(struct cfn_arena *a, const char *buf, size_t len,
-				struct cfn_parse_error *err)
+                                struct cfn_parse_error *err)
 {
 	struct jp p = {.a = a, .buf = buf, .len = len, .line = 1, .col = 1, .err = err};
 	/* A UTF-8 byte order mark is tolerated, as editors write one. */

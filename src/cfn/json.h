@@ -10,6 +10,6 @@
 /* Parses buf as one JSON value (surrounding white space allowed). Returns
  * the root, or NULL with *err set to the position and "expected X, found Y". */
 struct cfn_node *cfn_json_parse(struct cfn_arena *a, const char *buf, size_t len,
-				struct cfn_parse_error *err);
+                                struct cfn_parse_error *err);
 
 #endif

@@ -121,7 +121,7 @@ void cfn_node_push(struct cfn_arena *a, struct cfn_node *list, struct cfn_node *
 }
 
 void cfn_node_put(struct cfn_arena *a, struct cfn_node *map, const char *key, int line, int col,
-		  struct cfn_node *val)
+                  struct cfn_node *val)
 {
 	map->entries = grow(a, map->entries, map->n, &map->cap, sizeof(*map->entries));
 	struct cfn_entry *e = &map->entries[map->n++];

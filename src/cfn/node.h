@@ -19,7 +19,8 @@ struct cfn_arena {
 void *cfn_arena_alloc(struct cfn_arena *a, size_t size); /* zeroed; aborts on OOM */
 char *cfn_arena_strndup(struct cfn_arena *a, const char *s, size_t n);
 char *cfn_arena_strdup(struct cfn_arena *a, const char *s);
-char *cfn_arena_printf(struct cfn_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *cfn_arena_printf(struct cfn_arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void cfn_arena_free(struct cfn_arena *a);
 
 enum cfn_node_type {
@@ -46,9 +47,9 @@ struct cfn_node {
 	bool b;
 	const char *str; /* STR, NUM; NUL-terminated */
 	size_t len;
-	struct cfn_node **items; /* LIST */
+	struct cfn_node **items;   /* LIST */
 	struct cfn_entry *entries; /* MAP, in source order */
-	size_t n;		   /* items or entries */
+	size_t n;                  /* items or entries */
 	size_t cap;
 };
 
@@ -56,7 +57,7 @@ struct cfn_node *cfn_node_new(struct cfn_arena *a, enum cfn_node_type t, int lin
 struct cfn_node *cfn_node_str(struct cfn_arena *a, const char *s, int line, int col);
 void cfn_node_push(struct cfn_arena *a, struct cfn_node *list, struct cfn_node *item);
 void cfn_node_put(struct cfn_arena *a, struct cfn_node *map, const char *key, int line, int col,
-		  struct cfn_node *val);
+                  struct cfn_node *val);
 /* Value of key in a map node, or NULL (also when m is not a map). */
 struct cfn_node *cfn_node_get(const struct cfn_node *m, const char *key);
 const struct cfn_entry *cfn_node_entry(const struct cfn_node *m, const char *key);

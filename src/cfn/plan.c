@@ -7,15 +7,15 @@
 
 #include "cfn/cfn.h"
 
-#define FIND(arr, cnt, lg)                                                                                             \
-	for (size_t i_ = 0; i_ < (cnt); i_++)                                                                          \
+#define FIND(arr, cnt, lg)                                                                         \
+	for (size_t i_ = 0; i_ < (cnt); i_++)                                                      \
 		if (strcmp((arr)[i_].logical, (lg)) == 0)
 
 void cfn_plan_print(const struct model *m, FILE *out)
 {
 	char a[16], b[16];
-	fprintf(out, "stack %s in %s (account %s): %zu resources, resolver %s:53\n", m->stack_name, m->region, m->account,
-		m->nresources, addr4_str(m->resolver_addr, a));
+	fprintf(out, "stack %s in %s (account %s): %zu resources, resolver %s:53\n", m->stack_name,
+	        m->region, m->account, m->nresources, addr4_str(m->resolver_addr, a));
 	for (size_t k = 0; k < m->nresources; k++) {
 		const struct model_resource *r = &m->resources[k];
 		fprintf(out, "  %-40s %-42s ", r->logical, r->type);
@@ -26,17 +26,20 @@ void cfn_plan_print(const struct model *m, FILE *out)
 		FIND(m->vpcs, m->nvpcs, r->logical)
 		{
 			const struct model_vpc *v = &m->vpcs[i_];
-			fprintf(out, "%s/16 (VPC %s/%u) %s", addr4_str(v->lo_base, a), addr4_str(v->cidr.addr, b), v->cidr.prefix, v->id);
+			fprintf(out, "%s/16 (VPC %s/%u) %s", addr4_str(v->lo_base, a),
+			        addr4_str(v->cidr.addr, b), v->cidr.prefix, v->id);
 		}
 		FIND(m->subnets, m->nsubnets, r->logical)
 		{
 			const struct model_subnet *s = &m->subnets[i_];
-			fprintf(out, "%s/%u %s (VPC %s/%u)", addr4_str(s->lo_cidr.addr, a), s->lo_cidr.prefix, s->az,
-				addr4_str(s->cidr.addr, b), s->cidr.prefix);
+			fprintf(out, "%s/%u %s (VPC %s/%u)", addr4_str(s->lo_cidr.addr, a),
+			        s->lo_cidr.prefix, s->az, addr4_str(s->cidr.addr, b),
+			        s->cidr.prefix);
 		}
 		FIND(m->sgs, m->nsgs, r->logical)
 		{
-			fprintf(out, "%s: %zu ingress, %zu egress rules", m->sgs[i_].id, m->sgs[i_].ningress, m->sgs[i_].negress);
+			fprintf(out, "%s: %zu ingress, %zu egress rules", m->sgs[i_].id,
+			        m->sgs[i_].ningress, m->sgs[i_].negress);
 		}
 		FIND(m->lbs, m->nlbs, r->logical)
 		{
@@ -48,15 +51,20 @@ void cfn_plan_print(const struct model *m, FILE *out)
 		FIND(m->tgs, m->ntgs, r->logical)
 		{
 			const struct model_target_group *t = &m->tgs[i_];
-			fprintf(out, "%s %s:%d %s, health %s %s every %ds timeout %ds healthy %d unhealthy %d matcher %s", t->name,
-				t->protocol, t->port, t->target_type, t->hc.protocol, t->hc.path, t->hc.interval_s, t->hc.timeout_s,
-				t->hc.healthy_threshold, t->hc.unhealthy_threshold, t->hc.matcher);
+			fprintf(out,
+			        "%s %s:%d %s, health %s %s every %ds timeout %ds healthy %d "
+			        "unhealthy %d matcher %s",
+			        t->name, t->protocol, t->port, t->target_type, t->hc.protocol,
+			        t->hc.path, t->hc.interval_s, t->hc.timeout_s,
+			        t->hc.healthy_threshold, t->hc.unhealthy_threshold, t->hc.matcher);
 		}
 		FIND(m->listeners, m->nlisteners, r->logical)
 		{
 			const struct model_listener *l = &m->listeners[i_];
 			fprintf(out, "%s port %d, default forward to %s", l->protocol, l->port,
-				l->default_action.target_group >= 0 ? m->tgs[l->default_action.target_group].name : "?");
+			        l->default_action.target_group >= 0
+			            ? m->tgs[l->default_action.target_group].name
+			            : "?");
 		}
 		FIND(m->rules, m->nrules, r->logical)
 		{
@@ -67,7 +75,9 @@ void cfn_plan_print(const struct model *m, FILE *out)
 				for (size_t v = 0; v < ru->conds[j].nvalues; v++)
 					fprintf(out, "%s%s", v ? "," : " ", ru->conds[j].values[v]);
 			}
-			fprintf(out, " -> %s", ru->action.target_group >= 0 ? m->tgs[ru->action.target_group].name : "?");
+			fprintf(out, " -> %s",
+			        ru->action.target_group >= 0 ? m->tgs[ru->action.target_group].name
+			                                     : "?");
 		}
 		FIND(m->clusters, m->nclusters, r->logical)
 		{
@@ -76,31 +86,36 @@ void cfn_plan_print(const struct model *m, FILE *out)
 		FIND(m->task_defs, m->ntask_defs, r->logical)
 		{
 			const struct model_task_def *t = &m->task_defs[i_];
-			fprintf(out, "%s:1, %zu container%s", t->family, t->ncontainers, t->ncontainers == 1 ? "" : "s");
+			fprintf(out, "%s:1, %zu container%s", t->family, t->ncontainers,
+			        t->ncontainers == 1 ? "" : "s");
 			for (size_t j = 0; j < t->ncontainers; j++) {
 				fprintf(out, " %s [", t->containers[j].name);
 				for (size_t v = 0; v < t->containers[j].argc; v++)
-					fprintf(out, "%s%s", v ? " " : "", t->containers[j].argv[v]);
+					fprintf(out, "%s%s", v ? " " : "",
+					        t->containers[j].argv[v]);
 				fprintf(out, "]");
 			}
 		}
 		FIND(m->services, m->nservices, r->logical)
 		{
 			const struct model_service *s = &m->services[i_];
-			fprintf(out, "%s: %d desired task%s (min %d%%, max %d%%)", s->name, s->desired, s->desired == 1 ? "" : "s",
-				s->min_healthy_pct, s->max_pct);
+			fprintf(out, "%s: %d desired task%s (min %d%%, max %d%%)", s->name,
+			        s->desired, s->desired == 1 ? "" : "s", s->min_healthy_pct,
+			        s->max_pct);
 		}
 		FIND(m->asgs, m->nasgs, r->logical)
 		{
 			const struct model_asg *g = &m->asgs[i_];
-			fprintf(out, "%d host%s (min %d, max %d) in", g->desired, g->desired == 1 ? "" : "s", g->min, g->max);
+			fprintf(out, "%d host%s (min %d, max %d) in", g->desired,
+			        g->desired == 1 ? "" : "s", g->min, g->max);
 			for (size_t j = 0; j < g->nsubnets; j++)
 				fprintf(out, " %s", m->subnets[g->subnets[j]].az);
 		}
 		FIND(m->zones, m->nzones, r->logical)
 		{
-			fprintf(out, "%s zone %s (%s)", m->zones[i_].private_zone ? "private" : "public", m->zones[i_].name,
-				m->zones[i_].id);
+			fprintf(out, "%s zone %s (%s)",
+			        m->zones[i_].private_zone ? "private" : "public", m->zones[i_].name,
+			        m->zones[i_].id);
 		}
 		FIND(m->records, m->nrecords, r->logical)
 		{
@@ -117,6 +132,7 @@ void cfn_plan_print(const struct model *m, FILE *out)
 	}
 	for (size_t i = 0; i < m->noutputs; i++)
 		fprintf(out, "  output %s = %s%s%s%s\n", m->outputs[i].logical, m->outputs[i].value,
-			m->outputs[i].export_name ? " (export " : "", m->outputs[i].export_name ? m->outputs[i].export_name : "",
-			m->outputs[i].export_name ? ")" : "");
+		        m->outputs[i].export_name ? " (export " : "",
+		        m->outputs[i].export_name ? m->outputs[i].export_name : "",
+		        m->outputs[i].export_name ? ")" : "");
 }

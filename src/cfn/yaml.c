@@ -36,8 +36,8 @@ struct yp {
 };
 
 static const char *const short_fns[] = {
-	"GetAtt", "Sub", "Select", "GetAZs", "Join", "Split", "If", "Equals", "And", "Or", "Not",
-	"FindInMap", "Base64", "Cidr", "ImportValue", "Length", "ToJsonString", NULL,
+    "GetAtt", "Sub", "Select",    "GetAZs", "Join", "Split",       "If",     "Equals",       "And",
+    "Or",     "Not", "FindInMap", "Base64", "Cidr", "ImportValue", "Length", "ToJsonString", NULL,
 };
 
 static void yp_fail(struct yp *p, int line, int col, const char *fmt, const char *arg)
@@ -128,7 +128,8 @@ static struct cfn_node *yp_tag(struct yp *p, const char *tag, struct cfn_node *n
 				struct cfn_node *r = cfn_node_new(p->a, CFN_STR, n->line, n->col);
 				r->str = cfn_arena_strndup(p->a, n->str, (size_t)(dot - n->str));
 				r->len = strlen(r->str);
-				struct cfn_node *at = cfn_node_str(p->a, dot + 1, n->line, n->col + (int)(dot - n->str) + 1);
+				struct cfn_node *at = cfn_node_str(
+				    p->a, dot + 1, n->line, n->col + (int)(dot - n->str) + 1);
 				cfn_node_push(p->a, l, r);
 				cfn_node_push(p->a, l, at);
 				n = l;
@@ -137,7 +138,8 @@ static struct cfn_node *yp_tag(struct yp *p, const char *tag, struct cfn_node *n
 		cfn_node_put(p->a, m, key, n->line, n->col, n);
 		return m;
 	}
-	yp_fail(p, n->line, n->col, "unknown tag %s (CloudFormation short forms are !Ref, !GetAtt, !Sub, ...)", tag);
+	yp_fail(p, n->line, n->col,
+	        "unknown tag %s (CloudFormation short forms are !Ref, !GetAtt, !Sub, ...)", tag);
 	return NULL;
 }
 
@@ -170,7 +172,8 @@ static void yp_scalar(struct yp *p, const yaml_event_t *ev)
 	if (p->depth > 0) {
 		struct yframe *f = &p->stack[p->depth - 1];
 		if (f->n->type == CFN_MAP && !f->key) {
-			if (tag && strncmp(tag, "tag:yaml.org,2002:", 18) != 0 && strcmp(tag, "!") != 0) {
+			if (tag && strncmp(tag, "tag:yaml.org,2002:", 18) != 0 &&
+			    strcmp(tag, "!") != 0) {
 				yp_fail(p, line, col, "a mapping key can't have the tag %s", tag);
 				return;
 			}
@@ -185,13 +188,15 @@ static void yp_scalar(struct yp *p, const yaml_event_t *ev)
 	n->len = len;
 	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag) {
 		const char *s = n->str;
-		if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-		    strcmp(s, "NULL") == 0) {
+		if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+		    strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0) {
 			n->type = CFN_NULL;
-		} else if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0) {
+		} else if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 ||
+		           strcmp(s, "TRUE") == 0) {
 			n->type = CFN_BOOL;
 			n->b = true;
-		} else if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0) {
+		} else if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 ||
+		           strcmp(s, "FALSE") == 0) {
 			n->type = CFN_BOOL;
 		} else if (is_number(s)) {
 			n->type = CFN_NUM;
@@ -205,8 +210,8 @@ static void yp_scalar(struct yp *p, const yaml_event_t *ev)
 	yp_add(p, n);
 }
 
-static void yp_start(struct yp *p, const yaml_event_t *ev, enum cfn_node_type t, const yaml_char_t *tag,
-		     const yaml_char_t *anchor)
+static void yp_start(struct yp *p, const yaml_event_t *ev, enum cfn_node_type t,
+                     const yaml_char_t *tag, const yaml_char_t *anchor)
 {
 	int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
 	if (p->depth > 0) {
@@ -238,7 +243,7 @@ static void yp_end(struct yp *p)
 }
 
 struct cfn_node *cfn_yaml_parse(struct cfn_arena *a, const char *buf, size_t len,
-				struct cfn_parse_error *err)
+                                struct cfn_parse_error *err)
 {
 	yaml_parser_t parser;
 	struct yp p = {.a = a, .err = err};
@@ -253,8 +258,10 @@ struct cfn_node *cfn_yaml_parse(struct cfn_arena *a, const char *buf, size_t len
 		if (!yaml_parser_parse(&parser, &ev)) {
 			char msg[200];
 			snprintf(msg, sizeof(msg), "%s%s%s", parser.context ? parser.context : "",
-				 parser.context ? ": " : "", parser.problem ? parser.problem : "YAML syntax error");
-			yp_fail(&p, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1, "%s", msg);
+			         parser.context ? ": " : "",
+			         parser.problem ? parser.problem : "YAML syntax error");
+			yp_fail(&p, (int)parser.problem_mark.line + 1,
+			        (int)parser.problem_mark.column + 1, "%s", msg);
 			break;
 		}
 		switch (ev.type) {
@@ -262,10 +269,12 @@ struct cfn_node *cfn_yaml_parse(struct cfn_arena *a, const char *buf, size_t len
 			yp_scalar(&p, &ev);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
-			yp_start(&p, &ev, CFN_LIST, ev.data.sequence_start.tag, ev.data.sequence_start.anchor);
+			yp_start(&p, &ev, CFN_LIST, ev.data.sequence_start.tag,
+			         ev.data.sequence_start.anchor);
 			break;
 		case YAML_MAPPING_START_EVENT:
-			yp_start(&p, &ev, CFN_MAP, ev.data.mapping_start.tag, ev.data.mapping_start.anchor);
+			yp_start(&p, &ev, CFN_MAP, ev.data.mapping_start.tag,
+			         ev.data.mapping_start.anchor);
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
@@ -274,11 +283,14 @@ struct cfn_node *cfn_yaml_parse(struct cfn_arena *a, const char *buf, size_t len
 		case YAML_ALIAS_EVENT: {
 			struct cfn_node *n = yp_alias(&p, (const char *)ev.data.alias.anchor);
 			if (!n)
-				yp_fail(&p, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-					"unknown alias *%s", (const char *)ev.data.alias.anchor);
-			else if (p.depth > 0 && p.stack[p.depth - 1].n->type == CFN_MAP && !p.stack[p.depth - 1].key)
-				yp_fail(&p, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1, "%s",
-					"an alias can't be a mapping key");
+				yp_fail(&p, (int)ev.start_mark.line + 1,
+				        (int)ev.start_mark.column + 1, "unknown alias *%s",
+				        (const char *)ev.data.alias.anchor);
+			else if (p.depth > 0 && p.stack[p.depth - 1].n->type == CFN_MAP &&
+			         !p.stack[p.depth - 1].key)
+				yp_fail(&p, (int)ev.start_mark.line + 1,
+				        (int)ev.start_mark.column + 1, "%s",
+				        "an alias can't be a mapping key");
 			else
 				yp_add(&p, n);
 			break;

@@ -10,6 +10,6 @@
 
 /* Parses the first document of buf. Returns the root, or NULL with *err set. */
 struct cfn_node *cfn_yaml_parse(struct cfn_arena *a, const char *buf, size_t len,
-				struct cfn_parse_error *err);
+                                struct cfn_parse_error *err);
 
 #endif

@@ -14,7 +14,8 @@
 
 /* Loads text; returns the model or NULL, and the error output in *errs
  * (malloc'd, "" when none). */
-static struct model *load(const char *name, const char *text, char **errs, const char *const *params, size_t nparams)
+static struct model *load(const char *name, const char *text, char **errs,
+                          const char *const *params, size_t nparams)
 {
 	struct cfn_options o;
 	cfn_options_default(&o);
@@ -44,11 +45,11 @@ static char *errors_of(const char *name, const char *text)
 	return errs;
 }
 
-#define ASSERT_ERRORS(name, text, expected)                                                                            \
-	do {                                                                                                           \
-		char *e_ = errors_of(name, text);                                                                      \
-		ASSERT_STR_EQ(e_, expected);                                                                           \
-		free(e_);                                                                                              \
+#define ASSERT_ERRORS(name, text, expected)                                                        \
+	do {                                                                                       \
+		char *e_ = errors_of(name, text);                                                  \
+		ASSERT_STR_EQ(e_, expected);                                                       \
+		free(e_);                                                                          \
 	} while (0)
 
 static const struct model_resource *find_res(const struct model *m, const char *logical)
@@ -91,9 +92,13 @@ static void check_reference_model(const struct model *m)
 	ASSERT_EQ(lb->idle_timeout_s, 60);
 	ASSERT_EQ(lb->nsgs, 1);
 	ASSERT_TRUE(strncmp(lb->dns_name, "internal-PrivateApiLoadBalancer-", 32) == 0);
-	ASSERT_EQ(strlen(lb->dns_name), strlen("internal-PrivateApiLoadBalancer-1234567890.us-east-1.elb.amazonaws.com"));
+	ASSERT_EQ(strlen(lb->dns_name),
+	          strlen("internal-PrivateApiLoadBalancer-1234567890.us-east-1.elb.amazonaws.com"));
 	ASSERT_STR_CONTAINS(lb->dns_name, ".us-east-1.elb.amazonaws.com");
-	ASSERT_TRUE(strncmp(lb->arn, "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/PrivateApiLoadBalancer/", 92) == 0);
+	ASSERT_TRUE(strncmp(lb->arn,
+	                    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/"
+	                    "PrivateApiLoadBalancer/",
+	                    92) == 0);
 	ASSERT_EQ(strlen(lb->full_name), strlen("app/PrivateApiLoadBalancer/") + 16);
 
 	ASSERT_EQ(m->ntgs, 2);
@@ -134,7 +139,8 @@ static void check_reference_model(const struct model *m)
 	ASSERT_STR_EQ(l->protocol, "HTTP");
 	ASSERT_EQ(l->lb, 0);
 	ASSERT_EQ(l->default_action.type, MODEL_ACTION_FORWARD);
-	ASSERT_TRUE(l->default_action.target_group >= 0 && &m->tgs[l->default_action.target_group] == inv);
+	ASSERT_TRUE(l->default_action.target_group >= 0 &&
+	            &m->tgs[l->default_action.target_group] == inv);
 	ASSERT_EQ(l->nrules, 1);
 	ASSERT_EQ(m->nrules, 1);
 	const struct model_rule *r = &m->rules[0];
@@ -165,7 +171,8 @@ static void check_reference_model(const struct model *m)
 
 	ASSERT_EQ(m->nclusters, 1);
 	ASSERT_STR_EQ(m->clusters[0].name, "Main Cluster");
-	ASSERT_STR_EQ(m->clusters[0].arn, "arn:aws:ecs:us-east-1:123456789012:cluster/Main Cluster");
+	ASSERT_STR_EQ(m->clusters[0].arn,
+	              "arn:aws:ecs:us-east-1:123456789012:cluster/Main Cluster");
 	ASSERT_EQ(m->ntask_defs, 1);
 	const struct model_task_def *td = &m->task_defs[0];
 	ASSERT_STR_EQ(td->family, "service-a");
@@ -292,7 +299,8 @@ static void test_deterministic(void)
 	/* another stack name gives other ids */
 	o.stack_name = "other";
 	cfn_load("examples/service-a.json", &o, &b, stderr);
-	cfn_load("examples/service-a.json", &(struct cfn_options){.region = "us-east-1"}, &a, stderr);
+	cfn_load("examples/service-a.json", &(struct cfn_options){.region = "us-east-1"}, &a,
+	         stderr);
 	if (a && b)
 		ASSERT_TRUE(strcmp(a->vpcs[0].id, b->vpcs[0].id) != 0);
 	model_free(a);
@@ -306,12 +314,16 @@ static void test_deterministic(void)
 static char *eval_expr(const char *sections, const char *expr)
 {
 	char *text;
-	if (asprintf(&text,
-		     "{%s%s\"Resources\": {\"Log\": {\"Type\": \"AWS::Logs::LogGroup\", \"Properties\": {\"LogGroupName\": \"lg\"}},\n"
-		     " \"Sub\": {\"Type\": \"AWS::EC2::Subnet\", \"Properties\": {\"VpcId\": {\"Ref\": \"V\"}, \"CidrBlock\": \"10.1.2.0/24\", \"AvailabilityZone\": \"us-east-1c\"}},\n"
-		     " \"V\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": \"10.1.0.0/16\"}}},\n"
-		     "\"Outputs\": {\"O\": {\"Value\": %s}}}",
-		     sections, *sections ? "," : "", expr) < 0)
+	if (asprintf(
+	        &text,
+	        "{%s%s\"Resources\": {\"Log\": {\"Type\": \"AWS::Logs::LogGroup\", \"Properties\": "
+	        "{\"LogGroupName\": \"lg\"}},\n"
+	        " \"Sub\": {\"Type\": \"AWS::EC2::Subnet\", \"Properties\": {\"VpcId\": {\"Ref\": "
+	        "\"V\"}, \"CidrBlock\": \"10.1.2.0/24\", \"AvailabilityZone\": \"us-east-1c\"}},\n"
+	        " \"V\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": "
+	        "\"10.1.0.0/16\"}}},\n"
+	        "\"Outputs\": {\"O\": {\"Value\": %s}}}",
+	        sections, *sections ? "," : "", expr) < 0)
 		abort();
 	char *errs;
 	struct model *m = load("t.json", text, &errs, NULL, 0);
@@ -327,18 +339,18 @@ static char *eval_expr(const char *sections, const char *expr)
 	return out;
 }
 
-#define ASSERT_EVAL(sections, expr, expected)                                                                          \
-	do {                                                                                                           \
-		char *v_ = eval_expr(sections, expr);                                                                  \
-		ASSERT_STR_EQ(v_, expected);                                                                           \
-		free(v_);                                                                                              \
+#define ASSERT_EVAL(sections, expr, expected)                                                      \
+	do {                                                                                       \
+		char *v_ = eval_expr(sections, expr);                                              \
+		ASSERT_STR_EQ(v_, expected);                                                       \
+		free(v_);                                                                          \
 	} while (0)
 
-#define ASSERT_EVAL_ERR(sections, expr, needle)                                                                        \
-	do {                                                                                                           \
-		char *v_ = eval_expr(sections, expr);                                                                  \
-		ASSERT_STR_CONTAINS(v_, needle);                                                                       \
-		free(v_);                                                                                              \
+#define ASSERT_EVAL_ERR(sections, expr, needle)                                                    \
+	do {                                                                                       \
+		char *v_ = eval_expr(sections, expr);                                              \
+		ASSERT_STR_CONTAINS(v_, needle);                                                   \
+		free(v_);                                                                          \
 	} while (0)
 
 static void test_fn_ref(void)
@@ -349,13 +361,17 @@ static void test_fn_ref(void)
 	ASSERT_EVAL("", "{\"Ref\": \"AWS::Partition\"}", "aws");
 	ASSERT_EVAL("", "{\"Ref\": \"AWS::URLSuffix\"}", "amazonaws.com");
 	ASSERT_EVAL("", "{\"Ref\": \"Log\"}", "lg");
-	ASSERT_EVAL("\"Parameters\": {\"P\": {\"Type\": \"String\", \"Default\": \"x\"}}", "{\"Ref\": \"P\"}", "x");
-	ASSERT_EVAL("\"Parameters\": {\"P\": {\"Type\": \"Number\", \"Default\": 3}}", "{\"Ref\": \"P\"}", "3");
+	ASSERT_EVAL("\"Parameters\": {\"P\": {\"Type\": \"String\", \"Default\": \"x\"}}",
+	            "{\"Ref\": \"P\"}", "x");
+	ASSERT_EVAL("\"Parameters\": {\"P\": {\"Type\": \"Number\", \"Default\": 3}}",
+	            "{\"Ref\": \"P\"}", "3");
 	char *v = eval_expr("", "{\"Ref\": \"AWS::StackId\"}");
-	ASSERT_TRUE(strncmp(v, "arn:aws:cloudformation:us-east-1:123456789012:stack/t/", 54) == 0 && strlen(v) == 54 + 36);
+	ASSERT_TRUE(strncmp(v, "arn:aws:cloudformation:us-east-1:123456789012:stack/t/", 54) == 0 &&
+	            strlen(v) == 54 + 36);
 	free(v);
 	ASSERT_EVAL_ERR("", "{\"Ref\": \"Nope\"}", "Unresolved resource dependencies [Nope]");
-	ASSERT_EVAL_ERR("", "{\"Ref\": [\"Log\"]}", "Template format error: Every Ref object must have a single String value.");
+	ASSERT_EVAL_ERR("", "{\"Ref\": [\"Log\"]}",
+	                "Template format error: Every Ref object must have a single String value.");
 }
 
 static void test_fn_getatt(void)
@@ -363,38 +379,54 @@ static void test_fn_getatt(void)
 	ASSERT_EVAL("", "{\"Fn::GetAtt\": [\"Sub\", \"AvailabilityZone\"]}", "us-east-1c");
 	ASSERT_EVAL("", "{\"Fn::GetAtt\": \"Sub.CidrBlock\"}", "10.1.2.0/24");
 	ASSERT_EVAL("", "{\"Fn::GetAtt\": [\"V\", \"CidrBlock\"]}", "10.1.0.0/16");
-	ASSERT_EVAL("", "{\"Fn::GetAtt\": [\"Log\", \"Arn\"]}", "arn:aws:logs:us-east-1:123456789012:log-group:lg:*");
-	ASSERT_EVAL_ERR("", "{\"Fn::GetAtt\": [\"Nope\", \"Arn\"]}",
-			"Template error: instance of Fn::GetAtt references undefined resource Nope");
+	ASSERT_EVAL("", "{\"Fn::GetAtt\": [\"Log\", \"Arn\"]}",
+	            "arn:aws:logs:us-east-1:123456789012:log-group:lg:*");
+	ASSERT_EVAL_ERR(
+	    "", "{\"Fn::GetAtt\": [\"Nope\", \"Arn\"]}",
+	    "Template error: instance of Fn::GetAtt references undefined resource Nope");
 	ASSERT_EVAL_ERR("", "{\"Fn::GetAtt\": [\"V\", \"CidrBlok\"]}",
-			"Template error: resource V does not support attribute type CidrBlok in Fn::GetAtt (did you mean CidrBlock?)");
-	ASSERT_EVAL_ERR("", "{\"Fn::GetAtt\": [\"V\"]}", "every Fn::GetAtt object requires two non-empty parameters");
+	                "Template error: resource V does not support attribute type CidrBlok in "
+	                "Fn::GetAtt (did you mean CidrBlock?)");
+	ASSERT_EVAL_ERR("", "{\"Fn::GetAtt\": [\"V\"]}",
+	                "every Fn::GetAtt object requires two non-empty parameters");
 }
 
 static void test_fn_join_split_select(void)
 {
-	ASSERT_EVAL("", "{\"Fn::Join\": [\"-\", [\"a\", {\"Ref\": \"AWS::Region\"}, \"c\"]]}", "a-us-east-1-c");
+	ASSERT_EVAL("", "{\"Fn::Join\": [\"-\", [\"a\", {\"Ref\": \"AWS::Region\"}, \"c\"]]}",
+	            "a-us-east-1-c");
 	ASSERT_EVAL("", "{\"Fn::Join\": [\"\", [\"a\", \"b\"]]}", "ab");
 	ASSERT_EVAL("", "{\"Fn::Join\": [\",\", {\"Fn::Split\": [\"|\", \"a||c|\"]}]}", "a,,c,");
 	ASSERT_EVAL("", "{\"Fn::Select\": [\"1\", [\"a\", \"b\", \"c\"]]}", "b");
 	ASSERT_EVAL("", "{\"Fn::Select\": [2, {\"Fn::Split\": [\",\", \"x,y,z\"]}]}", "z");
-	ASSERT_EVAL("\"Parameters\": {\"L\": {\"Type\": \"CommaDelimitedList\", \"Default\": \"a, b ,c\"}}",
-		    "{\"Fn::Join\": [\"+\", {\"Ref\": \"L\"}]}", "a+b+c");
-	ASSERT_EVAL_ERR("", "{\"Fn::Select\": [3, [\"a\"]]}", "Template error: Fn::Select cannot select nonexistent value at index 3");
-	ASSERT_EVAL_ERR("", "{\"Fn::Select\": [\"x\", [\"a\"]]}", "Fn::Select index must be a non-negative integer");
+	ASSERT_EVAL(
+	    "\"Parameters\": {\"L\": {\"Type\": \"CommaDelimitedList\", \"Default\": \"a, b ,c\"}}",
+	    "{\"Fn::Join\": [\"+\", {\"Ref\": \"L\"}]}", "a+b+c");
+	ASSERT_EVAL_ERR("", "{\"Fn::Select\": [3, [\"a\"]]}",
+	                "Template error: Fn::Select cannot select nonexistent value at index 3");
+	ASSERT_EVAL_ERR("", "{\"Fn::Select\": [\"x\", [\"a\"]]}",
+	                "Fn::Select index must be a non-negative integer");
 	ASSERT_EVAL_ERR("", "{\"Fn::Join\": [\"-\"]}", "Fn::Join takes [delimiter, [values]]");
-	ASSERT_EVAL_ERR("", "{\"Fn::Join\": [\"-\", \"ab\"]}", "the Fn::Join values must be a list");
-	ASSERT_EVAL_ERR("", "{\"Fn::Split\": [\"\", \"ab\"]}", "the Fn::Split delimiter must not be empty");
+	ASSERT_EVAL_ERR("", "{\"Fn::Join\": [\"-\", \"ab\"]}",
+	                "the Fn::Join values must be a list");
+	ASSERT_EVAL_ERR("", "{\"Fn::Split\": [\"\", \"ab\"]}",
+	                "the Fn::Split delimiter must not be empty");
 }
 
 static void test_fn_sub(void)
 {
-	ASSERT_EVAL("", "{\"Fn::Sub\": \"${AWS::Region}-${Log}-${Sub.AvailabilityZone}-${!Literal}\"}",
-		    "us-east-1-lg-us-east-1c-${Literal}");
-	ASSERT_EVAL("", "{\"Fn::Sub\": [\"${A}/${B}\", {\"A\": \"x\", \"B\": {\"Ref\": \"AWS::AccountId\"}}]}", "x/123456789012");
+	ASSERT_EVAL("",
+	            "{\"Fn::Sub\": \"${AWS::Region}-${Log}-${Sub.AvailabilityZone}-${!Literal}\"}",
+	            "us-east-1-lg-us-east-1c-${Literal}");
+	ASSERT_EVAL(
+	    "",
+	    "{\"Fn::Sub\": [\"${A}/${B}\", {\"A\": \"x\", \"B\": {\"Ref\": \"AWS::AccountId\"}}]}",
+	    "x/123456789012");
 	ASSERT_EVAL("", "{\"Fn::Sub\": \"no vars\"}", "no vars");
-	ASSERT_EVAL_ERR("", "{\"Fn::Sub\": \"${Nope}\"}", "Unresolved resource dependencies [Nope]");
-	ASSERT_EVAL_ERR("", "{\"Fn::Sub\": \"${Nope.Attr}\"}", "Fn::GetAtt references undefined resource Nope");
+	ASSERT_EVAL_ERR("", "{\"Fn::Sub\": \"${Nope}\"}",
+	                "Unresolved resource dependencies [Nope]");
+	ASSERT_EVAL_ERR("", "{\"Fn::Sub\": \"${Nope.Attr}\"}",
+	                "Fn::GetAtt references undefined resource Nope");
 	ASSERT_EVAL_ERR("", "{\"Fn::Sub\": \"${open\"}", "Fn::Sub: \"${\" without a closing \"}\"");
 	ASSERT_EVAL_ERR("", "{\"Fn::Sub\": 3}", "Fn::Sub takes a string or [string, {variables}]");
 }
@@ -402,40 +434,50 @@ static void test_fn_sub(void)
 static void test_fn_getazs_base64_cidr(void)
 {
 	ASSERT_EVAL("", "{\"Fn::Join\": [\",\", {\"Fn::GetAZs\": \"\"}]}",
-		    "us-east-1a,us-east-1b,us-east-1c,us-east-1d,us-east-1e,us-east-1f");
+	            "us-east-1a,us-east-1b,us-east-1c,us-east-1d,us-east-1e,us-east-1f");
 	ASSERT_EVAL("", "{\"Fn::Join\": [\",\", {\"Fn::GetAZs\": {\"Ref\": \"AWS::Region\"}}]}",
-		    "us-east-1a,us-east-1b,us-east-1c,us-east-1d,us-east-1e,us-east-1f");
+	            "us-east-1a,us-east-1b,us-east-1c,us-east-1d,us-east-1e,us-east-1f");
 	ASSERT_EVAL("", "{\"Fn::Select\": [0, {\"Fn::GetAZs\": \"eu-west-1\"}]}", "eu-west-1a");
 	ASSERT_EVAL("", "{\"Fn::Base64\": \"hello\"}", "aGVsbG8=");
 	ASSERT_EVAL("", "{\"Fn::Base64\": \"hi\"}", "aGk=");
 	ASSERT_EVAL("", "{\"Fn::Base64\": {\"Fn::Sub\": \"${AWS::Partition}\"}}", "YXdz");
 	ASSERT_EVAL("", "{\"Fn::Join\": [\",\", {\"Fn::Cidr\": [\"192.168.0.0/24\", 6, 5]}]}",
-		    "192.168.0.0/27,192.168.0.32/27,192.168.0.64/27,192.168.0.96/27,192.168.0.128/27,192.168.0.160/27");
-	ASSERT_EVAL_ERR("", "{\"Fn::Cidr\": [\"192.168.0.0/24\", 9, 5]}", "holds only 8 /27 blocks");
+	            "192.168.0.0/27,192.168.0.32/27,192.168.0.64/27,192.168.0.96/27,192.168.0.128/"
+	            "27,192.168.0.160/27");
+	ASSERT_EVAL_ERR("", "{\"Fn::Cidr\": [\"192.168.0.0/24\", 9, 5]}",
+	                "holds only 8 /27 blocks");
 	ASSERT_EVAL_ERR("", "{\"Fn::Cidr\": [\"nope\", 1, 5]}", "is not an IPv4 CIDR block");
 	ASSERT_EVAL_ERR("", "{\"Fn::Base64\": [\"a\"]}", "the Fn::Base64 value must be a string");
 	ASSERT_EVAL_ERR("", "{\"Fn::ImportValue\": \"x\"}", "Fn::ImportValue");
-	ASSERT_EVAL_ERR("", "{\"Fn::Joni\": [\"\", []]}", "unknown intrinsic function Fn::Joni (did you mean Fn::Join?)");
+	ASSERT_EVAL_ERR("", "{\"Fn::Joni\": [\"\", []]}",
+	                "unknown intrinsic function Fn::Joni (did you mean Fn::Join?)");
 }
 
 static const char maps[] =
-	"\"Mappings\": {\"M\": {\"us-east-1\": {\"Ami\": \"ami-1\", \"List\": [\"p\", \"q\"]}}}";
+    "\"Mappings\": {\"M\": {\"us-east-1\": {\"Ami\": \"ami-1\", \"List\": [\"p\", \"q\"]}}}";
 
 static void test_fn_findinmap(void)
 {
-	ASSERT_EVAL(maps, "{\"Fn::FindInMap\": [\"M\", {\"Ref\": \"AWS::Region\"}, \"Ami\"]}", "ami-1");
-	ASSERT_EVAL(maps, "{\"Fn::Join\": [\"\", {\"Fn::FindInMap\": [\"M\", \"us-east-1\", \"List\"]}]}", "pq");
-	ASSERT_EVAL_ERR(maps, "{\"Fn::FindInMap\": [\"M\", \"eu-west-1\", \"Ami\"]}", "mapping M has no key eu-west-1");
-	ASSERT_EVAL_ERR(maps, "{\"Fn::FindInMap\": [\"X\", \"a\", \"b\"]}", "the template has no mapping X");
-	ASSERT_EVAL_ERR(maps, "{\"Fn::FindInMap\": [\"M\", \"a\"]}", "Fn::FindInMap takes [MapName, TopLevelKey, SecondLevelKey]");
+	ASSERT_EVAL(maps, "{\"Fn::FindInMap\": [\"M\", {\"Ref\": \"AWS::Region\"}, \"Ami\"]}",
+	            "ami-1");
+	ASSERT_EVAL(maps,
+	            "{\"Fn::Join\": [\"\", {\"Fn::FindInMap\": [\"M\", \"us-east-1\", \"List\"]}]}",
+	            "pq");
+	ASSERT_EVAL_ERR(maps, "{\"Fn::FindInMap\": [\"M\", \"eu-west-1\", \"Ami\"]}",
+	                "mapping M has no key eu-west-1");
+	ASSERT_EVAL_ERR(maps, "{\"Fn::FindInMap\": [\"X\", \"a\", \"b\"]}",
+	                "the template has no mapping X");
+	ASSERT_EVAL_ERR(maps, "{\"Fn::FindInMap\": [\"M\", \"a\"]}",
+	                "Fn::FindInMap takes [MapName, TopLevelKey, SecondLevelKey]");
 }
 
 static const char conds[] =
-	"\"Parameters\": {\"Env\": {\"Type\": \"String\", \"Default\": \"prod\", \"AllowedValues\": [\"prod\", \"dev\"]}},"
-	"\"Conditions\": {\"IsProd\": {\"Fn::Equals\": [{\"Ref\": \"Env\"}, \"prod\"]},"
-	" \"IsDev\": {\"Fn::Not\": [{\"Condition\": \"IsProd\"}]},"
-	" \"Both\": {\"Fn::And\": [{\"Condition\": \"IsProd\"}, {\"Condition\": \"IsDev\"}]},"
-	" \"Either\": {\"Fn::Or\": [{\"Condition\": \"IsProd\"}, {\"Condition\": \"IsDev\"}]}}";
+    "\"Parameters\": {\"Env\": {\"Type\": \"String\", \"Default\": \"prod\", \"AllowedValues\": "
+    "[\"prod\", \"dev\"]}},"
+    "\"Conditions\": {\"IsProd\": {\"Fn::Equals\": [{\"Ref\": \"Env\"}, \"prod\"]},"
+    " \"IsDev\": {\"Fn::Not\": [{\"Condition\": \"IsProd\"}]},"
+    " \"Both\": {\"Fn::And\": [{\"Condition\": \"IsProd\"}, {\"Condition\": \"IsDev\"}]},"
+    " \"Either\": {\"Fn::Or\": [{\"Condition\": \"IsProd\"}, {\"Condition\": \"IsDev\"}]}}";
 
 static void test_fn_if_conditions(void)
 {
@@ -444,22 +486,30 @@ static void test_fn_if_conditions(void)
 	ASSERT_EVAL(conds, "{\"Fn::If\": [\"Both\", \"y\", \"n\"]}", "n");
 	ASSERT_EVAL(conds, "{\"Fn::If\": [\"Either\", \"y\", \"n\"]}", "y");
 	/* AWS::NoValue removes a list element */
-	ASSERT_EVAL(conds, "{\"Fn::Join\": [\",\", [\"a\", {\"Fn::If\": [\"IsDev\", \"b\", {\"Ref\": \"AWS::NoValue\"}]}]]}", "a");
-	ASSERT_EVAL_ERR(conds, "{\"Fn::If\": [\"IsPord\", \"p\", \"d\"]}", "Unresolved condition dependency IsPord (did you mean IsProd?)");
-	ASSERT_EVAL_ERR(conds, "{\"Fn::Equals\": [\"a\", \"a\"]}", "Fn::Equals can be used only in Conditions");
-	ASSERT_EVAL_ERR(conds, "{\"Fn::If\": [\"IsProd\", \"p\"]}", "Fn::If takes [condition_name, value_if_true, value_if_false]");
-	ASSERT_EVAL_ERR("\"Conditions\": {\"C\": {\"Fn::Equals\": [{\"Ref\": \"Log\"}, \"x\"]}}", "\"v\"",
-			"Conditions can refer only to parameters, not to the resource Log");
-	ASSERT_EVAL_ERR("\"Conditions\": {\"C\": {\"Fn::And\": [{\"Condition\": \"C\"}, {\"Condition\": \"C\"}]}}", "\"v\"",
-			"Circular dependency between conditions");
+	ASSERT_EVAL(conds,
+	            "{\"Fn::Join\": [\",\", [\"a\", {\"Fn::If\": [\"IsDev\", \"b\", {\"Ref\": "
+	            "\"AWS::NoValue\"}]}]]}",
+	            "a");
+	ASSERT_EVAL_ERR(conds, "{\"Fn::If\": [\"IsPord\", \"p\", \"d\"]}",
+	                "Unresolved condition dependency IsPord (did you mean IsProd?)");
+	ASSERT_EVAL_ERR(conds, "{\"Fn::Equals\": [\"a\", \"a\"]}",
+	                "Fn::Equals can be used only in Conditions");
+	ASSERT_EVAL_ERR(conds, "{\"Fn::If\": [\"IsProd\", \"p\"]}",
+	                "Fn::If takes [condition_name, value_if_true, value_if_false]");
+	ASSERT_EVAL_ERR("\"Conditions\": {\"C\": {\"Fn::Equals\": [{\"Ref\": \"Log\"}, \"x\"]}}",
+	                "\"v\"",
+	                "Conditions can refer only to parameters, not to the resource Log");
+	ASSERT_EVAL_ERR("\"Conditions\": {\"C\": {\"Fn::And\": [{\"Condition\": \"C\"}, "
+	                "{\"Condition\": \"C\"}]}}",
+	                "\"v\"", "Circular dependency between conditions");
 }
 
 static void test_resource_condition(void)
 {
 	const char *t = "{\"Parameters\": {\"On\": {\"Type\": \"String\", \"Default\": \"no\"}},"
-			"\"Conditions\": {\"C\": {\"Fn::Equals\": [{\"Ref\": \"On\"}, \"yes\"]}},"
-			"\"Resources\": {\"A\": {\"Type\": \"AWS::Logs::LogGroup\"},"
-			" \"B\": {\"Type\": \"AWS::Logs::LogGroup\", \"Condition\": \"C\"}}}";
+	                "\"Conditions\": {\"C\": {\"Fn::Equals\": [{\"Ref\": \"On\"}, \"yes\"]}},"
+	                "\"Resources\": {\"A\": {\"Type\": \"AWS::Logs::LogGroup\"},"
+	                " \"B\": {\"Type\": \"AWS::Logs::LogGroup\", \"Condition\": \"C\"}}}";
 	char *errs;
 	struct model *m = load("c.json", t, &errs, NULL, 0);
 	ASSERT_STR_EQ(errs, "");
@@ -481,9 +531,12 @@ static void test_resource_condition(void)
 
 static void test_parameters(void)
 {
-	const char *t = "{\"Parameters\": {\"Cidr\": {\"Type\": \"String\", \"AllowedPattern\": \"[0-9./]+\"},"
-			" \"N\": {\"Type\": \"Number\", \"Default\": \"2\", \"MinValue\": 1, \"MaxValue\": 5}},\n"
-			"\"Resources\": {\"V\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": {\"Ref\": \"Cidr\"}}}}}";
+	const char *t =
+	    "{\"Parameters\": {\"Cidr\": {\"Type\": \"String\", \"AllowedPattern\": \"[0-9./]+\"},"
+	    " \"N\": {\"Type\": \"Number\", \"Default\": \"2\", \"MinValue\": 1, \"MaxValue\": "
+	    "5}},\n"
+	    "\"Resources\": {\"V\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": "
+	    "{\"Ref\": \"Cidr\"}}}}}";
 	const char *const ok[] = {"Cidr=10.9.0.0/16"};
 	char *errs;
 	struct model *m = load("p.json", t, &errs, ok, 1);
@@ -512,63 +565,77 @@ static void test_parameters(void)
 static void test_error_bad_ref(void)
 {
 	ASSERT_ERRORS("bad-ref.json",
-		      "{\n"
-		      "  \"Resources\": {\n"
-		      "    \"V\": {\"Type\": \"AWS::EC2::VPC\",\n"
-		      "      \"Properties\": {\"CidrBlock\": {\"Ref\": \"VpcCidr\"}}}\n"
-		      "  }\n"
-		      "}\n",
-		      "bad-ref.json:4:35: error: Resources.V.Properties.CidrBlock: Template format error: Unresolved resource "
-		      "dependencies [VpcCidr] in the Resources block of the template\n");
+	              "{\n"
+	              "  \"Resources\": {\n"
+	              "    \"V\": {\"Type\": \"AWS::EC2::VPC\",\n"
+	              "      \"Properties\": {\"CidrBlock\": {\"Ref\": \"VpcCidr\"}}}\n"
+	              "  }\n"
+	              "}\n",
+	              "bad-ref.json:4:35: error: Resources.V.Properties.CidrBlock: Template format "
+	              "error: Unresolved resource "
+	              "dependencies [VpcCidr] in the Resources block of the template\n");
 }
 
 static void test_error_cycle(void)
 {
-	ASSERT_ERRORS("cycle.json",
-		      "{\"Resources\": {\n"
-		      "  \"A\": {\"Type\": \"AWS::Logs::LogGroup\", \"DependsOn\": \"B\"},\n"
-		      "  \"B\": {\"Type\": \"AWS::Logs::LogGroup\", \"Properties\": {\"LogGroupName\": {\"Ref\": \"A\"}}},\n"
-		      "  \"C\": {\"Type\": \"AWS::Logs::LogGroup\", \"DependsOn\": [\"A\"]}\n"
-		      "}}\n",
-		      "cycle.json:2:3: error: Resources: Circular dependency between resources: [A, B]\n");
+	ASSERT_ERRORS(
+	    "cycle.json",
+	    "{\"Resources\": {\n"
+	    "  \"A\": {\"Type\": \"AWS::Logs::LogGroup\", \"DependsOn\": \"B\"},\n"
+	    "  \"B\": {\"Type\": \"AWS::Logs::LogGroup\", \"Properties\": {\"LogGroupName\": "
+	    "{\"Ref\": \"A\"}}},\n"
+	    "  \"C\": {\"Type\": \"AWS::Logs::LogGroup\", \"DependsOn\": [\"A\"]}\n"
+	    "}}\n",
+	    "cycle.json:2:3: error: Resources: Circular dependency between resources: [A, B]\n");
 }
 
 static void test_error_wrong_type(void)
 {
-	ASSERT_ERRORS("type.json",
-		      "{\"Resources\": {\n"
-		      "  \"TG\": {\"Type\": \"AWS::ElasticLoadBalancingV2::TargetGroup\", \"Properties\": {\n"
-		      "    \"Protocol\": \"HTTP\", \"VpcId\": {\"Ref\": \"V\"},\n"
-		      "    \"Port\": [80]}},\n"
-		      "  \"V\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": \"10.0.0.0/16\"}},\n"
-		      "  \"S\": {\"Type\": \"AWS::ECS::Service\", \"Properties\": {\"DesiredCount\": \"two\"}}\n"
-		      "}}\n",
-		      "type.json:4:13: error: Resources.TG.Properties.Port: expected an integer, found a list\n"
-		      "type.json:6:52: error: Resources.S.Properties: a service needs Cluster here (ECS's \"default\" cluster does not exist in vpcd)\n"
-		      "type.json:6:52: error: Resources.S.Properties: missing required property TaskDefinition\n"
-		      "type.json:6:69: error: Resources.S.Properties.DesiredCount: expected an integer, found \"two\"\n");
+	ASSERT_ERRORS(
+	    "type.json",
+	    "{\"Resources\": {\n"
+	    "  \"TG\": {\"Type\": \"AWS::ElasticLoadBalancingV2::TargetGroup\", \"Properties\": {\n"
+	    "    \"Protocol\": \"HTTP\", \"VpcId\": {\"Ref\": \"V\"},\n"
+	    "    \"Port\": [80]}},\n"
+	    "  \"V\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": "
+	    "\"10.0.0.0/16\"}},\n"
+	    "  \"S\": {\"Type\": \"AWS::ECS::Service\", \"Properties\": {\"DesiredCount\": "
+	    "\"two\"}}\n"
+	    "}}\n",
+	    "type.json:4:13: error: Resources.TG.Properties.Port: expected an integer, found a "
+	    "list\n"
+	    "type.json:6:52: error: Resources.S.Properties: a service needs Cluster here (ECS's "
+	    "\"default\" cluster does not exist in vpcd)\n"
+	    "type.json:6:52: error: Resources.S.Properties: missing required property "
+	    "TaskDefinition\n"
+	    "type.json:6:69: error: Resources.S.Properties.DesiredCount: expected an integer, "
+	    "found \"two\"\n");
 }
 
 static void test_error_unknown_type(void)
 {
-	ASSERT_ERRORS("unknown.json",
-		      "{\"Resources\": {\n"
-		      "  \"Q\": {\"Type\": \"AWS::Foo::Bar\"}\n"
-		      "}}\n",
-		      "unknown.json:2:17: error: Resources.Q.Type: unknown resource type AWS::Foo::Bar\n");
+	ASSERT_ERRORS(
+	    "unknown.json",
+	    "{\"Resources\": {\n"
+	    "  \"Q\": {\"Type\": \"AWS::Foo::Bar\"}\n"
+	    "}}\n",
+	    "unknown.json:2:17: error: Resources.Q.Type: unknown resource type AWS::Foo::Bar\n");
 }
 
 static void test_error_broken_json(void)
 {
 	ASSERT_ERRORS("broken.json",
-		      "{\"Resources\": {\n"
-		      "  \"A\": {\"Type\": \"AWS::Logs::LogGroup\"]\n"
-		      "}}\n",
-		      "broken.json:2:38: error: JSON not well-formed: expected ',' or '}' after object member, found ']'\n");
-	ASSERT_ERRORS("trunc.json", "{\"Resources\": {\"A\": ",
-		      "trunc.json:1:21: error: JSON not well-formed: expected a value, found end of input\n");
+	              "{\"Resources\": {\n"
+	              "  \"A\": {\"Type\": \"AWS::Logs::LogGroup\"]\n"
+	              "}}\n",
+	              "broken.json:2:38: error: JSON not well-formed: expected ',' or '}' after "
+	              "object member, found ']'\n");
+	ASSERT_ERRORS(
+	    "trunc.json", "{\"Resources\": {\"A\": ",
+	    "trunc.json:1:21: error: JSON not well-formed: expected a value, found end of input\n");
 	ASSERT_ERRORS("comma.json", "{\"a\": 1,}",
-		      "comma.json:1:9: error: JSON not well-formed: expected '\"' to start the next member name, found '}'\n");
+	              "comma.json:1:9: error: JSON not well-formed: expected '\"' to start the "
+	              "next member name, found '}'\n");
 }
 
 static void test_error_broken_yaml(void)
@@ -577,69 +644,82 @@ static void test_error_broken_yaml(void)
 	ASSERT_STR_CONTAINS(e, "broken.yaml:4:1: error: YAML not well-formed: ");
 	free(e);
 	e = errors_of("tag.yaml", "Resources:\n  A:\n    Type: !Reff X\n");
-	ASSERT_STR_EQ(e, "tag.yaml:3:11: error: YAML not well-formed: unknown tag !Reff (CloudFormation short forms are !Ref, !GetAtt, !Sub, ...)\n");
+	ASSERT_STR_EQ(e, "tag.yaml:3:11: error: YAML not well-formed: unknown tag !Reff "
+	                 "(CloudFormation short forms are !Ref, !GetAtt, !Sub, ...)\n");
 	free(e);
 }
 
 static void test_error_missing_parameter(void)
 {
-	ASSERT_ERRORS("param.json",
-		      "{\"Parameters\": {\n"
-		      "  \"Env\": {\"Type\": \"String\"}},\n"
-		      " \"Resources\": {\"A\": {\"Type\": \"AWS::Logs::LogGroup\", \"Properties\": {\"LogGroupName\": {\"Ref\": \"Env\"}}}}}\n",
-		      "param.json:2:3: error: Parameters.Env: Parameters: [Env] must have values\n");
+	ASSERT_ERRORS(
+	    "param.json",
+	    "{\"Parameters\": {\n"
+	    "  \"Env\": {\"Type\": \"String\"}},\n"
+	    " \"Resources\": {\"A\": {\"Type\": \"AWS::Logs::LogGroup\", \"Properties\": "
+	    "{\"LogGroupName\": {\"Ref\": \"Env\"}}}}}\n",
+	    "param.json:2:3: error: Parameters.Env: Parameters: [Env] must have values\n");
 }
 
 static void test_error_misspelled_property(void)
 {
 	ASSERT_ERRORS("spell.json",
-		      "{\"Resources\": {\n"
-		      "  \"V\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": \"10.0.0.0/16\",\n"
-		      "    \"EnableDnsSuport\": true}}\n"
-		      "}}\n",
-		      "spell.json:3:5: error: Resources.V.Properties.EnableDnsSuport: unknown property (did you mean EnableDnsSupport?)\n");
+	              "{\"Resources\": {\n"
+	              "  \"V\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": "
+	              "\"10.0.0.0/16\",\n"
+	              "    \"EnableDnsSuport\": true}}\n"
+	              "}}\n",
+	              "spell.json:3:5: error: Resources.V.Properties.EnableDnsSuport: unknown "
+	              "property (did you mean EnableDnsSupport?)\n");
 	ASSERT_ERRORS("spell2.json",
-		      "{\"Resources\": {\n"
-		      "  \"VPC\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": \"10.0.0.0/16\"}},\n"
-		      "  \"L\": {\"Type\": \"AWS::Logs::LogGroup\", \"DependsOn\": \"VCP\"}\n"
-		      "}}\n",
-		      "spell2.json:3:53: error: Resources.L.DependsOn: Template format error: Unresolved resource dependencies [VCP] "
-		      "in the Resources block of the template (did you mean VPC?)\n");
+	              "{\"Resources\": {\n"
+	              "  \"VPC\": {\"Type\": \"AWS::EC2::VPC\", \"Properties\": {\"CidrBlock\": "
+	              "\"10.0.0.0/16\"}},\n"
+	              "  \"L\": {\"Type\": \"AWS::Logs::LogGroup\", \"DependsOn\": \"VCP\"}\n"
+	              "}}\n",
+	              "spell2.json:3:53: error: Resources.L.DependsOn: Template format error: "
+	              "Unresolved resource dependencies [VCP] "
+	              "in the Resources block of the template (did you mean VPC?)\n");
 }
 
 static void test_errors_all_sorted(void)
 {
 	/* several errors in one pass, sorted by position */
 	ASSERT_ERRORS("many.yaml",
-		      "Resources:\n"
-		      "  R:\n"
-		      "    Type: AWS::ElasticLoadBalancingV2::ListenerRule\n"
-		      "    Properties:\n"
-		      "      Priority: 60000\n"
-		      "      Actions: [{Type: redirect}]\n"
-		      "      Conditions: [{Field: host-heder, Values: [a.example.com]}]\n"
-		      "      ListenerArn: !GetAtt Nope.ListenerArn\n",
-		      "many.yaml:8:20: error: Resources.R.Properties.ListenerArn: Template error: instance of Fn::GetAtt references undefined resource Nope\n");
-	ASSERT_ERRORS("many2.yaml",
-		      "Resources:\n"
-		      "  L:\n"
-		      "    Type: AWS::ElasticLoadBalancingV2::Listener\n"
-		      "    Properties:\n"
-		      "      Port: 0\n"
-		      "      Protocol: FTP\n"
-		      "      LoadBalancerArn: x\n"
-		      "      DefaultActions: [{Type: redirect}]\n",
-		      "many2.yaml:5:13: error: Resources.L.Properties.Port: must be 1..65535, found 0\n"
-		      "many2.yaml:6:17: error: Resources.L.Properties.Protocol: must be one of HTTP, HTTPS; found \"FTP\" (did you mean HTTP?)\n"
-		      "many2.yaml:7:24: error: Resources.L.Properties.LoadBalancerArn: \"x\" is not a load balancer of this template (use Ref or Fn::GetAtt)\n"
-		      "many2.yaml:8:31: error: Resources.L.Properties.DefaultActions[0].Type: action type redirect is not supported yet (only forward)\n");
+	              "Resources:\n"
+	              "  R:\n"
+	              "    Type: AWS::ElasticLoadBalancingV2::ListenerRule\n"
+	              "    Properties:\n"
+	              "      Priority: 60000\n"
+	              "      Actions: [{Type: redirect}]\n"
+	              "      Conditions: [{Field: host-heder, Values: [a.example.com]}]\n"
+	              "      ListenerArn: !GetAtt Nope.ListenerArn\n",
+	              "many.yaml:8:20: error: Resources.R.Properties.ListenerArn: Template error: "
+	              "instance of Fn::GetAtt references undefined resource Nope\n");
+	ASSERT_ERRORS(
+	    "many2.yaml",
+	    "Resources:\n"
+	    "  L:\n"
+	    "    Type: AWS::ElasticLoadBalancingV2::Listener\n"
+	    "    Properties:\n"
+	    "      Port: 0\n"
+	    "      Protocol: FTP\n"
+	    "      LoadBalancerArn: x\n"
+	    "      DefaultActions: [{Type: redirect}]\n",
+	    "many2.yaml:5:13: error: Resources.L.Properties.Port: must be 1..65535, found 0\n"
+	    "many2.yaml:6:17: error: Resources.L.Properties.Protocol: must be one of HTTP, HTTPS; "
+	    "found \"FTP\" (did you mean HTTP?)\n"
+	    "many2.yaml:7:24: error: Resources.L.Properties.LoadBalancerArn: \"x\" is not a load "
+	    "balancer of this template (use Ref or Fn::GetAtt)\n"
+	    "many2.yaml:8:31: error: Resources.L.Properties.DefaultActions[0].Type: action type "
+	    "redirect is not supported yet (only forward)\n");
 }
 
 static void test_json_reader(void)
 {
 	struct cfn_arena a = {0};
 	struct cfn_parse_error err;
-	const char *s = "{\"a\": [1, -2.5e3, true, null, \"x\\u00e9\\ud83d\\ude00\\n\"],\n \"b\": {}}";
+	const char *s =
+	    "{\"a\": [1, -2.5e3, true, null, \"x\\u00e9\\ud83d\\ude00\\n\"],\n \"b\": {}}";
 	struct cfn_node *n = cfn_json_parse(&a, s, strlen(s), &err);
 	ASSERT_TRUE(n && n->type == CFN_MAP && n->n == 2);
 	if (n) {
@@ -651,7 +731,8 @@ static void test_json_reader(void)
 		ASSERT_EQ(n->entries[1].col, 2);
 		ASSERT_EQ(l->items[2]->col, 19);
 	}
-	const char *bad[] = {"[01]", "[1.]", "\"\\x\"", "\"\\ud800\"", "[1,]", "{\"a\" 1}", "tru", "\"a\tb\"", "[] []", "\"\xff\""};
+	const char *bad[] = {"[01]",      "[1.]", "\"\\x\"",  "\"\\ud800\"", "[1,]",
+	                     "{\"a\" 1}", "tru",  "\"a\tb\"", "[] []",       "\"\xff\""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ASSERT_TRUE(cfn_json_parse(&a, bad[i], strlen(bad[i]), &err) == NULL);
 	char deep[600];
@@ -666,10 +747,10 @@ static void test_yaml_reader(void)
 	struct cfn_arena a = {0};
 	struct cfn_parse_error err;
 	const char *s = "a: !GetAtt R.Attr.Sub\n"
-			"b: !Sub [\"${x}\", {x: 1}]\n"
-			"c: &anc [1, '2', yes, true, ~]\n"
-			"d: *anc\n"
-			"e: !Ref X\n";
+	                "b: !Sub [\"${x}\", {x: 1}]\n"
+	                "c: &anc [1, '2', yes, true, ~]\n"
+	                "d: *anc\n"
+	                "e: !Ref X\n";
 	struct cfn_node *n = cfn_yaml_parse(&a, s, strlen(s), &err);
 	ASSERT_TRUE(n != NULL);
 	if (n) {

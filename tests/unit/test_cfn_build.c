@@ -24,24 +24,29 @@ static struct model *load(const char *text, char **errs)
 	return m;
 }
 
-#define NET                                                                                                            \
-	"Resources:\n"                                                                                                 \
-	"  V1: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"                                          \
-	"  V2: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.8.0.0/16}}\n"                                          \
-	"  A: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V1, CidrBlock: 10.0.1.0/24, AvailabilityZone: us-east-1a}}\n" \
-	"  B: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V1, CidrBlock: 10.0.2.0/24, AvailabilityZone: us-east-1b}}\n" \
-	"  C: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V2, CidrBlock: 10.8.3.0/24, AvailabilityZone: us-east-1c}}\n" \
-	"  TG:\n"                                                                                                      \
-	"    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n"                                                         \
-	"    Properties: {Protocol: HTTP, Port: \"8080\", VpcId: !Ref V1, HealthCheckEnabled: \"false\"}\n"
+#define NET                                                                                        \
+	"Resources:\n"                                                                             \
+	"  V1: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"                      \
+	"  V2: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.8.0.0/16}}\n"                      \
+	"  A: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V1, CidrBlock: 10.0.1.0/24, "      \
+	"AvailabilityZone: us-east-1a}}\n"                                                         \
+	"  B: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V1, CidrBlock: 10.0.2.0/24, "      \
+	"AvailabilityZone: us-east-1b}}\n"                                                         \
+	"  C: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V2, CidrBlock: 10.8.3.0/24, "      \
+	"AvailabilityZone: us-east-1c}}\n"                                                         \
+	"  TG:\n"                                                                                  \
+	"    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n"                                     \
+	"    Properties: {Protocol: HTTP, Port: \"8080\", VpcId: !Ref V1, HealthCheckEnabled: "    \
+	"\"false\"}\n"
 
 static void test_address_map(void)
 {
 	char *errs;
-	struct model *m = load(NET
-			       "  LB1: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: internal, Subnets: [!Ref A, !Ref B]}}\n"
-			       "  LB2: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: [!Ref B, !Ref A]}}\n",
-			       &errs);
+	struct model *m = load(NET "  LB1: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, "
+	                           "Properties: {Scheme: internal, Subnets: [!Ref A, !Ref B]}}\n"
+	                           "  LB2: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, "
+	                           "Properties: {Subnets: [!Ref B, !Ref A]}}\n",
+	                       &errs);
 	ASSERT_STR_EQ(errs, "");
 	free(errs);
 	if (!m)
@@ -71,21 +76,30 @@ static void test_address_map(void)
 static void test_rules_sorted_and_defaults(void)
 {
 	char *errs;
-	struct model *m = load(NET
-			       "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: [!Ref A, !Ref B],\n"
-			       "       LoadBalancerAttributes: [{Key: idle_timeout.timeout_seconds, Value: \"120\"}]}}\n"
-			       "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: !Ref LB, Port: 8000,\n"
-			       "      DefaultActions: [{Type: forward, ForwardConfig: {TargetGroups: [{TargetGroupArn: !Ref TG}]}}]}}\n"
-			       "  R10: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: 10,\n"
-			       "      Conditions: [{Field: host-header, HostHeaderConfig: {Values: [X.Example.COM]}}],\n"
-			       "      Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n"
-			       "  R2: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: \"2\",\n"
-			       "      Conditions: [{Field: host-header, Values: [a.example.com, \"*.b.example.com\"]}],\n"
-			       "      Actions: [{Type: forward, TargetGroupArn: !GetAtt TG.TargetGroupArn}]}}\n"
-			       "  R5: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !GetAtt L.ListenerArn, Priority: 5,\n"
-			       "      Conditions: [{Field: host-header, Values: [c.example.com]}],\n"
-			       "      Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n",
-			       &errs);
+	struct model *m = load(
+	    NET "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: "
+	        "[!Ref A, !Ref B],\n"
+	        "       LoadBalancerAttributes: [{Key: idle_timeout.timeout_seconds, Value: "
+	        "\"120\"}]}}\n"
+	        "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: "
+	        "!Ref LB, Port: 8000,\n"
+	        "      DefaultActions: [{Type: forward, ForwardConfig: {TargetGroups: "
+	        "[{TargetGroupArn: !Ref TG}]}}]}}\n"
+	        "  R10: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: "
+	        "{ListenerArn: !Ref L, Priority: 10,\n"
+	        "      Conditions: [{Field: host-header, HostHeaderConfig: {Values: "
+	        "[X.Example.COM]}}],\n"
+	        "      Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n"
+	        "  R2: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+	        "!Ref L, Priority: \"2\",\n"
+	        "      Conditions: [{Field: host-header, Values: [a.example.com, "
+	        "\"*.b.example.com\"]}],\n"
+	        "      Actions: [{Type: forward, TargetGroupArn: !GetAtt TG.TargetGroupArn}]}}\n"
+	        "  R5: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+	        "!GetAtt L.ListenerArn, Priority: 5,\n"
+	        "      Conditions: [{Field: host-header, Values: [c.example.com]}],\n"
+	        "      Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n",
+	    &errs);
 	ASSERT_STR_EQ(errs, "");
 	free(errs);
 	if (!m)
@@ -106,35 +120,39 @@ static void test_rules_sorted_and_defaults(void)
 static void test_novalue_and_ecs(void)
 {
 	char *errs;
-	struct model *m = load("Conditions:\n"
-			       "  No: !Equals [a, b]\n"
-			       "Resources:\n"
-			       "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
-			       "  TG:\n"
-			       "    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n"
-			       "    Properties:\n"
-			       "      Protocol: HTTP\n"
-			       "      Port: 80\n"
-			       "      VpcId: !Ref V\n"
-			       "      HealthCheckPath: !If [No, /x, !Ref AWS::NoValue]\n"
-			       "      Matcher: {HttpCode: 200-299}\n"
-			       "      TargetGroupAttributes: [{Key: deregistration_delay.timeout_seconds, Value: 5}]\n"
-			       "  Cl: {Type: AWS::ECS::Cluster}\n"
-			       "  TD:\n"
-			       "    Type: AWS::ECS::TaskDefinition\n"
-			       "    Properties:\n"
-			       "      ContainerDefinitions:\n"
-			       "        - {Name: web, Image: img, EntryPoint: [/bin/sh, -c], Command: [echo hi], Essential: \"true\",\n"
-			       "           StopTimeout: 10, WorkingDirectory: /tmp, PortMappings: [{ContainerPort: 80, HostPort: 0}]}\n"
-			       "        - {Name: side, Image: img2, Essential: false}\n"
-			       "  S:\n"
-			       "    Type: AWS::ECS::Service\n"
-			       "    Properties:\n"
-			       "      Cluster: !GetAtt Cl.Arn\n"
-			       "      TaskDefinition: !Ref TD\n"
-			       "      ServiceName: web\n"
-			       "      LoadBalancers: [{ContainerName: web, ContainerPort: 80, TargetGroupArn: !Ref TG}]\n",
-			       &errs);
+	struct model *m = load(
+	    "Conditions:\n"
+	    "  No: !Equals [a, b]\n"
+	    "Resources:\n"
+	    "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+	    "  TG:\n"
+	    "    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n"
+	    "    Properties:\n"
+	    "      Protocol: HTTP\n"
+	    "      Port: 80\n"
+	    "      VpcId: !Ref V\n"
+	    "      HealthCheckPath: !If [No, /x, !Ref AWS::NoValue]\n"
+	    "      Matcher: {HttpCode: 200-299}\n"
+	    "      TargetGroupAttributes: [{Key: deregistration_delay.timeout_seconds, Value: 5}]\n"
+	    "  Cl: {Type: AWS::ECS::Cluster}\n"
+	    "  TD:\n"
+	    "    Type: AWS::ECS::TaskDefinition\n"
+	    "    Properties:\n"
+	    "      ContainerDefinitions:\n"
+	    "        - {Name: web, Image: img, EntryPoint: [/bin/sh, -c], Command: [echo hi], "
+	    "Essential: \"true\",\n"
+	    "           StopTimeout: 10, WorkingDirectory: /tmp, PortMappings: [{ContainerPort: "
+	    "80, HostPort: 0}]}\n"
+	    "        - {Name: side, Image: img2, Essential: false}\n"
+	    "  S:\n"
+	    "    Type: AWS::ECS::Service\n"
+	    "    Properties:\n"
+	    "      Cluster: !GetAtt Cl.Arn\n"
+	    "      TaskDefinition: !Ref TD\n"
+	    "      ServiceName: web\n"
+	    "      LoadBalancers: [{ContainerName: web, ContainerPort: 80, TargetGroupArn: !Ref "
+	    "TG}]\n",
+	    &errs);
 	ASSERT_STR_EQ(errs, "");
 	free(errs);
 	if (!m)
@@ -168,14 +186,19 @@ static void test_novalue_and_ecs(void)
 static void test_dns(void)
 {
 	char *errs;
-	struct model *m = load(NET
-			       "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: internal, Subnets: [!Ref A, !Ref B]}}\n"
-			       "  Z: {Type: AWS::Route53::HostedZone, Properties: {Name: In.Example.COM., VPCs: [{VPCId: !Ref V1, VPCRegion: us-east-1}]}}\n"
-			       "  R1: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: Api.in.example.com, Type: A,\n"
-			       "       AliasTarget: {DNSName: !GetAtt LB.DNSName, HostedZoneId: !GetAtt LB.CanonicalHostedZoneID}}}\n"
-			       "  R2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneName: in.example.com., Name: db.in.example.com, Type: A,\n"
-			       "       TTL: \"30\", ResourceRecords: [10.0.1.9, 10.0.2.9]}}\n",
-			       &errs);
+	struct model *m =
+	    load(NET "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: "
+	             "internal, Subnets: [!Ref A, !Ref B]}}\n"
+	             "  Z: {Type: AWS::Route53::HostedZone, Properties: {Name: In.Example.COM., "
+	             "VPCs: [{VPCId: !Ref V1, VPCRegion: us-east-1}]}}\n"
+	             "  R1: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, "
+	             "Name: Api.in.example.com, Type: A,\n"
+	             "       AliasTarget: {DNSName: !GetAtt LB.DNSName, HostedZoneId: !GetAtt "
+	             "LB.CanonicalHostedZoneID}}}\n"
+	             "  R2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneName: "
+	             "in.example.com., Name: db.in.example.com, Type: A,\n"
+	             "       TTL: \"30\", ResourceRecords: [10.0.1.9, 10.0.2.9]}}\n",
+	         &errs);
 	ASSERT_STR_EQ(errs, "");
 	free(errs);
 	if (!m)
@@ -204,70 +227,99 @@ static void expect_errors(const char *text, const char *const *needles)
 
 static void test_validation_errors(void)
 {
-	expect_errors(NET
-		      "  TG2: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: HTTP, Port: 70000, VpcId: !Ref V1,\n"
-		      "        HealthCheckIntervalSeconds: 4, HealthCheckTimeoutSeconds: 121, HealthyThresholdCount: 11, Matcher: {HttpCode: \"600\"}}}\n"
-		      "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: private, Subnets: [!Ref A]}}\n"
-		      "  Z: {Type: AWS::Route53::HostedZone, Properties: {Name: in.example.com}}\n"
-		      "  R: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: x.other.com, Type: CNAME, TTL: -1,\n"
-		      "      ResourceRecords: [a.example.com, b.example.com]}}\n"
-		      "  R2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: y.in.example.com, Type: MXX, TTL: 1,\n"
-		      "      ResourceRecords: [a]}}\n",
-		      (const char *const[]){
-			      "TG2.Properties.Port: must be 1..65535, found 70000",
-			      "TG2.Properties.HealthCheckIntervalSeconds: must be 5..300, found 4",
-			      "TG2.Properties.HealthCheckTimeoutSeconds: must be 2..120, found 121",
-			      "TG2.Properties.HealthyThresholdCount: must be 2..10, found 11",
-			      "TG2.Properties.Matcher.HttpCode: must be codes 200..499",
-			      "LB.Properties.Scheme: must be one of internal, internet-facing; found \"private\"",
-			      "LB.Properties.Subnets: At least two subnets in two different Availability Zones must be specified",
-			      "R.Properties.Name: RRSet with DNS name x.other.com. is not permitted in zone in.example.com.",
-			      "R.Properties.TTL: must be 0..2147483647, found -1",
-			      "R.Properties.ResourceRecords: a CNAME record set has exactly one value",
-			      "R2.Properties.Type: must be one of A, AAAA,",
-			      NULL});
-	expect_errors(NET
-		      "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: [!Ref A, !Ref B]}}\n"
-		      "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: !Ref LB, Port: 80, Protocol: HTTP,\n"
-		      "      DefaultActions: [{Type: fixed-response}]}}\n"
-		      "  R1: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: 3,\n"
-		      "      Conditions: [{Field: host-header, Values: [nodot]}], Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n"
-		      "  R2: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: 3,\n"
-		      "      Conditions: [{Field: path-pattern, Values: [/x]}], Actions: [{Type: forwrd, TargetGroupArn: !Ref TG}]}}\n"
-		      "  R3: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: !Ref L, Priority: 0,\n"
-		      "      Conditions: [{Feild: host-header}], Actions: [{Type: forward, TargetGroupArn: !Ref TG}]}}\n",
-		      (const char *const[]){
-			      "L.Properties.DefaultActions[0].Type: action type fixed-response is not supported yet (only forward)",
-			      "R1.Properties.Conditions[0].Values[0]: a host name has up to 128 characters",
-			      "R2.Properties.Priority: Priority '3' is currently in use",
-			      "R2.Properties.Conditions[0].Field: condition field path-pattern is not supported yet",
-			      "R2.Properties.Actions[0].Type: must be one of forward, redirect, fixed-response, authenticate-oidc, "
-			      "authenticate-cognito, jwt-validation; found \"forwrd\" (did you mean forward?)",
-			      "R3.Properties.Priority: must be 1..50000, found 0",
-			      "R3.Properties.Conditions[0].Feild: unknown property (did you mean Field?)",
-			      NULL});
-	expect_errors("Resources:\n"
-		      "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
-		      "  A: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: 10.1.1.0/24}}\n"
-		      "  B: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: 10.0.0.0/20, AvailabilityZone: us-east-1z}}\n"
-		      "  C: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: 10.0.1.0/24, AvailabilityZone: us-east-1a}}\n"
-		      "  TD: {Type: AWS::ECS::TaskDefinition, Properties: {NetworkMode: awsvpc, ContainerDefinitions: [{Name: a, Image: i, Essential: false}]}}\n"
-		      "  Cl: {Type: AWS::ECS::Cluster}\n"
-		      "  S: {Type: AWS::ECS::Service, Properties: {Cluster: !Ref Cl, TaskDefinition: !Ref TD, DesiredCount: 1,\n"
-		      "      LoadBalancers: [{ContainerName: b, ContainerPort: 80, TargetGroupArn: x}]}}\n"
-		      "  G: {Type: AWS::AutoScaling::AutoScalingGroup, Properties: {MinSize: 3, MaxSize: 2, VPCZoneIdentifier: [!Ref VV]}}\n",
-		      (const char *const[]){
-			      "A.Properties: a subnet needs AvailabilityZone here",
-			      "A.Properties.CidrBlock: The CIDR '10.1.1.0/24' is invalid: it is not inside the VPC's CIDR block",
-			      "B.Properties.AvailabilityZone: \"us-east-1z\" is not an Availability Zone of us-east-1",
-			      "C.Properties.CidrBlock: The CIDR '10.0.1.0/24' conflicts with another subnet (B)",
-			      "TD.Properties.ContainerDefinitions: a task definition must have at least one essential container",
-			      "S.Properties.LoadBalancers[0].ContainerName: the task definition TD has no container named b",
-			      "S.Properties.LoadBalancers[0].TargetGroupArn: \"x\" is not a target group of this template",
-			      "S.Properties: a task definition with NetworkMode awsvpc needs NetworkConfiguration.AwsvpcConfiguration",
-			      "G.Properties.VPCZoneIdentifier[0]: Template format error: Unresolved resource dependencies [VV] in the "
-			      "Resources block of the template (did you mean V?)",
-			      NULL});
+	expect_errors(
+	    NET "  TG2: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: "
+	        "HTTP, Port: 70000, VpcId: !Ref V1,\n"
+	        "        HealthCheckIntervalSeconds: 4, HealthCheckTimeoutSeconds: 121, "
+	        "HealthyThresholdCount: 11, Matcher: {HttpCode: \"600\"}}}\n"
+	        "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: "
+	        "private, Subnets: [!Ref A]}}\n"
+	        "  Z: {Type: AWS::Route53::HostedZone, Properties: {Name: in.example.com}}\n"
+	        "  R: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: "
+	        "x.other.com, Type: CNAME, TTL: -1,\n"
+	        "      ResourceRecords: [a.example.com, b.example.com]}}\n"
+	        "  R2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: "
+	        "y.in.example.com, Type: MXX, TTL: 1,\n"
+	        "      ResourceRecords: [a]}}\n",
+	    (const char *const[]){
+	        "TG2.Properties.Port: must be 1..65535, found 70000",
+	        "TG2.Properties.HealthCheckIntervalSeconds: must be 5..300, found 4",
+	        "TG2.Properties.HealthCheckTimeoutSeconds: must be 2..120, found 121",
+	        "TG2.Properties.HealthyThresholdCount: must be 2..10, found 11",
+	        "TG2.Properties.Matcher.HttpCode: must be codes 200..499",
+	        "LB.Properties.Scheme: must be one of internal, internet-facing; found \"private\"",
+	        "LB.Properties.Subnets: At least two subnets in two different Availability Zones "
+	        "must be specified",
+	        "R.Properties.Name: RRSet with DNS name x.other.com. is not permitted in zone "
+	        "in.example.com.",
+	        "R.Properties.TTL: must be 0..2147483647, found -1",
+	        "R.Properties.ResourceRecords: a CNAME record set has exactly one value",
+	        "R2.Properties.Type: must be one of A, AAAA,", NULL});
+	expect_errors(
+	    NET "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: "
+	        "[!Ref A, !Ref B]}}\n"
+	        "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: "
+	        "!Ref LB, Port: 80, Protocol: HTTP,\n"
+	        "      DefaultActions: [{Type: fixed-response}]}}\n"
+	        "  R1: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+	        "!Ref L, Priority: 3,\n"
+	        "      Conditions: [{Field: host-header, Values: [nodot]}], Actions: [{Type: "
+	        "forward, TargetGroupArn: !Ref TG}]}}\n"
+	        "  R2: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+	        "!Ref L, Priority: 3,\n"
+	        "      Conditions: [{Field: path-pattern, Values: [/x]}], Actions: [{Type: forwrd, "
+	        "TargetGroupArn: !Ref TG}]}}\n"
+	        "  R3: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+	        "!Ref L, Priority: 0,\n"
+	        "      Conditions: [{Feild: host-header}], Actions: [{Type: forward, "
+	        "TargetGroupArn: !Ref TG}]}}\n",
+	    (const char *const[]){
+	        "L.Properties.DefaultActions[0].Type: action type fixed-response is not supported "
+	        "yet (only forward)",
+	        "R1.Properties.Conditions[0].Values[0]: a host name has up to 128 characters",
+	        "R2.Properties.Priority: Priority '3' is currently in use",
+	        "R2.Properties.Conditions[0].Field: condition field path-pattern is not supported "
+	        "yet",
+	        "R2.Properties.Actions[0].Type: must be one of forward, redirect, fixed-response, "
+	        "authenticate-oidc, "
+	        "authenticate-cognito, jwt-validation; found \"forwrd\" (did you mean forward?)",
+	        "R3.Properties.Priority: must be 1..50000, found 0",
+	        "R3.Properties.Conditions[0].Feild: unknown property (did you mean Field?)", NULL});
+	expect_errors(
+	    "Resources:\n"
+	    "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+	    "  A: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: 10.1.1.0/24}}\n"
+	    "  B: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: 10.0.0.0/20, "
+	    "AvailabilityZone: us-east-1z}}\n"
+	    "  C: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: 10.0.1.0/24, "
+	    "AvailabilityZone: us-east-1a}}\n"
+	    "  TD: {Type: AWS::ECS::TaskDefinition, Properties: {NetworkMode: awsvpc, "
+	    "ContainerDefinitions: [{Name: a, Image: i, Essential: false}]}}\n"
+	    "  Cl: {Type: AWS::ECS::Cluster}\n"
+	    "  S: {Type: AWS::ECS::Service, Properties: {Cluster: !Ref Cl, TaskDefinition: !Ref "
+	    "TD, DesiredCount: 1,\n"
+	    "      LoadBalancers: [{ContainerName: b, ContainerPort: 80, TargetGroupArn: x}]}}\n"
+	    "  G: {Type: AWS::AutoScaling::AutoScalingGroup, Properties: {MinSize: 3, MaxSize: 2, "
+	    "VPCZoneIdentifier: [!Ref VV]}}\n",
+	    (const char *const[]){
+	        "A.Properties: a subnet needs AvailabilityZone here",
+	        "A.Properties.CidrBlock: The CIDR '10.1.1.0/24' is invalid: it is not inside the "
+	        "VPC's CIDR block",
+	        "B.Properties.AvailabilityZone: \"us-east-1z\" is not an Availability Zone of "
+	        "us-east-1",
+	        "C.Properties.CidrBlock: The CIDR '10.0.1.0/24' conflicts with another subnet (B)",
+	        "TD.Properties.ContainerDefinitions: a task definition must have at least one "
+	        "essential container",
+	        "S.Properties.LoadBalancers[0].ContainerName: the task definition TD has no "
+	        "container named b",
+	        "S.Properties.LoadBalancers[0].TargetGroupArn: \"x\" is not a target group of this "
+	        "template",
+	        "S.Properties: a task definition with NetworkMode awsvpc needs "
+	        "NetworkConfiguration.AwsvpcConfiguration",
+	        "G.Properties.VPCZoneIdentifier[0]: Template format error: Unresolved resource "
+	        "dependencies [VV] in the "
+	        "Resources block of the template (did you mean V?)",
+	        NULL});
 }
 
 T_MAIN({

@@ -42,7 +42,8 @@ static void test_fixtures(void)
 			continue;
 		char path[512], errpath[512];
 		snprintf(path, sizeof(path), "tests/cfn/%s", e->d_name);
-		snprintf(errpath, sizeof(errpath), "tests/cfn/%.*s.err", (int)(dot - e->d_name), e->d_name);
+		snprintf(errpath, sizeof(errpath), "tests/cfn/%.*s.err", (int)(dot - e->d_name),
+		         e->d_name);
 		char *want = slurp(errpath);
 		if (!want)
 			continue; /* a template without .err must load cleanly */

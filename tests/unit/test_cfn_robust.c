@@ -78,16 +78,16 @@ static void test_yaml_prefixes_mutations(void)
 static void test_alias_bomb(void)
 {
 	const char *bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-			   "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-			   "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-			   "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-			   "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-			   "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
-			   "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
-			   "Resources:\n"
-			   "  L:\n"
-			   "    Type: AWS::IAM::Role\n"
-			   "    Properties: {P: *g}\n";
+	                   "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	                   "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	                   "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	                   "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	                   "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	                   "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+	                   "Resources:\n"
+	                   "  L:\n"
+	                   "    Type: AWS::IAM::Role\n"
+	                   "    Properties: {P: *g}\n";
 	char *errs;
 	size_t elen;
 	FILE *f = open_memstream(&errs, &elen);
