@@ -38,6 +38,7 @@
 #define POOL_MAX 64	     /* idle connections kept per target */
 #define XFF_MAX_ADDRS 30     /* AWS: more is 463 */
 #define ACCEPT_PAUSE_MS 100u
+#define COUT_HIGH 16384	     /* stop taking requests while this much waits for the client */
 
 struct abuf {
 	char *p;
@@ -686,7 +687,7 @@ static void conn_arm(struct alb_conn *c)
 		/* RDHUP only while the half-close is news: level-triggered,
 		 * it would fire on every wait afterwards */
 		ce |= EPOLLRDHUP;
-		if (c->ph == PH_HEAD)
+		if (c->ph == PH_HEAD && abuf_avail(&c->cout) < COUT_HIGH)
 			ce |= EPOLLIN;
 		else if ((c->ph == PH_CONNECT || c->ph == PH_FORWARD) && !c->rq.done &&
 			 abuf_room(&c->cin) > 0)
@@ -1156,16 +1157,20 @@ static void forward(struct alb_conn *c)
 
 static void conn_progress(struct alb_conn *c)
 {
-	/* bounded: each pass either changes phase or stops */
-	for (int i = 0; i < 8 && !c->dead; i++) {
+	/* bounded: each pass changes phase or consumes a request, or stops */
+	for (int i = 0; i < 64 && !c->dead; i++) {
 		enum phase before = c->ph;
+		size_t off_before = c->cin.off;
 		switch (c->ph) {
 		case PH_HEAD:
 			if (client_write(c) < 0) {
 				conn_close(c);
 				return;
 			}
-			parse_head(c);
+			/* pipelined requests wait while the client does not
+			 * read its responses */
+			if (abuf_avail(&c->cout) < COUT_HIGH)
+				parse_head(c);
 			break;
 		case PH_CONNECT:
 			if (client_write(c) < 0)
@@ -1183,7 +1188,7 @@ static void conn_progress(struct alb_conn *c)
 			}
 			return;
 		}
-		if (c->dead || c->ph == before)
+		if (c->dead || (c->ph == before && c->cin.off == off_before))
 			return;
 	}
 }

@@ -688,6 +688,27 @@ static void test_alb_errors(void)
 		reply_free(&r);
 		close(fd);
 	}
+	/* many pipelined requests answered by the ALB itself, in order */
+	{
+		static char req[8192];
+		size_t n = 0;
+		int fd = client_connect();
+		for (int i = 0; i < 40; i++)
+			n += (size_t)snprintf(req + n, sizeof(req) - n,
+					      "GET /%d HTTP/1.1\r\nHost: %s\r\n\r\n", i,
+					      i % 4 == 3 ? "service-a.in.example.com" : "none.example.com");
+		ASSERT_EQ(write_all(fd, req, n), 0);
+		rlen = 0;
+		for (int i = 0; i < 40; i++) {
+			if (read_reply(fd, &r) < 0) {
+				T_FAIL("pipelined reply %d missing", i);
+				break;
+			}
+			ASSERT_EQ(r.status, i % 4 == 3 ? 200 : 503);
+			reply_free(&r);
+		}
+		close(fd);
+	}
 	/* keep-alive survives an ALB 503 on a bodiless request */
 	{
 		const char *a = "GET / HTTP/1.1\r\nHost: nothing.example.com\r\n\r\n";
