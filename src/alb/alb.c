@@ -11,6 +11,24 @@
  * Back-pressure falls out of the buffers: a side is read only while its
  * buffer has room. Bodies are tracked, not decoded: a Content-Length count
  * or the chunked state machine says where each message ends.
+ *
+ * Choices where AWS is silent or vpcd differs (spec/aws-facts.md):
+ * - Content-Length with Transfer-Encoding, several Content-Length or
+ *   Transfer-Encoding headers, Transfer-Encoding on HTTP/1.0: 400 (AWS's
+ *   defensive mode forwards some of these as "Ambiguous"; we refuse them).
+ * - An HTTP/1.1 request without Host: 400. An HTTP/1.0 one gets the LB's
+ *   DNS name as Host and goes to the target as HTTP/1.0 (so no chunked
+ *   answer reaches a client that cannot read it; no back-end reuse).
+ * - Targets in "initial" count for fail-open (og-aws; AWS docs say only
+ *   "unhealthy").
+ * - X-Forwarded-Proto/-Port sent by the client are replaced; an existing
+ *   X-Amzn-Trace-Id is kept as is (no Self= field added).
+ * - ALB-generated 502/503/504/405 keep the client connection when the
+ *   request had no body; 400/408/414/501 and anything mid-body close it.
+ * - Not done yet: security-group checks on listeners, access log, metrics,
+ *   desync classification, per-core workers (SO_REUSEPORT), slow start,
+ *   stickiness, weighted target groups, the preserve_host_header and
+ *   xff_header_processing attributes.
  */
 #include "alb/alb.h"
 
