@@ -1530,7 +1530,13 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 		    rec->name, m->zones[rec->zone].name);
 	for (size_t i = 0; type && i < m->nrecords; i++) {
 		struct model_record *o = &m->records[i];
-		if (strcmp(o->name, rec->name) != 0)
+		if (strcmp(o->name, rec->name) != 0 || o->zone != rec->zone)
+			continue;
+		/* Record sets with a SetIdentifier (weighted, failover, ...) may
+		 * share a name and type; the DNS plane answers them together. */
+		int oi = cfn_res_find(c, o->logical);
+		if (cfn_node_get(r->props, "SetIdentifier") && oi >= 0 &&
+		    cfn_node_get(c->res[oi].props, "SetIdentifier"))
 			continue;
 		if (strcmp(o->type, "CNAME") == 0 || strcmp(type, "CNAME") == 0)
 			cfn_error_at(c, r->props, pp,
@@ -1538,7 +1544,7 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 			             "conflicting RRSet of type %s with the same DNS name already "
 			             "exists (%s)",
 			             type, rec->name, o->type, o->logical);
-		else if (strcmp(o->type, type) == 0 && o->zone == rec->zone)
+		else if (strcmp(o->type, type) == 0)
 			cfn_error_at(c, r->props, pp, "the record set %s %s already exists (%s)",
 			             rec->name, type, o->logical);
 	}

@@ -197,7 +197,11 @@ static void test_dns(void)
 	             "LB.CanonicalHostedZoneID}}}\n"
 	             "  R2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneName: "
 	             "in.example.com., Name: db.in.example.com, Type: A,\n"
-	             "       TTL: \"30\", ResourceRecords: [10.0.1.9, 10.0.2.9]}}\n",
+	             "       TTL: \"30\", ResourceRecords: [10.0.1.9, 10.0.2.9]}}\n"
+	             "  W1: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: w.in.example.com, Type: A,\n"
+	             "       TTL: 5, SetIdentifier: one, Weight: 1, ResourceRecords: [10.0.1.1]}}\n"
+	             "  W2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: w.in.example.com, Type: A,\n"
+	             "       TTL: 5, SetIdentifier: two, Weight: 1, ResourceRecords: [10.0.1.2]}}\n",
 	         &errs);
 	ASSERT_STR_EQ(errs, "");
 	free(errs);
@@ -211,6 +215,7 @@ static void test_dns(void)
 	ASSERT_EQ(m->records[1].ttl, 30);
 	ASSERT_EQ(m->records[1].nvalues, 2);
 	ASSERT_STR_EQ(m->records[1].values[1], "10.0.2.9");
+	ASSERT_EQ(m->nrecords, 4);
 	model_free(m);
 }
 
