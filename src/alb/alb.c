@@ -25,6 +25,7 @@
  *   X-Amzn-Trace-Id is kept as is (no Self= field added).
  * - ALB-generated 502/503/504/405 keep the client connection when the
  *   request had no body; 400/408/414/501 and anything mid-body close it.
+ * - With --port-offset, ":<80 + offset>" in Host is stripped like ":80".
  * - Not done yet: security-group checks on listeners, access log, metrics,
  *   desync classification, per-core workers (SO_REUSEPORT), slow start,
  *   stickiness, weighted target groups, the preserve_host_header and
@@ -887,6 +888,11 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	if (h) {
 		host = h->value.p;
 		hostlen = alb_host_strip_port(host, h->value.n, 80);
+		/* with --port-offset the client's Host carries the shifted
+		 * port of a port-80 listener: treat it as the default port,
+		 * so routing is the same as without the offset */
+		if (hostlen == h->value.n && c->ls->port == 80 && c->ls->bound_port != 80)
+			hostlen = alb_host_strip_port(host, h->value.n, c->ls->bound_port);
 	} else if (r->minor == 1) {
 		conn_reply(c, 400); /* RFC 9112: a 1.1 request must carry Host */
 		return;
@@ -1416,6 +1422,7 @@ int alb_start(struct alb *a, int port_offset, char *err, size_t errlen)
 			ls->a = a;
 			ls->listener = (int)i;
 			ls->port = (uint16_t)l->port;
+			ls->bound_port = (uint16_t)port;
 			ls->fd = fd;
 			loop_timer_init(&ls->pause, on_accept_resume, ls);
 			rc = loop_io_add(a->loop, &ls->io, fd, EPOLLIN, on_accept, ls);

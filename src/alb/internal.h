@@ -59,6 +59,7 @@ struct alb_lsock {
 	struct alb *a;
 	int listener;
 	uint16_t port; /* the model's listener port (X-Forwarded-Port) */
+	uint16_t bound_port; /* port + --port-offset, what clients connect to */
 	int fd;
 	struct loop_io io;
 	struct loop_timer pause; /* accept paused after EMFILE/ENFILE/ENOMEM */
