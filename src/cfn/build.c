@@ -1551,6 +1551,55 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 	r->model_index = (int)m->nrecords++;
 }
 
+int cfn__default_vpc(struct cfn_ctx *c, const char *id)
+{
+	struct model *m = c->m;
+	if (c->default_vpc >= 0) {
+		/* Subnets may have made it before the template named its id. */
+		struct model_vpc *v = &m->vpcs[c->default_vpc];
+		if (id && strcmp(v->id, "vpc-default") == 0) {
+			free(v->id);
+			v->id = cfn__strdup(id);
+		}
+		return c->default_vpc;
+	}
+	struct model_vpc *v = &m->vpcs[m->nvpcs];
+	v->logical = cfn__strdup("DefaultVPC");
+	v->id = cfn__strdup(id ? id : "vpc-default");
+	v->cidr = (struct cidr4){172u << 24 | 31u << 16, 16};
+	v->lo_base = (c->net.addr & 0xffff0000u) + ((uint32_t)m->nvpcs << 16);
+	c->default_vpc = (int)m->nvpcs++;
+	return c->default_vpc;
+}
+
+int cfn__default_subnet(struct cfn_ctx *c, const struct cfn_node *id, const char *path)
+{
+	struct model *m = c->m;
+	for (size_t i = 0; i < m->nsubnets; i++)
+		if (m->subnets[i].vpc == c->default_vpc && c->default_vpc >= 0 &&
+		    strcmp(m->subnets[i].id, id->str) == 0)
+			return (int)i;
+	int naz = strcmp(c->region, "us-east-1") == 0 ? 6 : 3;
+	if (c->ndefault_subnets >= naz) {
+		cfn_error_at(c, id, path,
+		             "\"%s\" would be default subnet number %d, but %s has only %d "
+		             "Availability Zones (one default subnet each)",
+		             id->str, c->ndefault_subnets + 1, c->region, naz);
+		return -1;
+	}
+	int vpc = cfn__default_vpc(c, NULL);
+	int k = c->ndefault_subnets++;
+	struct model_subnet *s = &m->subnets[m->nsubnets];
+	s->logical = cfn__strdup(id->str);
+	s->id = cfn__strdup(id->str);
+	s->az = cfn__strdup(cfn_arena_printf(&c->a, "%s%c", c->region, 'a' + k));
+	s->vpc = vpc;
+	s->cidr = (struct cidr4){(172u << 24 | 31u << 16) + ((uint32_t)k << 12), 20};
+	s->lo_cidr = (struct cidr4){model_vpc_map(m, vpc, s->cidr.addr), 20};
+	c->subnet_next[m->nsubnets] = 4;
+	return (int)m->nsubnets++;
+}
+
 /* ---------- the type table ---------- */
 
 static const char *const p_vpc[] = {"CidrBlock",
@@ -1844,8 +1893,10 @@ void cfn_build_model(struct cfn_ctx *c)
 	struct model *m = c->m;
 	size_t n = c->nres;
 	m->resources = cfn__calloc(n, sizeof(*m->resources));
-	m->vpcs = cfn__calloc(n, sizeof(*m->vpcs));
-	m->subnets = cfn__calloc(n, sizeof(*m->subnets));
+	/* Room for the default VPC and its subnets besides the template's. */
+	m->vpcs = cfn__calloc(n + 1, sizeof(*m->vpcs));
+	m->subnets = cfn__calloc(n + CFN_MAX_DEFAULT_SUBNETS, sizeof(*m->subnets));
+	c->default_vpc = -1;
 	m->sgs = cfn__calloc(n, sizeof(*m->sgs));
 	m->tgs = cfn__calloc(n, sizeof(*m->tgs));
 	m->rules = cfn__calloc(n, sizeof(*m->rules));
@@ -1857,7 +1908,8 @@ void cfn_build_model(struct cfn_ctx *c)
 	m->task_defs = cfn__calloc(n, sizeof(*m->task_defs));
 	m->asgs = cfn__calloc(n, sizeof(*m->asgs));
 	m->services = cfn__calloc(n, sizeof(*m->services));
-	c->subnet_next = cfn_arena_alloc(&c->a, (n + 1) * sizeof(*c->subnet_next));
+	c->subnet_next =
+	    cfn_arena_alloc(&c->a, (n + CFN_MAX_DEFAULT_SUBNETS) * sizeof(*c->subnet_next));
 	for (size_t k = 0; k < c->norder; k++) {
 		struct cfn_res *r = &c->res[c->order[k]];
 		if (r->failed || !r->type)

@@ -89,6 +89,8 @@ struct cfn_ctx {
 	struct model *m;
 	/* build state */
 	uint32_t *subnet_next; /* next free host number per model subnet */
+	int default_vpc;       /* model index of the default VPC, -1 */
+	int ndefault_subnets;
 };
 
 #define CFN_MAX_ERRORS 100
@@ -152,6 +154,14 @@ int cfn__ref_index(struct cfn_ctx *c, const struct cfn_node *n, const char *type
                    const char *what);
 int *cfn__ref_indexes(struct cfn_ctx *c, const struct cfn_node *l, const char *type,
                       const char *path, const char *what, size_t *count);
+
+/* A subnet or VPC the template names but does not define (a parameter of
+ * type AWS::EC2::Subnet::Id, say) comes from the default VPC, 172.31.0.0/16
+ * with one /20 per AZ as AWS has it: the n-th distinct subnet id gets the
+ * n-th AZ. Returns the model index, or -1 (reported). */
+int cfn__default_subnet(struct cfn_ctx *c, const struct cfn_node *id, const char *path);
+int cfn__default_vpc(struct cfn_ctx *c, const char *id);
+#define CFN_MAX_DEFAULT_SUBNETS 6
 
 /* Builds c->m from the evaluated resources in creation order. */
 void cfn_build_model(struct cfn_ctx *c);

@@ -189,6 +189,10 @@ int cfn__ref_index(struct cfn_ctx *c, const struct cfn_node *n, const char *type
 		return -1;
 	}
 	int ri = cfn_res_find_value(c, type, n->str);
+	if (ri < 0 && strcmp(type, "AWS::EC2::Subnet") == 0 && strncmp(n->str, "subnet-", 7) == 0)
+		return cfn__default_subnet(c, n, path);
+	if (ri < 0 && strcmp(type, "AWS::EC2::VPC") == 0 && strncmp(n->str, "vpc-", 4) == 0)
+		return cfn__default_vpc(c, n->str);
 	if (ri < 0 || c->res[ri].model_index < 0) {
 		cfn_error_at(c, n, path,
 		             "\"%s\" is not %s of this template (use Ref or Fn::GetAtt)", n->str,

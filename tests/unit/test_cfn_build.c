@@ -186,23 +186,25 @@ static void test_novalue_and_ecs(void)
 static void test_dns(void)
 {
 	char *errs;
-	struct model *m =
-	    load(NET "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: "
-	             "internal, Subnets: [!Ref A, !Ref B]}}\n"
-	             "  Z: {Type: AWS::Route53::HostedZone, Properties: {Name: In.Example.COM., "
-	             "VPCs: [{VPCId: !Ref V1, VPCRegion: us-east-1}]}}\n"
-	             "  R1: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, "
-	             "Name: Api.in.example.com, Type: A,\n"
-	             "       AliasTarget: {DNSName: !GetAtt LB.DNSName, HostedZoneId: !GetAtt "
-	             "LB.CanonicalHostedZoneID}}}\n"
-	             "  R2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneName: "
-	             "in.example.com., Name: db.in.example.com, Type: A,\n"
-	             "       TTL: \"30\", ResourceRecords: [10.0.1.9, 10.0.2.9]}}\n"
-	             "  W1: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: w.in.example.com, Type: A,\n"
-	             "       TTL: 5, SetIdentifier: one, Weight: 1, ResourceRecords: [10.0.1.1]}}\n"
-	             "  W2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: w.in.example.com, Type: A,\n"
-	             "       TTL: 5, SetIdentifier: two, Weight: 1, ResourceRecords: [10.0.1.2]}}\n",
-	         &errs);
+	struct model *m = load(
+	    NET "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: "
+	        "internal, Subnets: [!Ref A, !Ref B]}}\n"
+	        "  Z: {Type: AWS::Route53::HostedZone, Properties: {Name: In.Example.COM., "
+	        "VPCs: [{VPCId: !Ref V1, VPCRegion: us-east-1}]}}\n"
+	        "  R1: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, "
+	        "Name: Api.in.example.com, Type: A,\n"
+	        "       AliasTarget: {DNSName: !GetAtt LB.DNSName, HostedZoneId: !GetAtt "
+	        "LB.CanonicalHostedZoneID}}}\n"
+	        "  R2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneName: "
+	        "in.example.com., Name: db.in.example.com, Type: A,\n"
+	        "       TTL: \"30\", ResourceRecords: [10.0.1.9, 10.0.2.9]}}\n"
+	        "  W1: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: "
+	        "w.in.example.com, Type: A,\n"
+	        "       TTL: 5, SetIdentifier: one, Weight: 1, ResourceRecords: [10.0.1.1]}}\n"
+	        "  W2: {Type: AWS::Route53::RecordSet, Properties: {HostedZoneId: !Ref Z, Name: "
+	        "w.in.example.com, Type: A,\n"
+	        "       TTL: 5, SetIdentifier: two, Weight: 1, ResourceRecords: [10.0.1.2]}}\n",
+	    &errs);
 	ASSERT_STR_EQ(errs, "");
 	free(errs);
 	if (!m)
@@ -327,7 +329,54 @@ static void test_validation_errors(void)
 	        NULL});
 }
 
+static void test_default_vpc(void)
+{
+	struct cfn_options o;
+	cfn_options_default(&o);
+	const char *const params[] = {"Vpc=vpc-0abc", "Subnets=subnet-1, subnet-2"};
+	o.params = params;
+	o.nparams = 2;
+	const char *t =
+	    "Parameters:\n"
+	    "  Vpc: {Type: \"AWS::EC2::VPC::Id\"}\n"
+	    "  Subnets: {Type: \"List<AWS::EC2::Subnet::Id>\"}\n"
+	    "Resources:\n"
+	    "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: "
+	    "internal, Subnets: !Ref Subnets}}\n"
+	    "  TG: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: HTTP, "
+	    "Port: 80, VpcId: !Ref Vpc}}\n"
+	    "  G: {Type: AWS::AutoScaling::AutoScalingGroup, Properties: {MinSize: 1, MaxSize: 1,\n"
+	    "      VPCZoneIdentifier: [!Select [1, !Ref Subnets]]}}\n";
+	char *errs;
+	size_t len;
+	FILE *f = open_memstream(&errs, &len);
+	struct model *m = NULL;
+	cfn_load_buf("d.yaml", t, strlen(t), &o, &m, f);
+	fclose(f);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	if (!m)
+		return;
+	char a[16];
+	ASSERT_EQ(m->nvpcs, 1);
+	ASSERT_STR_EQ(m->vpcs[0].id, "vpc-0abc");
+	ASSERT_STR_EQ(addr4_str(m->vpcs[0].cidr.addr, a), "172.31.0.0");
+	ASSERT_EQ(m->nsubnets, 2);
+	ASSERT_STR_EQ(m->subnets[0].id, "subnet-1");
+	ASSERT_STR_EQ(m->subnets[0].az, "us-east-1a");
+	ASSERT_STR_EQ(m->subnets[1].az, "us-east-1b");
+	ASSERT_STR_EQ(addr4_str(m->subnets[1].lo_cidr.addr, a), "127.77.16.0");
+	ASSERT_EQ(m->subnets[1].lo_cidr.prefix, 20);
+	ASSERT_STR_EQ(addr4_str(m->lbs[0].node_addrs[0], a), "127.77.0.4");
+	ASSERT_STR_EQ(addr4_str(m->lbs[0].node_addrs[1], a), "127.77.16.4");
+	ASSERT_EQ(m->tgs[0].vpc, 0);
+	ASSERT_EQ(m->asgs[0].nsubnets, 1);
+	ASSERT_EQ(m->asgs[0].subnets[0], 1);
+	model_free(m);
+}
+
 T_MAIN({
+	T_RUN(test_default_vpc);
 	T_RUN(test_address_map);
 	T_RUN(test_rules_sorted_and_defaults);
 	T_RUN(test_novalue_and_ecs);
