@@ -51,6 +51,7 @@
 
 #define CIN_CAP (HTTP_HEAD_MAX + 4096)
 #define UIN_CAP (HTTP_RESP_HEAD_MAX + 4096)
+#define BUF_START 16384 /* buffers start here and grow only for big heads */
 #define MAX_HEADERS 256
 #define CONNECT_TIMEOUT_MS 10000u
 #define ACCEPT_BATCH 64
@@ -725,7 +726,8 @@ static void conn_arm(struct alb_conn *c)
 		else {
 			if (abuf_avail(&c->uout) > 0 || c->rq.ready > 0)
 				ue |= EPOLLOUT;
-			if (c->ph == PH_FORWARD && !u->eof && !c->rs.done && abuf_room(&c->uin) > 0)
+			if (c->ph == PH_FORWARD && !u->eof && !c->rs.done &&
+			    (abuf_room(&c->uin) > 0 || (!c->resp_started && c->uin.cap < UIN_CAP)))
 				ue |= EPOLLIN;
 		}
 		if (loop_io_mod(loop, &u->io, ue) < 0) {
@@ -796,12 +798,12 @@ static void upstream_attach(struct alb_conn *c, struct alb_target *t)
 	int fd;
 
 	if (c->uin.cap == 0) {
-		c->uin.p = malloc(UIN_CAP);
+		c->uin.p = malloc(BUF_START);
 		if (!c->uin.p) {
 			conn_reply(c, 503);
 			return;
 		}
-		c->uin.cap = UIN_CAP;
+		c->uin.cap = BUF_START;
 	}
 	u = pool_take(t);
 	if (u) {
@@ -1138,7 +1140,8 @@ static void forward(struct alb_conn *c)
 		while (!c->resp_started && abuf_avail(&c->uin) > 0) {
 			n = http_parse_response(c->uin.p + c->uin.off, abuf_avail(&c->uin), &r);
 			if (n == HTTP_INCOMPLETE) {
-				if (abuf_avail(&c->uin) >= UIN_CAP - 1) {
+				if (abuf_avail(&c->uin) >= UIN_CAP - 1 ||
+				    (c->up && c->up->eof)) {
 					conn_reply(c, 502);
 					return;
 				}
@@ -1241,6 +1244,15 @@ static void on_up_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
 		size_t room = abuf_room(&c->uin);
+		if (room == 0 && !c->resp_started && c->uin.cap < UIN_CAP) {
+			/* a response head bigger than the buffer: grow, up
+			 * to the 32 KiB limit */
+			if (abuf_reserve(&c->uin, UIN_CAP - c->uin.len, UIN_CAP) < 0) {
+				conn_reply(c, 502);
+				goto out;
+			}
+			room = abuf_room(&c->uin);
+		}
 		if (room == 0 && (ev & (EPOLLHUP | EPOLLERR))) {
 			/* reset while our buffer is full: level-triggered HUP
 			 * would spin; the kernel drops the data anyway */
@@ -1270,6 +1282,17 @@ static void on_client_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
 		size_t room = abuf_room(&c->cin);
 		bool want = c->ph == PH_HEAD || !c->rq.done;
+		if (room == 0 && c->ph == PH_HEAD && c->cin.cap < CIN_CAP) {
+			/* a request head bigger than the buffer: grow, up to
+			 * the 64 KiB limit */
+			if (abuf_reserve(&c->cin, CIN_CAP - c->cin.len, CIN_CAP) < 0) {
+				conn_reply(c, 500);
+				conn_progress(c);
+				conn_arm(c);
+				return;
+			}
+			room = abuf_room(&c->cin);
+		}
 		if (want && room > 0) {
 			ssize_t n = read(c->fd, c->cin.p + c->cin.len, room);
 			if (n > 0) {
@@ -1318,7 +1341,7 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = calloc(1, sizeof(*c));
 		if (c)
-			c->cin.p = malloc(CIN_CAP);
+			c->cin.p = malloc(BUF_START);
 		if (!c || !c->cin.p) {
 			/* out of memory: refuse this one, keep serving */
 			if (c)
@@ -1326,7 +1349,7 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 			close(fd);
 			continue;
 		}
-		c->cin.cap = CIN_CAP;
+		c->cin.cap = BUF_START;
 		c->a = a;
 		c->ls = ls;
 		c->fd = fd;

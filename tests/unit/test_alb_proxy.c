@@ -156,6 +156,16 @@ static void backend_conn(int fd, int id)
 					return;
 			}
 		}
+		if (strcmp(resp, "/bighead") == 0 || strcmp(resp, "/hugehead") == 0) {
+			static char hb[50000];
+			size_t hl = strcmp(resp, "/bighead") == 0 ? 20000 : 40000;
+			int k = snprintf(hb, sizeof(hb), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Big: ");
+			memset(hb + k, 'h', hl);
+			memcpy(hb + k + hl, "\r\n\r\nok", 6);
+			if (write_all(fd, hb, (size_t)k + hl + 6) < 0)
+				return;
+			continue;
+		}
 		if (strcmp(resp, "/sleep") == 0) {
 			sleep(4);
 			return;
@@ -627,6 +637,63 @@ static void test_websocket(void)
 	close(fd);
 }
 
+static void test_big_heads(void)
+{
+	struct reply r;
+	static char req[80000];
+	int fd, n;
+	/* a 40 KB request head grows the buffer and goes through */
+	n = snprintf(req, sizeof(req), "GET /bh HTTP/1.1\r\nHost: service-a.in.example.com\r\n");
+	for (int i = 0; i < 4; i++) {
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "X-Pad-%d: ", i);
+		memset(req + n, 'p', 10000);
+		n += 10000;
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+	}
+	n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+	fd = client_connect();
+	rlen = 0;
+	ASSERT_EQ(roundtrip(fd, req, (size_t)n, &r), 0);
+	ASSERT_EQ(r.status, 200);
+	reply_free(&r);
+	close(fd);
+	/* over 64 KB of headers: 400 */
+	n = snprintf(req, sizeof(req), "GET /bh HTTP/1.1\r\nHost: service-a.in.example.com\r\n");
+	for (int i = 0; i < 7; i++) {
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "X-Pad-%d: ", i);
+		memset(req + n, 'p', 10000);
+		n += 10000;
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+	}
+	n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+	fd = client_connect();
+	rlen = 0;
+	ASSERT_EQ(roundtrip(fd, req, (size_t)n, &r), 0);
+	ASSERT_EQ(r.status, 400);
+	reply_free(&r);
+	close(fd);
+	/* a URI over 16 KB: 414 */
+	n = snprintf(req, sizeof(req), "GET /");
+	memset(req + n, 'u', 17000);
+	n += 17000;
+	n += snprintf(req + n, sizeof(req) - (size_t)n,
+		      " HTTP/1.1\r\nHost: service-a.in.example.com\r\n\r\n");
+	fd = client_connect();
+	rlen = 0;
+	ASSERT_EQ(roundtrip(fd, req, (size_t)n, &r), 0);
+	ASSERT_EQ(r.status, 414);
+	reply_free(&r);
+	close(fd);
+	/* response heads: 20 KB passes, 40 KB (over 32 KB) is 502 */
+	ASSERT_EQ(get("service-a.in.example.com", "/bighead", &r), 0);
+	ASSERT_EQ(r.status, 200);
+	ASSERT_STR_EQ(r.body, "ok");
+	reply_free(&r);
+	ASSERT_EQ(get("service-a.in.example.com", "/hugehead", &r), 0);
+	ASSERT_EQ(r.status, 502);
+	reply_free(&r);
+}
+
 static void test_alb_errors(void)
 {
 	struct reply r;
@@ -806,6 +873,7 @@ static void run_all(void)
 	T_RUN(test_alb_errors);
 	T_RUN(test_expect_and_http10);
 	T_RUN(test_websocket);
+	T_RUN(test_big_heads);
 	T_RUN(test_stale_pool);
 	T_RUN(test_fail_open);
 	T_RUN(test_timeouts);
