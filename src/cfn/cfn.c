@@ -124,6 +124,8 @@ const char *cfn_did_you_mean(const char *s, const char *const *names, size_t n)
 	const char *best = NULL;
 	size_t bestd = 3;
 	for (size_t i = 0; i < n && names[i]; i++) {
+		if (strcmp(s, names[i]) == 0)
+			continue; /* itself, e.g. a resource its Condition left out */
 		size_t d = edit_distance(s, names[i]);
 		if (d < bestd) {
 			bestd = d;
@@ -375,9 +377,14 @@ static struct cfn_node *getatt_value(struct cfn_ctx *c, const char *res, const c
 		return NULL;
 	}
 	if (ri < 0 || !c->res[ri].active) {
+		const char **names = cfn_arena_alloc(&c->a, (c->nres + 1) * sizeof(*names));
+		for (size_t i = 0; i < c->nres; i++)
+			names[i] = c->res[i].logical;
+		const char *dym = cfn_did_you_mean(res, names, c->nres);
 		cfn_error_at(
 		    c, at, path,
-		    "Template error: instance of Fn::GetAtt references undefined resource %s", res);
+		    "Template error: instance of Fn::GetAtt references undefined resource %s%s%s%s",
+		    res, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
 		return NULL;
 	}
 	struct cfn_res *r = &c->res[ri];
