@@ -2,6 +2,20 @@
  * The template reader: CloudFormation JSON or YAML in, a validated, fully
  * evaluated struct model out (or every error found, with file:line:col and
  * the template path). Reads the file and nothing else.
+ *
+ * Choices written down here (the rest follows spec/cfn.md and AWS):
+ * - JSON when the first non-space character is '{', else YAML.
+ * - Template paths use dots for keys and [i] for list items:
+ *   Resources.R.Properties.Conditions[0].Values[1].
+ * - Errors are sorted by position; at most 100 are printed.
+ * - Generated ids, names, ARNs and DNS digits are FNV-1a hashes of stack
+ *   name + logical id, so every run gives the same ones.
+ * - Subnet/VPC ids the template names but does not define come from a
+ *   default VPC 172.31.0.0/16, the n-th distinct subnet id in the n-th AZ.
+ * - Limits of the model today: listener rules take host-header conditions
+ *   and one forward action; other fields and action types are reported as
+ *   "not supported yet". Security-group rules with a source group or prefix
+ *   list stand for the whole VPC CIDR. A service must name its Cluster.
  */
 #ifndef VPCD_CFN_CFN_H
 #define VPCD_CFN_CFN_H
