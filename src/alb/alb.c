@@ -52,6 +52,8 @@
 #define CIN_CAP (HTTP_HEAD_MAX + 4096)
 #define UIN_CAP (HTTP_RESP_HEAD_MAX + 4096)
 #define BUF_START 16384 /* buffers start here and grow only for big heads */
+#define LINGER_MS 2000u	/* reading what a closed-on client still sends */
+#define LINGER_MAX (1u << 20)
 #define MAX_HEADERS 256
 #define CONNECT_TIMEOUT_MS 10000u
 #define ACCEPT_BATCH 64
@@ -106,6 +108,8 @@ struct alb_conn {
 	bool client_keep, client_eof, head_req, resp_started, close_after;
 	bool resp_keep;	  /* the target keeps its connection after this response */
 	bool upgrade;	  /* the request asks for a protocol upgrade (WebSocket) */
+	bool lingering;	  /* writes shut down; discarding input until EOF */
+	size_t lingered;
 	int client_minor; /* HTTP/1.<minor> of the client's request */
 	struct alb_up *up;
 };
@@ -703,6 +707,11 @@ static void conn_arm(struct alb_conn *c)
 
 	if (c->dead)
 		return;
+	if (c->lingering) {
+		if (loop_io_mod(loop, &c->io, EPOLLIN | EPOLLRDHUP) < 0)
+			conn_close(c);
+		return;
+	}
 	if (!c->client_eof) {
 		/* RDHUP only while the half-close is news: level-triggered,
 		 * it would fire on every wait afterwards */
@@ -1207,11 +1216,17 @@ static void conn_progress(struct alb_conn *c)
 			forward(c);
 			break;
 		case PH_CLOSING:
-			if (client_write(c) < 0 || abuf_avail(&c->cout) == 0) {
-				/* close after the last byte: shut down writes
-				 * first so the client sees all of it */
-				shutdown(c->fd, SHUT_WR);
+			if (client_write(c) < 0 ||
+			    (abuf_avail(&c->cout) == 0 && c->client_eof)) {
 				conn_close(c);
+			} else if (abuf_avail(&c->cout) == 0 && !c->lingering) {
+				/* the last byte is out: shut down writes, then
+				 * read and drop what the client still sends, so
+				 * that closing with unread input (an RST) cannot
+				 * destroy the response before the client reads it */
+				shutdown(c->fd, SHUT_WR);
+				c->lingering = true;
+				loop_timer_start(c->a->loop, &c->timer, LINGER_MS);
 			}
 			return;
 		}
@@ -1279,6 +1294,18 @@ static void on_client_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 	struct alb_conn *c = io->data;
 	(void)loop;
 
+	if (c->lingering) {
+		char junk[4096];
+		for (;;) {
+			ssize_t n = read(c->fd, junk, sizeof(junk));
+			if (n > 0 && (c->lingered += (size_t)n) < LINGER_MAX)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return;
+			conn_close(c);
+			return;
+		}
+	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
 		size_t room = abuf_room(&c->cin);
 		bool want = c->ph == PH_HEAD || !c->rq.done;
