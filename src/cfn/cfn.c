@@ -1609,7 +1609,9 @@ static void resources_eval(struct cfn_ctx *c)
 			r->failed = true;
 			continue;
 		}
-		r->props = p ? eval(c, p, pp) : cfn_node_new(&c->a, CFN_MAP, r->line, r->col);
+		r->props = p ? eval(c, p, pp) : NULL;
+		if (!p || (r->props && r->props->type == CFN_NOVALUE))
+			r->props = cfn_node_new(&c->a, CFN_MAP, r->line, r->col);
 		if (!r->props || r->props->type != CFN_MAP) {
 			if (r->props)
 				cfn_error_at(c, r->props, pp, "expected an object, found %s",
@@ -1666,7 +1668,7 @@ static void outputs_eval(struct cfn_ctx *c)
 		struct cfn_node *v = eval(c, vn, path_key(c, path, "Value"));
 		struct cfn_node *en = cfn_node_get(cfn_node_get(o, "Export"), "Name");
 		struct cfn_node *ev = en ? eval(c, en, path_key(c, path, "Export.Name")) : NULL;
-		if (!v)
+		if (!v || v->type == CFN_NOVALUE)
 			continue;
 		const char *s = NULL;
 		if (is_scalar(v)) {
