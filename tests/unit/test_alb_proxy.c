@@ -842,7 +842,21 @@ static void run_all(void)
 	char err[256] = "";
 	struct alb_target_info ti[2];
 
-	base_port = 20000 + (int)(getpid() % 20000);
+	/* a base port whose neighbours are free (tests may run in parallel) */
+	for (int attempt = 0; attempt < 20; attempt++) {
+		static const uint32_t addrs[] = {LB_ADDR, BACK1, BACK2, REFUSER, BACK3};
+		int fds[5], ok = 1;
+		base_port = 20000 + (int)((getpid() * 7 + attempt * 1009) % 20000);
+		for (int i = 0; i < 5; i++) {
+			fds[i] = sock_listen4(addrs[i], (uint16_t)(base_port + i), SOCK_STREAM);
+			ok &= fds[i] >= 0;
+		}
+		for (int i = 0; i < 5; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (ok)
+			break;
+	}
 	model_build();
 	b1 = backend_start(BACK1, (uint16_t)(base_port + 1), 1);
 	b2 = backend_start(BACK2, (uint16_t)(base_port + 2), 2);
