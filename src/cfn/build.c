@@ -696,7 +696,8 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 		                 ? cfn_node_get(r->props, "HealthCheckTimeoutSeconds")
 		                 : r->props,
 		             cfn__path_key(c, pp, "HealthCheckTimeoutSeconds"),
-		             "Health check timeout (%d) must be smaller than the interval (%d)",
+		             "Health check interval must be greater than the timeout (timeout %d "
+		             "s, interval %d s)",
 		             hc->timeout_s, hc->interval_s);
 	struct cfn_node *mt = cfn__prop_map(c, r->props, "Matcher", pp);
 	const char *codes = NULL;
