@@ -232,6 +232,20 @@ static void expect_errors(const char *text, const char *const *needles)
 	free(errs);
 }
 
+static void test_health_check_timeout(void)
+{
+	expect_errors("Resources:\n"
+	              "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+	              "  TG: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: "
+	              "{Protocol: HTTP, Port: 80,\n"
+	              "       VpcId: !Ref V, HealthCheckIntervalSeconds: 5}}\n",
+	              (const char *const[]){
+	                  "t.yaml:3:68: error: Resources.TG.Properties.HealthCheckTimeoutSeconds: "
+	                  "Health check interval must be greater than the timeout "
+	                  "(timeout 5 s, interval 5 s)\n",
+	                  NULL});
+}
+
 static void test_validation_errors(void)
 {
 	expect_errors(
@@ -382,4 +396,5 @@ T_MAIN({
 	T_RUN(test_novalue_and_ecs);
 	T_RUN(test_dns);
 	T_RUN(test_validation_errors);
+	T_RUN(test_health_check_timeout);
 })
