@@ -176,9 +176,13 @@ const char *cfn_gen_name(struct cfn_ctx *c, const char *logical, size_t max)
 	}
 	rnd[13] = 0;
 	size_t ls = strlen(c->stack), ll = strlen(logical);
-	if (ls + ll + 15 > max) {
-		/* Short names keep a few characters of each part, as AWS does
-		 * for 32-character ELB names (demo-Targe-1GXHAH9WXSU9V). */
+	if (max <= 32) {
+		/* ELB names: at most 6 characters of the stack and 5 of the
+		 * logical id, as observed (demo-Targe-1GXHAH9WXSU9V). */
+		ls = ls < 6 ? ls : 6;
+		ll = ll < 5 ? ll : 5;
+	} else if (ls + ll + 15 > max) {
+		/* Too long: keep a share of each part. */
 		size_t room = max > 16 ? max - 15 : 2;
 		size_t ks = ls < room / 2 ? ls : room / 2;
 		size_t kl = ll < room - ks ? ll : room - ks;
