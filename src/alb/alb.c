@@ -266,6 +266,7 @@ static void target_remove(struct alb_target *t)
 	g->n--;
 	for (size_t i = t->idx; i < g->n; i++)
 		g->t[i]->idx = i;
+	t->refs++; /* hold t while the connections on it fail */
 	t->removed = true;
 	/* AWS: requests still running when the delay expires get 502 */
 	for (struct alb_conn *c = a->conns; c; c = c->next) {
@@ -277,7 +278,6 @@ static void target_remove(struct alb_target *t)
 	}
 	if (a->hfn)
 		a->hfn(a->hdata, t->tg, t->addr, t->port, ALB_TARGET_UNUSED);
-	t->refs++;
 	target_unref(t);
 }
 

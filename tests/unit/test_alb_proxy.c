@@ -824,6 +824,55 @@ static void test_health_states(void)
 	ASSERT_EQ(alb_target_list(alb, 1, ti, 4), 2);
 }
 
+/* A request still running when its target's deregistration delay ends gets
+ * 502. The client is a child process; this thread runs the loop. */
+static pid_t drain_child;
+static int drain_status = -1;
+
+static void on_drain_step(struct loop *loop, struct loop_timer *t)
+{
+	int st;
+	static int steps;
+	steps++;
+	if (steps == 15) {
+		/* the request is at the (sleeping) target by now */
+		alb_target_deregister(alb, 1, BACK1, (uint16_t)(base_port + 1));
+		alb_target_deregister(alb, 1, BACK2, (uint16_t)(base_port + 2));
+	}
+	if (waitpid(drain_child, &st, WNOHANG) == drain_child) {
+		drain_status = WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+		loop_stop(loop);
+		return;
+	}
+	if (steps > 250) {
+		loop_stop(loop);
+		return;
+	}
+	loop_timer_start(loop, t, 20);
+}
+
+static void test_drain_inflight(void)
+{
+	struct loop_timer step;
+	struct alb_target_info ti[2];
+	drain_child = fork();
+	if (drain_child == 0) {
+		struct reply r;
+		int rc = get("service-a.in.example.com", "/sleep", &r);
+		_exit(rc == 0 && r.status == 502 ? 0 : 1);
+	}
+	loop_timer_init(&step, on_drain_step, NULL);
+	loop_timer_start(lp, &step, 20);
+	loop_run(lp);
+	loop_timer_stop(lp, &step);
+	if (drain_status < 0) {
+		kill(drain_child, SIGKILL);
+		waitpid(drain_child, NULL, 0);
+	}
+	ASSERT_EQ(drain_status, 0);
+	ASSERT_EQ(alb_target_list(alb, 1, ti, 2), 0);
+}
+
 static int health_events;
 static void on_health(void *data, int tg, uint32_t addr, uint16_t port, enum alb_target_state s)
 {
@@ -904,6 +953,7 @@ static void run_all(void)
 		loop_run(lp);
 		ASSERT_EQ(alb_target_list(alb, 2, ti, 2), 0);
 	}
+	T_RUN(test_drain_inflight);
 	alb_free(alb);
 	loop_free(lp);
 	kill(b1, SIGKILL);
