@@ -464,52 +464,98 @@ static const char *const sg_rule_props[] = {"CidrIp",
                                             "CidrIpv6",
                                             NULL};
 
+/* One rule (inline, or a SecurityGroupIngress/Egress resource); false when
+ * it is wrong (reported) or cannot apply here (IPv6). */
+static bool sg_rule_one(struct cfn_ctx *c, const struct cfn_node *it, const char *ip,
+                        const char *const *known, int vpc, struct model_sg_rule *sr)
+{
+	if (it->type != CFN_MAP) {
+		cfn_error_at(c, it, ip, "expected an object, found %s", cfn__found(c, it));
+		return false;
+	}
+	static const char *const req[] = {"IpProtocol", NULL};
+	cfn__check_keys(c, it, ip, known, req, "property");
+	sr->proto = ip_proto(c, cfn_node_get(it, "IpProtocol"), cfn__path_key(c, ip, "IpProtocol"));
+	if (sr->proto == -2)
+		return false;
+	sr->from_port = cfn__prop_int(c, it, "FromPort", ip, -1, -1, 65535);
+	sr->to_port = cfn__prop_int(c, it, "ToPort", ip, -1, -1, 65535);
+	if (sr->proto == -1) {
+		sr->from_port = sr->to_port = -1;
+	} else if ((sr->proto == 6 || sr->proto == 17) &&
+	           (sr->from_port < 0 || sr->to_port < sr->from_port)) {
+		cfn_error_at(c, it, ip, "a tcp or udp rule needs FromPort <= ToPort, 0..65535");
+		return false;
+	}
+	bool ok = false;
+	if (cfn_node_get(it, "CidrIp")) {
+		sr->cidr = cfn__prop_cidr(c, it, "CidrIp", ip, &ok);
+		return ok;
+	}
+	if (cfn_node_get(it, "CidrIpv6"))
+		return false; /* IPv6 sources never reach a 127/8 listener */
+	if (vpc < 0)
+		return false;
+	/* A source security group or prefix list: vpcd cannot tell members
+	 * apart by address, so it stands for the whole VPC. */
+	sr->cidr = c->m->vpcs[vpc].cidr;
+	return true;
+}
+
 static struct model_sg_rule *sg_rules(struct cfn_ctx *c, const struct cfn_node *l, const char *base,
                                       const char *key, int vpc, size_t *count)
 {
 	*count = 0;
 	struct model_sg_rule *out = cfn__calloc(l ? l->n : 1, sizeof(*out));
-	for (size_t i = 0; l && i < l->n; i++) {
-		const struct cfn_node *it = l->items[i];
-		const char *ip = cfn__item_path(c, base, key, i);
-		if (it->type != CFN_MAP) {
-			cfn_error_at(c, it, ip, "expected an object, found %s", cfn__found(c, it));
-			continue;
-		}
-		static const char *const req[] = {"IpProtocol", NULL};
-		cfn__check_keys(c, it, ip, sg_rule_props, req, "property");
-		struct model_sg_rule *sr = &out[*count];
-		sr->proto =
-		    ip_proto(c, cfn_node_get(it, "IpProtocol"), cfn__path_key(c, ip, "IpProtocol"));
-		if (sr->proto == -2)
-			continue;
-		sr->from_port = cfn__prop_int(c, it, "FromPort", ip, -1, -1, 65535);
-		sr->to_port = cfn__prop_int(c, it, "ToPort", ip, -1, -1, 65535);
-		if (sr->proto == -1) {
-			sr->from_port = sr->to_port = -1;
-		} else if ((sr->proto == 6 || sr->proto == 17) &&
-		           (sr->from_port < 0 || sr->to_port < sr->from_port)) {
-			cfn_error_at(c, it, ip,
-			             "a tcp or udp rule needs FromPort <= ToPort, 0..65535");
-			continue;
-		}
-		bool ok = false;
-		if (cfn_node_get(it, "CidrIp")) {
-			sr->cidr = cfn__prop_cidr(c, it, "CidrIp", ip, &ok);
-			if (!ok)
-				continue;
-		} else if (cfn_node_get(it, "CidrIpv6")) {
-			continue; /* IPv6 sources never reach a 127/8 listener */
-		} else if (vpc >= 0) {
-			/* A source security group or prefix list: vpcd cannot tell
-			 * members apart by address, so it stands for the whole VPC. */
-			sr->cidr = c->m->vpcs[vpc].cidr;
-		} else {
-			continue;
-		}
-		(*count)++;
-	}
+	for (size_t i = 0; l && i < l->n; i++)
+		if (sg_rule_one(c, l->items[i], cfn__item_path(c, base, key, i), sg_rule_props, vpc,
+		                &out[*count]))
+			(*count)++;
 	return out;
+}
+
+static const char *const sg_res_props[] = {"GroupId",
+                                           "GroupName",
+                                           "CidrIp",
+                                           "CidrIpv6",
+                                           "Description",
+                                           "FromPort",
+                                           "IpProtocol",
+                                           "ToPort",
+                                           "SourceSecurityGroupId",
+                                           "SourceSecurityGroupName",
+                                           "SourceSecurityGroupOwnerId",
+                                           "SourcePrefixListId",
+                                           "DestinationSecurityGroupId",
+                                           "DestinationPrefixListId",
+                                           NULL};
+
+/* AWS::EC2::SecurityGroupIngress/Egress: one more rule on a group of the
+ * template (the usual way to open a group to another without a cycle). */
+static void b_sgrule(struct cfn_ctx *c, struct cfn_res *r)
+{
+	struct model *m = c->m;
+	const char *pp = props_path(c, r);
+	bool ingress = strcmp(r->type_name, "AWS::EC2::SecurityGroupIngress") == 0;
+	const struct cfn_node *gid = cfn_node_get(r->props, "GroupId");
+	if (!gid) {
+		cfn_error_at(c, r->props, pp,
+		             "missing required property GroupId (GroupName is for EC2-Classic)");
+		return;
+	}
+	int g = cfn__ref_index(c, gid, "AWS::EC2::SecurityGroup", cfn__path_key(c, pp, "GroupId"),
+	                       "a security group");
+	struct model_sg_rule sr = {0};
+	if (!sg_rule_one(c, r->props, pp, sg_res_props, g >= 0 ? m->sgs[g].vpc : -1, &sr) || g < 0)
+		return;
+	struct model_sg *sg = &m->sgs[g];
+	struct model_sg_rule **rules = ingress ? &sg->ingress : &sg->egress;
+	size_t *n = ingress ? &sg->ningress : &sg->negress;
+	struct model_sg_rule *nr = realloc(*rules, (*n + 1) * sizeof(*nr));
+	if (!nr)
+		abort();
+	nr[(*n)++] = sr;
+	*rules = nr;
 }
 
 static void b_sg(struct cfn_ctx *c, struct cfn_res *r)
@@ -1870,8 +1916,8 @@ static const struct cfn_type types[] = {
     {"AWS::IAM::Policy", true, NULL, NULL, a_id, v_policy, NULL},
     {"AWS::IAM::InstanceProfile", true, NULL, NULL, a_arn, v_profile, NULL},
     {"AWS::Logs::LogGroup", true, NULL, NULL, a_arn, v_loggroup, NULL},
-    {"AWS::EC2::SecurityGroupIngress", true, NULL, NULL, a_id, v_sgrule, NULL},
-    {"AWS::EC2::SecurityGroupEgress", true, NULL, NULL, a_id, v_sgrule, NULL},
+    {"AWS::EC2::SecurityGroupIngress", false, sg_res_props, NULL, a_id, v_sgrule, b_sgrule},
+    {"AWS::EC2::SecurityGroupEgress", false, sg_res_props, NULL, a_id, v_sgrule, b_sgrule},
 };
 
 const struct cfn_type *cfn_type_find(const char *name)

@@ -12,6 +12,8 @@
  *   name + logical id, so every run gives the same ones.
  * - Subnet/VPC ids the template names but does not define come from a
  *   default VPC 172.31.0.0/16, the n-th distinct subnet id in the n-th AZ.
+ * - AWS::EC2::SecurityGroupIngress/Egress resources add their rule to the
+ *   group (not "no effect": the ALB enforces groups by source address).
  * - Limits of the model today: listener rules take host-header conditions
  *   and one forward action; other fields and action types are reported as
  *   "not supported yet". Security-group rules with a source group or prefix

@@ -23,6 +23,11 @@ void cfn_plan_print(const struct model *m, FILE *out)
 			fprintf(out, "accepted, no effect\n");
 			continue;
 		}
+		if (strncmp(r->type, "AWS::EC2::SecurityGroupIngress", 30) == 0 ||
+		    strncmp(r->type, "AWS::EC2::SecurityGroupEgress", 29) == 0) {
+			fprintf(out, "one more rule on its security group\n");
+			continue;
+		}
 		FIND(m->vpcs, m->nvpcs, r->logical)
 		{
 			const struct model_vpc *v = &m->vpcs[i_];

@@ -232,6 +232,42 @@ static void expect_errors(const char *text, const char *const *needles)
 	free(errs);
 }
 
+static void test_sg_rule_resources(void)
+{
+	char *errs;
+	struct model *m = load("Resources:\n"
+	                       "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+	                       "  LbSg: {Type: AWS::EC2::SecurityGroup, Properties: "
+	                       "{GroupDescription: lb, VpcId: !Ref V}}\n"
+	                       "  TaskSg: {Type: AWS::EC2::SecurityGroup, Properties: "
+	                       "{GroupDescription: t, VpcId: !Ref V}}\n"
+	                       "  In: {Type: AWS::EC2::SecurityGroupIngress, Properties: {GroupId: "
+	                       "!Ref LbSg, IpProtocol: tcp,\n"
+	                       "       FromPort: 80, ToPort: 80, CidrIp: 10.0.0.0/16}}\n"
+	                       "  FromLb: {Type: AWS::EC2::SecurityGroupIngress, Properties: "
+	                       "{GroupId: !GetAtt TaskSg.GroupId,\n"
+	                       "       IpProtocol: tcp, FromPort: 8080, ToPort: 8080, "
+	                       "SourceSecurityGroupId: !Ref LbSg}}\n"
+	                       "  Out: {Type: AWS::EC2::SecurityGroupEgress, Properties: {GroupId: "
+	                       "!Ref LbSg, IpProtocol: \"-1\",\n"
+	                       "       CidrIp: 10.0.0.0/8}}\n",
+	                       &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	if (!m)
+		return;
+	char a[16];
+	ASSERT_EQ(m->sgs[0].ningress, 1);
+	ASSERT_EQ(m->sgs[0].ingress[0].from_port, 80);
+	ASSERT_EQ(m->sgs[0].negress, 2); /* AWS's default allow-all, and Out */
+	ASSERT_EQ(m->sgs[0].egress[1].cidr.prefix, 8);
+	ASSERT_EQ(m->sgs[1].ningress, 1);
+	ASSERT_STR_EQ(addr4_str(m->sgs[1].ingress[0].cidr.addr, a), "10.0.0.0");
+	ASSERT_EQ(m->sgs[1].ingress[0].cidr.prefix, 16);
+	ASSERT_TRUE(!m->resources[4].no_effect);
+	model_free(m);
+}
+
 static void test_health_check_timeout(void)
 {
 	expect_errors("Resources:\n"
@@ -397,4 +433,5 @@ T_MAIN({
 	T_RUN(test_dns);
 	T_RUN(test_validation_errors);
 	T_RUN(test_health_check_timeout);
+	T_RUN(test_sg_rule_resources);
 })
