@@ -1981,3 +1981,5 @@ void cfn_build_model(struct cfn_ctx *c)
 	uint32_t base = m->nvpcs ? m->vpcs[0].lo_base : (c->net.addr & 0xffff0000u);
 	m->resolver_addr = base + 2;
 }
+		if (r->file)
+			c->file = r->file; /* several stacks: errors name their file */

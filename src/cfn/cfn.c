@@ -10,18 +10,20 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "cfn/json.h"
 #include "cfn/yaml.h"
 
 /* ---------- errors ---------- */
 
-static void cfn_verror(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt,
-                       va_list ap)
+static void cfn_vdiag(struct cfn_ctx *c, bool warning, int line, int col, const char *path,
+                      const char *fmt, va_list ap)
 {
 	char msg[1024];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -29,7 +31,7 @@ static void cfn_verror(struct cfn_ctx *c, int line, int col, const char *path, c
 	                           : cfn_arena_strdup(&c->a, msg);
 	for (size_t i = 0; i < c->nerrs; i++)
 		if (c->errs[i].line == line && c->errs[i].col == col &&
-		    strcmp(c->errs[i].text, text) == 0)
+		    c->errs[i].file == c->file && strcmp(c->errs[i].text, text) == 0)
 			return;
 	if (c->nerrs == c->caperrs) {
 		if (c->caperrs >= 10 * CFN_MAX_ERRORS)
@@ -41,16 +43,24 @@ static void cfn_verror(struct cfn_ctx *c, int line, int col, const char *path, c
 		c->errs = e;
 		c->caperrs = cap;
 	}
-	c->errs[c->nerrs] =
-	    (struct cfn_err){.line = line, .col = col, .seq = c->nerrs, .text = text};
+	c->errs[c->nerrs] = (struct cfn_err){.line = line,
+	                                     .col = col,
+	                                     .seq = c->nerrs,
+	                                     .text = text,
+	                                     .file = c->file,
+	                                     .path = cfn_arena_strdup(&c->a, path ? path : ""),
+	                                     .msg = cfn_arena_strdup(&c->a, msg),
+	                                     .warning = warning};
 	c->nerrs++;
+	if (!warning)
+		c->nfatal++;
 }
 
 void cfn_error(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	cfn_verror(c, line, col, path, fmt, ap);
+	cfn_vdiag(c, false, line, col, path, fmt, ap);
 	va_end(ap);
 }
 
@@ -59,13 +69,46 @@ void cfn_error_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	cfn_verror(c, n ? n->line : 1, n ? n->col : 1, path, fmt, ap);
+	cfn_vdiag(c, false, n ? n->line : 1, n ? n->col : 1, path, fmt, ap);
 	va_end(ap);
+}
+
+void cfn_warn(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cfn_vdiag(c, true, line, col, path, fmt, ap);
+	va_end(ap);
+}
+
+void cfn_warn_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path, const char *fmt,
+                 ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cfn_vdiag(c, true, n ? n->line : 1, n ? n->col : 1, path, fmt, ap);
+	va_end(ap);
+}
+
+/* Errors of several documents: by document (in the order files were
+ * named), then position. */
+static const char *const *err_files;
+static size_t err_nfiles;
+
+static size_t err_file_index(const char *f)
+{
+	for (size_t i = 0; i < err_nfiles; i++)
+		if (err_files[i] == f || (f && err_files[i] && strcmp(err_files[i], f) == 0))
+			return i;
+	return err_nfiles;
 }
 
 static int err_cmp(const void *x, const void *y)
 {
 	const struct cfn_err *a = x, *b = y;
+	size_t fa = err_file_index(a->file), fb = err_file_index(b->file);
+	if (fa != fb)
+		return fa < fb ? -1 : 1;
 	if (a->line != b->line)
 		return a->line < b->line ? -1 : 1;
 	if (a->col != b->col)
@@ -73,19 +116,42 @@ static int err_cmp(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-static int errors_print(struct cfn_ctx *c, FILE *out)
+/* Prints (or hands to opt->on_diag) errors and warnings; returns the
+ * number of errors printed. */
+static int errors_print(struct cfn_err *errs, size_t n, const char *const *files, size_t nfiles,
+                        const struct cfn_options *opt, FILE *out)
 {
-	qsort(c->errs, c->nerrs, sizeof(*c->errs), err_cmp);
-	size_t n = c->nerrs < CFN_MAX_ERRORS ? c->nerrs : CFN_MAX_ERRORS;
-	if (out) {
-		for (size_t i = 0; i < n; i++)
-			fprintf(out, "%s:%d:%d: error: %s\n", c->file, c->errs[i].line,
-			        c->errs[i].col, c->errs[i].text);
-		if (c->nerrs > n)
-			fprintf(out, "%s: error: too many errors, stopped after %d\n", c->file,
-			        CFN_MAX_ERRORS);
+	err_files = files;
+	err_nfiles = nfiles;
+	for (size_t i = 0; i < n; i++)
+		errs[i].seq = i;
+	qsort(errs, n, sizeof(*errs), err_cmp);
+	int nerr = 0, nshown = 0;
+	bool over = false;
+	for (size_t i = 0; i < n; i++) {
+		struct cfn_err *e = &errs[i];
+		if (!e->warning) {
+			if (nerr == CFN_MAX_ERRORS) {
+				over = true;
+				continue;
+			}
+			nerr++;
+		} else if (nshown >= CFN_MAX_ERRORS) {
+			continue;
+		}
+		nshown++;
+		if (opt && opt->on_diag) {
+			struct cfn_diag d = {e->file, e->line, e->col, e->path, e->msg, e->warning};
+			opt->on_diag(opt->diag_arg, &d);
+		} else if (out) {
+			fprintf(out, "%s:%d:%d: %s: %s\n", e->file, e->line, e->col,
+			        e->warning ? "warning" : "error", e->text);
+		}
 	}
-	return (int)n;
+	if (over && out && !(opt && opt->on_diag))
+		fprintf(out, "%s: error: too many errors, stopped after %d\n",
+		        nfiles ? files[0] : "template", CFN_MAX_ERRORS);
+	return nerr;
 }
 
 /* ---------- small helpers ---------- */
@@ -356,10 +422,9 @@ static struct cfn_node *ref_value(struct cfn_ctx *c, const char *name, const str
 	if (p)
 		return p->value ? at_pos(c, p->value, at) : NULL;
 	int ri = cfn_res_find(c, name);
-	if (ri >= 0 && c->in_conditions) {
-		cfn_error_at(c, at, path,
-		             "Conditions can refer only to parameters, not to the resource %s",
-		             name);
+	if (ri >= 0 && (c->in_conditions || c->no_res_refs)) {
+		cfn_error_at(c, at, path, "%s can refer only to parameters, not to the resource %s",
+		             c->in_conditions ? "Conditions" : c->where, name);
 		return NULL;
 	}
 	if (ri < 0 || !c->res[ri].active)
@@ -374,10 +439,9 @@ static struct cfn_node *getatt_value(struct cfn_ctx *c, const char *res, const c
                                      const struct cfn_node *at, const char *path)
 {
 	int ri = cfn_res_find(c, res);
-	if (ri >= 0 && c->in_conditions) {
-		cfn_error_at(c, at, path,
-		             "Conditions can refer only to parameters, not to the resource %s",
-		             res);
+	if (ri >= 0 && (c->in_conditions || c->no_res_refs)) {
+		cfn_error_at(c, at, path, "%s can refer only to parameters, not to the resource %s",
+		             c->in_conditions ? "Conditions" : c->where, res);
 		return NULL;
 	}
 	if (ri < 0 || !c->res[ri].active) {
@@ -802,6 +866,39 @@ static struct cfn_node *fn_getatt(struct cfn_ctx *c, struct cfn_node *fn, struct
 	return getatt_value(c, res, attr, fn, path);
 }
 
+/* Fn::ImportValue: an Export.Name of a stack loaded before this one. */
+static struct cfn_node *fn_importvalue(struct cfn_ctx *c, struct cfn_node *fn, struct cfn_node *arg,
+                                       const char *path)
+{
+	if (c->in_conditions || c->no_res_refs) {
+		cfn_error_at(c, fn, path, "Fn::ImportValue cannot be used in %s",
+		             c->in_conditions ? "Conditions" : c->where);
+		return NULL;
+	}
+	bool saved = c->no_res_refs;
+	const char *saved_where = c->where;
+	c->no_res_refs = true; /* "may not depend on resources" */
+	c->where = "Fn::ImportValue";
+	const char *name = want_str(c, eval(c, arg, path), path, "the Fn::ImportValue name");
+	c->no_res_refs = saved;
+	c->where = saved_where;
+	if (!name)
+		return NULL;
+	struct cfn_multi *mu = c->multi;
+	for (size_t i = 0; mu && i < mu->nexports; i++)
+		if (strcmp(mu->exports[i].name, name) == 0)
+			return cfn_node_str(&c->a, mu->exports[i].value, fn->line, fn->col);
+	const char **names = cfn_arena_alloc(&c->a, (mu ? mu->nexports : 0) * sizeof(*names) + 1);
+	for (size_t i = 0; mu && i < mu->nexports; i++)
+		names[i] = mu->exports[i].name;
+	const char *dym = cfn_did_you_mean(name, names, mu ? mu->nexports : 0);
+	cfn_error_at(c, fn, path,
+	             "No export named %s found (exports come from the Outputs of stacks named "
+	             "before this one: vpcd up network.yaml %s)%s%s%s",
+	             name, c->file, dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+	return NULL;
+}
+
 static struct cfn_node *intrinsic(struct cfn_ctx *c, struct cfn_node *n, const char *path)
 {
 	const char *fn = n->entries[0].key;
@@ -833,14 +930,18 @@ static struct cfn_node *intrinsic(struct cfn_ctx *c, struct cfn_node *n, const c
 		return fn_findinmap(c, n, arg, path);
 	if (strcmp(fn, "Fn::Cidr") == 0)
 		return fn_cidr(c, n, arg, path);
-	if (strcmp(fn, "Fn::If") == 0)
+	if (strcmp(fn, "Fn::If") == 0) {
+		if (c->in_conditions) {
+			cfn_error_at(c, n, path,
+			             "Fn::If can be used only in Resources Properties, Metadata, "
+			             "UpdatePolicy and Outputs, not in Conditions (use Fn::And, "
+			             "Fn::Or, Fn::Not there)");
+			return NULL;
+		}
 		return fn_if(c, n, arg, path);
-	if (strcmp(fn, "Fn::ImportValue") == 0) {
-		cfn_error_at(c, n, path,
-		             "Fn::ImportValue: vpcd runs a single stack, so there are no exports "
-		             "of other stacks to import");
-		return NULL;
 	}
+	if (strcmp(fn, "Fn::ImportValue") == 0)
+		return fn_importvalue(c, n, arg, path);
 	if (strcmp(fn, "Fn::Equals") == 0 || strcmp(fn, "Fn::And") == 0 ||
 	    strcmp(fn, "Fn::Or") == 0 || strcmp(fn, "Fn::Not") == 0) {
 		if (c->in_conditions) {
@@ -1046,16 +1147,91 @@ static bool param_is_list(const char *type)
 	return strcmp(type, "CommaDelimitedList") == 0 || strncmp(type, "List<", 5) == 0;
 }
 
-static bool param_type_ok(const char *type)
+/* AWS-specific parameter types: the id prefix their values carry ("" = any
+ * text; AZ names are checked against the region). */
+static const struct {
+	const char *type, *prefix;
+} aws_param_types[] = {
+    {"AWS::EC2::AvailabilityZone::Name", NULL},
+    {"AWS::EC2::Image::Id", "ami-"},
+    {"AWS::EC2::Instance::Id", "i-"},
+    {"AWS::EC2::KeyPair::KeyName", ""},
+    {"AWS::EC2::SecurityGroup::GroupName", ""},
+    {"AWS::EC2::SecurityGroup::Id", "sg-"},
+    {"AWS::EC2::Subnet::Id", "subnet-"},
+    {"AWS::EC2::Volume::Id", "vol-"},
+    {"AWS::EC2::VPC::Id", "vpc-"},
+    {"AWS::Route53::HostedZone::Id", "Z"},
+    {"AWS::SSM::Parameter::Name", ""},
+};
+
+/* The element type of a parameter type: "List<X>" -> "X", a
+ * CommaDelimitedList -> "String", others themselves. */
+static const char *param_elem_type(struct cfn_ctx *c, const char *type)
 {
-	static const char *const plain[] = {"String", "Number", "CommaDelimitedList",
-	                                    "List<Number>", NULL};
-	for (int i = 0; plain[i]; i++)
-		if (strcmp(type, plain[i]) == 0)
-			return true;
-	if (strncmp(type, "AWS::", 5) == 0 || strncmp(type, "List<AWS::", 10) == 0)
+	if (strcmp(type, "CommaDelimitedList") == 0)
+		return "String";
+	size_t n = strlen(type);
+	if (strncmp(type, "List<", 5) == 0 && n > 6 && type[n - 1] == '>')
+		return cfn_arena_strndup(&c->a, type + 5, n - 6);
+	return type;
+}
+
+static bool param_type_ok(struct cfn_ctx *c, const char *type)
+{
+	if (strcmp(type, "String") == 0 || strcmp(type, "Number") == 0 ||
+	    strcmp(type, "CommaDelimitedList") == 0)
 		return true;
+	size_t n = strlen(type);
+	/* SSM parameter types hold any of the others (or a String). */
+	if (strncmp(type, "AWS::SSM::Parameter::Value<", 27) == 0 && type[n - 1] == '>')
+		return true;
+	const char *e = type;
+	if (strncmp(type, "List<", 5) == 0) {
+		e = param_elem_type(c, type);
+		if (strcmp(e, "Number") == 0)
+			return true;
+		if (strcmp(e, "AWS::EC2::KeyPair::KeyName") == 0 ||
+		    strcmp(e, "AWS::SSM::Parameter::Name") == 0)
+			return false; /* not list types AWS has */
+	}
+	for (size_t i = 0; i < sizeof(aws_param_types) / sizeof(aws_param_types[0]); i++)
+		if (strcmp(e, aws_param_types[i].type) == 0)
+			return true;
 	return false;
+}
+
+/* An AWS-specific value: the id shape of its type (prefix and 8 or 17 hex
+ * digits), an AZ of the region. AWS checks the account; vpcd has none, so
+ * anything of the right shape exists. */
+static bool param_aws_value_ok(struct cfn_ctx *c, const char *type, const char *v)
+{
+	for (size_t i = 0; i < sizeof(aws_param_types) / sizeof(aws_param_types[0]); i++) {
+		if (strcmp(type, aws_param_types[i].type) != 0)
+			continue;
+		const char *pre = aws_param_types[i].prefix;
+		if (!pre) {
+			struct cfn_node at = {.line = 1, .col = 1};
+			struct cfn_node *l = azs(c, c->region, &at);
+			for (size_t k = 0; k < l->n; k++)
+				if (strcmp(l->items[k]->str, v) == 0)
+					return true;
+			return false;
+		}
+		if (!*pre)
+			return *v != 0;
+		if (strncmp(v, pre, strlen(pre)) != 0)
+			return false;
+		const char *h = v + strlen(pre);
+		if (*pre == 'Z') /* hosted zone ids: upper-case alphanumerics */
+			return strlen(h) >= 1 && strlen(h) <= 31 &&
+			       strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == strlen(h);
+		/* AWS makes 8 or 17 hex digits; templates and docs use shorter
+		 * made-up ones (subnet-1), which are taken. */
+		size_t hl = strlen(h);
+		return hl >= 1 && hl <= 17 && strspn(h, "0123456789abcdefghijklmnopqrstuvwxyz") == hl;
+	}
+	return true;
 }
 
 static bool is_numeric(const char *s)
@@ -1105,6 +1281,17 @@ static void param_check_one(struct cfn_ctx *c, struct cfn_param *p, const char *
 		             v);
 		return;
 	}
+	if (!param_aws_value_ok(c, type, v)) {
+		cfn_error_at(c, at, path,
+		             "Parameter validation failed: parameter value %s for parameter name "
+		             "%s does not exist (%s%s)",
+		             v, p->name,
+		             strcmp(type, "AWS::EC2::AvailabilityZone::Name") == 0
+		                 ? "not an availability zone of "
+		                 : "not the id shape of ",
+		             strcmp(type, "AWS::EC2::AvailabilityZone::Name") == 0 ? c->region : type);
+		return;
+	}
 	struct cfn_node *av = cfn_node_get(def, "AllowedValues");
 	if (av && av->type == CFN_LIST) {
 		bool found = false;
@@ -1118,13 +1305,23 @@ static void param_check_one(struct cfn_ctx *c, struct cfn_param *p, const char *
 	}
 	struct cfn_node *ap = cfn_node_get(def, "AllowedPattern");
 	if (ap && ap->type == CFN_STR) {
-		regex_t re;
-		char *pat = cfn_arena_printf(&c->a, "^(%s)$", ap->str);
-		if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
+		/* Java-like regular expression, matched against the whole value. */
+		int perr;
+		PCRE2_SIZE eoff;
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)ap->str, PCRE2_ZERO_TERMINATED,
+		                               PCRE2_ANCHORED | PCRE2_ENDANCHORED, &perr, &eoff,
+		                               NULL);
+		if (!re) {
+			PCRE2_UCHAR buf[160];
+			pcre2_get_error_message(perr, buf, sizeof(buf));
 			cfn_error_at(c, ap, path_key(c, path, "AllowedPattern"),
-			             "invalid regular expression");
+			             "invalid regular expression at offset %zu: %s", (size_t)eoff,
+			             (const char *)buf);
 		} else {
-			if (regexec(&re, v, 0, NULL, 0) != 0) {
+			pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+			if (!md)
+				abort();
+			if (pcre2_match(re, (PCRE2_SPTR)v, strlen(v), 0, 0, md, NULL) < 0) {
 				if (cd)
 					cfn_error_at(c, at, path, "Malformed input-Parameter %s %s",
 					             p->name, cd);
@@ -1134,7 +1331,8 @@ static void param_check_one(struct cfn_ctx *c, struct cfn_param *p, const char *
 					    "Malformed input-Parameter %s must match pattern %s",
 					    p->name, ap->str);
 			}
-			regfree(&re);
+			pcre2_match_data_free(md);
+			pcre2_code_free(re);
 		}
 	}
 	struct cfn_node *lim;
@@ -1161,7 +1359,8 @@ static const char *const param_props[] = {
     "Description", "MaxLength", "MinLength",     "MaxValue",       "MinValue",
     "NoEcho",      NULL};
 
-static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
+/* kv: "Key=Value" strings; strict: a key the template lacks is an error. */
+static void params_load(struct cfn_ctx *c, const char *const *kv_in, size_t nkv, bool strict)
 {
 	struct cfn_node *ps = cfn_node_get(c->root, "Parameters");
 	if (ps && ps->type != CFN_MAP) {
@@ -1180,8 +1379,8 @@ static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 	}
 	/* --param overrides, checked against the template's names. */
 	const char **given = cfn_arena_alloc(&c->a, (c->nparams + 1) * sizeof(*given));
-	for (size_t k = 0; k < opt->nparams; k++) {
-		const char *kv = opt->params[k];
+	for (size_t k = 0; k < nkv; k++) {
+		const char *kv = kv_in[k];
 		const char *eq = strchr(kv, '=');
 		if (!eq) {
 			cfn_error(c, 1, 1, "", "--param %s: expected KEY=VALUE", kv);
@@ -1189,6 +1388,13 @@ static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 		}
 		char *key = cfn_arena_strndup(&c->a, kv, (size_t)(eq - kv));
 		struct cfn_param *p = param_find(c, key);
+		if (!p && !strict)
+			continue; /* another stack's parameter */
+		if (!p && c->nested) {
+			cfn_error(c, ps ? ps->line : 1, ps ? ps->col : 1, "",
+			          "Parameters: [%s] do not exist in the template", key);
+			continue;
+		}
 		if (!p) {
 			const char **names =
 			    cfn_arena_alloc(&c->a, (c->nparams + 1) * sizeof(*names));
@@ -1202,6 +1408,11 @@ static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 		}
 		given[p - c->params] = eq + 1;
 	}
+	char missing[2048];
+	size_t mo = 0;
+	bool truncated = false, ssm = false;
+	struct cfn_param *first_missing = NULL;
+	missing[0] = 0;
 	for (size_t i = 0; i < c->nparams; i++) {
 		struct cfn_param *p = &c->params[i];
 		const char *path = cfn_arena_printf(&c->a, "Parameters.%s", p->name);
@@ -1231,7 +1442,7 @@ static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 			continue;
 		}
 		const char *type = tn->str;
-		if (!param_type_ok(type)) {
+		if (!param_type_ok(c, type)) {
 			cfn_error_at(c, tn, path_key(c, path, "Type"), "unknown parameter type %s",
 			             type);
 			continue;
@@ -1260,27 +1471,42 @@ static void params_load(struct cfn_ctx *c, const struct cfn_options *opt)
 			}
 		}
 		if (!v) {
-			if (strncmp(type, "AWS::SSM::Parameter::", 21) == 0)
-				cfn_error(c, p->line, p->col, path,
-				          "Parameters: [%s] must have values (an SSM parameter "
-				          "needs --param %s=VALUE)",
-				          p->name, p->name);
-			else
-				cfn_error(c, p->line, p->col, path,
-				          "Parameters: [%s] must have values", p->name);
+			/* AWS names every missing one in a single message. */
+			size_t l = strlen(p->name);
+			if (mo + l + 3 > sizeof(missing)) {
+				truncated = true;
+			} else {
+				if (mo) {
+					memcpy(missing + mo, ", ", 2);
+					mo += 2;
+				}
+				memcpy(missing + mo, p->name, l + 1);
+				mo += l;
+			}
+			if (!first_missing)
+				first_missing = p;
+			ssm |= strncmp(type, "AWS::SSM::Parameter::", 21) == 0;
 			continue;
 		}
 		if (param_is_list(type)) {
 			struct cfn_node *l = param_split(c, v, at);
-			const char *et = strcmp(type, "List<Number>") == 0 ? "Number" : "String";
+			const char *et = param_elem_type(c, type);
 			for (size_t k = 0; k < l->n; k++)
 				param_check_one(c, p, l->items[k]->str, et, at, path);
 			p->value = l;
 		} else {
-			param_check_one(c, p, v, type, at, path);
+			param_check_one(c, p, v,
+			                strncmp(type, "AWS::SSM::", 10) == 0 ? "String" : type, at,
+			                path);
 			p->value = cfn_node_str(&c->a, v, at->line, at->col);
 		}
 	}
+	if (first_missing)
+		cfn_error(c, first_missing->line, first_missing->col, "",
+		          "Parameters: [%s%s] must have values (give them with --param KEY=VALUE "
+		          "or --params FILE%s)",
+		          missing, truncated ? ", ..." : "",
+		          ssm ? "; an SSM parameter type always needs a value here" : "");
 }
 
 /* ---------- dependencies ---------- */
@@ -1392,6 +1618,7 @@ static void resources_load(struct cfn_ctx *c)
 		r->col = e->col;
 		r->def = e->val;
 		r->model_index = -1;
+		r->file = c->file;
 		r->path = cfn_arena_printf(&c->a, "Resources.%s", r->logical);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(c->res[j].logical, r->logical) == 0)
@@ -1451,8 +1678,17 @@ static void resources_load(struct cfn_ctx *c)
 		}
 		r->type_name = t->str;
 		r->type = cfn_type_find(t->str);
-		if (!r->type) {
-			cfn_error_at(c, t, path_key(c, r->path, "Type"), "unknown resource type %s",
+		if (!r->type)
+			r->type = cfn_type_find_extra(t->str);
+		if (!r->type && c->multi && c->multi->opt->allow_unknown) {
+			cfn_warn_at(c, t, path_key(c, r->path, "Type"),
+			            "unknown resource type %s: accepted with no effect "
+			            "(--allow-unknown); its Ref is its logical id",
+			            t->str);
+		} else if (!r->type) {
+			cfn_error_at(c, t, path_key(c, r->path, "Type"),
+			             "unknown resource type %s (vpcd cannot run it; --allow-unknown "
+			             "accepts it with no effect)",
 			             t->str);
 			r->failed = true;
 		}
@@ -1671,7 +1907,15 @@ static void outputs_eval(struct cfn_ctx *c)
 		}
 		struct cfn_node *v = eval(c, vn, path_key(c, path, "Value"));
 		struct cfn_node *en = cfn_node_get(cfn_node_get(o, "Export"), "Name");
+		c->no_res_refs = true;
+		c->where = "an Export Name";
 		struct cfn_node *ev = en ? eval(c, en, path_key(c, path, "Export.Name")) : NULL;
+		c->no_res_refs = false;
+		if (ev && !is_scalar(ev)) {
+			cfn_error_at(c, ev, path_key(c, path, "Export.Name"),
+			             "an Export Name must be a string, found %s", found_desc(c, ev));
+			ev = NULL;
+		}
 		if (!v || v->type == CFN_NOVALUE)
 			continue;
 		const char *s = NULL;
@@ -1694,6 +1938,28 @@ static void outputs_eval(struct cfn_ctx *c)
 		mo->logical = strdup(os->entries[i].key);
 		mo->value = strdup(s);
 		mo->export_name = ev && is_scalar(ev) ? strdup(ev->str) : NULL;
+		struct cfn_multi *mu = c->multi;
+		if (!ev || !mu)
+			continue;
+		bool dup = false;
+		for (size_t k = 0; k < mu->nexports && !dup; k++) {
+			if (strcmp(mu->exports[k].name, ev->str) != 0)
+				continue;
+			cfn_error_at(c, ev, path_key(c, path, "Export.Name"),
+			             "Export with name %s is already exported by stack %s", ev->str,
+			             mu->exports[k].stack);
+			dup = true;
+		}
+		if (dup)
+			continue;
+		if (mu->nexports == mu->capexports) {
+			mu->capexports = mu->capexports ? 2 * mu->capexports : 16;
+			mu->exports = realloc(mu->exports, mu->capexports * sizeof(*mu->exports));
+			if (!mu->exports)
+				abort();
+		}
+		mu->exports[mu->nexports++] = (struct cfn_export){
+		    cfn_arena_strdup(&c->a, ev->str), cfn_arena_strdup(&c->a, s), c->stack};
 	}
 }
 
@@ -1778,6 +2044,42 @@ static void anatomy_check(struct cfn_ctx *c)
 		             found_desc(c, c->mappings));
 		c->mappings = NULL;
 	}
+	/* Mappings hold literals: map -> top-level key -> second-level key ->
+	 * string or list of strings; no functions. */
+	for (size_t i = 0; c->mappings && i < c->mappings->n; i++) {
+		struct cfn_entry *e = &c->mappings->entries[i];
+		const char *mp = cfn_arena_printf(&c->a, "Mappings.%s", e->key);
+		if (e->val->type != CFN_MAP) {
+			cfn_error_at(c, e->val, mp, "a mapping must be an object, found %s",
+			             found_desc(c, e->val));
+			continue;
+		}
+		for (size_t j = 0; j < e->val->n; j++) {
+			struct cfn_entry *te = &e->val->entries[j];
+			const char *tp = path_key(c, mp, te->key);
+			if (te->val->type != CFN_MAP || is_intrinsic(te->val)) {
+				cfn_error_at(c, te->val, tp,
+				             "a top-level key of a mapping must hold an object of "
+				             "second-level keys, found %s",
+				             is_intrinsic(te->val) ? "a function" : found_desc(c, te->val));
+				continue;
+			}
+			for (size_t k = 0; k < te->val->n; k++) {
+				struct cfn_node *mv = te->val->entries[k].val;
+				bool ok = is_scalar(mv);
+				if (mv->type == CFN_LIST) {
+					ok = true;
+					for (size_t q = 0; q < mv->n; q++)
+						ok &= is_scalar(mv->items[q]);
+				}
+				if (!ok)
+					cfn_error_at(c, mv, path_key(c, tp, te->val->entries[k].key),
+					             "Template format error: Every Mappings attribute "
+					             "must be a String or a List (no functions), found %s",
+					             is_intrinsic(mv) ? "a function" : found_desc(c, mv));
+			}
+		}
+	}
 }
 
 /* ---------- public API ---------- */
@@ -1805,25 +2107,33 @@ static char *stack_from_name(const char *name)
 	return s;
 }
 
-int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn_options *opt,
-                 struct model **out, FILE *errs)
+static void multi_add_doc(struct cfn_multi *mu, struct cfn_ctx *c)
 {
-	struct cfn_options def;
-	if (!opt) {
-		cfn_options_default(&def);
-		opt = &def;
+	if (mu->ndocs == mu->capdocs) {
+		mu->capdocs = mu->capdocs ? 2 * mu->capdocs : 8;
+		mu->docs = realloc(mu->docs, mu->capdocs * sizeof(*mu->docs));
+		if (!mu->docs)
+			abort();
 	}
-	*out = NULL;
-	struct cfn_ctx c = {0};
-	c.file = name;
-	c.region = opt->region ? opt->region : "us-east-1";
-	c.account = opt->account ? opt->account : "123456789012";
-	char *stack = opt->stack_name ? strdup(opt->stack_name) : stack_from_name(name);
-	if (!stack)
-		abort();
-	c.stack = cfn_arena_strdup(&c.a, stack);
-	free(stack);
-	c.net = opt->net.prefix ? opt->net : (struct cidr4){127u << 24 | 77u << 16, 16};
+	mu->docs[mu->ndocs++] = c;
+}
+
+/* Reads and evaluates one document in a context of its own, added to
+ * mu->docs (even when it failed, so its errors are printed). */
+static struct cfn_ctx *doc_load(struct cfn_multi *mu, const char *name, const char *buf,
+                                size_t len, const char *stack, const char *const *kv, size_t nkv,
+                                bool nested)
+{
+	const struct cfn_options *opt = mu->opt;
+	struct cfn_ctx *c = cfn__calloc(1, sizeof(*c));
+	c->multi = mu;
+	c->nested = nested;
+	c->file = cfn_arena_strdup(&c->a, name);
+	c->region = opt->region ? opt->region : "us-east-1";
+	c->account = opt->account ? opt->account : "123456789012";
+	c->stack = cfn_arena_strdup(&c->a, stack);
+	c->net = opt->net.prefix ? opt->net : (struct cidr4){127u << 24 | 77u << 16, 16};
+	c->m = cfn__calloc(1, sizeof(*c->m)); /* holds this document's outputs */
 
 	struct cfn_parse_error perr = {0};
 	size_t i = 0;
@@ -1834,52 +2144,36 @@ int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn
 	while (i < len && isspace((unsigned char)buf[i]))
 		i++;
 	bool json = i < len && buf[i] == '{';
-	c.root =
-	    json ? cfn_json_parse(&c.a, buf, len, &perr) : cfn_yaml_parse(&c.a, buf, len, &perr);
-	if (!c.root) {
-		cfn_error(&c, perr.line, perr.col, "", "%s%s",
+	c->root =
+	    json ? cfn_json_parse(&c->a, buf, len, &perr) : cfn_yaml_parse(&c->a, buf, len, &perr);
+	if (!c->root) {
+		cfn_error(c, perr.line, perr.col, "", "%s%s",
 		          json ? "JSON not well-formed: " : "YAML not well-formed: ", perr.msg);
-		goto fail;
+		goto out;
 	}
-	c.m = calloc(1, sizeof(*c.m));
-	if (!c.m)
-		abort();
-	c.m->region = strdup(c.region);
-	c.m->account = strdup(c.account);
-	c.m->stack_name = strdup(c.stack);
-	anatomy_check(&c);
-	if (c.root->type != CFN_MAP)
-		goto fail;
-	params_load(&c, opt);
-	conditions_load(&c);
-	resources_load(&c);
-	conditions_check(&c);
-	resources_order(&c);
-	resources_eval(&c);
-	outputs_eval(&c);
-	/* Build even after errors (failed resources are skipped), so one run
-	 * reports the validation errors of every resource too. */
-	cfn_build_model(&c);
-	if (c.nerrs)
-		goto fail;
-	*out = c.m;
-	cfn_arena_free(&c.a);
-	return 0;
-fail:;
-	int n = errors_print(&c, errs);
-	model_free(c.m);
-	cfn_arena_free(&c.a);
-	return n ? n : 1;
+	anatomy_check(c);
+	if (c->root->type != CFN_MAP)
+		goto out;
+	params_load(c, kv, nkv, nested || mu->strict_params);
+	conditions_load(c);
+	resources_load(c);
+	conditions_check(c);
+	resources_order(c);
+	resources_eval(c);
+	outputs_eval(c);
+out:
+	multi_add_doc(mu, c);
+	return c;
 }
 
-int cfn_load(const char *path, const struct cfn_options *opt, struct model **out, FILE *errs)
+static int read_file(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
 {
 	*out = NULL;
+	*outlen = 0;
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		if (errs)
-			fprintf(errs, "%s: error: cannot open: %s\n", path, strerror(errno));
-		return 1;
+		snprintf(why, whylen, "cannot open: %s", strerror(errno));
+		return -1;
 	}
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -1887,12 +2181,10 @@ int cfn_load(const char *path, const struct cfn_options *opt, struct model **out
 		if (len == cap) {
 			cap = cap ? cap * 2 : 65536;
 			if (cap > (64u << 20)) {
-				if (errs)
-					fprintf(errs, "%s: error: template larger than 64 MiB\n",
-					        path);
+				snprintf(why, whylen, "template larger than 64 MiB");
 				free(buf);
 				fclose(f);
-				return 1;
+				return -1;
 			}
 			char *nb = realloc(buf, cap);
 			if (!nb)
@@ -1907,12 +2199,287 @@ int cfn_load(const char *path, const struct cfn_options *opt, struct model **out
 	bool bad = ferror(f);
 	fclose(f);
 	if (bad) {
-		if (errs)
-			fprintf(errs, "%s: error: read failed\n", path);
+		snprintf(why, whylen, "read failed");
 		free(buf);
-		return 1;
+		return -1;
 	}
-	int rc = cfn_load_buf(path, buf, len, opt, out, errs);
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+/* A nested stack (AWS::CloudFormation::Stack): its TemplateURL mapped to a
+ * local file (--template-map URL=FILE, or a relative path next to the
+ * parent), loaded as a stack of its own with the Parameters given; its
+ * Outputs become the attributes Outputs.NAME. */
+void cfn_nested_load(struct cfn_ctx *c, struct cfn_res *r)
+{
+	struct cfn_multi *mu = c->multi;
+	const char *pp = path_key(c, r->path, "Properties");
+	struct cfn_node *un = cfn_node_get(r->props, "TemplateURL");
+	if (!mu || !un || !is_scalar(un)) {
+		if (un)
+			cfn_error_at(c, un, path_key(c, pp, "TemplateURL"),
+			             "expected a string, found %s", found_desc(c, un));
+		return;
+	}
+	const char *url = un->str, *file = NULL;
+	for (size_t i = 0; i < mu->opt->ntemplate_map; i++) {
+		const char *m = mu->opt->template_map[i];
+		const char *eq = strrchr(m, '=');
+		if (eq && strlen(url) == (size_t)(eq - m) && strncmp(m, url, strlen(url)) == 0)
+			file = eq + 1;
+	}
+	if (!file && !strstr(url, "://")) {
+		const char *slash = strrchr(c->file, '/');
+		file = url[0] == '/' || !slash
+		           ? url
+		           : cfn_arena_printf(&c->a, "%.*s/%s", (int)(slash - c->file), c->file, url);
+	}
+	if (!file) {
+		cfn_error_at(c, un, path_key(c, pp, "TemplateURL"),
+		             "nested stack template %s: vpcd does not fetch templates; map it to "
+		             "a local file with --template-map %s=FILE (or give a relative path)",
+		             url, url);
+		r->failed = true;
+		return;
+	}
+	if (mu->depth >= 8) {
+		cfn_error_at(c, un, path_key(c, pp, "TemplateURL"),
+		             "nested stacks deeper than 8 levels (does %s nest itself?)", file);
+		r->failed = true;
+		return;
+	}
+	char *buf;
+	size_t len;
+	char why[256];
+	if (read_file(file, &buf, &len, why, sizeof(why)) < 0) {
+		cfn_error_at(c, un, path_key(c, pp, "TemplateURL"), "nested stack template %s: %s",
+		             file, why);
+		r->failed = true;
+		return;
+	}
+	/* Parameters: strings, lists given comma-joined as AWS does. */
+	struct cfn_node *ps = cfn_node_get(r->props, "Parameters");
+	size_t nkv = 0;
+	const char **kv = cfn_arena_alloc(&c->a, ((ps ? ps->n : 0) + 1) * sizeof(*kv));
+	for (size_t i = 0; ps && ps->type == CFN_MAP && i < ps->n; i++) {
+		struct cfn_node *v = ps->entries[i].val;
+		const char *vs = NULL;
+		if (is_scalar(v)) {
+			vs = v->str;
+		} else if (v->type == CFN_LIST) {
+			struct cfn_node *args = cfn_node_new(&c->a, CFN_LIST, v->line, v->col);
+			cfn_node_push(&c->a, args, cfn_node_str(&c->a, ",", v->line, v->col));
+			cfn_node_push(&c->a, args, v);
+			struct cfn_node *j = fn_join(c, v, args, path_key(c, pp, "Parameters"));
+			vs = j ? j->str : NULL;
+		} else {
+			cfn_error_at(c, v, path_key(c, path_key(c, pp, "Parameters"), ps->entries[i].key),
+			             "a nested stack parameter must be a string, found %s",
+			             found_desc(c, v));
+		}
+		if (vs)
+			kv[nkv++] = cfn_arena_printf(&c->a, "%s=%s", ps->entries[i].key, vs);
+	}
+	mu->depth++;
+	struct cfn_ctx *child = doc_load(mu, file, buf, len, cfn_gen_name(c, r->logical, 128), kv,
+	                                 nkv, true);
+	mu->depth--;
 	free(buf);
+	r->stack = child;
+	if (child->nfatal) {
+		cfn_error_at(c, un, path_key(c, pp, "TemplateURL"),
+		             "nested stack %s has errors (listed under %s)", r->logical, file);
+		r->failed = true;
+		return;
+	}
+	struct cfn_node at = {.line = r->line, .col = r->col};
+	struct cfn_node *id = pseudo(child, "AWS::StackId", &at);
+	cfn_attr_set(c, r, NULL, id->str);
+	for (size_t i = 0; i < child->m->noutputs; i++)
+		cfn_attr_set(c, r,
+		             cfn_arena_printf(&c->a, "Outputs.%s", child->m->outputs[i].logical),
+		             child->m->outputs[i].value);
+}
+
+/* One build context over the resources of every document, in order, so
+ * the model has one set of indexes and a stack can use what another made. */
+static struct cfn_ctx *build_all(struct cfn_multi *mu)
+{
+	const struct cfn_options *opt = mu->opt;
+	struct cfn_ctx *b = cfn__calloc(1, sizeof(*b));
+	struct cfn_ctx *first = NULL;
+	size_t n = 0;
+	for (size_t d = 0; d < mu->ndocs; d++) {
+		n += mu->docs[d]->nres;
+		if (!first && !mu->docs[d]->nested)
+			first = mu->docs[d];
+	}
+	b->multi = mu;
+	b->file = first ? first->file : "";
+	b->region = opt->region ? opt->region : "us-east-1";
+	b->account = opt->account ? opt->account : "123456789012";
+	b->stack = first ? first->stack : "stack";
+	b->net = opt->net.prefix ? opt->net : (struct cidr4){127u << 24 | 77u << 16, 16};
+	b->res = cfn_arena_alloc(&b->a, (n + 1) * sizeof(*b->res));
+	b->order = cfn_arena_alloc(&b->a, (n + 1) * sizeof(*b->order));
+	for (size_t d = 0; d < mu->ndocs; d++) {
+		struct cfn_ctx *doc = mu->docs[d];
+		for (size_t i = 0; i < doc->nres; i++)
+			b->res[b->nres + i] = doc->res[i];
+		for (size_t k = 0; k < doc->norder; k++)
+			b->order[b->norder++] = (int)b->nres + doc->order[k];
+		b->nres += doc->nres;
+	}
+	b->m = cfn__calloc(1, sizeof(*b->m));
+	b->m->region = cfn__strdup(b->region);
+	b->m->account = cfn__strdup(b->account);
+	b->m->stack_name = cfn__strdup(b->stack);
+	/* Build even after errors (failed resources are skipped), so one run
+	 * reports the validation errors of every resource too. */
+	cfn_build_model(b);
+	b->file = first ? first->file : "";
+	/* The outputs of the stacks named (a nested stack's are its parent's
+	 * attributes). */
+	size_t no = 0;
+	for (size_t d = 0; d < mu->ndocs; d++)
+		no += mu->docs[d]->nested ? 0 : mu->docs[d]->m->noutputs;
+	b->m->outputs = cfn__calloc(no, sizeof(*b->m->outputs));
+	for (size_t d = 0; d < mu->ndocs; d++) {
+		struct model *dm = mu->docs[d]->m;
+		if (mu->docs[d]->nested)
+			continue;
+		memcpy(b->m->outputs + b->m->noutputs, dm->outputs,
+		       dm->noutputs * sizeof(*dm->outputs));
+		b->m->noutputs += dm->noutputs;
+		dm->noutputs = 0;
+	}
+	cfn_lint_model(b);
+	return b;
+}
+
+/* Prints every document's errors and warnings, hands over the model when
+ * there was no error, frees the rest. */
+static int multi_finish(struct cfn_multi *mu, struct cfn_ctx *misc, struct model **out, FILE *errs)
+{
+	struct cfn_ctx *b = build_all(mu);
+	size_t n = misc->nerrs + b->nerrs, nfatal = misc->nfatal + b->nfatal;
+	for (size_t d = 0; d < mu->ndocs; d++) {
+		n += mu->docs[d]->nerrs;
+		nfatal += mu->docs[d]->nfatal;
+	}
+	struct cfn_err *all = cfn__calloc(n, sizeof(*all));
+	const char **files = cfn__calloc(mu->ndocs + 1, sizeof(*files));
+	size_t k = 0;
+	for (size_t d = 0; d < mu->ndocs; d++) {
+		files[d] = mu->docs[d]->file;
+		memcpy(all + k, mu->docs[d]->errs, mu->docs[d]->nerrs * sizeof(*all));
+		k += mu->docs[d]->nerrs;
+	}
+	memcpy(all + k, misc->errs, misc->nerrs * sizeof(*all));
+	k += misc->nerrs;
+	memcpy(all + k, b->errs, b->nerrs * sizeof(*all));
+	int rc = errors_print(all, n, files, mu->ndocs, mu->opt, errs);
+	if (nfatal) {
+		model_free(b->m);
+		rc = rc ? rc : 1;
+	} else {
+		*out = b->m;
+		rc = 0;
+	}
+	free(all);
+	free(files);
+	cfn_arena_free(&b->a);
+	free(b);
+	for (size_t d = 0; d < mu->ndocs; d++) {
+		model_free(mu->docs[d]->m);
+		cfn_arena_free(&mu->docs[d]->a);
+		free(mu->docs[d]);
+	}
+	free(mu->docs);
+	free(mu->exports);
+	cfn_arena_free(&misc->a);
 	return rc;
+}
+
+int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn_options *opt,
+                 struct model **out, FILE *errs)
+{
+	struct cfn_options def;
+	if (!opt) {
+		cfn_options_default(&def);
+		opt = &def;
+	}
+	*out = NULL;
+	struct cfn_multi mu = {.opt = opt, .strict_params = true};
+	struct cfn_ctx misc = {.file = name};
+	char *stack = opt->stack_name ? strdup(opt->stack_name) : stack_from_name(name);
+	if (!stack)
+		abort();
+	doc_load(&mu, name, buf, len, stack, opt->params, opt->nparams, false);
+	free(stack);
+	return multi_finish(&mu, &misc, out, errs);
+}
+
+int cfn_load_many(const char *const *paths, size_t npaths, const struct cfn_options *opt,
+                  struct model **out, FILE *errs)
+{
+	struct cfn_options def;
+	if (!opt) {
+		cfn_options_default(&def);
+		opt = &def;
+	}
+	*out = NULL;
+	struct cfn_multi mu = {.opt = opt, .strict_params = npaths == 1};
+	struct cfn_ctx misc = {0};
+	const char **stacks = cfn__calloc(npaths, sizeof(*stacks));
+	for (size_t i = 0; i < npaths; i++) {
+		misc.file = paths[i];
+		char *stack = i == 0 && opt->stack_name ? strdup(opt->stack_name)
+		                                        : stack_from_name(paths[i]);
+		if (!stack)
+			abort();
+		stacks[i] = cfn_arena_strdup(&misc.a, stack);
+		free(stack);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(stacks[j], stacks[i]) == 0)
+				cfn_error(&misc, 1, 1, "",
+				          "Stack [%s] already exists (from %s; stacks are named after "
+				          "their files)",
+				          stacks[i], paths[j]);
+		char *buf;
+		size_t len;
+		char why[256];
+		if (read_file(paths[i], &buf, &len, why, sizeof(why)) < 0) {
+			cfn_error(&misc, 1, 1, "", "%s", why);
+			continue;
+		}
+		doc_load(&mu, paths[i], buf, len, stacks[i], opt->params, opt->nparams, false);
+		free(buf);
+	}
+	/* With several stacks a --param goes to each that declares it; one
+	 * that none declares is an error. */
+	for (size_t k = 0; !mu.strict_params && k < opt->nparams; k++) {
+		const char *eq = strchr(opt->params[k], '=');
+		size_t kl = eq ? (size_t)(eq - opt->params[k]) : strlen(opt->params[k]);
+		bool found = false;
+		for (size_t d = 0; d < mu.ndocs && !found; d++)
+			for (size_t i = 0; i < mu.docs[d]->nparams && !found; i++)
+				found = !mu.docs[d]->nested &&
+				        strlen(mu.docs[d]->params[i].name) == kl &&
+				        strncmp(mu.docs[d]->params[i].name, opt->params[k], kl) == 0;
+		if (!found) {
+			misc.file = npaths ? paths[0] : "";
+			cfn_error(&misc, 1, 1, "", "--param %.*s: no stack has a parameter %.*s",
+			          (int)kl, opt->params[k], (int)kl, opt->params[k]);
+		}
+	}
+	free(stacks);
+	return multi_finish(&mu, &misc, out, errs);
+}
+
+int cfn_load(const char *path, const struct cfn_options *opt, struct model **out, FILE *errs)
+{
+	return cfn_load_many(&path, 1, opt, out, errs);
 }

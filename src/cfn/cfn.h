@@ -22,11 +22,22 @@
 #ifndef VPCD_CFN_CFN_H
 #define VPCD_CFN_CFN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 #include "core/addr.h"
 #include "model/model.h"
+
+/* One error or warning, for tools (`vpcd validate --format json`). The
+ * strings live only during the callback. */
+struct cfn_diag {
+	const char *file;
+	int line, col;
+	const char *path; /* template path, "" for none */
+	const char *message;
+	bool warning;
+};
 
 struct cfn_options {
 	const char *region;     /* default "us-east-1" */
@@ -36,6 +47,13 @@ struct cfn_options {
 	size_t nparams;
 	struct cidr4 net; /* loopback range for the first VPC, default 127.77.0.0/16; next VPC gets
 	                     the next /16 */
+	bool allow_unknown; /* an unknown resource type is a warning, not an error */
+	/* Nested stacks: "URL=FILE" strings from --template-map, ntemplate_map of them. */
+	const char *const *template_map;
+	size_t ntemplate_map;
+	/* When set, every error and warning goes here (not printed to errs). */
+	void (*on_diag)(void *arg, const struct cfn_diag *d);
+	void *diag_arg;
 };
 
 void cfn_options_default(struct cfn_options *o);
@@ -52,6 +70,22 @@ int cfn_load(const char *path, const struct cfn_options *opt, struct model **out
  * messages and, without opt->stack_name, gives the stack name. */
 int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn_options *opt,
                  struct model **out, FILE *errs);
+
+/* Several stacks, loaded in order into one model: each file is a stack
+ * (named after its file unless opt->stack_name, which then names the first),
+ * Outputs' Export names of earlier stacks are what Fn::ImportValue of later
+ * ones reads, and --param values go to every stack that declares the key.
+ * Nested stacks (AWS::CloudFormation::Stack) are loaded where they appear.
+ * Errors and the result as cfn_load; warnings are printed to errs (or
+ * given to opt->on_diag) on success too. */
+int cfn_load_many(const char *const *paths, size_t npaths, const struct cfn_options *opt,
+                  struct model **out, FILE *errs);
+
+/* Reads an aws-cli parameters file ([{"ParameterKey": K, "ParameterValue": V}, ...])
+ * into "K=V" strings (*kv and each string malloc'd; free with cfn_params_free).
+ * Returns 0, or -1 after printing why to errs. */
+int cfn_params_read(const char *path, char ***kv, size_t *n, FILE *errs);
+void cfn_params_free(char **kv, size_t n);
 
 /* Prints the plan: resources in creation order, one line each with logical
  * id, type and what it becomes here. */

@@ -43,6 +43,8 @@ struct cfn_res {
 	struct cfn_node *ref;   /* value of Ref */
 	struct cfn_node *attrs; /* map: attribute -> value */
 	int model_index;        /* index in its model array, -1 */
+	const char *file;       /* the template it comes from (several stacks) */
+	struct cfn_ctx *stack;  /* a nested stack's loaded document, NULL */
 };
 
 struct cfn_param {
@@ -64,6 +66,26 @@ struct cfn_err {
 	int line, col;
 	size_t seq;
 	char *text; /* "PATH: message" */
+	const char *file;
+	const char *path, *msg;
+	bool warning;
+};
+
+/* Loading several documents (stacks given on the command line, nested
+ * stacks) into one model: each is read and evaluated in its own context,
+ * then one build context takes the resources of all of them in order. */
+struct cfn_export {
+	const char *name, *value, *stack;
+};
+
+struct cfn_multi {
+	const struct cfn_options *opt;
+	struct cfn_ctx **docs; /* in completion order: a nested stack before its parent */
+	size_t ndocs, capdocs;
+	struct cfn_export *exports;
+	size_t nexports, capexports;
+	int depth; /* nesting depth of the document being loaded */
+	bool strict_params; /* one top-level stack: --param keys must exist in it */
 };
 
 struct cfn_ctx {
@@ -86,11 +108,16 @@ struct cfn_ctx {
 	bool over_budget;
 	struct cfn_err *errs;
 	size_t nerrs, caperrs;
+	size_t nfatal; /* errors among errs (the rest are warnings) */
 	struct model *m;
 	/* build state */
 	uint32_t *subnet_next; /* next free host number per model subnet */
 	int default_vpc;       /* model index of the default VPC, -1 */
 	int ndefault_subnets;
+	struct cfn_multi *multi;
+	bool nested;        /* a nested stack's document */
+	bool no_res_refs;   /* evaluating where resources may not be named */
+	const char *where;  /* ... and what that place is, for the message */
 };
 
 #define CFN_MAX_ERRORS 100
@@ -101,7 +128,18 @@ void cfn_error(struct cfn_ctx *c, int line, int col, const char *path, const cha
 void cfn_error_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path, const char *fmt,
                   ...) __attribute__((format(printf, 4, 5)));
 
+void cfn_warn_at(struct cfn_ctx *c, const struct cfn_node *n, const char *path, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
+void cfn_warn(struct cfn_ctx *c, int line, int col, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 const struct cfn_type *cfn_type_find(const char *name);
+/* Types that are accepted with no effect here, with their schemas (schema.c). */
+const struct cfn_type *cfn_type_find_extra(const char *name);
+/* Loads a nested stack's template for r (schema.c calls it; cfn.c does it). */
+void cfn_nested_load(struct cfn_ctx *c, struct cfn_res *r);
+/* Checks over the whole built model that cfn-lint lacks (lint.c). */
+void cfn_lint_model(struct cfn_ctx *c);
 /* The closest of names to s within edit distance 2, or NULL. */
 const char *cfn_did_you_mean(const char *s, const char *const *names, size_t n);
 

@@ -448,7 +448,7 @@ static void test_fn_getazs_base64_cidr(void)
 	                "holds only 8 /27 blocks");
 	ASSERT_EVAL_ERR("", "{\"Fn::Cidr\": [\"nope\", 1, 5]}", "is not an IPv4 CIDR block");
 	ASSERT_EVAL_ERR("", "{\"Fn::Base64\": [\"a\"]}", "the Fn::Base64 value must be a string");
-	ASSERT_EVAL_ERR("", "{\"Fn::ImportValue\": \"x\"}", "Fn::ImportValue");
+	ASSERT_EVAL_ERR("", "{\"Fn::ImportValue\": \"x\"}", "No export named x found");
 	ASSERT_EVAL_ERR("", "{\"Fn::Joni\": [\"\", []]}",
 	                "unknown intrinsic function Fn::Joni (did you mean Fn::Join?)");
 }
@@ -619,7 +619,8 @@ static void test_error_unknown_type(void)
 	    "{\"Resources\": {\n"
 	    "  \"Q\": {\"Type\": \"AWS::Foo::Bar\"}\n"
 	    "}}\n",
-	    "unknown.json:2:17: error: Resources.Q.Type: unknown resource type AWS::Foo::Bar\n");
+	    "unknown.json:2:17: error: Resources.Q.Type: unknown resource type AWS::Foo::Bar (vpcd cannot "
+	    "run it; --allow-unknown accepts it with no effect)\n");
 }
 
 static void test_error_broken_json(void)
@@ -657,7 +658,8 @@ static void test_error_missing_parameter(void)
 	    "  \"Env\": {\"Type\": \"String\"}},\n"
 	    " \"Resources\": {\"A\": {\"Type\": \"AWS::Logs::LogGroup\", \"Properties\": "
 	    "{\"LogGroupName\": {\"Ref\": \"Env\"}}}}}\n",
-	    "param.json:2:3: error: Parameters.Env: Parameters: [Env] must have values\n");
+	    "param.json:2:3: error: Parameters: [Env] must have values (give them with --param "
+	    "KEY=VALUE or --params FILE)\n");
 }
 
 static void test_error_misspelled_property(void)
@@ -710,8 +712,8 @@ static void test_errors_all_sorted(void)
 	    "found \"FTP\" (did you mean HTTP?)\n"
 	    "many2.yaml:7:24: error: Resources.L.Properties.LoadBalancerArn: \"x\" is not a load "
 	    "balancer of this template (use Ref or Fn::GetAtt)\n"
-	    "many2.yaml:8:31: error: Resources.L.Properties.DefaultActions[0].Type: action type "
-	    "redirect is not supported yet (only forward)\n");
+	    "many2.yaml:8:24: error: Resources.L.Properties.DefaultActions[0]: a redirect action "
+	    "needs RedirectConfig\n");
 }
 
 static void test_json_reader(void)
