@@ -38,6 +38,7 @@ static const char usage[] =
 	"  vpcd up FILE [--param K=V]... [--net CIDR] [--dns ADDR:PORT] [--api ADDR:PORT]\n"
 	"               [--state-dir DIR] [--port-offset N] [--region R] [--stack-name N]\n"
 	"  vpcd status [--api ADDR:PORT] [--json]\n"
+	"  vpcd host stop ID [--api ADDR:PORT]\n"
 	"  vpcd exec [--api ADDR:PORT] -- CMD [ARG]...\n"
 	"  vpcd demo-app\n";
 
@@ -208,6 +209,29 @@ static int hook_deregister(void *data, int tg, uint32_t addr, uint16_t port)
 	return up->alb ? alb_target_deregister(up->alb, tg, addr, port) : 0;
 }
 
+/* The balancer's view of a target, for ECS's health-driven replacement and
+ * for the end of draining. */
+static void hook_health(void *data, int tg, uint32_t addr, uint16_t port,
+			enum alb_target_state state)
+{
+	struct up *up = data;
+	struct alb_target_info ti[64];
+	const char *reason = NULL;
+	enum ecs_target_health h = state == ALB_TARGET_HEALTHY	   ? ECS_TARGET_HEALTHY
+				   : state == ALB_TARGET_UNHEALTHY ? ECS_TARGET_UNHEALTHY
+				   : state == ALB_TARGET_UNUSED	   ? ECS_TARGET_UNUSED
+								   : ECS_TARGET_OTHER;
+	if (!up->ecs || !up->alb)
+		return;
+	if (h == ECS_TARGET_UNHEALTHY) {
+		size_t n = alb_target_list(up->alb, tg, ti, 64);
+		for (size_t i = 0; i < n && i < 64; i++)
+			if (ti[i].addr == addr && ti[i].port == port)
+				reason = ti[i].description;
+	}
+	ecs_target_health(up->ecs, tg, addr, port, h, reason);
+}
+
 static void on_ecs_stopped(void *data)
 {
 	struct up *up = data;
@@ -287,9 +311,11 @@ static int up_start(struct up *up, const struct cli *cli)
 	up->ecs = ecs_new(up->loop, up->model, cli->state_dir ? cli->state_dir : "state", &hooks);
 	if (!up->ecs)
 		return -ENOMEM;
+	alb_on_health(up->alb, hook_health, up);
 	src.model = up->model;
 	src.alb = up->alb;
 	src.ecs = up->ecs;
+	src.ecs_ctl = up->ecs;
 	src.resolver_addr = up->model->resolver_addr;
 	src.resolver_port = (uint16_t)(53 + cli->port_offset);
 	src.port_offset = cli->port_offset;
@@ -379,6 +405,22 @@ out:
 	return rc;
 }
 
+/* vpcd host stop ID [--api ADDR:PORT] */
+static int cmd_host(int argc, char **argv)
+{
+	struct cli cli = {0};
+	int rc;
+	if (argc < 2 || strcmp(argv[1], "stop") != 0) {
+		fprintf(stderr, "vpcd: host wants 'stop ID'\n%s", usage);
+		return 2;
+	}
+	/* From "stop" on, the instance id takes the place of a FILE. */
+	rc = cli_parse(argc - 1, argv + 1, &cli, 1);
+	if (rc)
+		return rc;
+	return status_host_stop(cli.api ? cli.api : DEFAULT_API, cli.file);
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct cli cli = {0};
@@ -422,6 +464,8 @@ int main(int argc, char **argv)
 		return cmd_up(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(cmd, "host"))
+		return cmd_host(argc - 1, argv + 1);
 	if (!strcmp(cmd, "exec"))
 		return cmd_exec(argc - 1, argv + 1);
 	if (!strcmp(cmd, "demo-app"))

@@ -191,6 +191,8 @@ static json_t *services_json(const struct api_sources *src)
 			json_object_set_new(o, "stopped_reason", t->stopped_reason
 									 ? json_string(t->stopped_reason)
 									 : json_null());
+			json_object_set_new(o, "health_status", json_string(t->health_status));
+			json_object_set_new(o, "launch_type", json_string(t->launch_type));
 			json_array_append_new(jt, o);
 		}
 		json_array_append_new(
@@ -215,10 +217,11 @@ static json_t *hosts_json(const struct api_sources *src)
 	if (n > 256)
 		n = 256;
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(hosts, json_pack("{s:s, s:s, s:s, s:i}", "id", hi[i].id, "az",
-						       hi[i].az, "subnet",
+		json_array_append_new(hosts, json_pack("{s:s, s:s, s:s, s:i, s:s}", "id", hi[i].id,
+						       "az", hi[i].az, "subnet",
 						       src->model->subnets[hi[i].subnet].id,
-						       "tasks", (int)hi[i].ntasks));
+						       "tasks", (int)hi[i].ntasks, "status",
+						       hi[i].status));
 	return hosts;
 }
 
@@ -295,11 +298,47 @@ static int conn_set_response(struct api_conn *c, int status, const char *reason,
 	return 0;
 }
 
+/* POST /v1/hosts/ID/stop: the host's instance stops (ecs_host_stop). */
+static int conn_host_stop(struct api_conn *c, const char *rest)
+{
+	char id[64], body[256];
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : 0;
+	int rc;
+
+	if (!slash || strcmp(slash, "/stop") != 0 || n == 0 || n >= sizeof(id))
+		return conn_set_response(c, 404, "Not Found", "application/json",
+					 "{\"error\": \"not found\"}\n");
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') ||
+		      id[i] == '-'))
+			return conn_set_response(c, 400, "Bad Request", "application/json",
+						 "{\"error\": \"bad instance id\"}\n");
+	rc = c->api->src.ecs_ctl ? ecs_host_stop(c->api->src.ecs_ctl, id) : -ENOENT;
+	if (rc == -ENOENT) {
+		snprintf(body, sizeof(body), "{\"error\": \"no host %s\"}\n", id);
+		return conn_set_response(c, 404, "Not Found", "application/json", body);
+	}
+	if (rc == -EALREADY) {
+		snprintf(body, sizeof(body), "{\"error\": \"host %s is already stopped\"}\n", id);
+		return conn_set_response(c, 409, "Conflict", "application/json", body);
+	}
+	snprintf(body, sizeof(body),
+		 "{\"host\": \"%s\", \"status\": \"STOPPED\", \"message\": \"host %s stopped; "
+		 "its tasks are being rescheduled\"}\n",
+		 id, id);
+	return conn_set_response(c, 200, "OK", "application/json", body);
+}
+
 static int conn_route(struct api_conn *c)
 {
 	char method[8], path[256];
 	if (sscanf(c->req, "%7s %255s HTTP/1.%*c", method, path) != 2)
 		return conn_set_response(c, 400, "Bad Request", "text/plain", "bad request\n");
+	if (strcmp(method, "POST") == 0 && strncmp(path, "/v1/hosts/", 10) == 0)
+		return conn_host_stop(c, path + 10);
 	if (strcmp(method, "GET") != 0)
 		return conn_set_response(c, 405, "Method Not Allowed", "text/plain",
 					 "only GET\n");

@@ -26,6 +26,7 @@ struct api_sources {
 	uint32_t resolver_addr; /* host order */
 	uint16_t resolver_port;
 	int port_offset;
+	struct ecs *ecs_ctl; /* the same plane, for POST /v1/hosts/ID/stop; may be NULL */
 };
 
 struct api;

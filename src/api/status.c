@@ -19,8 +19,9 @@
 
 #define STATUS_MAX_BODY (16u << 20)
 
-/* Blocking GET of path; returns the parsed JSON body or NULL. */
-static json_t *api_get(const char *api, const char *path)
+/* Blocking request (method path, empty body); returns the parsed JSON body
+ * or NULL, and the response's status code in *code (0 when none came). */
+static json_t *api_call(const char *api, const char *method, const char *path, int *code)
 {
 	struct sockaddr_in sa;
 	struct timeval tv = {.tv_sec = 5};
@@ -41,8 +42,10 @@ static json_t *api_get(const char *api, const char *path)
 	sockaddr4_make(&sa, addr, port);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto out;
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-		 path, api);
+	*code = 0;
+	snprintf(req, sizeof(req),
+		 "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		 method, path, api);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
 		goto out;
 	for (;;) {
@@ -67,8 +70,9 @@ static json_t *api_get(const char *api, const char *path)
 		len += (size_t)n;
 	}
 	buf[len] = '\0';
-	if (strncmp(buf, "HTTP/1.1 200", 12) != 0)
+	if (strncmp(buf, "HTTP/1.1 ", 9) != 0)
 		goto out;
+	*code = atoi(buf + 9);
 	body = strstr(buf, "\r\n\r\n");
 	if (body)
 		j = json_loads(body + 4, 0, NULL);
@@ -77,6 +81,43 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return j;
+}
+
+static json_t *api_get(const char *api, const char *path)
+{
+	int code;
+	json_t *j = api_call(api, "GET", path, &code);
+	if (code != 200) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+int status_host_stop(const char *api, const char *id)
+{
+	char path[192];
+	int code;
+	json_t *j;
+	const char *msg;
+
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
+			fprintf(stderr, "vpcd: '%s' is not an instance id (i-...)\n", id);
+			return 1;
+		}
+	snprintf(path, sizeof(path), "/v1/hosts/%.64s/stop", id);
+	j = api_call(api, "POST", path, &code);
+	msg = j ? json_string_value(json_object_get(j, code == 200 ? "message" : "error")) : NULL;
+	if (code == 0) {
+		fprintf(stderr, "vpcd: no answer from the admin API at %s\n", api);
+		json_decref(j);
+		return 1;
+	}
+	fprintf(code == 200 ? stdout : stderr, "%s%s\n", code == 200 ? "" : "vpcd: ",
+		msg ? msg : "unexpected answer");
+	json_decref(j);
+	return code == 200 ? 0 : 1;
 }
 
 int status_resolver(const char *api, uint32_t *addr)

@@ -10,6 +10,8 @@
 /* Prints the stack of the vpcd at api ("ADDR:PORT") as tables (or JSON).
  * Returns the process exit code: 0, or 1 with a message. */
 int status_main(const char *api, int json);
+/* `vpcd host stop ID`: POST /v1/hosts/ID/stop. Returns the exit code. */
+int status_host_stop(const char *api, const char *id);
 /* Asks the vpcd at api for its resolver address. Returns 0 or -1. */
 int status_resolver(const char *api, uint32_t *addr);
 

@@ -1128,6 +1128,67 @@ static size_t str_list(struct cfn_ctx *c, const struct cfn_node *l, const char *
 	return o;
 }
 
+/* HealthCheck: ["CMD-SHELL", "cmd"] runs /bin/sh -c cmd, ["CMD", argv...]
+ * runs argv, ["NONE"] disables; ranges and defaults as ECS documents them. */
+static void container_health(struct cfn_ctx *c, const struct cfn_node *d, const char *cp,
+                             struct model_container *ct)
+{
+	static const char *const hprops[] = {"Command", "Interval", "Timeout", "Retries",
+	                                     "StartPeriod", NULL};
+	static const char *const hreq[] = {"Command", NULL};
+	const char *hp = cfn__path_key(c, cp, "HealthCheck");
+	struct cfn_node *hc = cfn__prop_map(c, d, "HealthCheck", cp);
+	struct cfn_node *cmd;
+	const char *kind;
+
+	if (!hc)
+		return;
+	cfn__check_keys(c, hc, hp, hprops, hreq, "property");
+	ct->hc_interval_s = cfn__prop_int(c, hc, "Interval", hp, 30, 5, 300);
+	ct->hc_timeout_s = cfn__prop_int(c, hc, "Timeout", hp, 5, 2, 60);
+	ct->hc_retries = cfn__prop_int(c, hc, "Retries", hp, 3, 1, 10);
+	ct->hc_start_period_s = cfn__prop_int(c, hc, "StartPeriod", hp, 0, 0, 300);
+	cmd = cfn__prop_list(c, hc, "Command", hp);
+	if (!cmd)
+		return;
+	kind = cmd->n > 0 && cmd->items[0]->type == CFN_STR ? cmd->items[0]->str : "";
+	if (strcmp(kind, "NONE") == 0)
+		return;
+	if ((strcmp(kind, "CMD-SHELL") != 0 && strcmp(kind, "CMD") != 0) || cmd->n < 2) {
+		cfn_error_at(c, cmd, cfn__path_key(c, hp, "Command"),
+		             "a health check command is [\"CMD-SHELL\", \"command\"] or "
+		             "[\"CMD\", \"executable\", args...]");
+		return;
+	}
+	ct->hc_argv = cfn__calloc(cmd->n + 2, sizeof(*ct->hc_argv));
+	if (strcmp(kind, "CMD-SHELL") == 0) {
+		/* Docker joins the rest with spaces and hands it to the shell. */
+		size_t len = 1;
+		for (size_t i = 1; i < cmd->n; i++)
+			len += strlen(cmd->items[i]->str ? cmd->items[i]->str : "") + 1;
+		char *line = cfn__calloc(len, 1);
+		size_t o = 0;
+		for (size_t i = 1; i < cmd->n; i++) {
+			const char *w = cmd->items[i]->str ? cmd->items[i]->str : "";
+			size_t wl = strlen(w);
+			if (i > 1)
+				line[o++] = ' ';
+			memcpy(line + o, w, wl);
+			o += wl;
+		}
+		ct->hc_argv[0] = cfn__strdup("/bin/sh");
+		ct->hc_argv[1] = cfn__strdup("-c");
+		ct->hc_argv[2] = line;
+		ct->hc_argc = 3;
+	} else {
+		ct->hc_argc = str_list(c, cmd, cfn__path_key(c, hp, "Command"), ct->hc_argv, 0);
+		/* Drop the "CMD" marker. */
+		free(ct->hc_argv[0]);
+		memmove(&ct->hc_argv[0], &ct->hc_argv[1], ct->hc_argc * sizeof(*ct->hc_argv));
+		ct->hc_argc--;
+	}
+}
+
 static void container(struct cfn_ctx *c, const struct cfn_node *d, const char *cp,
                       struct model_container *ct)
 {
@@ -1182,6 +1243,7 @@ static void container(struct cfn_ctx *c, const struct cfn_node *d, const char *c
 	ct->essential = cfn__prop_bool(c, d, "Essential", cp, true);
 	ct->stop_timeout_s = cfn__prop_int(c, d, "StopTimeout", cp, 30, 0, 120);
 	ct->working_dir = cfn__strdup(cfn__prop_str(c, d, "WorkingDirectory", cp));
+	container_health(c, d, cp, ct);
 }
 
 static void b_taskdef(struct cfn_ctx *c, struct cfn_res *r)
@@ -1229,6 +1291,31 @@ static void b_taskdef(struct cfn_ctx *c, struct cfn_res *r)
 		cfn_error_at(c, cds, cfn__path_key(c, pp, "ContainerDefinitions"),
 		             "a task definition must have at least one essential container");
 	r->model_index = (int)m->ntask_defs++;
+}
+
+/* Without LaunchType, a service whose task definition requires FARGATE and
+ * nothing else can only run on Fargate. */
+static bool taskdef_fargate_only(struct cfn_ctx *c, struct cfn_res *r, int td)
+{
+	const struct cfn_res *tr = NULL;
+	const struct cfn_node *rc;
+	bool fargate = false, other = false;
+
+	if (td < 0 || cfn_node_get(r->props, "CapacityProviderStrategy"))
+		return false;
+	for (size_t i = 0; i < c->nres && !tr; i++)
+		if (c->res[i].active && c->res[i].model_index == td &&
+		    strcmp(c->res[i].type_name, "AWS::ECS::TaskDefinition") == 0)
+			tr = &c->res[i];
+	rc = tr && tr->props ? cfn_node_get(tr->props, "RequiresCompatibilities") : NULL;
+	for (size_t i = 0; rc && rc->type == CFN_LIST && i < rc->n; i++) {
+		const char *v = rc->items[i]->type == CFN_STR ? rc->items[i]->str : "";
+		if (strcmp(v, "FARGATE") == 0)
+			fargate = true;
+		else
+			other = true;
+	}
+	return fargate && !other;
 }
 
 static void b_service(struct cfn_ctx *c, struct cfn_res *r)
@@ -1346,6 +1433,15 @@ static void b_service(struct cfn_ctx *c, struct cfn_res *r)
 		static const char *const pubs[] = {"ENABLED", "DISABLED", NULL};
 		cfn__prop_enum(c, av, "AssignPublicIp", ap, "DISABLED", pubs);
 	}
+	const char *lt = cfn_node_get(r->props, "LaunchType")
+	                     ? cfn__prop_enum(c, r->props, "LaunchType", pp, "EC2", lts)
+	                     : NULL;
+	s->fargate = lt ? strcmp(lt, "FARGATE") == 0 : taskdef_fargate_only(c, r, s->task_def);
+	if (s->fargate && td && strcmp(td->network_mode, "awsvpc") != 0)
+		cfn_error_at(c, r->props, pp,
+		             "Fargate only supports network mode 'awsvpc' (task definition %s has "
+		             "%s)",
+		             td->logical, td->network_mode);
 	if (td && strcmp(td->network_mode, "awsvpc") == 0 && !av)
 		cfn_error_at(c, r->props, pp,
 		             "a task definition with NetworkMode awsvpc needs "

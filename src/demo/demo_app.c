@@ -37,6 +37,11 @@ struct demo_server {
 	char host[64];
 	int port;
 	size_t nconns;
+	/* DEMO_HEALTH_STATUS: the status of the health path (default 200), so
+	 * that tests can make a task fail its load balancer checks; or
+	 * DEMO_HEALTH_FILE: 200 while that file exists, 503 when it does not. */
+	int health_status;
+	const char *health_file;
 };
 
 struct demo_conn {
@@ -143,8 +148,13 @@ static int handle_request(struct demo_conn *c, const struct demo_req *r)
 		             s->host, s->port);
 		return respond(c, head_only, 200, "OK", body, (size_t)n);
 	}
-	if (plen == 26 && memcmp(r->target.p, "/application-status/health", 26) == 0)
+	if (plen == 26 && memcmp(r->target.p, "/application-status/health", 26) == 0) {
+		if (s->health_file && access(s->health_file, F_OK) < 0)
+			return respond(c, head_only, 503, "Service Unavailable", "DOWN", 4);
+		if (s->health_status != 200)
+			return respond(c, head_only, s->health_status, "Unhealthy", "DOWN", 4);
 		return respond(c, head_only, 200, "OK", "OK", 2);
+	}
 	if (plen == 5 && memcmp(r->target.p, "/echo", 5) == 0)
 		return respond_echo(c, r, head_only);
 	return respond(c, head_only, 404, "Not Found", "Not Found\n", 10);
@@ -393,6 +403,15 @@ int demo_app_main(int argc, char **argv)
 	snprintf(s.host, sizeof(s.host), "%s", host);
 	s.port = (int)p;
 	s.service = svc && *svc ? svc : "demo-app";
+	s.health_status = 200;
+	if (getenv("DEMO_HEALTH_STATUS")) {
+		long hs = strtol(getenv("DEMO_HEALTH_STATUS"), &end, 10);
+		if (hs >= 100 && hs <= 599 && !*end)
+			s.health_status = (int)hs;
+	}
+	s.health_file = getenv("DEMO_HEALTH_FILE");
+	if (s.health_file && !*s.health_file)
+		s.health_file = NULL;
 	signal(SIGPIPE, SIG_IGN);
 	s.loop = loop_new();
 	if (!s.loop) {

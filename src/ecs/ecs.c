@@ -4,7 +4,8 @@
  *
  * A task moves PROVISIONING (address taken) -> PENDING (containers being
  * started) -> RUNNING (every container exec'd; targets registered) ->
- * STOPPING (targets deregistered, SIGTERM sent, SIGKILL armed) -> STOPPED
+ * DEACTIVATING (targets deregistered, draining for up to the target groups'
+ * deregistration delay) -> STOPPING (SIGTERM sent, SIGKILL armed) -> STOPPED
  * (every container reaped; address freed). The scheduler runs from a
  * zero-delay timer, never from inside a reap, so replacement is "at once"
  * but not re-entrant.
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "ecs/health.h"
 #include "ecs/proc.h"
 
 #define ECS_STOPPED_KEEP 50
@@ -39,7 +41,14 @@
 #define ECS_DEFAULT_STOP_S 30
 #define ECS_POOL_MAX 65536u
 
-enum task_status { TS_PROVISIONING, TS_PENDING, TS_RUNNING, TS_STOPPING, TS_STOPPED };
+enum task_status {
+	TS_PROVISIONING,
+	TS_PENDING,
+	TS_RUNNING,
+	TS_DEACTIVATING,
+	TS_STOPPING,
+	TS_STOPPED
+};
 
 static const char *task_status_str(enum task_status s)
 {
@@ -50,6 +59,8 @@ static const char *task_status_str(enum task_status s)
 		return "PENDING";
 	case TS_RUNNING:
 		return "RUNNING";
+	case TS_DEACTIVATING:
+		return "DEACTIVATING";
 	case TS_STOPPING:
 		return "STOPPING";
 	case TS_STOPPED:
@@ -63,12 +74,25 @@ struct ecs_host {
 	int subnet;
 	int asg;
 	size_t ntasks;
+	bool stopped;
 };
 
 struct ecs_proc {
 	pid_t pid; /* process group leader; 0 when never started */
 	bool alive;
 	int status; /* wait status once reaped */
+};
+
+/* One container's health check: a timer that alternates between "run the
+ * next check" (pid 0) and "this check timed out" (pid running). */
+struct ecs_hc {
+	struct ecs_task *t;
+	size_t ci;
+	pid_t pid;
+	bool timed_out;
+	int fails;
+	enum ecs_health status;
+	struct loop_timer timer;
 };
 
 struct ecs_task {
@@ -88,6 +112,12 @@ struct ecs_task {
 	size_t nprocs, nalive;
 	struct loop_timer kill_timer;
 	struct ecs *e;
+	struct ecs_hc *hcs;	     /* one per container */
+	size_t draining;	     /* targets not yet reported unused */
+	struct loop_timer drain_timer; /* deregistration delay fallback */
+	uint32_t elb_unhealthy;	     /* bit i: service lb i reports unhealthy */
+	char elb_tg_arn[256];	     /* the first unhealthy target group */
+	struct loop_timer grace_timer; /* re-checks health when the grace ends */
 };
 
 /* Addresses in use in one subnet; allocation is next-fit so that a
@@ -113,6 +143,7 @@ struct ecs {
 	char exe_dir[PATH_MAX];
 	struct ecs_host *hosts;
 	size_t nhosts;
+	int *asg_launched; /* hosts ever launched per ASG, for new ids */
 	struct ecs_pool *pools; /* one per model subnet */
 	struct ecs_svc *svcs;   /* one per model service */
 	struct ecs_task **live; /* oldest first */
@@ -127,6 +158,9 @@ struct ecs {
 };
 
 static void sched_soon(struct ecs *e);
+static void task_hc_stop(struct ecs *e, struct ecs_task *t);
+static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code, const char *reason,
+                            int max_timeout_s);
 
 /* --- small helpers --- */
 
@@ -314,6 +348,9 @@ static int hosts_init(struct ecs *e)
 	for (size_t a = 0; a < e->m->nasgs; a++)
 		if (e->m->asgs[a].nsubnets > 0 && e->m->asgs[a].desired > 0)
 			n += (size_t)e->m->asgs[a].desired;
+	e->asg_launched = calloc(e->m->nasgs ? e->m->nasgs : 1, sizeof(*e->asg_launched));
+	if (!e->asg_launched)
+		return -ENOMEM;
 	if (n == 0)
 		return 0;
 	e->hosts = calloc(n, sizeof(*e->hosts));
@@ -329,6 +366,7 @@ static int hosts_init(struct ecs *e)
 			h->subnet = asg_host_subnet(e, g, i);
 			h->asg = (int)a;
 		}
+		e->asg_launched[a] = g->desired;
 	}
 	e->nhosts = k;
 	return 0;
@@ -364,18 +402,31 @@ static size_t count_svc_tasks(const struct ecs *e, int s, const char *az, int ho
  * with the fewest tasks overall. Returns 0, or -ENOSPC with no candidate. */
 static int place_task(const struct ecs *e, int s, struct place *out)
 {
+	const struct model_service *ms = &e->m->services[s];
 	size_t best_az = SIZE_MAX, best_local = SIZE_MAX, best_total = SIZE_MAX;
 	int found = 0;
-	size_t n = e->nhosts ? e->nhosts : e->m->nsubnets;
+	bool on_hosts = !ms->fargate && e->nhosts > 0;
+	bool svc_subnets = !on_hosts && ms->nsubnets > 0;
+	size_t n = on_hosts ? e->nhosts : svc_subnets ? ms->nsubnets : e->m->nsubnets;
 	for (size_t i = 0; i < n; i++) {
 		struct place c;
 		size_t naz, nlocal, ntotal;
-		if (e->nhosts) {
+		if (on_hosts) {
+			if (e->hosts[i].stopped)
+				continue;
 			c.host = (int)i;
 			c.subnet = e->hosts[i].subnet;
 			ntotal = e->hosts[i].ntasks;
+		} else if (svc_subnets) {
+			/* Fargate (or awsvpc without hosts): straight into the
+			 * service's AwsvpcConfiguration subnets. */
+			c.host = -1;
+			c.subnet = ms->subnets[i];
+			if (c.subnet < 0 || (size_t)c.subnet >= e->m->nsubnets)
+				continue;
+			ntotal = 0;
 		} else {
-			/* Fargate-like: straight into the first VPC's subnets. */
+			/* No hosts, no subnets named: the first VPC's subnets. */
 			if (e->m->subnets[i].vpc != 0)
 				continue;
 			c.host = -1;
@@ -403,15 +454,26 @@ static void task_free(struct ecs *e, struct ecs_task *t)
 	if (!t)
 		return;
 	loop_timer_stop(e->loop, &t->kill_timer);
+	loop_timer_stop(e->loop, &t->drain_timer);
+	loop_timer_stop(e->loop, &t->grace_timer);
+	for (size_t i = 0; t->hcs && i < t->nprocs; i++)
+		loop_timer_stop(e->loop, &t->hcs[i].timer);
+	free(t->hcs);
 	free(t->procs);
 	free(t->arn);
 	free(t);
 }
 
+/* Registers (reg) or deregisters the task's targets. On deregistration
+ * t->draining counts the targets the load balancer still has to report
+ * unused; it is raised before each call, as the ALB may report at once. */
 static void task_targets(struct ecs *e, struct ecs_task *t, bool reg)
 {
 	const struct model_service *sv = &e->m->services[t->service];
 	const struct model_task_def *td = svc_taskdef(e, t->service);
+	/* Set first: a synchronous report from the balancer must not lead
+	 * back here. */
+	t->registered = reg;
 	for (size_t i = 0; i < sv->nlbs; i++) {
 		const struct model_service_lb *lb = &sv->lbs[i];
 		const char *tg_arn;
@@ -438,19 +500,22 @@ static void task_targets(struct ecs *e, struct ecs_task *t, bool reg)
 			          "(service %s) registered 1 targets in (target-group %s)",
 			          svc_name(e, t->service), tg_arn);
 		} else {
+			if (e->hooks.target_deregister)
+				t->draining++;
 			rc = e->hooks.target_deregister
 			         ? e->hooks.target_deregister(e->hooks.data, lb->target_group,
 			                                      t->addr, (uint16_t)lb->container_port)
 			         : 0;
-			if (rc < 0)
+			if (rc < 0) {
 				log_warn("ecs: task %s: deregistering from %s failed: %s", t->id,
 				         tg_arn, strerror(-rc));
+				t->draining--;
+			}
 			svc_event(e, t->service,
 			          "(service %s) deregistered 1 targets in (target-group %s)",
 			          svc_name(e, t->service), tg_arn);
 		}
 	}
-	t->registered = reg;
 }
 
 static void live_remove(struct ecs *e, struct ecs_task *t)
@@ -478,9 +543,12 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 	struct ecs_svc *sv = &e->svcs[t->service];
 
 	loop_timer_stop(e->loop, &t->kill_timer);
+	loop_timer_stop(e->loop, &t->drain_timer);
+	loop_timer_stop(e->loop, &t->grace_timer);
+	task_hc_stop(e, t);
 	if (t->registered)
 		task_targets(e, t, false);
-	if (t->last == TS_STOPPING || t->last == TS_RUNNING) {
+	if (t->last == TS_STOPPING || t->last == TS_RUNNING || t->last == TS_DEACTIVATING) {
 		if (t->started_ms)
 			svc_event(e, t->service,
 			          "(service %s) has stopped 1 running tasks: (task %s).",
@@ -533,23 +601,181 @@ static void on_kill_timer(struct loop *loop, struct loop_timer *timer)
 	}
 }
 
-/* Deregister, SIGTERM every container's process group, SIGKILL after
- * timeout_s. The caller's reason wins only if none was set before. */
-static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code, const char *reason,
-                            int max_timeout_s)
+/* --- container health checks --- */
+
+static const struct model_container *task_container(const struct ecs *e, const struct ecs_task *t,
+                                                    size_t ci)
+{
+	const struct model_task_def *td = svc_taskdef(e, t->service);
+	return td && ci < td->ncontainers ? &td->containers[ci] : NULL;
+}
+
+static enum ecs_health task_health(const struct ecs *e, const struct ecs_task *t)
+{
+	enum ecs_health st[16];
+	bool has[16], ess[16];
+	size_t n = t->nprocs < 16 ? t->nprocs : 16;
+	for (size_t i = 0; i < n; i++) {
+		const struct model_container *c = task_container(e, t, i);
+		st[i] = t->hcs ? t->hcs[i].status : ECS_HEALTH_UNKNOWN;
+		has[i] = c && c->hc_argv;
+		ess[i] = c && c->essential;
+	}
+	return ecs_health_task(st, has, ess, n);
+}
+
+static void task_hc_stop(struct ecs *e, struct ecs_task *t)
+{
+	for (size_t i = 0; t->hcs && i < t->nprocs; i++) {
+		loop_timer_stop(e->loop, &t->hcs[i].timer);
+		if (t->hcs[i].pid > 0)
+			kill(-t->hcs[i].pid, SIGKILL); /* reaped as "no container" */
+		t->hcs[i].pid = 0;
+	}
+}
+
+/* The service replaces a RUNNING task whose essential container is
+ * UNHEALTHY or whose target is unhealthy in its target group, once the
+ * grace period since it started is over. */
+static void task_check_health(struct ecs *e, struct ecs_task *t)
+{
+	uint64_t now = loop_now_ms(e->loop);
+	uint64_t grace_end =
+	    t->started_ms + (uint64_t)e->m->services[t->service].grace_s * 1000u;
+	bool bad_ctr = task_health(e, t) == ECS_HEALTH_UNHEALTHY;
+	char reason[320];
+
+	if (t->last != TS_RUNNING || !t->desired_running || e->shutting_down)
+		return;
+	if (!bad_ctr && !t->elb_unhealthy)
+		return;
+	if (now < grace_end) {
+		if (!loop_timer_armed(&t->grace_timer))
+			loop_timer_start(e->loop, &t->grace_timer, grace_end - now);
+		return;
+	}
+	if (bad_ctr)
+		snprintf(reason, sizeof(reason), "Task failed container health checks");
+	else
+		snprintf(reason, sizeof(reason), "Task failed ELB health checks in (target-group %s)",
+		         t->elb_tg_arn);
+	log_warn("ecs: task %s of service %s: %s", t->id, svc_name(e, t->service), reason);
+	task_begin_stop(e, t, "ServiceSchedulerInitiated", reason, 0);
+}
+
+static void on_grace_timer(struct loop *loop, struct loop_timer *timer)
+{
+	struct ecs_task *t = timer->data;
+	(void)loop;
+	task_check_health(t->e, t);
+}
+
+static void task_dir(const struct ecs *e, const struct ecs_task *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/tasks/%s", e->state_dir, t->id);
+}
+
+static void container_file(const struct model_container *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", c && c->name ? c->name : "container");
+	for (char *p = buf; *p; p++)
+		if (*p == '/')
+			*p = '_';
+}
+
+/* Runs the check command in the container's environment (HOST, PORT, its
+ * Environment and working directory), output to <container>.health.log. */
+static void hc_run(struct ecs *e, struct ecs_hc *h)
+{
+	struct ecs_task *t = h->t;
+	const struct model_container *c = task_container(e, t, h->ci);
+	char dir[PATH_MAX], cname[128], logp[PATH_MAX + 256], host[16], reason[320];
+	char **env;
+	pid_t pid;
+
+	if (!c || !c->hc_argv)
+		return;
+	task_dir(e, t, dir, sizeof(dir));
+	container_file(c, cname, sizeof(cname));
+	snprintf(logp, sizeof(logp), "%s/%s.health.log", dir, cname);
+	addr4_str(t->addr, host);
+	env = ecs_proc_env(c, host, c->nports ? c->ports[0].container_port : 0, e->exe_dir);
+	if (!env) {
+		loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_interval_s * 1000u);
+		return;
+	}
+	pid = ecs_proc_spawn(c->hc_argv, env, c->working_dir, logp, reason, sizeof(reason));
+	ecs_proc_env_free(env);
+	if (pid < 0) {
+		/* A check that cannot run is a failed check, as in Docker. */
+		bool start = loop_now_ms(e->loop) <
+		             t->started_ms + (uint64_t)c->hc_start_period_s * 1000u;
+		log_warn("ecs: task %s container %s: health check: %s", t->id, cname, reason);
+		h->status = ecs_health_step(h->status, &h->fails, false, start, c->hc_retries);
+		loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_interval_s * 1000u);
+		task_check_health(e, t);
+		return;
+	}
+	h->pid = pid;
+	h->timed_out = false;
+	loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_timeout_s * 1000u);
+}
+
+static void on_hc_timer(struct loop *loop, struct loop_timer *timer)
+{
+	struct ecs_hc *h = timer->data;
+	(void)loop;
+	if (h->pid > 0) {
+		/* Timed out: the reap counts it as a failure. */
+		h->timed_out = true;
+		kill(-h->pid, SIGKILL);
+		return;
+	}
+	hc_run(h->t->e, h);
+}
+
+/* A check process ended with wait status st. */
+static void hc_reaped(struct ecs *e, struct ecs_hc *h, int st)
+{
+	struct ecs_task *t = h->t;
+	const struct model_container *c = task_container(e, t, h->ci);
+	bool ok = !h->timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	bool start;
+	enum ecs_health before = h->status;
+
+	h->pid = 0;
+	if (!c)
+		return;
+	start = loop_now_ms(e->loop) < t->started_ms + (uint64_t)c->hc_start_period_s * 1000u;
+	h->status = ecs_health_step(h->status, &h->fails, ok, start, c->hc_retries);
+	if (h->status != before)
+		log_info("ecs: task %s container %s is %s", t->id, c->name ? c->name : "?",
+		         ecs_health_str(h->status));
+	loop_timer_stop(e->loop, &h->timer);
+	loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_interval_s * 1000u);
+	task_check_health(e, t);
+}
+
+/* Arms the first check of every container that has one, an Interval after
+ * the start, as Docker does. */
+static void task_hc_start(struct ecs *e, struct ecs_task *t)
+{
+	for (size_t i = 0; t->hcs && i < t->nprocs; i++) {
+		const struct model_container *c = task_container(e, t, i);
+		if (!c || !c->hc_argv)
+			continue;
+		loop_timer_start(e->loop, &t->hcs[i].timer, (uint64_t)c->hc_interval_s * 1000u);
+	}
+}
+
+/* SIGTERM every container's process group, SIGKILL after the longest
+ * StopTimeout (capped at max_timeout_s when > 0): STOPPING. */
+static void task_signal_stop(struct ecs *e, struct ecs_task *t, int max_timeout_s)
 {
 	const struct model_task_def *td = svc_taskdef(e, t->service);
 	int timeout_s = 0;
 
-	if (t->last == TS_STOPPING || t->last == TS_STOPPED)
-		return;
-	t->desired_running = false;
-	if (!t->stop_code) {
-		t->stop_code = code;
-		snprintf(t->reason, sizeof(t->reason), "%s", reason);
-	}
-	if (t->registered)
-		task_targets(e, t, false);
+	loop_timer_stop(e->loop, &t->drain_timer);
 	t->last = TS_STOPPING;
 	for (size_t i = 0; i < t->nprocs; i++) {
 		int to;
@@ -562,12 +788,74 @@ static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code,
 	}
 	if (max_timeout_s > 0 && timeout_s > max_timeout_s)
 		timeout_s = max_timeout_s;
-	sched_soon(e); /* the replacement starts now, not when this one is gone */
 	if (t->nalive == 0) {
 		task_finish(e, t);
 		return;
 	}
 	loop_timer_start(e->loop, &t->kill_timer, (uint64_t)timeout_s * 1000u);
+}
+
+static void on_drain_timer(struct loop *loop, struct loop_timer *timer)
+{
+	struct ecs_task *t = timer->data;
+	(void)loop;
+	if (t->last != TS_DEACTIVATING)
+		return;
+	log_info("ecs: task %s: deregistration delay over, stopping", t->id);
+	t->draining = 0;
+	task_signal_stop(t->e, t, 0);
+}
+
+/* The longest deregistration delay of the task's target groups, in ms. */
+static uint64_t task_drain_ms(const struct ecs *e, const struct ecs_task *t)
+{
+	const struct model_service *sv = &e->m->services[t->service];
+	int d = 0;
+	for (size_t i = 0; i < sv->nlbs; i++) {
+		int g = sv->lbs[i].target_group;
+		if (g >= 0 && (size_t)g < e->m->ntgs && e->m->tgs[g].deregistration_delay_s > d)
+			d = e->m->tgs[g].deregistration_delay_s;
+	}
+	return (uint64_t)d * 1000u;
+}
+
+/* Stops t: deregisters its targets and, while vpcd runs and every container
+ * is up, waits for them to drain (DEACTIVATING) before SIGTERM; otherwise
+ * signals at once, with SIGKILL after min(StopTimeout, max_timeout_s when
+ * > 0). The caller's reason wins only if none was set before. */
+static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code, const char *reason,
+                            int max_timeout_s)
+{
+	bool drain;
+
+	if (t->last == TS_DEACTIVATING || t->last == TS_STOPPING || t->last == TS_STOPPED)
+		return;
+	t->desired_running = false;
+	if (!t->stop_code) {
+		t->stop_code = code;
+		snprintf(t->reason, sizeof(t->reason), "%s", reason);
+	}
+	loop_timer_stop(e->loop, &t->grace_timer);
+	task_hc_stop(e, t);
+	drain = t->registered && !e->shutting_down && max_timeout_s == 0 && t->nalive > 0 &&
+	        t->nalive == t->nprocs;
+	t->draining = 0;
+	if (drain)
+		t->last = TS_DEACTIVATING; /* before deregistering: UNUSED may come at once */
+	if (t->registered)
+		task_targets(e, t, false);
+	sched_soon(e); /* the replacement starts now, not when this one is gone */
+	if (drain && t->draining > 0 && t->last == TS_DEACTIVATING) {
+		svc_event(e, t->service, "(service %s) has begun draining connections on 1 tasks.",
+		          svc_name(e, t->service));
+		/* The ALB removes the target after the delay itself; the timer
+		 * is the fallback should that report never come. */
+		loop_timer_start(e->loop, &t->drain_timer, task_drain_ms(e, t) + 2000u);
+		return;
+	}
+	if (t->last == TS_DEACTIVATING || t->last == TS_RUNNING || t->last == TS_PENDING ||
+	    t->last == TS_PROVISIONING)
+		task_signal_stop(e, t, max_timeout_s);
 }
 
 static void task_make_id(char *out)
@@ -651,7 +939,7 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	const struct model_task_def *td = svc_taskdef(e, s);
 	const struct model_cluster *cl;
 	struct ecs_task *t = NULL;
-	struct place pl;
+	struct place pl = {.host = -1, .subnet = 0};
 	size_t arnlen;
 
 	if (!td || place_task(e, s, &pl) < 0) {
@@ -676,6 +964,16 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	if (!t->procs)
 		goto fail;
 	t->nprocs = td->ncontainers;
+	t->hcs = calloc(t->nprocs ? t->nprocs : 1, sizeof(*t->hcs));
+	if (!t->hcs)
+		goto fail;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		t->hcs[i].t = t;
+		t->hcs[i].ci = i;
+		loop_timer_init(&t->hcs[i].timer, on_hc_timer, &t->hcs[i]);
+	}
+	loop_timer_init(&t->drain_timer, on_drain_timer, t);
+	loop_timer_init(&t->grace_timer, on_grace_timer, t);
 	t->e = e;
 	t->service = s;
 	t->host = pl.host;
@@ -718,6 +1016,7 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	t->started_ms = loop_now_ms(e->loop);
 	if (t->started_ms == 0)
 		t->started_ms = 1;
+	task_hc_start(e, t);
 	return t; /* the caller registers it, after its "has started" event */
 fail:
 	task_free(e, t);
@@ -732,6 +1031,13 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 	struct ecs_task *t = NULL;
 	const char *cname;
 	size_t ci = 0;
+
+	for (size_t i = 0; i < e->nlive; i++)
+		for (size_t k = 0; e->live[i]->hcs && k < e->live[i]->nprocs; k++)
+			if (e->live[i]->hcs[k].pid == pid) {
+				hc_reaped(e, &e->live[i]->hcs[k], status);
+				return;
+			}
 
 	for (size_t i = 0; i < e->nlive && !t; i++)
 		for (size_t k = 0; k < e->live[i]->nprocs; k++)
@@ -843,8 +1149,8 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 	if ((int)have == ms->desired && !sv->steady) {
 		bool all_running = true;
 		for (size_t i = 0; i < e->nlive; i++)
-			if (e->live[i]->service == s && e->live[i]->last != TS_RUNNING &&
-			    e->live[i]->last != TS_STOPPING)
+			if (e->live[i]->service == s && e->live[i]->desired_running &&
+			    e->live[i]->last != TS_RUNNING)
 				all_running = false;
 		if (all_running) {
 			sv->steady = true;
@@ -936,6 +1242,11 @@ void ecs_shutdown(struct ecs *e, void (*done)(void *data), void *data)
 	/* Backwards: begin_stop may finish (and remove) the current task. */
 	for (size_t i = e->nlive; i-- > 0;) {
 		struct ecs_task *t = e->live[i];
+		if (t->last == TS_DEACTIVATING) {
+			/* No 300 s drain on the way out. */
+			task_signal_stop(e, t, ECS_SHUTDOWN_STOP_MAX_S);
+			continue;
+		}
 		if (t->last == TS_STOPPING) {
 			/* Already stopping with its own timeout: cap it. */
 			uint64_t cap = loop_now_ms(e->loop) + ECS_SHUTDOWN_STOP_MAX_S * 1000u;
@@ -979,6 +1290,7 @@ void ecs_free(struct ecs *e)
 			free(e->svcs[s].events[k]);
 	free(e->svcs);
 	free(e->hosts);
+	free(e->asg_launched);
 	free(e->state_dir);
 	free(e);
 }
@@ -991,7 +1303,8 @@ size_t ecs_hosts(const struct ecs *e, struct ecs_host_info *out, size_t cap)
 		                                .az = subnet_az(e, h->subnet),
 		                                .subnet = h->subnet,
 		                                .asg = h->asg,
-		                                .ntasks = h->ntasks};
+		                                .ntasks = h->ntasks,
+		                                .status = h->stopped ? "STOPPED" : "ACTIVE"};
 	}
 	return e->nhosts;
 }
@@ -1015,6 +1328,8 @@ static void task_info(const struct ecs *e, const struct ecs_task *t, struct ecs_
 	    .stop_code = t->stop_code,
 	    .stopped_reason = t->stop_code ? t->reason : NULL,
 	    .started_ms = t->started_ms,
+	    .health_status = ecs_health_str(task_health(e, t)),
+	    .launch_type = e->m->services[t->service].fargate ? "FARGATE" : "EC2",
 	};
 }
 
@@ -1059,4 +1374,126 @@ size_t ecs_service_events(const struct ecs *e, int service, const char **out, si
 		out[n++] = sv->events[idx];
 	}
 	return n;
+}
+
+/* --- load balancer reports, host stop --- */
+
+void ecs_target_health(struct ecs *e, int tg, uint32_t addr, uint16_t port,
+                       enum ecs_target_health h, const char *reason)
+{
+	for (size_t i = 0; i < e->nlive; i++) {
+		struct ecs_task *t = e->live[i];
+		const struct model_service *sv = &e->m->services[t->service];
+		if (t->addr != addr)
+			continue;
+		for (size_t k = 0; k < sv->nlbs && k < 32; k++) {
+			const struct model_service_lb *lb = &sv->lbs[k];
+			if (lb->target_group != tg || lb->container_port != port)
+				continue;
+			switch (h) {
+			case ECS_TARGET_UNUSED:
+				if (t->last == TS_DEACTIVATING && t->draining > 0 &&
+				    --t->draining == 0)
+					/* From the loop, not from inside the ALB. */
+					loop_timer_start(e->loop, &t->drain_timer, 0);
+				break;
+			case ECS_TARGET_UNHEALTHY:
+				if (t->last != TS_RUNNING || !t->desired_running)
+					break;
+				if (!t->elb_unhealthy)
+					snprintf(t->elb_tg_arn, sizeof(t->elb_tg_arn), "%s",
+					         e->m->tgs[tg].arn ? e->m->tgs[tg].arn : "");
+				t->elb_unhealthy |= 1u << k;
+				svc_event(e, t->service,
+				          "(service %s) (task %s) (port %u) is unhealthy in "
+				          "(target-group %s) due to (reason %s).",
+				          svc_name(e, t->service), t->id, (unsigned)port,
+				          e->m->tgs[tg].arn ? e->m->tgs[tg].arn : "",
+				          reason && *reason ? reason : "Health checks failed");
+				task_check_health(e, t);
+				break;
+			case ECS_TARGET_HEALTHY:
+				t->elb_unhealthy &= ~(1u << k);
+				break;
+			case ECS_TARGET_OTHER:
+				break;
+			}
+			return;
+		}
+	}
+}
+
+/* The AZ of ASG g with the fewest active hosts, then its subnet with the
+ * fewest, in the group's order. */
+static int asg_replacement_subnet(const struct ecs *e, int g)
+{
+	const struct model_asg *a = &e->m->asgs[g];
+	int best = -1;
+	size_t best_az = SIZE_MAX, best_sub = SIZE_MAX;
+	for (size_t i = 0; i < a->nsubnets; i++) {
+		size_t naz = 0, nsub = 0;
+		for (size_t h = 0; h < e->nhosts; h++) {
+			if (e->hosts[h].stopped || e->hosts[h].asg != g)
+				continue;
+			naz += strcmp(subnet_az(e, e->hosts[h].subnet),
+			              subnet_az(e, a->subnets[i])) == 0;
+			nsub += e->hosts[h].subnet == a->subnets[i];
+		}
+		if (naz < best_az || (naz == best_az && nsub < best_sub)) {
+			best_az = naz;
+			best_sub = nsub;
+			best = a->subnets[i];
+		}
+	}
+	return best;
+}
+
+int ecs_host_stop(struct ecs *e, const char *id)
+{
+	char reason[128];
+	struct ecs_host *h = NULL, *v;
+	int g, subnet;
+
+	for (size_t i = 0; i < e->nhosts && !h; i++)
+		if (strcmp(e->hosts[i].id, id) == 0)
+			h = &e->hosts[i];
+	if (!h)
+		return -ENOENT;
+	if (h->stopped)
+		return -EALREADY;
+	h->stopped = true;
+	g = h->asg;
+	log_info("ecs: host %s stopped", h->id);
+	snprintf(reason, sizeof(reason), "Host EC2 (instance %s) stopped.", h->id);
+	/* Backwards: begin_stop may finish (and remove) the current task. */
+	for (size_t i = e->nlive; i-- > 0;) {
+		struct ecs_task *t = e->live[i];
+		if (t->host == (int)(h - e->hosts) && t->desired_running)
+			task_begin_stop(e, t, "TerminationNotice", reason, 0);
+	}
+	/* The group is below its desired capacity: launch a replacement. */
+	if (e->shutting_down || g < 0 || (size_t)g >= e->m->nasgs || e->m->asgs[g].nsubnets == 0)
+		return 0;
+	subnet = asg_replacement_subnet(e, g);
+	if (subnet < 0)
+		return 0;
+	v = realloc(e->hosts, (e->nhosts + 1) * sizeof(*v));
+	if (!v) {
+		log_warn("ecs: auto scaling group %s: no memory for a replacement host",
+		         e->m->asgs[g].name ? e->m->asgs[g].name : e->m->asgs[g].logical);
+		return 0;
+	}
+	e->hosts = v;
+	h = &e->hosts[e->nhosts];
+	memset(h, 0, sizeof(*h));
+	host_make_id(e, g, e->asg_launched[g]++, h->id, sizeof(h->id));
+	h->subnet = subnet;
+	h->asg = g;
+	e->nhosts++;
+	log_info("ecs: auto scaling group %s launched host %s in %s (%s) to replace a stopped "
+	         "instance",
+	         e->m->asgs[g].name ? e->m->asgs[g].name : e->m->asgs[g].logical, h->id,
+	         subnet_az(e, subnet), e->m->subnets[subnet].id);
+	sched_soon(e);
+	return 0;
 }

@@ -4,9 +4,15 @@
  * every service at its desired count, registering each RUNNING task in the
  * service's target groups through hooks.
  *
- * Cluster rule: a single-cluster template is assumed. Tasks of every
- * service run on the hosts of every ASG; with no ASG at all (Fargate-like)
- * tasks are placed straight into the subnets of the first VPC.
+ * Cluster rule: a single-cluster template is assumed. Tasks of an EC2
+ * service run on the hosts of every ASG; with no ASG at all they are placed
+ * straight into the service's AwsvpcConfiguration subnets (or the first
+ * VPC's). Tasks of a FARGATE service always go into the service's subnets.
+ *
+ * Stopping: a task stopped while vpcd runs is first deregistered and drained
+ * (lastStatus DEACTIVATING) until the load balancer reports its targets
+ * unused or the target groups' deregistration delay passes, then SIGTERM,
+ * then SIGKILL after StopTimeout.
  *
  * Children: the plane owns SIGCHLD on its loop (loop_signal_add) and reaps
  * with waitpid(-1, WNOHANG), so no other module of the same process may
@@ -43,8 +49,30 @@ struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_
                     const struct ecs_hooks *hooks);
 /* Launches hosts and the services' tasks; 0 or -errno. */
 int ecs_start(struct ecs *e);
+/* What the load balancer says about a target (main.c maps the ALB's states
+ * onto these and calls ecs_target_health from alb_on_health). */
+enum ecs_target_health {
+	ECS_TARGET_HEALTHY,
+	ECS_TARGET_UNHEALTHY,
+	ECS_TARGET_UNUSED, /* removed from the group: draining is over */
+	ECS_TARGET_OTHER   /* initial, draining, unavailable */
+};
+/* A target of tg changed state. An UNHEALTHY target of a RUNNING task gets
+ * the task replaced once HealthCheckGracePeriodSeconds has passed since it
+ * started ("Task failed ELB health checks in (target-group ARN)"); UNUSED
+ * ends the drain of a stopping task. reason: the target's health
+ * description (may be NULL), used in the service event. */
+void ecs_target_health(struct ecs *e, int tg, uint32_t addr, uint16_t port,
+                       enum ecs_target_health h, const char *reason);
+/* Stops host id as if its instance were stopped: its tasks are drained and
+ * stopped ("Host EC2 (instance ID) stopped."), the scheduler places their
+ * replacements on the other hosts, and the host's Auto Scaling group launches
+ * a replacement host in its AZ with the fewest instances. Returns 0, -ENOENT
+ * for an unknown id, -EALREADY for a host already stopped. */
+int ecs_host_stop(struct ecs *e, const char *id);
+
 /* Stops every task (deregister, SIGTERM, SIGKILL after min(stop timeout,
- * 10 s)) and calls done(data) from the loop when no child is left. No task
+ * 10 s); no wait for the deregistration delay) and calls done(data) from the loop when no child is left. No task
  * is started after this. */
 void ecs_shutdown(struct ecs *e, void (*done)(void *data), void *data);
 /* Frees everything; children still alive get SIGKILL (not waited for). */
@@ -58,6 +86,7 @@ struct ecs_host_info {
 	int subnet;
 	int asg;
 	size_t ntasks;
+	const char *status; /* "ACTIVE", or "STOPPED" after ecs_host_stop */
 };
 struct ecs_task_info {
 	const char *id;
@@ -72,6 +101,8 @@ struct ecs_task_info {
 	const char *stop_code;      /* NULL while not stopping */
 	const char *stopped_reason; /* NULL while not stopping */
 	uint64_t started_ms;        /* loop clock when it became RUNNING, 0 if never */
+	const char *health_status;  /* HEALTHY, UNHEALTHY, UNKNOWN (container checks) */
+	const char *launch_type;    /* "EC2" or "FARGATE" */
 };
 struct ecs_service_info {
 	int service;

@@ -133,6 +133,9 @@ void model_free(struct model *m)
 			free(ct->env);
 			free(ct->ports);
 			free(ct->working_dir);
+			if (ct->hc_argv)
+				free_values(ct->hc_argv, ct->hc_argc);
+			free(ct->hc_argv);
 		}
 		free(t->containers);
 	}

@@ -175,6 +175,14 @@ struct model_container {
 	bool essential;	     /* default true */
 	int stop_timeout_s;  /* default 30 */
 	char *working_dir;   /* or NULL */
+	/* HealthCheck: the argv to run ("CMD-SHELL" becomes /bin/sh -c), NULL
+	 * when the container has none; Docker/ECS defaults otherwise. */
+	char **hc_argv;
+	size_t hc_argc;
+	int hc_interval_s;     /* default 30, 5..300 */
+	int hc_timeout_s;      /* default 5, 2..60 */
+	int hc_retries;        /* default 3, 1..10 */
+	int hc_start_period_s; /* default 0, 0..300 */
 };
 
 struct model_task_def {
@@ -217,6 +225,9 @@ struct model_service {
 	size_t nsubnets;
 	int *sgs;
 	size_t nsgs;
+	/* LaunchType FARGATE (or, without LaunchType, a task definition that
+	 * requires FARGATE only): tasks go into subnets, no hosts needed. */
+	bool fargate;
 };
 
 /* An entry of the template's Outputs whose Condition holds (added by cfn). */
