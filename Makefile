@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
 TEMPLATE   ?= examples/service-a.json
 
-.PHONY: all deps build asan run test unit unit-asan e2e fuzz format clean
+.PHONY: all deps build asan run test unit unit-asan e2e fuzz format clean bench
 
 all: build
 
@@ -49,6 +49,14 @@ e2e: build
 test: deps
 	scripts/check-banned.sh
 	$(MAKE) unit unit-asan fuzz e2e
+
+# Benchmarks against haproxy/nginx (HTTP) and NSD/Knot (DNS); installs its own
+# tools (bench/deps.sh), never needed by `make test`. BENCH_ARGS e.g. --duration 10.
+BENCH_BUILD ?= build-bench
+bench:
+	$(MAKE) build BUILD=$(BENCH_BUILD)
+	BUILD=$(BENCH_BUILD) /usr/bin/python3 bench/http/run.py $(BENCH_ARGS)
+	BUILD=$(BENCH_BUILD) /usr/bin/python3 bench/dns/run.py $(BENCH_ARGS)
 
 format:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
