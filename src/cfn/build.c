@@ -2057,6 +2057,8 @@ void cfn_build_model(struct cfn_ctx *c)
 		struct cfn_res *r = &c->res[c->order[k]];
 		if (r->failed || !r->type)
 			continue;
+		if (r->file)
+			c->file = r->file; /* several stacks: errors name their file */
 		struct model_resource *mr = &m->resources[m->nresources++];
 		mr->logical = cfn__strdup(r->logical);
 		mr->type = cfn__strdup(r->type_name);
@@ -2077,5 +2079,3 @@ void cfn_build_model(struct cfn_ctx *c)
 	uint32_t base = m->nvpcs ? m->vpcs[0].lo_base : (c->net.addr & 0xffff0000u);
 	m->resolver_addr = base + 2;
 }
-		if (r->file)
-			c->file = r->file; /* several stacks: errors name their file */
