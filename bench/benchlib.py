@@ -195,3 +195,13 @@ def version(argv):
         return (r.stdout + r.stderr).strip().splitlines()[0]
     except Exception as e:  # noqa: BLE001 - informative only
         return f"? ({e})"
+
+
+def git_rev():
+    """HEAD, and whether src/ differs from it: the tree is shared with others
+    who edit src/, and the binary is built from the working tree."""
+    rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "src"],
+                           capture_output=True, text=True).stdout.strip()
+    return rev + (" (src/ with uncommitted changes)" if dirty else "")

@@ -37,6 +37,7 @@ static const char usage[] =
 	"  vpcd validate FILE [--param K=V]... [--net CIDR] [--region R] [--stack-name N]\n"
 	"  vpcd up FILE [--param K=V]... [--net CIDR] [--dns ADDR:PORT] [--api ADDR:PORT]\n"
 	"               [--state-dir DIR] [--port-offset N] [--region R] [--stack-name N]\n"
+	"               [--dns-upstream ADDR:PORT]...\n"
 	"  vpcd status [--api ADDR:PORT] [--json]\n"
 	"  vpcd host stop ID [--api ADDR:PORT]\n"
 	"  vpcd exec [--api ADDR:PORT] -- CMD [ARG]...\n"
@@ -56,10 +57,12 @@ struct cli {
 	int port_offset;
 	int json;
 	int verbose;
+	const char *upstreams[MAX_DNS]; /* --dns-upstream, else resolv.conf */
+	size_t nupstreams;
 };
 
 enum { OPT_PARAM = 256, OPT_NET, OPT_DNS, OPT_API, OPT_STATE_DIR, OPT_PORT_OFFSET, OPT_REGION,
-       OPT_STACK_NAME, OPT_JSON };
+       OPT_STACK_NAME, OPT_JSON, OPT_DNS_UPSTREAM };
 
 static const struct option long_opts[] = {
 	{"param", required_argument, NULL, OPT_PARAM},
@@ -71,6 +74,7 @@ static const struct option long_opts[] = {
 	{"region", required_argument, NULL, OPT_REGION},
 	{"stack-name", required_argument, NULL, OPT_STACK_NAME},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -122,6 +126,13 @@ static int cli_parse(int argc, char **argv, struct cli *cli, int want_file)
 			break;
 		case OPT_STACK_NAME:
 			cli->stack_name = optarg;
+			break;
+		case OPT_DNS_UPSTREAM:
+			if (cli->nupstreams == MAX_DNS) {
+				fprintf(stderr, "vpcd: at most %d --dns-upstream\n", MAX_DNS);
+				return 2;
+			}
+			cli->upstreams[cli->nupstreams++] = optarg;
 			break;
 		case OPT_JSON:
 			cli->json = 1;
@@ -232,6 +243,51 @@ static void hook_health(void *data, int tg, uint32_t addr, uint16_t port,
 	ecs_target_health(up->ecs, tg, addr, port, h, reason);
 }
 
+/* An alias's target health, as Route53 evaluates a load balancer: every
+ * target group it forwards to that has targets must have a healthy one;
+ * with no target anywhere it is unhealthy. (Groups without targets, such
+ * as an empty default action's, are left out, or no seed LB would ever be
+ * healthy.) */
+static bool tg_state(const struct up *up, int tg, bool *has)
+{
+	struct alb_target_info ti[64];
+	size_t n = alb_target_list(up->alb, tg, ti, 64);
+	bool healthy = false;
+	*has = false;
+	for (size_t i = 0; i < n && i < 64; i++) {
+		if (ti[i].state == ALB_TARGET_DRAINING || ti[i].state == ALB_TARGET_UNUSED)
+			continue;
+		*has = true;
+		healthy |= ti[i].state == ALB_TARGET_HEALTHY;
+	}
+	return healthy;
+}
+
+static bool dns_lb_healthy(void *data, int lb)
+{
+	struct up *up = data;
+	const struct model *m = up->model;
+	bool any = false;
+	if (!up->alb)
+		return true;
+	for (size_t i = 0; i < m->nlisteners; i++) {
+		const struct model_listener *l = &m->listeners[i];
+		if (l->lb != lb)
+			continue;
+		for (size_t k = 0; k <= l->nrules; k++) {
+			int tg = k == 0 ? l->default_action.target_group
+					: m->rules[l->rules[k - 1]].action.target_group;
+			bool has;
+			if (tg < 0)
+				continue;
+			if (!tg_state(up, tg, &has) && has)
+				return false;
+			any |= has;
+		}
+	}
+	return any;
+}
+
 static void on_ecs_stopped(void *data)
 {
 	struct up *up = data;
@@ -308,6 +364,26 @@ static int up_start(struct up *up, const struct cli *cli)
 			return rc;
 		}
 	}
+	/* Every other VPC has its resolver at its own base + 2. */
+	for (size_t i = 1; i < up->model->nvpcs; i++) {
+		uint32_t ra = up->model->vpcs[i].lo_base + 2;
+		rc = dns_server_listen(up->dns, ra, (uint16_t)(53 + cli->port_offset));
+		if (rc < 0)
+			log_warn("dns: no resolver for VPC %s at %s:%d: %s",
+				 up->model->vpcs[i].logical, addr4_str(ra, buf),
+				 53 + cli->port_offset, strerror(-rc));
+	}
+	for (size_t i = 0; i < cli->nupstreams; i++) {
+		if (addrport4_parse(cli->upstreams[i], &addr, &port) < 0) {
+			log_error("--dns-upstream wants ADDR:PORT, got '%s'", cli->upstreams[i]);
+			return -EINVAL;
+		}
+		dns_server_add_upstream(up->dns, addr, port);
+	}
+	dns_server_set_lb_health(up->dns, dns_lb_healthy, up);
+	if (cli->nupstreams == 0 && dns_server_load_resolv_conf(up->dns, "/etc/resolv.conf") <= 0)
+		log_warn("dns: no usable nameserver in /etc/resolv.conf: names outside the "
+			 "private zones get SERVFAIL");
 	up->ecs = ecs_new(up->loop, up->model, cli->state_dir ? cli->state_dir : "state", &hooks);
 	if (!up->ecs)
 		return -ENOMEM;

@@ -319,7 +319,7 @@ def render(args, note, servers, results, cname):
            "Knot udp-workers 1; vpcd's one loop), on 127.0.0.0/8 high ports.", "",
            f"Versions: {B.version(['nsd', '-v'])}; {B.version(['knotd', '--version'])}; "
            f"{B.version(['dnsperf', '-h'])[:0] or 'dnsperf (Debian)'}; vpcd at git "
-           f"{subprocess.run(['git', '-C', B.REPO, 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()}.", ""]
+           f"{B.git_rev()}.", ""]
     nsd = results.get("nsd")
     rows = []
     for s in servers:

@@ -346,7 +346,7 @@ def render(args, note, targets, scenarios, results, idle, backends, vp_alive):
            "Peak RSS = VmHWM of the proxy's processes during the cell (reset before it).", "",
            f"Versions: {B.version(['haproxy', '-v'])}; {B.version(['nginx', '-v'])}; "
            f"{B.version(['wrk', '-v'])}; vpcd {B.vpcd_bin()} at git "
-           f"{subprocess.run(['git', '-C', B.REPO, 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()}.", ""]
+           f"{B.git_rev()}.", ""]
     hdr = ["scenario", "target", "req/s", "p50", "p99", "errors", "non-2xx", "peak RSS MiB",
            "× haproxy", "× nginx", "× direct"]
     rows = []

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "core/addr.h"
+#include "dns/rdata.h"
 #include "dns/wire.h"
 
 #define CHASE_MAX 8
@@ -31,26 +32,17 @@
 struct answer {
 	const struct model *m;
 	int vpc;
+	const struct dns_answer_env *env;
 	struct dns_writer w;
 	uint16_t ancount, nscount;
 	uint16_t flags;
 	int rcode;
+	bool forward; /* the question is not ours: ask upstream */
 };
 
 static uint16_t type_code(const char *t)
 {
-	static const struct {
-		const char *name;
-		uint16_t code;
-	} types[] = {
-		{"A", DNS_T_A},	    {"NS", DNS_T_NS},	{"CNAME", DNS_T_CNAME}, {"SOA", DNS_T_SOA},
-		{"PTR", DNS_T_PTR}, {"MX", DNS_T_MX},	{"TXT", DNS_T_TXT},	{"AAAA", DNS_T_AAAA},
-		{"SRV", DNS_T_SRV},
-	};
-	for (size_t i = 0; t && i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcasecmp(t, types[i].name) == 0)
-			return types[i].code;
-	return 0;
+	return dns_type_from_str(t);
 }
 
 /* Model names are text; compare them to a wire name by converting. */
@@ -186,8 +178,9 @@ static uint32_t map_addr(const struct answer *a, int z, uint32_t addr)
 	return addr;
 }
 
-/* Writes the values of record set i under owner; returns how many. */
-static size_t add_record(struct answer *a, int z, size_t i, const uint8_t *owner)
+/* Writes the values of record set i under owner (only value `only`, when
+ * not -1); returns how many. */
+static size_t add_record(struct answer *a, int z, size_t i, const uint8_t *owner, int only)
 {
 	const struct model_record *r = &a->m->records[i];
 	uint16_t type = type_code(r->type);
@@ -204,7 +197,7 @@ static size_t add_record(struct answer *a, int z, size_t i, const uint8_t *owner
 		uint32_t ip;
 		unsigned p1, p2, p3;
 		char host[256];
-		if (!v)
+		if (!v || (only >= 0 && (size_t)only != k))
 			continue;
 		switch (type) {
 		case DNS_T_A:
@@ -241,8 +234,14 @@ static size_t add_record(struct answer *a, int z, size_t i, const uint8_t *owner
 			if (dns_writer_rr_txt(&a->w, owner, r->ttl, v) < 0)
 				continue;
 			break;
-		default:
-			continue;
+		default: {
+			uint8_t rd[1024];
+			int len = dns_rdata_from_str(type, v, rd, sizeof(rd), NULL);
+			if (len < 0)
+				continue;
+			dns_writer_rr_raw(&a->w, owner, type, r->ttl, rd, (size_t)len);
+			break;
+		}
 		}
 		n++;
 	}
@@ -250,9 +249,152 @@ static size_t add_record(struct answer *a, int z, size_t i, const uint8_t *owner
 	return n;
 }
 
-/* The CNAME record set at src in zone z, or -1. */
-static int find_cname(const struct model *m, int z, const uint8_t *src)
+/* ---- routing policies ---- */
+
+static uint32_t rnd(struct answer *a)
 {
+	static uint32_t fixed = 2463534242u; /* without a caller's state */
+	uint32_t *st = a->env && a->env->rng ? a->env->rng : &fixed;
+	uint32_t x = *st ? *st : 2463534242u;
+	x ^= x << 13; /* xorshift32 */
+	x ^= x >> 17;
+	x ^= x << 5;
+	*st = x;
+	return x;
+}
+
+/* A record set's health: an alias with EvaluateTargetHealth follows its
+ * load balancer's; HealthCheckId is not evaluated, so the rest are
+ * healthy. */
+static bool set_healthy(const struct answer *a, size_t i)
+{
+	const struct model_record *r = &a->m->records[i];
+	if (r->alias_lb < 0 || !r->eval_health || !a->env || !a->env->lb_healthy)
+		return true;
+	return a->env->lb_healthy(a->env->data, r->alias_lb);
+}
+
+#define GROUP_MAX 256
+
+/* The record sets of type t at src that carry a SetIdentifier. */
+static size_t group_of(const struct answer *a, int z, const uint8_t *src, uint16_t t, int *idx)
+{
+	const struct model *m = a->m;
+	size_t n = 0;
+	for (size_t i = 0; i < m->nrecords && n < GROUP_MAX; i++)
+		if (m->records[i].set_id && record_at(m, z, i, src) &&
+		    type_code(m->records[i].type) == t)
+			idx[n++] = (int)i;
+	return n;
+}
+
+/* Which one of a weighted or failover group answers (latency and the other
+ * policies: the first, as with one region). */
+static int pick_set(struct answer *a, const int *idx, size_t n)
+{
+	const struct model *m = a->m;
+	enum model_routing pol = m->records[idx[0]].routing;
+	int cand[GROUP_MAX];
+	size_t nc = 0;
+	uint32_t sum = 0, r;
+
+	if (pol == MODEL_ROUTING_FAILOVER) {
+		int pri = -1, sec = -1;
+		for (size_t k = 0; k < n; k++) {
+			if (m->records[idx[k]].primary && pri < 0)
+				pri = idx[k];
+			else if (!m->records[idx[k]].primary && sec < 0)
+				sec = idx[k];
+		}
+		/* PRIMARY while healthy, else a healthy SECONDARY, else the
+		 * PRIMARY regardless. */
+		if (pri >= 0 && set_healthy(a, (size_t)pri))
+			return pri;
+		if (sec >= 0 && set_healthy(a, (size_t)sec))
+			return sec;
+		return pri >= 0 ? pri : sec;
+	}
+	if (pol != MODEL_ROUTING_WEIGHTED)
+		return idx[0];
+	for (size_t k = 0; k < n; k++)
+		if (set_healthy(a, (size_t)idx[k]))
+			cand[nc++] = idx[k];
+	if (nc == 0) { /* all unhealthy: as if all were healthy */
+		memcpy(cand, idx, n * sizeof(*idx));
+		nc = n;
+	}
+	for (size_t k = 0; k < nc; k++)
+		sum += (uint32_t)m->records[cand[k]].weight;
+	if (sum == 0) /* all zero: equal chances */
+		return cand[rnd(a) % nc];
+	r = rnd(a) % sum;
+	for (size_t k = 0; k < nc; k++) {
+		uint32_t w = (uint32_t)m->records[cand[k]].weight;
+		if (r < w)
+			return cand[k];
+		r -= w;
+	}
+	return cand[nc - 1];
+}
+
+/* Multivalue answer: up to 8 values of the healthy sets, chosen at random
+ * (of all sets when none is healthy). */
+static void add_multivalue(struct answer *a, int z, const int *idx, size_t n,
+			   const uint8_t *owner)
+{
+	const struct model *m = a->m;
+	struct {
+		int rec, val;
+	} v[GROUP_MAX];
+	size_t nv = 0;
+	for (int pass = 0; pass < 2 && nv == 0; pass++)
+		for (size_t k = 0; k < n; k++) {
+			if (pass == 0 && !set_healthy(a, (size_t)idx[k]))
+				continue;
+			for (size_t j = 0; j < m->records[idx[k]].nvalues && nv < GROUP_MAX; j++) {
+				v[nv].rec = idx[k];
+				v[nv++].val = (int)j;
+			}
+		}
+	for (size_t k = 0; k < nv && k < 8; k++) {
+		size_t j = k + rnd(a) % (nv - k);
+		int r0 = v[k].rec, v0 = v[k].val;
+		v[k] = v[j];
+		v[j].rec = r0;
+		v[j].val = v0;
+		add_record(a, z, (size_t)v[k].rec, owner, v[k].val);
+	}
+}
+
+/* Answers the record sets of type t at src: a routing group (sets with a
+ * SetIdentifier) by its policy, the plain set as it is. */
+static void add_type(struct answer *a, int z, const uint8_t *src, uint16_t t,
+		     const uint8_t *owner)
+{
+	const struct model *m = a->m;
+	int idx[GROUP_MAX];
+	size_t n = group_of(a, z, src, t, idx);
+	if (n > 0) {
+		if (m->records[idx[0]].routing == MODEL_ROUTING_MULTIVALUE)
+			add_multivalue(a, z, idx, n, owner);
+		else
+			add_record(a, z, (size_t)pick_set(a, idx, n), owner, -1);
+		return;
+	}
+	for (size_t i = 0; i < m->nrecords; i++)
+		if (record_at(m, z, i, src) && type_code(m->records[i].type) == t)
+			add_record(a, z, i, owner, -1);
+}
+
+/* The CNAME record set at src in zone z that answers (weighted and
+ * failover CNAMEs pick one), or -1. */
+static int find_cname(struct answer *a, int z, const uint8_t *src)
+{
+	const struct model *m = a->m;
+	int idx[GROUP_MAX];
+	size_t n = group_of(a, z, src, DNS_T_CNAME, idx);
+	if (n > 0)
+		return pick_set(a, idx, n);
 	for (size_t i = 0; i < m->nrecords; i++)
 		if (record_at(m, z, i, src) && type_code(m->records[i].type) == DNS_T_CNAME &&
 		    m->records[i].alias_lb < 0 && m->records[i].nvalues > 0)
@@ -438,8 +580,10 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 		if (z < 0 && answer_host_names(a, name, qtype))
 			return;
 		if (z < 0) {
-			if (hop == 0)
+			if (hop == 0) {
 				a->rcode = DNS_R_REFUSED;
+				a->forward = true;
+			}
 			return; /* a chain leaving what we know ends here */
 		}
 		if (hop == 0)
@@ -452,7 +596,7 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 			}
 			from = src;
 		}
-		cn = find_cname(m, z, from);
+		cn = find_cname(a, z, from);
 		if (cn >= 0 && qtype != DNS_T_CNAME && qtype != DNS_T_ANY) {
 			if (dns_name_from_str(m->records[cn].values[0], next) < 0)
 				return;
@@ -477,14 +621,20 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 		}
 		for (size_t i = 0; i < m->nrecords; i++) {
 			uint16_t t;
+			bool seen = false;
 			if (!record_at(m, z, i, from))
 				continue;
 			t = type_code(m->records[i].type);
 			/* The apex SOA and NS are Route53's own, written above. */
 			if ((t == DNS_T_SOA || t == DNS_T_NS) && dns_name_eq(name, apex))
 				continue;
-			if (t == qtype || (qtype == DNS_T_ANY && t != 0))
-				add_record(a, z, i, name);
+			if (t == 0 || (t != qtype && qtype != DNS_T_ANY))
+				continue;
+			for (size_t j = 0; j < i && !seen; j++) /* each type once */
+				seen = record_at(m, z, j, from) &&
+				       type_code(m->records[j].type) == t;
+			if (!seen)
+				add_type(a, z, from, t, name);
 		}
 		if (a->ancount == before)
 			add_negative(a, z, apex); /* NODATA */
@@ -517,8 +667,15 @@ static size_t reply_short(struct answer *a, const struct dns_query *q, bool with
 size_t dns_answer(const struct model *m, int vpc, const uint8_t *q, size_t qlen, uint8_t *out,
 		  size_t cap, bool tcp)
 {
+	return dns_answer_ex(m, vpc, NULL, q, qlen, out, cap, tcp, NULL);
+}
+
+size_t dns_answer_ex(const struct model *m, int vpc, const struct dns_answer_env *env,
+		     const uint8_t *q, size_t qlen, uint8_t *out, size_t cap, bool tcp,
+		     bool *forward)
+{
 	struct dns_query query;
-	struct answer a = {.m = m, .vpc = vpc};
+	struct answer a = {.m = m, .vpc = vpc, .env = env};
 	size_t limit;
 	int rc;
 
@@ -569,6 +726,10 @@ size_t dns_answer(const struct model *m, int vpc, const uint8_t *q, size_t qlen,
 	dns_writer_u16(&a.w, query.qtype);
 	dns_writer_u16(&a.w, query.qclass);
 	resolve(&a, query.qname, query.qtype);
+	if (a.forward && forward) {
+		*forward = true;
+		return 0;
+	}
 	if (a.rcode == DNS_R_REFUSED)
 		a.flags &= (uint16_t)~DNS_F_AA;
 	if (a.w.err) {

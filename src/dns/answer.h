@@ -29,9 +29,26 @@
  * (d.c.b.a.in-addr.arpa -> ip-10-0-1-5.ec2.internal, or
  * <region>.compute.internal outside us-east-1) and A for those names.
  * Other names outside every zone visible to vpc and not a load balancer's
- * name are REFUSED (no upstream forwarding yet). */
+ * name are REFUSED (dns_answer_ex lets the caller forward them instead). */
 size_t dns_answer(const struct model *m, int vpc, const uint8_t *q, size_t qlen, uint8_t *out,
 		  size_t cap, bool tcp);
+
+/* What the answer may depend on besides the model: the health of load
+ * balancers (for aliases with EvaluateTargetHealth; NULL: all healthy) and
+ * a random state for weighted and multivalue choices (NULL: a fixed
+ * sequence). */
+struct dns_answer_env {
+	bool (*lb_healthy)(void *data, int lb);
+	void *data;
+	uint32_t *rng; /* xorshift32 state, updated */
+};
+
+/* dns_answer with env, and when forward is not NULL: for a well-formed question
+ * that is none of ours (the case dns_answer REFUSES), sets *forward and
+ * returns 0, so that the caller asks upstream resolvers. */
+size_t dns_answer_ex(const struct model *m, int vpc, const struct dns_answer_env *env,
+		     const uint8_t *q, size_t qlen, uint8_t *out, size_t cap, bool tcp,
+		     bool *forward);
 
 /* The UDP payload size we advertise in our OPT records. */
 #define DNS_EDNS_OUR_SIZE 1232

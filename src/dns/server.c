@@ -11,12 +11,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/addr.h"
 #include "core/log.h"
 #include "dns/answer.h"
+#include "dns/forward.h"
 #include "dns/wire.h"
 
 #define UDP_BURST 256
@@ -43,6 +45,7 @@ struct dns_conn {
 	uint32_t idle_ms;
 	bool eof;    /* the client closed its side */
 	bool blocked; /* a complete query waits for room in out */
+	size_t nfwd;  /* questions forwarded upstream, replies to come */
 	uint8_t *in;
 	size_t inlen, incap;
 	uint8_t *out;
@@ -56,9 +59,15 @@ struct dns_server {
 	struct dns_conn *conns;
 	size_t nconns;
 	uint32_t idle_ms;
+	struct dns_forward *fwd;
+	struct dns_answer_env env;
+	uint32_t rng;
 	uint8_t rbuf[DNS_MSG_MAX];	   /* one UDP datagram */
 	uint8_t reply[2 + DNS_MSG_MAX]; /* one reply, room for the TCP length */
 };
+
+static void on_forwarded(void *data, const struct dns_fwd_client *cl, const uint8_t *reply,
+			 size_t len);
 
 static int vpc_for_addr(const struct model *m, uint32_t addr)
 {
@@ -76,6 +85,14 @@ struct dns_server *dns_server_new(struct loop *loop, const struct model *m)
 	s->loop = loop;
 	s->m = m;
 	s->idle_ms = DNS_TCP_IDLE_MS;
+	if (getrandom(&s->rng, sizeof(s->rng), GRND_NONBLOCK) != sizeof(s->rng) || !s->rng)
+		s->rng = 0x9e3779b9u;
+	s->env.rng = &s->rng;
+	s->fwd = dns_forward_new(loop, on_forwarded, s);
+	if (!s->fwd) {
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -92,6 +109,22 @@ void dns_server_set_model(struct dns_server *s, const struct model *m)
 }
 
 /* ---- UDP ---- */
+
+/* The reply to the datagram in rbuf, or 0 when there is none now (dropped,
+ * or forwarded: it then comes through on_forwarded). */
+static size_t udp_answer(struct dns_server *s, struct dns_listener *l,
+			 const struct sockaddr_in *from, size_t n)
+{
+	bool fwd = false;
+	size_t r = dns_answer_ex(s->m, l->vpc, &s->env, s->rbuf, n, s->reply, DNS_MSG_MAX, false, &fwd);
+	struct dns_query q;
+	struct dns_fwd_client cl = {.fd = l->udp.fd, .addr = *from};
+	if (!fwd)
+		return r;
+	if (dns_query_parse(s->rbuf, n, &q) < 0)
+		return 0;
+	return dns_forward_query(s->fwd, &q, &cl, s->reply, DNS_MSG_MAX);
+}
 
 static void on_udp(struct loop *loop, struct loop_io *io, uint32_t events)
 {
@@ -113,7 +146,7 @@ static void on_udp(struct loop *loop, struct loop_io *io, uint32_t events)
 				log_debug("dns: udp recvfrom: %s", strerror(errno));
 			return;
 		}
-		r = dns_answer(s->m, l->vpc, s->rbuf, (size_t)n, s->reply, DNS_MSG_MAX, false);
+		r = udp_answer(s, l, &from, (size_t)n);
 		/* A reply that cannot be sent now is dropped: the client
 		 * retries, as it would on a lost datagram. */
 		if (r > 0)
@@ -127,6 +160,7 @@ static void on_udp(struct loop *loop, struct loop_io *io, uint32_t events)
 static void conn_close(struct dns_conn *c)
 {
 	struct dns_server *s = c->s;
+	dns_forward_cancel(s->fwd, c);
 	loop_io_del(s->loop, &c->io);
 	close(c->io.fd);
 	loop_timer_stop(s->loop, &c->idle);
@@ -194,6 +228,60 @@ static int conn_read(struct dns_conn *c)
 	return 0;
 }
 
+/* The reply to one query of c, in s->reply + 2; 0 when none now (dropped,
+ * or forwarded: the reply then comes through on_forwarded). */
+static size_t tcp_answer(struct dns_conn *c, const uint8_t *msg, size_t len)
+{
+	struct dns_server *s = c->s;
+	bool fwd = false;
+	size_t r = dns_answer_ex(s->m, c->l->vpc, &s->env, msg, len, s->reply + 2, DNS_MSG_MAX, true, &fwd);
+	struct dns_query q;
+	struct dns_fwd_client cl = {.owner = c, .fd = -1, .tcp = true};
+	if (!fwd)
+		return r;
+	if (dns_query_parse(msg, len, &q) < 0)
+		return 0;
+	c->nfwd++;
+	r = dns_forward_query(s->fwd, &q, &cl, s->reply + 2, DNS_MSG_MAX);
+	if (r > 0)
+		c->nfwd--;
+	return r;
+}
+
+/* Appends one framed reply to out. Returns false when it would go past
+ * OUT_MAX. Out of memory loses the reply, as a lost datagram would. */
+static bool conn_append(struct dns_conn *c, const uint8_t *reply, size_t r)
+{
+	size_t pending = c->outlen - c->outoff;
+	if (pending + 2 + r > OUT_MAX)
+		return false;
+	if (c->outoff > 0) { /* compact before growing */
+		memmove(c->out, c->out + c->outoff, pending);
+		c->outoff = 0;
+		c->outlen = pending;
+	}
+	if (c->outlen + 2 + r > c->outcap) {
+		size_t want = c->outcap ? c->outcap : 1024;
+		uint8_t *p;
+		while (want < c->outlen + 2 + r)
+			want *= 2;
+		if (want > OUT_MAX)
+			want = OUT_MAX;
+		p = realloc(c->out, want);
+		if (p) {
+			c->out = p;
+			c->outcap = want;
+		}
+	}
+	if (c->outlen + 2 + r <= c->outcap) {
+		c->out[c->outlen] = (uint8_t)(r >> 8);
+		c->out[c->outlen + 1] = (uint8_t)r;
+		memcpy(c->out + c->outlen + 2, reply, r);
+		c->outlen += 2 + r;
+	}
+	return true;
+}
+
 /* Answers the complete queries in in, in order, appending framed replies to
  * out. Stops (blocked) when out has no room for the next reply. */
 static void conn_process(struct dns_conn *c)
@@ -206,40 +294,15 @@ static void conn_process(struct dns_conn *c)
 		size_t mlen = (size_t)(c->in[off] << 8 | c->in[off + 1]), r;
 		if (c->inlen - off < 2 + mlen)
 			break;
-		r = dns_answer(s->m, c->l->vpc, c->in + off + 2, mlen, s->reply + 2, DNS_MSG_MAX,
-			       true);
-		if (r > 0) {
-			size_t pending = c->outlen - c->outoff;
-			if (pending + 2 + r > OUT_MAX) {
-				c->blocked = true;
-				break;
-			}
-			if (c->outoff > 0) { /* compact before growing */
-				memmove(c->out, c->out + c->outoff, pending);
-				c->outoff = 0;
-				c->outlen = pending;
-			}
-			if (c->outlen + 2 + r > c->outcap) {
-				size_t want = c->outcap ? c->outcap : 1024;
-				uint8_t *p;
-				while (want < c->outlen + 2 + r)
-					want *= 2;
-				if (want > OUT_MAX)
-					want = OUT_MAX;
-				p = realloc(c->out, want);
-				if (p) {
-					c->out = p;
-					c->outcap = want;
-				}
-			}
-			/* Out of memory: the reply is lost, as over UDP. */
-			if (c->outlen + 2 + r <= c->outcap) {
-				s->reply[0] = (uint8_t)(r >> 8);
-				s->reply[1] = (uint8_t)r;
-				memcpy(c->out + c->outlen, s->reply, 2 + r);
-				c->outlen += 2 + r;
-			}
+		/* Room for the largest reply first: a forwarded query must not
+		 * be asked twice because its reply found no room. */
+		if (c->outlen - c->outoff + 2 + DNS_MSG_MAX > OUT_MAX) {
+			c->blocked = true;
+			break;
 		}
+		r = tcp_answer(c, c->in + off + 2, mlen);
+		if (r > 0)
+			conn_append(c, s->reply + 2, r);
 		off += 2 + mlen;
 	}
 	if (off > 0) {
@@ -278,7 +341,7 @@ static void conn_update(struct dns_conn *c)
 		ev |= EPOLLIN;
 	if (c->outlen > c->outoff)
 		ev |= EPOLLOUT;
-	if (ev == 0) {
+	if (ev == 0 && c->nfwd == 0) {
 		conn_close(c);
 		return;
 	}
@@ -300,6 +363,11 @@ static void on_conn(struct loop *loop, struct loop_io *io, uint32_t events)
 		return;
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_read(c) < 0)
 		return;
+	/* Gone while forwarded replies were due: nobody to send them to. */
+	if ((events & (EPOLLHUP | EPOLLERR)) && c->eof && c->nfwd > 0) {
+		conn_close(c);
+		return;
+	}
 	/* Blocked means replies are pending past OUT_MAX; once they are all
 	 * sent the next query fits, so this ends. */
 	for (;;) {
@@ -363,6 +431,55 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t events)
 	}
 }
 
+/* ---- forwarding ---- */
+
+static void on_forwarded(void *data, const struct dns_fwd_client *cl, const uint8_t *reply,
+			 size_t len)
+{
+	struct dns_conn *c = cl->owner;
+	(void)data;
+	if (!c) {
+		(void)sendto(cl->fd, reply, len, MSG_DONTWAIT, (const struct sockaddr *)&cl->addr,
+			     sizeof(cl->addr));
+		return;
+	}
+	c->nfwd--;
+	conn_append(c, reply, len);
+	for (;;) { /* as on_conn: queries held back for room go on now */
+		if (conn_flush(c) < 0)
+			return;
+		if (!c->blocked || c->outlen > c->outoff)
+			break;
+		conn_process(c);
+	}
+	conn_update(c);
+}
+
+void dns_server_set_lb_health(struct dns_server *s, bool (*fn)(void *data, int lb), void *data)
+{
+	s->env.lb_healthy = fn;
+	s->env.data = data;
+}
+
+int dns_server_add_upstream(struct dns_server *s, uint32_t addr, uint16_t port)
+{
+	return dns_forward_add_upstream(s->fwd, addr, port);
+}
+
+int dns_server_load_resolv_conf(struct dns_server *s, const char *path)
+{
+	uint32_t skip[16];
+	size_t n = 0;
+	for (struct dns_listener *l = s->listeners; l && n < 16; l = l->next)
+		skip[n++] = l->addr;
+	return dns_forward_load_resolv_conf(s->fwd, path, skip, n);
+}
+
+const struct dns_fwd_stats *dns_server_forward_stats(const struct dns_server *s)
+{
+	return dns_forward_stats(s->fwd);
+}
+
 /* ---- listeners ---- */
 
 int dns_server_listen(struct dns_server *s, uint32_t addr, uint16_t port)
@@ -414,6 +531,7 @@ void dns_server_free(struct dns_server *s)
 		return;
 	while (s->conns)
 		conn_close(s->conns);
+	dns_forward_free(s->fwd);
 	while (s->listeners) {
 		struct dns_listener *l = s->listeners;
 		s->listeners = l->next;

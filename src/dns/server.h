@@ -10,6 +10,7 @@
 #ifndef VPCD_DNS_SERVER_H
 #define VPCD_DNS_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/loop.h"
@@ -34,6 +35,18 @@ void dns_server_set_model(struct dns_server *s, const struct model *m);
 /* Sets how long a TCP connection may stay idle (default DNS_TCP_IDLE_MS);
  * applies to connections accepted from now on. */
 void dns_server_set_tcp_idle(struct dns_server *s, uint32_t ms);
+/* How healthy load balancer lb (model index) is, for alias record sets
+ * with EvaluateTargetHealth (failover, weighted, multivalue). */
+void dns_server_set_lb_health(struct dns_server *s, bool (*fn)(void *data, int lb), void *data);
+/* Names outside what the model answers go to upstream resolvers
+ * (dns/forward.h); with none, they get SERVFAIL. add_upstream: one
+ * ADDR:PORT (--dns-upstream), 0 or -errno. load_resolv_conf: the IPv4
+ * nameservers of a resolv.conf, except our own listening addresses (call
+ * after dns_server_listen); returns how many, or -errno. */
+int dns_server_add_upstream(struct dns_server *s, uint32_t addr, uint16_t port);
+int dns_server_load_resolv_conf(struct dns_server *s, const char *path);
+struct dns_fwd_stats;
+const struct dns_fwd_stats *dns_server_forward_stats(const struct dns_server *s);
 /* Closes the sockets and connections and frees s. Safe from inside a loop
  * callback. NULL is fine. */
 void dns_server_free(struct dns_server *s);

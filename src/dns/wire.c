@@ -390,6 +390,19 @@ static int txt_encode(const char *s, uint8_t *out, size_t cap)
 	return (int)n;
 }
 
+int dns_txt_encode(const char *value, uint8_t *out, size_t cap)
+{
+	return txt_encode(value, out, cap);
+}
+
+void dns_writer_rr_raw(struct dns_writer *w, const uint8_t *owner, uint16_t type, uint32_t ttl,
+		       const uint8_t *rdata, size_t len)
+{
+	size_t at = rr_begin(w, owner, type, ttl);
+	dns_writer_bytes(w, rdata, len);
+	rr_end(w, at);
+}
+
 int dns_writer_rr_txt(struct dns_writer *w, const uint8_t *owner, uint32_t ttl, const char *value)
 {
 	uint8_t rdata[4096];

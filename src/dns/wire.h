@@ -34,7 +34,11 @@ enum dns_type {
 	DNS_T_TXT = 16,
 	DNS_T_AAAA = 28,
 	DNS_T_SRV = 33,
+	DNS_T_NAPTR = 35,
 	DNS_T_OPT = 41,
+	DNS_T_DS = 43,
+	DNS_T_SPF = 99,
+	DNS_T_CAA = 257,
 	DNS_T_IXFR = 251,
 	DNS_T_AXFR = 252,
 	DNS_T_ANY = 255,
@@ -139,6 +143,12 @@ void dns_writer_rr_srv(struct dns_writer *w, const uint8_t *owner, uint32_t ttl,
  * bare word. Backslash escapes \" and \\ and \ddd are honoured. Returns -1
  * (writing nothing) when the value is malformed. */
 int dns_writer_rr_txt(struct dns_writer *w, const uint8_t *owner, uint32_t ttl, const char *value);
+/* The character-strings of a Route53 TXT value as RDATA (<len><bytes>...)
+ * into out. Returns the length, or -1 when malformed or past cap. */
+int dns_txt_encode(const char *value, uint8_t *out, size_t cap);
+/* A record whose RDATA is already in wire form (no compression inside). */
+void dns_writer_rr_raw(struct dns_writer *w, const uint8_t *owner, uint16_t type, uint32_t ttl,
+		       const uint8_t *rdata, size_t len);
 /* An EDNS0 OPT pseudo-record: root owner, class = our UDP size, TTL carries
  * the extended rcode bits and version 0. */
 void dns_writer_opt(struct dns_writer *w, uint16_t udp_size, uint8_t ext_rcode);
