@@ -1,5 +1,6 @@
 /*
- * stderr logger with a timestamp, so that logs of a run can be read in order.
+ * stderr logger with a UTC time of day to the millisecond, so that the logs
+ * of a run read in order next to a client's.
  */
 #include "core/log.h"
 
@@ -18,9 +19,12 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	struct tm tm;
+
 	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(line, sizeof(line), "%lld.%03ld vpcd %s: ", (long long)ts.tv_sec,
-		     ts.tv_nsec / 1000000, level_names[lvl]);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld vpcd %s: ", tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, ts.tv_nsec / 1000000, level_names[lvl]);
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
