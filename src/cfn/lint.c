@@ -30,9 +30,11 @@ static bool action_uses(const struct model_action *a, int tg)
 		return false;
 	if (a->target_group == tg)
 		return true;
+#ifdef MODEL_MAX_FORWARD_TGS /* forward actions with ForwardConfig groups */
 	for (size_t i = 0; i < a->nfwd; i++)
 		if (a->fwd_tgs[i] == tg)
 			return true;
+#endif
 	return false;
 }
 
