@@ -5,6 +5,7 @@
  * registers them in the ALB's target groups, the admin API shows it all.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -337,6 +338,15 @@ static int up_start(struct up *up, const struct cli *cli)
 	up->alb = alb_new(up->loop, up->model);
 	if (!up->alb)
 		return -ENOMEM;
+	{
+		/* the ALB access log goes to a file of the state directory */
+		const char *sd = cli->state_dir ? cli->state_dir : "state";
+		char lp[4096];
+		mkdir(sd, 0755);
+		snprintf(lp, sizeof(lp), "%s/access.log", sd);
+		if (alb_set_access_log(up->alb, lp) < 0)
+			log_warn("cannot open the access log %s: %s", lp, strerror(errno));
+	}
 	err[0] = '\0';
 	rc = alb_start(up->alb, cli->port_offset, err, sizeof(err));
 	if (rc < 0) {

@@ -34,6 +34,9 @@
 #include "alb/alb.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -92,6 +95,21 @@ struct alb_up {
 	uint64_t idle_ms;
 };
 
+/* The request in progress, for the access log and the metrics. */
+struct alb_logrec {
+	bool on;
+	struct timespec t0, t_disp; /* request received; sent to the target */
+	double target_s;	    /* target processing time, -1 when not dispatched */
+	int tg;			    /* -1 */
+	uint32_t taddr;
+	uint16_t tport;
+	int target_status; /* 0: none */
+	int prio;	   /* -1: no rule evaluated */
+	const char *actions;
+	uint64_t rx_base, tx_base;
+	char request[600], ua[256], trace[96], redirect[520];
+};
+
 struct alb_conn {
 	struct alb *a;
 	struct alb_conn *prev, *next;
@@ -112,6 +130,10 @@ struct alb_conn {
 	size_t lingered;
 	int client_minor; /* HTTP/1.<minor> of the client's request */
 	struct alb_up *up;
+	uint16_t peer_port;
+	struct alb_logrec lr;
+	uint64_t rx_total, tx_total; /* bytes read from / written to the client */
+	char cookie[320];	     /* Set-Cookie lines for the forwarded response */
 };
 
 static const char *const state_names[] = {"initial",  "healthy",  "unhealthy",
@@ -512,11 +534,16 @@ static void fmt_date(char *buf, size_t n)
 	strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-/* Queues an ALB-generated response. Afterwards the connection carries on
- * with the next request (keep) or closes once the response is out. */
-static void conn_reply(struct alb_conn *c, int status)
+static void log_finish(struct alb_conn *c, int elb_status);
+
+/* Queues an ALB-generated response: the standard error page, or ctype and
+ * body (fixed-response), with extra header lines (a redirect's Location).
+ * Afterwards the connection carries on with the next request (keep) or
+ * closes once the response is out. */
+static void conn_reply_ex(struct alb_conn *c, int status, const char *extra, const char *ctype,
+			  const char *fbody)
 {
-	char body[320], head[400], date[64];
+	char body[320], head[1200], date[64];
 	const char *reason = http_status_reason(status);
 	bool keep;
 	int bn, hn;
@@ -530,19 +557,28 @@ static void conn_reply(struct alb_conn *c, int status)
 		up_close(c->up);
 	keep = c->client_keep && c->rq.done && c->rq.ready == 0 && !c->client_eof &&
 	       status != 400 && status != 408 && status != 414 && status != 501;
-	bn = snprintf(body, sizeof(body),
-		      "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
-		      "<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n",
-		      status, reason, status, reason);
+	if (ctype || fbody) {
+		bn = fbody ? (int)strlen(fbody) : 0;
+	} else {
+		bn = snprintf(body, sizeof(body),
+			      "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+			      "<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n",
+			      status, reason, status, reason);
+		fbody = body;
+		ctype = "text/html";
+	}
 	fmt_date(date, sizeof(date));
 	hn = snprintf(head, sizeof(head),
 		      "HTTP/1.1 %d %s\r\nServer: awselb/2.0\r\nDate: %s\r\n"
-		      "Content-Type: text/html\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n",
-		      status, reason, date, bn, keep ? "keep-alive" : "close");
-	if (abuf_put(&c->cout, head, (size_t)hn) < 0 || abuf_put(&c->cout, body, (size_t)bn) < 0) {
+		      "%s%s%sContent-Length: %d\r\n%sConnection: %s\r\n\r\n",
+		      status, reason, date, ctype ? "Content-Type: " : "", ctype ? ctype : "",
+		      ctype ? "\r\n" : "", bn, extra ? extra : "", keep ? "keep-alive" : "close");
+	if (hn < 0 || (size_t)hn >= sizeof(head) || abuf_put(&c->cout, head, (size_t)hn) < 0 ||
+	    (!c->head_req && abuf_put(&c->cout, fbody ? fbody : "", (size_t)bn) < 0)) {
 		conn_close(c);
 		return;
 	}
+	log_finish(c, status);
 	c->uin.off = c->uin.len = 0;
 	c->rs = (struct body){0};
 	if (keep) {
@@ -551,6 +587,11 @@ static void conn_reply(struct alb_conn *c, int status)
 		c->ph = PH_CLOSING;
 		c->close_after = true;
 	}
+}
+
+static void conn_reply(struct alb_conn *c, int status)
+{
+	conn_reply_ex(c, status, NULL, NULL, NULL);
 }
 
 /* Trace id per the AWS format: Root=1-<8 hex epoch>-<24 hex random>. */
@@ -632,8 +673,11 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 				xff = h;
 			continue;
 		}
-		if (http_slice_ieq(h->name, "x-amzn-trace-id"))
+		if (http_slice_ieq(h->name, "x-amzn-trace-id")) {
 			have_trace = true;
+			snprintf(c->lr.trace, sizeof(c->lr.trace), "%.*s",
+				 (int)(h->value.n < 90 ? h->value.n : 90), h->value.p);
+		}
 		rc |= abuf_put(b, h->name.p, h->name.n);
 		rc |= abuf_puts(b, ": ");
 		rc |= abuf_put(b, h->value.p, h->value.n);
@@ -653,6 +697,7 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 	if (!have_trace) {
 		char tid[64];
 		trace_id(tid, sizeof(tid));
+		snprintf(c->lr.trace, sizeof(c->lr.trace), "%s", tid);
 		n = snprintf(line, sizeof(line), "X-Amzn-Trace-Id: %s\r\n", tid);
 		rc |= abuf_put(b, line, (size_t)n);
 	}
@@ -864,6 +909,222 @@ static size_t xff_count(struct http_slice v)
 	return v.n ? n : 0;
 }
 
+static double secs_since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Starts the access-log record of request r (head of n bytes). */
+static void log_begin(struct alb_conn *c, const struct http_request *r, long n)
+{
+	struct alb_logrec *lr = &c->lr;
+	const struct http_header *h;
+	const struct http_header *hh = http_header_find(r->headers, r->nheaders, "host");
+	char ab[16];
+
+	memset(lr, 0, offsetof(struct alb_logrec, request));
+	lr->on = true;
+	lr->tg = -1;
+	lr->prio = -1;
+	lr->target_s = -1;
+	lr->actions = NULL;
+	lr->trace[0] = lr->redirect[0] = 0;
+	lr->rx_base = c->rx_total - abuf_avail(&c->cin);
+	lr->tx_base = c->tx_total + abuf_avail(&c->cout);
+	(void)n;
+	clock_gettime(CLOCK_MONOTONIC, &lr->t0);
+	/* "GET http://host:port/path HTTP/1.1", the URL as the client sent it */
+	if (hh) {
+		size_t hn = hh->value.n;
+		const char *colon = memchr(hh->value.p, ':', hn);
+		snprintf(lr->request, sizeof(lr->request), "%.*s http://%.*s:%u%.*s HTTP/1.%d",
+			 (int)r->method.n, r->method.p, (int)(colon ? (size_t)(colon - hh->value.p) : hn),
+			 hh->value.p, c->ls->port, (int)(r->target.n < 400 ? r->target.n : 400),
+			 r->target.p, r->minor);
+	} else {
+		snprintf(lr->request, sizeof(lr->request), "%.*s http://%s:%u%.*s HTTP/1.%d",
+			 (int)r->method.n, r->method.p, addr4_str(c->ls->addr, ab), c->ls->port,
+			 (int)(r->target.n < 400 ? r->target.n : 400), r->target.p, r->minor);
+	}
+	h = http_header_find(r->headers, r->nheaders, "user-agent");
+	snprintf(lr->ua, sizeof(lr->ua), "%.*s", h ? (int)(h->value.n < 250 ? h->value.n : 250) : 1,
+		 h ? h->value.p : "-");
+	for (char *p = lr->request; *p; p++)
+		if (*p == '"')
+			*p = '\'';
+	for (char *p = lr->ua; *p; p++)
+		if (*p == '"')
+			*p = '\'';
+}
+
+static void fmt_time_us(char *out, size_t n, const struct timespec *rt)
+{
+	struct tm tm;
+	gmtime_r(&rt->tv_sec, &tm);
+	size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + k, n - k, ".%06ldZ", rt->tv_nsec / 1000);
+}
+
+static void count_status(struct alb_counters *k, int elb_status, int target_status)
+{
+	k->requests++;
+	if (target_status) {
+		k->target_2xx += target_status / 100 == 2;
+		k->target_3xx += target_status / 100 == 3;
+		k->target_4xx += target_status / 100 == 4;
+		k->target_5xx += target_status / 100 == 5;
+		return;
+	}
+	k->elb_3xx += elb_status / 100 == 3;
+	k->elb_4xx += elb_status / 100 == 4;
+	k->elb_5xx += elb_status / 100 == 5;
+	k->elb_502 += elb_status == 502;
+	k->elb_503 += elb_status == 503;
+	k->elb_504 += elb_status == 504;
+}
+
+/* Ends the record: counts it and writes the access-log line. A response
+ * the ALB generated has no target status. */
+static void log_finish(struct alb_conn *c, int elb_status)
+{
+	struct alb *a = c->a;
+	struct alb_logrec *lr = &c->lr;
+	const struct model *m = a->m;
+	const struct model_lb *lb = &m->lbs[m->listeners[c->ls->listener].lb];
+	struct alb_counters *lk = &a->lb_cnt[m->listeners[c->ls->listener].lb];
+	char now_s[40], t0_s[40], ca[16], ta[16], target[32], tstatus[8], prio[12];
+	struct timespec rt, mono;
+	double req_s, resp_s;
+
+	if (!lr->on) {
+		/* a request that could not be parsed */
+		memset(lr, 0, offsetof(struct alb_logrec, request));
+		lr->tg = lr->prio = -1;
+		lr->target_s = -1;
+		snprintf(lr->request, sizeof(lr->request), "- - - ");
+		snprintf(lr->ua, sizeof(lr->ua), "-");
+		lr->trace[0] = lr->redirect[0] = 0;
+		lr->rx_base = 0;
+		lr->tx_base = c->tx_total;
+		clock_gettime(CLOCK_MONOTONIC, &lr->t0);
+	}
+	lr->on = false;
+	count_status(lk, elb_status, lr->target_status);
+	if (lr->tg >= 0 && (size_t)lr->tg < a->ntgs) {
+		struct alb_counters *gk = &a->tgs[lr->tg].cnt;
+		count_status(gk, elb_status, lr->target_status);
+		if (lr->target_status) {
+			gk->trt_count++;
+			gk->trt_sum += lr->target_s;
+		}
+	}
+	if (lr->actions && strcmp(lr->actions, "fixed-response") == 0)
+		lk->fixed_response++;
+	if (lr->actions && strcmp(lr->actions, "redirect") == 0)
+		lk->redirect++;
+	if (!a->access_log)
+		return;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	{
+		/* request_creation_time: when the request head was complete */
+		double age = (double)(mono.tv_sec - lr->t0.tv_sec) +
+			     (double)(mono.tv_nsec - lr->t0.tv_nsec) / 1e9;
+		struct timespec ct = rt;
+		long long ns = (long long)(age * 1e9);
+		ct.tv_sec -= (time_t)(ns / 1000000000ll);
+		ct.tv_nsec -= (long)(ns % 1000000000ll);
+		if (ct.tv_nsec < 0) {
+			ct.tv_nsec += 1000000000l;
+			ct.tv_sec--;
+		}
+		fmt_time_us(t0_s, sizeof(t0_s), &ct);
+	}
+	fmt_time_us(now_s, sizeof(now_s), &rt);
+	if (lr->target_s >= 0) {
+		req_s = (double)(lr->t_disp.tv_sec - lr->t0.tv_sec) +
+			(double)(lr->t_disp.tv_nsec - lr->t0.tv_nsec) / 1e9;
+		resp_s = 0.0;
+	} else {
+		req_s = resp_s = -1;
+	}
+	if (lr->taddr)
+		snprintf(target, sizeof(target), "%s:%u", addr4_str(lr->taddr, ta), lr->tport);
+	else
+		snprintf(target, sizeof(target), "-");
+	if (lr->target_status)
+		snprintf(tstatus, sizeof(tstatus), "%d", lr->target_status);
+	else
+		snprintf(tstatus, sizeof(tstatus), "-");
+	if (lr->prio >= 0)
+		snprintf(prio, sizeof(prio), "%d", lr->prio);
+	else
+		snprintf(prio, sizeof(prio), "-");
+	fprintf(a->access_log,
+		"http %s %s %s:%u %s %.3f %.3f %.3f %d %s %llu %llu \"%s\" \"%s\" - - %s \"%s\" "
+		"\"%s\" \"-\" %s %s \"%s\" \"%s\" \"-\" \"%s\" \"%s\" \"-\" \"-\" -\n",
+		now_s, lb->full_name ? lb->full_name : "-", addr4_str(c->caddr, ca),
+		c->peer_port, target, req_s, lr->target_s, resp_s, elb_status, tstatus,
+		(unsigned long long)(c->rx_total - abuf_avail(&c->cin) - lr->rx_base),
+		(unsigned long long)(c->tx_total + abuf_avail(&c->cout) - lr->tx_base),
+		lr->request, lr->ua,
+		lr->tg >= 0 ? m->tgs[lr->tg].arn : "-", lr->trace[0] ? lr->trace : "-",
+		lr->request[0] == '-' ? "-" : "-", prio, t0_s, lr->actions ? lr->actions : "-",
+		lr->redirect[0] ? lr->redirect : "-", lr->taddr ? target : "-", tstatus);
+	fflush(a->access_log);
+}
+
+/* Sets the AWSALBTG cookies for target group tg on the coming response. */
+static void sticky_cookie(struct alb_conn *c, const struct model_action *act, int tg)
+{
+	char v[17], exp[64];
+	time_t t = time(NULL) + act->tg_sticky_s;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(exp, sizeof(exp), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	alb_tg_cookie_value(c->a->m, tg, v);
+	snprintf(c->cookie, sizeof(c->cookie),
+		 "Set-Cookie: AWSALBTG=%s; Expires=%s; Path=/\r\n"
+		 "Set-Cookie: AWSALBTGCORS=%s; Expires=%s; Path=/; SameSite=None; Secure\r\n",
+		 v, exp, v, exp);
+}
+
+/* fixed-response and redirect: the ALB answers itself. */
+static void answer_action(struct alb_conn *c, const struct model_action *act,
+			  const struct alb_req_view *rv)
+{
+	const struct model_listener *l = &c->a->m->listeners[c->ls->listener];
+	char extra[560];
+
+	if (act->type == MODEL_ACTION_FIXED_RESPONSE) {
+		c->lr.actions = "fixed-response";
+		conn_reply_ex(c, act->status, NULL, act->content_type ? act->content_type : "text/plain",
+			      act->body ? act->body : "");
+		return;
+	}
+	struct alb_redirect_in in = {
+	    .protocol = l->protocol,
+	    .host = {rv->host ? rv->host : "", rv->host ? rv->hostlen : 0},
+	    .port = l->port,
+	    .path = rv->path,
+	    .query = rv->query,
+	};
+	/* the Host value without any port */
+	const char *colon = in.host.n ? memchr(in.host.p, ':', in.host.n) : NULL;
+	if (colon)
+		in.host.n = (size_t)(colon - in.host.p);
+	c->lr.actions = "redirect";
+	if (alb_redirect_url(act, &in, c->lr.redirect, sizeof(c->lr.redirect)) < 0) {
+		c->lr.redirect[0] = 0;
+		conn_reply(c, 500);
+		return;
+	}
+	snprintf(extra, sizeof(extra), "Location: %s\r\n", c->lr.redirect);
+	conn_reply_ex(c, act->status, extra, NULL, NULL);
+}
+
 /* A full request head is in cin: decide and dispatch. */
 static void start_request(struct alb_conn *c, struct http_request *r, long n)
 {
@@ -874,7 +1135,11 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	size_t hostlen = 0;
 	int rc, tgi, prio, ti;
 	struct alb_tg *g;
+	struct alb_req_view rv = {0};
+	const struct model_action *act;
 
+	log_begin(c, r, n);
+	c->cookie[0] = 0;
 	c->resp_started = false;
 	c->close_after = false;
 	c->rs = (struct body){0};
@@ -908,7 +1173,33 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		conn_reply(c, 400); /* RFC 9112: a 1.1 request must carry Host */
 		return;
 	}
-	tgi = alb_route(a->m, c->ls->listener, host, hostlen, &prio);
+	rv.method = r->method;
+	alb_split_target(r->target, &rv.path, &rv.query);
+	rv.host = host;
+	rv.hostlen = hostlen;
+	rv.headers = r->headers;
+	rv.nheaders = r->nheaders;
+	rv.src = alb_src_vpc(a->m, c->caddr);
+	act = alb_route_req(a->m, c->ls->listener, &rv, &prio);
+	c->lr.prio = prio;
+	if (act->type != MODEL_ACTION_FORWARD) {
+		c->cin.off += (size_t)n;
+		body_start(&c->rq, &f);
+		answer_action(c, act, &rv);
+		return;
+	}
+	c->lr.actions = "forward";
+	tgi = act->target_group;
+	if (act->nfwd) {
+		int sticky = act->tg_sticky
+				 ? alb_tg_cookie_find(a->m, act, r->headers, r->nheaders)
+				 : -1;
+		a->rnd = a->rnd * 6364136223846793005ull + 1442695040888963407ull;
+		tgi = alb_forward_pick(act, sticky, (uint32_t)(a->rnd >> 33));
+		if (act->tg_sticky && tgi >= 0)
+			sticky_cookie(c, act, tgi);
+	}
+	c->lr.tg = tgi;
 	if (tgi < 0 || (size_t)tgi >= a->ntgs) {
 		c->cin.off += (size_t)n;
 		body_start(&c->rq, &f);
@@ -938,6 +1229,9 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		conn_reply(c, 500);
 		return;
 	}
+	c->lr.taddr = g->t[ti]->addr;
+	c->lr.tport = g->t[ti]->port;
+	clock_gettime(CLOCK_MONOTONIC, &c->lr.t_disp);
 	upstream_attach(c, g->t[ti]);
 }
 
@@ -963,6 +1257,9 @@ static int start_response(struct alb_conn *c, struct http_response *r, long n)
 		c->rq = (struct body){.kind = HTTP_BODY_CLOSE};
 	}
 	if (!interim) {
+		c->lr.target_status = r->status;
+		if (c->lr.target_s < 0 || c->lr.taddr)
+			c->lr.target_s = secs_since(&c->lr.t_disp);
 		body_start(&c->rs, &f);
 		if (f.kind == HTTP_BODY_CLOSE || !c->client_keep || !c->rq.done)
 			c->close_after = true;
@@ -982,6 +1279,8 @@ static int start_response(struct alb_conn *c, struct http_response *r, long n)
 		rc |= abuf_put(b, h->value.p, h->value.n);
 		rc |= abuf_puts(b, "\r\n");
 	}
+	if (!interim && c->cookie[0])
+		rc |= abuf_puts(b, c->cookie);
 	if (r->status == 101)
 		rc |= abuf_puts(b, "Connection: upgrade\r\n");
 	else if (!interim && c->close_after)
@@ -999,6 +1298,8 @@ static void finish_request(struct alb_conn *c)
 	bool reuse = u && !u->eof && c->resp_keep && c->rq.done && c->rq.ready == 0 &&
 		     abuf_avail(&c->uin) == 0 && c->rs.kind != HTTP_BODY_CLOSE;
 
+	if (c->lr.on && c->lr.target_status)
+		log_finish(c, c->lr.target_status);
 	if (u) {
 		c->up = NULL;
 		loop_io_del(c->a->loop, &u->io);
@@ -1041,6 +1342,7 @@ static int client_write(struct alb_conn *c)
 			return -1;
 		}
 		c->active = true;
+		c->tx_total += (uint64_t)w;
 		if (from_cout) {
 			c->cout.off += (size_t)w;
 			if (c->cout.off == c->cout.len)
@@ -1324,6 +1626,7 @@ static void on_client_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 			ssize_t n = read(c->fd, c->cin.p + c->cin.len, room);
 			if (n > 0) {
 				c->cin.len += (size_t)n;
+				c->rx_total += (uint64_t)n;
 				c->active = true;
 			} else if (n == 0) {
 				c->client_eof = true;
@@ -1365,6 +1668,17 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 			}
 			return;
 		}
+		{
+			/* security groups: a source outside the LB's ingress
+			 * rules is refused (closed at once; AWS drops it) */
+			int lb = a->m->listeners[ls->listener].lb;
+			a->lb_cnt[lb].new_conns++;
+			if (!alb_sg_allows(a->m, lb, ntohl(sa.sin_addr.s_addr), ls->port)) {
+				a->lb_cnt[lb].rejected++;
+				close(fd);
+				continue;
+			}
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = calloc(1, sizeof(*c));
 		if (c)
@@ -1381,6 +1695,7 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 		c->ls = ls;
 		c->fd = fd;
 		c->caddr = ntohl(sa.sin_addr.s_addr);
+		c->peer_port = ntohs(sa.sin_port);
 		c->ph = PH_HEAD;
 		c->rq.done = true;
 		loop_timer_init(&c->timer, on_conn_timer, c);
@@ -1415,7 +1730,10 @@ struct alb *alb_new(struct loop *loop, const struct model *m)
 	a->m = m;
 	a->ntgs = m->ntgs;
 	a->tgs = calloc(m->ntgs ? m->ntgs : 1, sizeof(*a->tgs));
-	if (!a->tgs) {
+	a->lb_cnt = calloc(m->nlbs ? m->nlbs : 1, sizeof(*a->lb_cnt));
+	if (!a->tgs || !a->lb_cnt) {
+		free(a->tgs);
+		free(a->lb_cnt);
 		free(a);
 		return NULL;
 	}
@@ -1424,10 +1742,15 @@ struct alb *alb_new(struct loop *loop, const struct model *m)
 		int tg = l->default_action.target_group;
 		if (tg >= 0 && (size_t)tg < m->ntgs)
 			a->tgs[tg].used = true;
+		for (size_t k = 0; k < l->default_action.nfwd; k++)
+			a->tgs[l->default_action.fwd_tgs[k]].used = true;
 		for (size_t k = 0; k < l->nrules; k++) {
-			tg = m->rules[l->rules[k]].action.target_group;
-			if (tg >= 0 && (size_t)tg < m->ntgs)
+			const struct model_action *ra = &m->rules[l->rules[k]].action;
+			tg = ra->target_group;
+			if (ra->type == MODEL_ACTION_FORWARD && tg >= 0 && (size_t)tg < m->ntgs)
 				a->tgs[tg].used = true;
+			for (size_t j = 0; j < ra->nfwd; j++)
+				a->tgs[ra->fwd_tgs[j]].used = true;
 		}
 	}
 	return a;
@@ -1473,6 +1796,7 @@ int alb_start(struct alb *a, int port_offset, char *err, size_t errlen)
 			ls->listener = (int)i;
 			ls->port = (uint16_t)l->port;
 			ls->bound_port = (uint16_t)port;
+			ls->addr = lb->node_addrs[k];
 			ls->fd = fd;
 			loop_timer_init(&ls->pause, on_accept_resume, ls);
 			rc = loop_io_add(a->loop, &ls->io, fd, EPOLLIN, on_accept, ls);
@@ -1513,5 +1837,178 @@ void alb_free(struct alb *a)
 		free(g->states);
 	}
 	free(a->tgs);
+	free(a->lb_cnt);
+	if (a->access_log)
+		fclose(a->access_log);
 	free(a);
+}
+
+int alb_set_access_log(struct alb *a, const char *path)
+{
+	FILE *f = fopen(path, "ae");
+	if (!f)
+		return -errno;
+	if (a->access_log)
+		fclose(a->access_log);
+	a->access_log = f;
+	return 0;
+}
+
+/* --- metrics --- */
+
+struct mbuf {
+	char *p;
+	size_t n, cap;
+	bool oom;
+};
+
+static void mprintf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mprintf(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0) {
+			b->oom = true;
+			return;
+		}
+		if (b->p && b->n + (size_t)k < b->cap) {
+			b->n += (size_t)k;
+			return;
+		}
+		size_t nc = (b->cap ? b->cap * 2 : 4096) + (size_t)k;
+		char *np = realloc(b->p, nc);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+}
+
+/* One metric family: HELP/TYPE once, then a sample per LB or target group. */
+static void metric_family(struct mbuf *b, const struct alb *a, const char *name,
+			  const char *type, const char *help, bool per_tg, size_t off)
+{
+	const struct model *m = a->m;
+	mprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	if (!per_tg) {
+		for (size_t i = 0; i < m->nlbs; i++)
+			mprintf(b, "%s{load_balancer=\"%s\"} %llu\n", name,
+				m->lbs[i].full_name ? m->lbs[i].full_name : "",
+				(unsigned long long)*(const uint64_t *)((const char *)&a->lb_cnt[i] +
+									off));
+		return;
+	}
+	for (size_t i = 0; i < m->ntgs; i++) {
+		const char *lbn = "";
+		/* the load balancer whose listener forwards to this group */
+		for (size_t l = 0; l < m->nlisteners && !*lbn; l++) {
+			const struct model_listener *li = &m->listeners[l];
+			bool uses = li->default_action.target_group == (int)i;
+			for (size_t k = 0; k < li->default_action.nfwd; k++)
+				uses |= li->default_action.fwd_tgs[k] == (int)i;
+			for (size_t r = 0; r < li->nrules && !uses; r++) {
+				const struct model_action *ra = &m->rules[li->rules[r]].action;
+				uses |= ra->type == MODEL_ACTION_FORWARD && ra->target_group == (int)i;
+				for (size_t k = 0; k < ra->nfwd; k++)
+					uses |= ra->fwd_tgs[k] == (int)i;
+			}
+			if (uses && li->lb >= 0 && m->lbs[li->lb].full_name)
+				lbn = m->lbs[li->lb].full_name;
+		}
+		mprintf(b, "%s{load_balancer=\"%s\",target_group=\"%s\"} ", name, lbn,
+			m->tgs[i].full_name ? m->tgs[i].full_name : "");
+		if (off == (size_t)-1 || off == (size_t)-2) {
+			size_t healthy = 0, unhealthy = 0;
+			for (size_t k = 0; k < a->tgs[i].n; k++) {
+				healthy += a->tgs[i].states[k] == ALB_TARGET_HEALTHY;
+				unhealthy += a->tgs[i].states[k] == ALB_TARGET_UNHEALTHY;
+			}
+			mprintf(b, "%zu\n", off == (size_t)-1 ? healthy : unhealthy);
+		} else {
+			mprintf(b, "%llu\n",
+				(unsigned long long)*(const uint64_t *)((const char *)&a->tgs[i].cnt +
+									off));
+		}
+	}
+}
+
+char *alb_metrics_text(const struct alb *a)
+{
+	struct mbuf b = {0};
+	const struct model *m = a->m;
+	static const struct {
+		const char *name, *help;
+		size_t off;
+		bool lb, tg;
+	} fam[] = {
+	    {"RequestCount", "Requests processed", offsetof(struct alb_counters, requests), 1, 1},
+	    {"HTTPCode_Target_2XX_Count", "2XX responses from targets",
+	     offsetof(struct alb_counters, target_2xx), 1, 1},
+	    {"HTTPCode_Target_3XX_Count", "3XX responses from targets",
+	     offsetof(struct alb_counters, target_3xx), 1, 1},
+	    {"HTTPCode_Target_4XX_Count", "4XX responses from targets",
+	     offsetof(struct alb_counters, target_4xx), 1, 1},
+	    {"HTTPCode_Target_5XX_Count", "5XX responses from targets",
+	     offsetof(struct alb_counters, target_5xx), 1, 1},
+	    {"HTTPCode_ELB_3XX_Count", "3XX responses from the load balancer",
+	     offsetof(struct alb_counters, elb_3xx), 1, 0},
+	    {"HTTPCode_ELB_4XX_Count", "4XX responses from the load balancer",
+	     offsetof(struct alb_counters, elb_4xx), 1, 1},
+	    {"HTTPCode_ELB_5XX_Count", "5XX responses from the load balancer",
+	     offsetof(struct alb_counters, elb_5xx), 1, 1},
+	    {"HTTPCode_ELB_502_Count", "502 responses from the load balancer",
+	     offsetof(struct alb_counters, elb_502), 1, 1},
+	    {"HTTPCode_ELB_503_Count", "503 responses from the load balancer",
+	     offsetof(struct alb_counters, elb_503), 1, 1},
+	    {"HTTPCode_ELB_504_Count", "504 responses from the load balancer",
+	     offsetof(struct alb_counters, elb_504), 1, 1},
+	    {"HTTP_Fixed_Response_Count", "Fixed-response actions",
+	     offsetof(struct alb_counters, fixed_response), 1, 0},
+	    {"HTTP_Redirect_Count", "Redirect actions", offsetof(struct alb_counters, redirect), 1,
+	     0},
+	    {"NewConnectionCount", "TCP connections accepted",
+	     offsetof(struct alb_counters, new_conns), 1, 0},
+	    {"RejectedConnectionCount", "Connections refused (security groups)",
+	     offsetof(struct alb_counters, rejected), 1, 0},
+	};
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		metric_family(&b, a, fam[f].name, "counter", fam[f].help, false, fam[f].off);
+		if (fam[f].tg) {
+			/* the same family, per target group (no second HELP) */
+			struct mbuf t = {0};
+			metric_family(&t, a, fam[f].name, "counter", fam[f].help, true, fam[f].off);
+			if (t.p) {
+				char *nl = strchr(t.p, '\n');
+				nl = nl ? strchr(nl + 1, '\n') : NULL;
+				if (nl)
+					mprintf(&b, "%s", nl + 1);
+				free(t.p);
+			}
+			b.oom |= t.oom;
+		}
+	}
+	mprintf(&b, "# HELP TargetResponseTime Seconds from sending a request to the target "
+		    "until its response head\n# TYPE TargetResponseTime summary\n");
+	for (size_t i = 0; i < m->ntgs; i++) {
+		const struct alb_counters *k = &a->tgs[i].cnt;
+		const char *tn = m->tgs[i].full_name ? m->tgs[i].full_name : "";
+		mprintf(&b, "TargetResponseTime_sum{target_group=\"%s\"} %.6f\n", tn, k->trt_sum);
+		mprintf(&b, "TargetResponseTime_count{target_group=\"%s\"} %llu\n", tn,
+			(unsigned long long)k->trt_count);
+	}
+	metric_family(&b, a, "HealthyHostCount", "gauge", "Targets in state healthy", true,
+		      (size_t)-1);
+	metric_family(&b, a, "UnHealthyHostCount", "gauge", "Targets in state unhealthy", true,
+		      (size_t)-2);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p ? b.p : strdup("");
 }

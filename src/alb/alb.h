@@ -64,4 +64,12 @@ typedef void (*alb_health_fn)(void *data, int tg, uint32_t addr, uint16_t port,
 			      enum alb_target_state state);
 void alb_on_health(struct alb *a, alb_health_fn fn, void *data);
 
+/* Appends one line per request, in the ALB access log format, to path
+ * (created when missing). Returns 0 or -errno. */
+int alb_set_access_log(struct alb *a, const char *path);
+/* The CloudWatch metrics of every load balancer and target group in the
+ * Prometheus text format; the caller frees the string. NULL when out of
+ * memory. */
+char *alb_metrics_text(const struct alb *a);
+
 #endif

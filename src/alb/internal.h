@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "alb/alb.h"
 #include "alb/health.h"
@@ -47,12 +48,25 @@ struct alb_target {
 	char hc_in[512];
 };
 
+/* CloudWatch-style counters (metrics.c prints them). */
+struct alb_counters {
+	uint64_t requests;
+	uint64_t target_2xx, target_3xx, target_4xx, target_5xx;
+	uint64_t elb_3xx, elb_4xx, elb_5xx, elb_502, elb_503, elb_504;
+	uint64_t fixed_response, redirect;
+	uint64_t trt_count; /* TargetResponseTime samples */
+	double trt_sum;	    /* seconds */
+	uint64_t rejected;  /* RejectedConnectionCount (security groups) */
+	uint64_t new_conns;
+};
+
 struct alb_tg {
 	struct alb_target **t;
 	enum alb_target_state *states; /* mirrors t[i]->state, for selection */
 	size_t n, cap;
 	size_t rr;
 	bool used; /* referenced by a listener: else targets are "unused" */
+	struct alb_counters cnt;
 };
 
 struct alb_lsock {
@@ -63,6 +77,7 @@ struct alb_lsock {
 	int fd;
 	struct loop_io io;
 	struct loop_timer pause; /* accept paused after EMFILE/ENFILE/ENOMEM */
+	uint32_t addr; /* the LB node address it is bound to */
 };
 
 struct alb {
@@ -75,6 +90,9 @@ struct alb {
 	struct alb_conn *conns; /* doubly linked */
 	alb_health_fn hfn;
 	void *hdata;
+	struct alb_counters *lb_cnt; /* per model LB */
+	FILE *access_log;	     /* or NULL */
+	uint64_t rnd;		     /* weighted forward draws */
 };
 
 /* Moves t to state with reason (static string or NULL) and description,

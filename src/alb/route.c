@@ -1,31 +1,68 @@
 /*
- * Host matching, rule evaluation and target selection (see route.h). Pure
- * functions over the model and small arrays; the proxy calls them per
- * request, so nothing here allocates.
+ * Condition matching, rule evaluation, forward/redirect decisions, security
+ * group checks and target selection (see route.h). Pure functions over the
+ * model and small arrays; the proxy calls them per request, so nothing here
+ * allocates (but one pcre2 match block, made once).
  */
 #include "alb/route.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 static int lower(int c)
 {
 	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
 }
 
-bool alb_host_match(const char *pat, const char *s, size_t len)
+void alb_split_target(struct http_slice t, struct http_slice *path, struct http_slice *query)
+{
+	size_t i = 0, end = t.n;
+	/* absolute form: skip "scheme://authority" */
+	if (t.n && t.p[0] != '/') {
+		const char *ss = memchr(t.p, ':', t.n);
+		if (ss && (size_t)(ss - t.p) + 3 <= t.n && ss[1] == '/' && ss[2] == '/') {
+			i = (size_t)(ss - t.p) + 3;
+			while (i < t.n && t.p[i] != '/' && t.p[i] != '?' && t.p[i] != '#')
+				i++;
+		}
+	}
+	for (size_t k = i; k < t.n; k++)
+		if (t.p[k] == '#') {
+			end = k;
+			break;
+		}
+	const char *q = memchr(t.p + i, '?', end - i);
+	path->p = t.p + i;
+	path->n = (q ? (size_t)(q - t.p) : end) - i;
+	if (q) {
+		query->p = q + 1;
+		query->n = end - (size_t)(q + 1 - t.p);
+	} else {
+		query->p = NULL;
+		query->n = 0;
+	}
+}
+
+bool alb_wild_match(const char *pat, const char *s, size_t len, bool icase, bool escapes)
 {
 	/* greedy match with one backtrack point: enough for '*' and '?' */
 	size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
 	size_t plen = strlen(pat);
 
 	while (si < len) {
-		if (pi < plen && pat[pi] == '*') {
+		bool lit = escapes && pi + 1 < plen && pat[pi] == '\\';
+		char pc = pi < plen ? pat[pi + (lit ? 1 : 0)] : 0;
+		if (pi < plen && !lit && pc == '*') {
 			star_p = pi++;
 			star_s = si;
 		} else if (pi < plen &&
-			   (pat[pi] == '?' || lower((unsigned char)pat[pi]) ==
-						  lower((unsigned char)s[si]))) {
-			pi++;
+			   ((!lit && pc == '?') ||
+			    (icase ? lower((unsigned char)pc) == lower((unsigned char)s[si])
+				   : pc == s[si]))) {
+			pi += lit ? 2 : 1;
 			si++;
 		} else if (star_p != (size_t)-1) {
 			pi = star_p + 1;
@@ -37,6 +74,11 @@ bool alb_host_match(const char *pat, const char *s, size_t len)
 	while (pi < plen && pat[pi] == '*')
 		pi++;
 	return pi == plen;
+}
+
+bool alb_host_match(const char *pat, const char *s, size_t len)
+{
+	return alb_wild_match(pat, s, len, true, false);
 }
 
 size_t alb_host_strip_port(const char *host, size_t len, int default_port)
@@ -60,21 +102,121 @@ size_t alb_host_strip_port(const char *host, size_t len, int default_port)
 	return len;
 }
 
-static bool cond_match(const struct model_condition *c, const char *host, size_t len)
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = lower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes s[0..n) into out (cap bytes); a malformed escape stays as
+ * it is. Returns the decoded length, or (size_t)-1 when it does not fit. */
+static size_t pct_decode(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '%' && i + 2 < n + 0 && hexval((unsigned char)s[i + 1]) >= 0 &&
+		    hexval((unsigned char)s[i + 2]) >= 0) {
+			c = hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]);
+			i += 2;
+		}
+		if (o == cap)
+			return (size_t)-1;
+		out[o++] = (char)c;
+	}
+	return o;
+}
+
+bool alb_query_match(const char *key, const char *value, struct http_slice q)
+{
+	char kb[512], vb[1024];
+	size_t i = 0;
+
+	if (!q.p)
+		return false;
+	while (i <= q.n) {
+		size_t e = i;
+		while (e < q.n && q.p[e] != '&')
+			e++;
+		const char *pair = q.p + i;
+		size_t plen = e - i;
+		const char *eq = memchr(pair, '=', plen);
+		size_t klen = eq ? (size_t)(eq - pair) : plen;
+		const char *v = eq ? eq + 1 : pair + plen;
+		size_t vlen = eq ? plen - klen - 1 : 0;
+		if (plen) {
+			size_t kd = pct_decode(pair, klen, kb, sizeof(kb));
+			size_t vd = pct_decode(v, vlen, vb, sizeof(vb));
+			if (kd != (size_t)-1 && vd != (size_t)-1 &&
+			    (!key || alb_wild_match(key, kb, kd, true, true)) &&
+			    alb_wild_match(value, vb, vd, true, true))
+				return true;
+		}
+		i = e + 1;
+	}
+	return false;
+}
+
+static bool regex_match(void *re, const char *s, size_t len)
+{
+	/* scratch for pcre2_match; the data plane is single-threaded */
+	static pcre2_match_data *md;
+	if (!md)
+		md = pcre2_match_data_create(1, NULL);
+	if (!md || !s)
+		return false;
+	return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL) >= 0;
+}
+
+static bool values_match(const struct model_condition *c, const char *s, size_t len, bool icase)
+{
+	for (size_t i = 0; i < c->nvalues; i++) {
+		if (c->regex ? regex_match(c->re[i], s, len)
+			     : alb_wild_match(c->values[i], s, len, icase, false))
+			return true;
+	}
+	return false;
+}
+
+bool alb_cond_match(const struct model_condition *c, const struct alb_req_view *rq)
 {
 	switch (c->field) {
 	case MODEL_COND_HOST_HEADER:
-		if (!host)
-			return false;
+		return rq->host && values_match(c, rq->host, rq->hostlen, true);
+	case MODEL_COND_PATH_PATTERN:
+		return values_match(c, rq->path.p ? rq->path.p : "", rq->path.n, false);
+	case MODEL_COND_HTTP_HEADER:
+		/* several headers of that name: searched in order */
+		for (size_t i = 0; i < rq->nheaders; i++)
+			if (c->header_name && http_slice_ieq(rq->headers[i].name, c->header_name) &&
+			    values_match(c, rq->headers[i].value.p ? rq->headers[i].value.p : "",
+					 rq->headers[i].value.n, true))
+				return true;
+		return false;
+	case MODEL_COND_HTTP_REQUEST_METHOD:
 		for (size_t i = 0; i < c->nvalues; i++)
-			if (alb_host_match(c->values[i], host, len))
+			if (strlen(c->values[i]) == rq->method.n &&
+			    memcmp(c->values[i], rq->method.p, rq->method.n) == 0)
+				return true;
+		return false;
+	case MODEL_COND_QUERY_STRING:
+		for (size_t i = 0; i < c->nvalues; i++)
+			if (alb_query_match(c->qs_keys[i], c->values[i], rq->query))
+				return true;
+		return false;
+	case MODEL_COND_SOURCE_IP:
+		for (size_t i = 0; i < c->ncidrs; i++)
+			if (cidr4_contains(c->cidrs[i], rq->src))
 				return true;
 		return false;
 	}
 	return false;
 }
 
-int alb_route(const struct model *m, int li, const char *host, size_t len, int *priority)
+const struct model_action *alb_route_req(const struct model *m, int li,
+					 const struct alb_req_view *rq, int *priority)
 {
 	const struct model_listener *l = &m->listeners[li];
 
@@ -82,14 +224,206 @@ int alb_route(const struct model *m, int li, const char *host, size_t len, int *
 		const struct model_rule *r = &m->rules[l->rules[i]];
 		bool all = true;
 		for (size_t k = 0; k < r->nconds && all; k++)
-			all = cond_match(&r->conds[k], host, len);
+			all = alb_cond_match(&r->conds[k], rq);
 		if (all) {
 			*priority = r->priority;
-			return r->action.target_group;
+			return &r->action;
 		}
 	}
 	*priority = 0;
-	return l->default_action.target_group;
+	return &l->default_action;
+}
+
+int alb_route(const struct model *m, int li, const char *host, size_t len, int *priority)
+{
+	struct alb_req_view rq = {.host = host, .hostlen = len};
+	const struct model_action *a = alb_route_req(m, li, &rq, priority);
+	return a->type == MODEL_ACTION_FORWARD ? a->target_group : -1;
+}
+
+int alb_forward_pick(const struct model_action *a, int sticky_tg, uint32_t rnd)
+{
+	uint32_t sum = 0;
+
+	if (a->nfwd == 0)
+		return a->target_group;
+	for (size_t i = 0; i < a->nfwd; i++) {
+		if (a->tg_sticky && sticky_tg >= 0 && a->fwd_tgs[i] == sticky_tg &&
+		    a->fwd_weights[i] > 0)
+			return sticky_tg;
+		sum += (uint32_t)a->fwd_weights[i];
+	}
+	if (sum == 0)
+		return -1;
+	rnd %= sum;
+	for (size_t i = 0; i < a->nfwd; i++) {
+		if (rnd < (uint32_t)a->fwd_weights[i])
+			return a->fwd_tgs[i];
+		rnd -= (uint32_t)a->fwd_weights[i];
+	}
+	return -1;
+}
+
+void alb_tg_cookie_value(const struct model *m, int tg, char out[17])
+{
+	/* AWS's value is encrypted; an opaque hash of the group's ARN serves */
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const char *p = m->tgs[tg].arn; p && *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	for (int i = 15; i >= 0; i--) {
+		out[i] = "0123456789ABCDEF"[h & 15];
+		h >>= 4;
+	}
+	out[16] = 0;
+}
+
+int alb_tg_cookie_find(const struct model *m, const struct model_action *a,
+		       const struct http_header *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!http_slice_ieq(h[i].name, "cookie"))
+			continue;
+		const char *p = h[i].value.p, *end = p + h[i].value.n;
+		while (p < end) {
+			while (p < end && (*p == ' ' || *p == ';'))
+				p++;
+			const char *e = p;
+			while (e < end && *e != ';')
+				e++;
+			if ((size_t)(e - p) == 9 + 16 && memcmp(p, "AWSALBTG=", 9) == 0) {
+				for (size_t k = 0; k < a->nfwd; k++) {
+					char v[17];
+					alb_tg_cookie_value(m, a->fwd_tgs[k], v);
+					if (memcmp(p + 9, v, 16) == 0)
+						return a->fwd_tgs[k];
+				}
+			}
+			p = e;
+		}
+	}
+	return -1;
+}
+
+struct ubuf {
+	char *p;
+	size_t n, cap;
+	bool over;
+};
+
+static void uput(struct ubuf *b, const char *s, size_t n)
+{
+	if (b->n + n >= b->cap) {
+		b->over = true;
+		return;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+}
+
+static void uput_lower(struct ubuf *b, const char *s)
+{
+	for (; *s; s++) {
+		char ch = (char)lower((unsigned char)*s);
+		uput(b, &ch, 1);
+	}
+}
+
+/* Copies template t, replacing the #{...} keywords with the request's. */
+static void expand(struct ubuf *b, const char *t, const struct alb_redirect_in *in)
+{
+	char port[12];
+	snprintf(port, sizeof(port), "%d", in->port);
+	while (*t) {
+		if (strncmp(t, "#{protocol}", 11) == 0) {
+			uput_lower(b, in->protocol);
+			t += 11;
+		} else if (strncmp(t, "#{host}", 7) == 0) {
+			uput(b, in->host.p, in->host.n);
+			t += 7;
+		} else if (strncmp(t, "#{port}", 7) == 0) {
+			uput(b, port, strlen(port));
+			t += 7;
+		} else if (strncmp(t, "#{path}", 7) == 0) {
+			/* the path without its leading "/" */
+			size_t skip = in->path.n && in->path.p[0] == '/';
+			uput(b, in->path.p + skip, in->path.n - skip);
+			t += 7;
+		} else if (strncmp(t, "#{query}", 8) == 0) {
+			if (in->query.p)
+				uput(b, in->query.p, in->query.n);
+			t += 8;
+		} else {
+			uput(b, t, 1);
+			t++;
+		}
+	}
+}
+
+int alb_redirect_url(const struct model_action *a, const struct alb_redirect_in *in, char *out,
+		     size_t cap)
+{
+	struct ubuf b = {out, 0, cap, false};
+	size_t qstart;
+
+	if (cap == 0)
+		return -1;
+	expand(&b, a->rd_protocol ? a->rd_protocol : "#{protocol}", in);
+	for (size_t i = 0; i < b.n; i++)
+		out[i] = (char)lower((unsigned char)out[i]);
+	uput(&b, "://", 3);
+	expand(&b, a->rd_host ? a->rd_host : "#{host}", in);
+	uput(&b, ":", 1);
+	expand(&b, a->rd_port ? a->rd_port : "#{port}", in);
+	expand(&b, a->rd_path ? a->rd_path : "/#{path}", in);
+	uput(&b, "?", 1);
+	qstart = b.n;
+	expand(&b, a->rd_query ? a->rd_query : "#{query}", in);
+	if (b.n == qstart)
+		b.n--; /* empty query: no "?" */
+	if (b.over)
+		return -1;
+	out[b.n] = 0;
+	return (int)b.n;
+}
+
+uint32_t alb_src_vpc(const struct model *m, uint32_t src)
+{
+	for (size_t v = 0; v < m->nvpcs; v++)
+		if ((src & 0xffff0000u) == m->vpcs[v].lo_base)
+			return (m->vpcs[v].cidr.addr & 0xffff0000u) | (src & 0xffffu);
+	return src;
+}
+
+static bool cidr_overlap(struct cidr4 a, struct cidr4 b)
+{
+	uint8_t p = a.prefix < b.prefix ? a.prefix : b.prefix;
+	return (a.addr & cidr4_mask(p)) == (b.addr & cidr4_mask(p));
+}
+
+bool alb_sg_allows(const struct model *m, int lb, uint32_t src, int port)
+{
+	const struct model_lb *l = &m->lbs[lb];
+	int vpc = -1;
+	uint32_t vsrc = alb_src_vpc(m, src);
+
+	if (l->nsgs == 0)
+		return true;
+	if (l->nsubnets && l->subnets[0] >= 0)
+		vpc = m->subnets[l->subnets[0]].vpc;
+	for (size_t i = 0; i < l->nsgs; i++) {
+		const struct model_sg *g = &m->sgs[l->sgs[i]];
+		for (size_t k = 0; k < g->ningress; k++) {
+			const struct model_sg_rule *r = &g->ingress[k];
+			if (r->proto != -1 && !(r->proto == 6 && r->from_port <= port &&
+						port <= r->to_port))
+				continue;
+			if (cidr4_contains(r->cidr, vsrc))
+				return true;
+			if (src == 0x7f000001u && vpc >= 0 && cidr_overlap(r->cidr, m->vpcs[vpc].cidr))
+				return true;
+		}
+	}
+	return false;
 }
 
 static bool routable(enum alb_target_state s)

@@ -1,29 +1,93 @@
 /*
- * Routing decisions, apart from I/O: host-header matching with ALB wildcards,
- * the Host value as ALB compares it, rule evaluation for a listener, and
- * round-robin target selection with fail-open.
+ * Routing decisions, apart from I/O: the six rule condition types with ALB
+ * semantics (wildcards, case rules, regex values), rule evaluation for a
+ * listener, weighted target groups with the AWSALBTG stickiness cookie,
+ * redirect URLs with AWS's keywords, security group checks on a source
+ * address, and round-robin target selection with fail-open.
  */
 #ifndef VPCD_ALB_ROUTE_H
 #define VPCD_ALB_ROUTE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "alb/alb.h"
+#include "http/http1.h"
 #include "model/model.h"
 
-/* Case-insensitive match of host[0..len) against pattern, '*' = 0 or more
- * characters, '?' = exactly one. */
+/* What rules look at in a request. */
+struct alb_req_view {
+	struct http_slice method;
+	struct http_slice path;	 /* the request target up to '?' or '#' */
+	struct http_slice query; /* after the first '?', up to '#'; p NULL when none */
+	const char *host;	 /* Host without its default port, or NULL */
+	size_t hostlen;
+	const struct http_header *headers;
+	size_t nheaders;
+	uint32_t src; /* connection source, VPC address space (alb_src_vpc) */
+};
+
+/* Splits a request target into path and query (origin or absolute form). */
+void alb_split_target(struct http_slice target, struct http_slice *path, struct http_slice *query);
+
+/* ALB wildcard match of s[0..len) against the NUL-terminated pattern: '*' 0
+ * or more characters, '?' exactly one; icase folds ASCII case; with escapes
+ * "\*" "\?" "\\" are literals (query-string values). */
+bool alb_wild_match(const char *pat, const char *s, size_t len, bool icase, bool escapes);
+/* Case-insensitive alb_wild_match, for host names. */
 bool alb_host_match(const char *pattern, const char *host, size_t len);
 /* Length of host without a trailing ":<default_port>" (":80" for HTTP); any
  * other port stays (so it defeats plain host-header values, as on AWS). */
 size_t alb_host_strip_port(const char *host, size_t len, int default_port);
-/* The target group for a request with this (stripped) Host on listener li:
- * the first rule by priority whose conditions all match, else the default
- * action. host may be NULL (no Host header). *priority is set to the rule's
- * priority, or 0 for the default action (access-log convention). Returns
- * the target group index, or -1 when the action forwards nowhere. */
+/* True if some key=value pair of query (percent-decoded, case-insensitive)
+ * matches: key NULL matches any key. */
+bool alb_query_match(const char *key, const char *value, struct http_slice query);
+/* One condition against a request. */
+bool alb_cond_match(const struct model_condition *c, const struct alb_req_view *rq);
+
+/* The action for a request on listener li: the first rule by priority whose
+ * conditions all match, else the default action. *priority is the rule's
+ * priority, or 0 for the default action (access-log convention). */
+const struct model_action *alb_route_req(const struct model *m, int li,
+					 const struct alb_req_view *rq, int *priority);
+/* Host-only shorthand of alb_route_req; returns the forward target group
+ * or -1 when the action does not forward. */
 int alb_route(const struct model *m, int li, const char *host, size_t len, int *priority);
+
+/* The target group a forward action sends to: sticky (a group of the action
+ * named by its AWSALBTG cookie, when stickiness is on and its weight is not
+ * 0), else by weight with rnd as the random draw. -1 when every weight is 0. */
+int alb_forward_pick(const struct model_action *a, int sticky_tg, uint32_t rnd);
+/* The AWSALBTG cookie value for target group tg (16 hex digits + NUL). */
+void alb_tg_cookie_value(const struct model *m, int tg, char out[17]);
+/* The target group of action a that the request's AWSALBTG cookie names,
+ * or -1 (no cookie, or one that names no group of a). */
+int alb_tg_cookie_find(const struct model *m, const struct model_action *a,
+		       const struct http_header *h, size_t n);
+
+/* Inputs of a redirect: the request as the listener saw it. */
+struct alb_redirect_in {
+	const char *protocol; /* "HTTP" or "HTTPS" (listener) */
+	struct http_slice host; /* without port */
+	int port;		/* listener port */
+	struct http_slice path;
+	struct http_slice query; /* p NULL when none */
+};
+/* Writes the Location URL of redirect action a into out; returns its length,
+ * or -1 when it does not fit. */
+int alb_redirect_url(const struct model_action *a, const struct alb_redirect_in *in, char *out,
+		     size_t cap);
+
+/* The VPC-space address of a loopback source: inside a VPC's mapped /16 it
+ * is mapped back; other addresses stay as they are. */
+uint32_t alb_src_vpc(const struct model *m, uint32_t src);
+/* Whether load balancer lb's security groups let src (loopback, host order)
+ * connect to listener port port over TCP. 127.0.0.1, the machine itself,
+ * counts as a host inside the VPC: allowed by a rule whose CIDR covers any
+ * part of the LB's VPC. An LB without security groups allows everything. */
+bool alb_sg_allows(const struct model *m, int lb, uint32_t src, int port);
+
 /* Round robin over states[0..n): the next index after *rr whose target is
  * routable (healthy, or unavailable = health checks disabled); if none is,
  * fail open over every registered target that is not draining or unused.

@@ -255,17 +255,33 @@ static json_t *zones_json(const struct api_sources *src)
 	return zones;
 }
 
+/* The stacks' Outputs, as describe-stacks has them (export_name null
+ * when the output has no Export). */
+static json_t *outputs_json(const struct model *m)
+{
+	json_t *outs = json_array();
+	for (size_t i = 0; outs && i < m->noutputs; i++)
+		json_array_append_new(outs, json_pack("{s:s, s:s, s:s?}", "key",
+						      m->outputs[i].logical, "value",
+						      m->outputs[i].value, "export_name",
+						      m->outputs[i].export_name));
+	return outs;
+}
+
 json_t *api_stack_json(const struct api_sources *src)
 {
 	const struct model *m = src->model;
 	char buf[16], res[32];
+	json_t *o;
 	snprintf(res, sizeof(res), "%s:%u", addr4_str(src->resolver_addr, buf),
 		 src->resolver_port);
-	return json_pack("{s:{s:s, s:s, s:s}, s:s, s:o, s:o, s:o, s:o, s:o}", "stack", "name",
-			 m->stack_name, "region", m->region, "account", m->account, "resolver",
-			 res, "load_balancers", lbs_json(src), "target_groups", tgs_json(src),
-			 "services", services_json(src), "hosts", hosts_json(src), "zones",
-			 zones_json(src));
+	o = json_pack("{s:{s:s, s:s, s:s}, s:s, s:o, s:o, s:o, s:o, s:o}", "stack", "name",
+		      m->stack_name, "region", m->region, "account", m->account, "resolver", res,
+		      "load_balancers", lbs_json(src), "target_groups", tgs_json(src), "services",
+		      services_json(src), "hosts", hosts_json(src), "zones", zones_json(src));
+	if (o)
+		json_object_set_new(o, "outputs", outputs_json(m));
+	return o;
 }
 
 /* --- HTTP --- */
@@ -352,6 +368,16 @@ static int conn_route(struct api_conn *c)
 						 "out of memory\n");
 		rc = conn_set_response(c, 200, "OK", "application/json", s);
 		free(s);
+		return rc;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		char *t = c->api->src.alb ? alb_metrics_text(c->api->src.alb) : strdup("");
+		int rc;
+		if (!t)
+			return conn_set_response(c, 500, "Internal Server Error", "text/plain",
+						 "out of memory\n");
+		rc = conn_set_response(c, 200, "OK", "text/plain; version=0.0.4", t);
+		free(t);
 		return rc;
 	}
 	if (strcmp(path, "/healthz") == 0)

@@ -5,6 +5,7 @@
  * mapped onto loopback as DESIGN.md says.
  */
 #include "cfn/cfn_int.h"
+#include "cfn/albrules.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -586,97 +587,6 @@ static void b_sg(struct cfn_ctx *c, struct cfn_res *r)
 
 static const char *const http_protos[] = {"HTTP", "HTTPS", NULL};
 
-static const char *const action_props[] = {"Type",
-                                           "TargetGroupArn",
-                                           "ForwardConfig",
-                                           "Order",
-                                           "RedirectConfig",
-                                           "FixedResponseConfig",
-                                           "AuthenticateOidcConfig",
-                                           "AuthenticateCognitoConfig",
-                                           "JwtValidationConfig",
-                                           NULL};
-
-/* Actions of a listener or rule: one forward to one target group. */
-static bool actions(struct cfn_ctx *c, const struct cfn_node *l, const char *base, const char *key,
-                    struct model_action *out)
-{
-	out->type = MODEL_ACTION_FORWARD;
-	out->target_group = -1;
-	if (!l)
-		return false;
-	const char *lp = cfn__path_key(c, base, key);
-	if (l->n == 0) {
-		cfn_error_at(c, l, lp, "at least one action is required");
-		return false;
-	}
-	if (l->n > 1) {
-		cfn_error_at(c, l->items[1], cfn__item_path(c, base, key, 1),
-		             "several actions per rule are not supported yet (only one forward)");
-		return false;
-	}
-	const struct cfn_node *a = l->items[0];
-	const char *ap = cfn__item_path(c, base, key, 0);
-	if (a->type != CFN_MAP) {
-		cfn_error_at(c, a, ap, "expected an object, found %s", cfn__found(c, a));
-		return false;
-	}
-	static const char *const req[] = {"Type", NULL};
-	cfn__check_keys(c, a, ap, action_props, req, "property");
-	static const char *const types[] = {"forward",
-	                                    "redirect",
-	                                    "fixed-response",
-	                                    "authenticate-oidc",
-	                                    "authenticate-cognito",
-	                                    "jwt-validation",
-	                                    NULL};
-	const char *t = cfn__prop_enum(c, a, "Type", ap, NULL, types);
-	if (!t)
-		return false;
-	if (strcmp(t, "forward") != 0) {
-		cfn_error_at(c, cfn_node_get(a, "Type"), cfn__path_key(c, ap, "Type"),
-		             "action type %s is not supported yet (only forward)", t);
-		return false;
-	}
-	const struct cfn_node *tg = cfn_node_get(a, "TargetGroupArn");
-	const char *tgp = cfn__path_key(c, ap, "TargetGroupArn");
-	struct cfn_node *fc = cfn__prop_map(c, a, "ForwardConfig", ap);
-	if (fc) {
-		const char *fp = cfn__path_key(c, ap, "ForwardConfig");
-		static const char *const fprops[] = {"TargetGroups", "TargetGroupStickinessConfig",
-		                                     NULL};
-		cfn__check_keys(c, fc, fp, fprops, NULL, "property");
-		struct cfn_node *tgs = cfn__prop_list(c, fc, "TargetGroups", fp);
-		if (tgs && tgs->n > 1) {
-			cfn_error_at(
-			    c, tgs, cfn__path_key(c, fp, "TargetGroups"),
-			    "weighted forwarding to several target groups is not supported yet");
-			return false;
-		}
-		if (tgs && tgs->n == 1 && tgs->items[0]->type == CFN_MAP) {
-			const struct cfn_node *t0 = cfn_node_get(tgs->items[0], "TargetGroupArn");
-			if (tg && t0 && t0->type == CFN_STR && tg->type == CFN_STR &&
-			    strcmp(t0->str, tg->str) != 0) {
-				cfn_error_at(c, t0,
-				             cfn__path_key(c, fp, "TargetGroups[0].TargetGroupArn"),
-				             "TargetGroupArn and ForwardConfig name different "
-				             "target groups");
-				return false;
-			}
-			if (!tg) {
-				tg = t0;
-				tgp = cfn__path_key(c, fp, "TargetGroups[0].TargetGroupArn");
-			}
-		}
-	}
-	if (!tg) {
-		cfn_error_at(c, a, ap, "a forward action needs TargetGroupArn");
-		return false;
-	}
-	out->target_group = cfn__ref_index(c, tg, "AWS::ElasticLoadBalancingV2::TargetGroup", tgp,
-	                                   "a target group");
-	return out->target_group >= 0;
-}
 
 static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 {
@@ -904,8 +814,8 @@ static void b_listener(struct cfn_ctx *c, struct cfn_res *r)
 		             "missing required property Port (for an Application Load Balancer)");
 	if (strcmp(l->protocol, "HTTPS") == 0 && !cfn_node_get(r->props, "Certificates"))
 		cfn_error_at(c, r->props, pp, "an HTTPS listener needs Certificates");
-	actions(c, cfn__prop_list(c, r->props, "DefaultActions", pp), pp, "DefaultActions",
-	        &l->default_action);
+	cfn__alb_actions(c, cfn__prop_list(c, r->props, "DefaultActions", pp), pp,
+	                 "DefaultActions", l->protocol, &l->default_action);
 	for (size_t i = 0; i < m->nlisteners; i++)
 		if (m->listeners[i].lb == l->lb && l->lb >= 0 && m->listeners[i].port == l->port)
 			cfn_error_at(
@@ -916,34 +826,6 @@ static void b_listener(struct cfn_ctx *c, struct cfn_res *r)
 			    "A listener already exists on this port for this load balancer (%s)",
 			    m->listeners[i].logical);
 	r->model_index = (int)m->nlisteners++;
-}
-
-static const char *const cond_props[] = {"Field",
-                                         "Values",
-                                         "HostHeaderConfig",
-                                         "HttpHeaderConfig",
-                                         "HttpRequestMethodConfig",
-                                         "PathPatternConfig",
-                                         "QueryStringConfig",
-                                         "SourceIpConfig",
-                                         "RegexValues",
-                                         NULL};
-
-static bool host_ok(const char *h)
-{
-	size_t n = strlen(h);
-	if (n == 0 || n > 128)
-		return false;
-	const char *dot = strrchr(h, '.');
-	if (!dot)
-		return false;
-	for (const char *p = h; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("-.*?_", *p))
-			return false;
-	for (const char *p = dot + 1; *p; p++)
-		if (!isalpha((unsigned char)*p) && *p != '*' && *p != '?')
-			return false;
-	return true;
 }
 
 static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
@@ -966,96 +848,10 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 			    c, cfn_node_get(r->props, "Priority"), cfn__path_key(c, pp, "Priority"),
 			    "Priority '%d' is currently in use (by %s on the same listener)",
 			    ru->priority, m->rules[i].logical);
-	actions(c, cfn__prop_list(c, r->props, "Actions", pp), pp, "Actions", &ru->action);
-	struct cfn_node *conds = cfn__prop_list(c, r->props, "Conditions", pp);
-	ru->conds = cfn__calloc(conds ? conds->n : 1, sizeof(*ru->conds));
-	static const char *const fields[] = {
-	    "host-header", "http-header", "http-request-method", "path-pattern", "query-string",
-	    "source-ip",   NULL};
-	size_t total = 0;
-	for (size_t i = 0; conds && i < conds->n; i++) {
-		const struct cfn_node *cn = conds->items[i];
-		const char *cp = cfn__item_path(c, pp, "Conditions", i);
-		if (cn->type != CFN_MAP) {
-			cfn_error_at(c, cn, cp, "expected an object, found %s", cfn__found(c, cn));
-			continue;
-		}
-		cfn__check_keys(c, cn, cp, cond_props, NULL, "property");
-		const char *field = cfn__prop_enum(c, cn, "Field", cp, NULL, fields);
-		if (!field) {
-			if (!cfn_node_get(cn, "Field"))
-				cfn_error_at(c, cn, cp, "missing required property Field");
-			continue;
-		}
-		if (strcmp(field, "host-header") != 0) {
-			cfn_error_at(c, cfn_node_get(cn, "Field"), cfn__path_key(c, cp, "Field"),
-			             "condition field %s is not supported yet (only host-header)",
-			             field);
-			continue;
-		}
-		for (size_t k = 0; k < ru->nconds; k++)
-			if (ru->conds[k].field == MODEL_COND_HOST_HEADER)
-				cfn_error_at(c, cn, cp,
-				             "a rule can have only one host-header condition");
-		struct cfn_node *vals = cfn__prop_list(c, cn, "Values", cp);
-		const char *vp = cfn__path_key(c, cp, "Values");
-		struct cfn_node *hh = cfn__prop_map(c, cn, "HostHeaderConfig", cp);
-		if (hh) {
-			static const char *const hprops[] = {"Values", "RegexValues", NULL};
-			cfn__check_keys(c, hh, cfn__path_key(c, cp, "HostHeaderConfig"), hprops,
-			                NULL, "property");
-			if (cfn_node_get(hh, "RegexValues"))
-				cfn_error_at(c, cfn_node_get(hh, "RegexValues"),
-				             cfn__path_key(c, cp, "HostHeaderConfig.RegexValues"),
-				             "RegexValues are not supported yet");
-			struct cfn_node *hv = cfn__prop_list(
-			    c, hh, "Values", cfn__path_key(c, cp, "HostHeaderConfig"));
-			if (hv && vals)
-				cfn_error_at(c, hv, cfn__path_key(c, cp, "HostHeaderConfig.Values"),
-				             "give Values or HostHeaderConfig.Values, not both");
-			if (hv && !vals) {
-				vals = hv;
-				vp = cfn__path_key(c, cp, "HostHeaderConfig.Values");
-			}
-		}
-		if (!vals || vals->n == 0) {
-			cfn_error_at(c, vals ? vals : cn, vp,
-			             "a host-header condition needs at least one value");
-			continue;
-		}
-		struct model_condition *mc = &ru->conds[ru->nconds++];
-		mc->field = MODEL_COND_HOST_HEADER;
-		for (size_t k = 0; k < vals->n; k++) {
-			const struct cfn_node *v = vals->items[k];
-			const char *ip = cfn_arena_printf(&c->a, "%s[%zu]", vp, k);
-			if (v->type != CFN_STR) {
-				cfn_error_at(c, v, ip, "expected a string, found %s",
-				             cfn__found(c, v));
-				continue;
-			}
-			if (!host_ok(v->str)) {
-				cfn_error_at(c, v, ip,
-				             "a host name has up to 128 characters A-Z a-z 0-9 - . "
-				             "* ? _, at least one \".\" and only letters after the "
-				             "last \".\"; found \"%s\"",
-				             v->str);
-				continue;
-			}
-			if (mc->nvalues == MODEL_MAX_VALUES) {
-				cfn_error_at(c, v, ip, "more than %d values in one condition",
-				             MODEL_MAX_VALUES);
-				break;
-			}
-			char *lv = cfn__strdup(v->str);
-			for (char *p = lv; *p; p++)
-				*p = (char)tolower((unsigned char)*p);
-			mc->values[mc->nvalues++] = lv;
-			total++;
-		}
-	}
-	if (total > 5 && conds)
-		cfn_error_at(c, conds, cfn__path_key(c, pp, "Conditions"),
-		             "a rule can have at most 5 condition values, found %zu", total);
+	cfn__alb_actions(c, cfn__prop_list(c, r->props, "Actions", pp), pp, "Actions",
+	                 ru->listener >= 0 ? m->listeners[ru->listener].protocol : "HTTP",
+	                 &ru->action);
+	cfn__alb_conditions(c, cfn__prop_list(c, r->props, "Conditions", pp), pp, ru);
 	r->model_index = (int)m->nrules++;
 }
 

@@ -11,6 +11,30 @@
 	for (size_t i_ = 0; i_ < (cnt); i_++)                                                      \
 		if (strcmp((arr)[i_].logical, (lg)) == 0)
 
+/* " forward to NAME", " forward to A:1,B:3 (sticky 300s)", " fixed-response
+ * 404", " redirect 301" */
+static void plan_action(FILE *out, const struct model *m, const struct model_action *a)
+{
+	if (a->type == MODEL_ACTION_FIXED_RESPONSE) {
+		fprintf(out, " fixed-response %d", a->status);
+		return;
+	}
+	if (a->type == MODEL_ACTION_REDIRECT) {
+		fprintf(out, " redirect %d", a->status);
+		return;
+	}
+	if (a->nfwd > 1) {
+		fprintf(out, " forward to");
+		for (size_t i = 0; i < a->nfwd; i++)
+			fprintf(out, "%s%s:%d", i ? "," : " ", m->tgs[a->fwd_tgs[i]].name,
+			        a->fwd_weights[i]);
+		if (a->tg_sticky)
+			fprintf(out, " (sticky %ds)", a->tg_sticky_s);
+		return;
+	}
+	fprintf(out, " forward to %s", a->target_group >= 0 ? m->tgs[a->target_group].name : "?");
+}
+
 void cfn_plan_print(const struct model *m, FILE *out)
 {
 	char a[16], b[16];
@@ -66,23 +90,32 @@ void cfn_plan_print(const struct model *m, FILE *out)
 		FIND(m->listeners, m->nlisteners, r->logical)
 		{
 			const struct model_listener *l = &m->listeners[i_];
-			fprintf(out, "%s port %d, default forward to %s", l->protocol, l->port,
-			        l->default_action.target_group >= 0
-			            ? m->tgs[l->default_action.target_group].name
-			            : "?");
+			fprintf(out, "%s port %d, default", l->protocol, l->port);
+			plan_action(out, m, &l->default_action);
 		}
 		FIND(m->rules, m->nrules, r->logical)
 		{
 			const struct model_rule *ru = &m->rules[i_];
 			fprintf(out, "priority %d", ru->priority);
+			static const char *const fields[] = {"host",   "path",  "header",
+			                                     "method", "query", "source-ip"};
 			for (size_t j = 0; j < ru->nconds; j++) {
-				fprintf(out, " host");
-				for (size_t v = 0; v < ru->conds[j].nvalues; v++)
-					fprintf(out, "%s%s", v ? "," : " ", ru->conds[j].values[v]);
+				const struct model_condition *mc = &ru->conds[j];
+				fprintf(out, " %s%s", fields[mc->field], mc->regex ? "~" : "");
+				if (mc->header_name)
+					fprintf(out, " %s:", mc->header_name);
+				for (size_t v = 0; v < mc->nvalues; v++)
+					fprintf(out, "%s%s%s%s", v ? "," : " ",
+					        mc->qs_keys[v] ? mc->qs_keys[v] : "",
+					        mc->qs_keys[v] ? "=" : "", mc->values[v]);
+				for (size_t v = 0; v < mc->ncidrs; v++) {
+					char ab[16];
+					fprintf(out, "%s%s/%u", v ? "," : " ",
+					        addr4_str(mc->cidrs[v].addr, ab), mc->cidrs[v].prefix);
+				}
 			}
-			fprintf(out, " -> %s",
-			        ru->action.target_group >= 0 ? m->tgs[ru->action.target_group].name
-			                                     : "?");
+			fprintf(out, " ->");
+			plan_action(out, m, &ru->action);
 		}
 		FIND(m->clusters, m->nclusters, r->logical)
 		{

@@ -5,6 +5,9 @@
 
 #include <stdlib.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 uint32_t model_vpc_map(const struct model *m, int v, uint32_t vpc_addr)
 {
 	return m->vpcs[v].lo_base | (vpc_addr & 0xffffu);
@@ -14,6 +17,17 @@ static void free_values(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
+}
+
+static void free_action(struct model_action *a)
+{
+	free(a->content_type);
+	free(a->body);
+	free(a->rd_protocol);
+	free(a->rd_port);
+	free(a->rd_host);
+	free(a->rd_path);
+	free(a->rd_query);
 }
 
 static void free_hc(struct model_health_check *hc)
@@ -68,9 +82,16 @@ void model_free(struct model *m)
 		struct model_rule *r = &m->rules[i];
 		free(r->logical);
 		free(r->arn);
-		for (size_t k = 0; k < r->nconds; k++)
-			free_values(r->conds[k].values, r->conds[k].nvalues);
+		for (size_t k = 0; k < r->nconds; k++) {
+			struct model_condition *mc = &r->conds[k];
+			free_values(mc->values, mc->nvalues);
+			free_values(mc->qs_keys, mc->nvalues);
+			free(mc->header_name);
+			for (size_t j = 0; j < mc->nvalues; j++)
+				pcre2_code_free(mc->re[j]);
+		}
 		free(r->conds);
+		free_action(&r->action);
 	}
 	free(m->rules);
 	for (size_t i = 0; i < m->nlisteners; i++) {
@@ -78,6 +99,7 @@ void model_free(struct model *m)
 		free(m->listeners[i].arn);
 		free(m->listeners[i].protocol);
 		free(m->listeners[i].rules);
+		free_action(&m->listeners[i].default_action);
 	}
 	free(m->listeners);
 	for (size_t i = 0; i < m->nlbs; i++) {

@@ -76,19 +76,57 @@ struct model_target_group {
 	int deregistration_delay_s; /* default 300 */
 };
 
-enum model_action_type { MODEL_ACTION_FORWARD };
+enum model_action_type {
+	MODEL_ACTION_FORWARD,
+	MODEL_ACTION_FIXED_RESPONSE,
+	MODEL_ACTION_REDIRECT
+};
+
+#define MODEL_MAX_FORWARD_TGS 5 /* AWS: target groups per action */
 
 struct model_action {
 	enum model_action_type type;
-	int target_group;
+	int target_group; /* forward: the first group (the only one without ForwardConfig) */
+	/* forward with ForwardConfig; nfwd 0 means target_group alone */
+	int fwd_tgs[MODEL_MAX_FORWARD_TGS];
+	int fwd_weights[MODEL_MAX_FORWARD_TGS]; /* 0..999 */
+	size_t nfwd;
+	bool tg_sticky;	  /* TargetGroupStickinessConfig.Enabled (AWSALBTG cookie) */
+	int tg_sticky_s;  /* DurationSeconds */
+	int order;	  /* Order, 0 when not given */
+	/* fixed-response: status, content_type (NULL: none), body (NULL: empty);
+	 * redirect: status 301 or 302 */
+	int status;
+	char *content_type;
+	char *body;
+	/* redirect parts as written (keywords unexpanded); NULL keeps the
+	 * request's value ("#{protocol}" and so on) */
+	char *rd_protocol;
+	char *rd_port;
+	char *rd_host;
+	char *rd_path;
+	char *rd_query;
 };
 
-enum model_cond_field { MODEL_COND_HOST_HEADER };
+enum model_cond_field {
+	MODEL_COND_HOST_HEADER,
+	MODEL_COND_PATH_PATTERN,
+	MODEL_COND_HTTP_HEADER,
+	MODEL_COND_HTTP_REQUEST_METHOD,
+	MODEL_COND_QUERY_STRING,
+	MODEL_COND_SOURCE_IP
+};
 
 struct model_condition {
 	enum model_cond_field field;
-	char *values[MODEL_MAX_VALUES]; /* lower-cased for host-header */
+	char *values[MODEL_MAX_VALUES]; /* lower-cased for host-header; query-string: Value */
 	size_t nvalues;
+	char *header_name;		   /* http-header: HttpHeaderName, lower-cased */
+	char *qs_keys[MODEL_MAX_VALUES];   /* query-string: Key per value, NULL = any key */
+	struct cidr4 cidrs[MODEL_MAX_VALUES]; /* source-ip, VPC address space */
+	size_t ncidrs;
+	bool regex;			/* values are RegexValues */
+	void *re[MODEL_MAX_VALUES];	/* pcre2_code * per value when regex */
 };
 
 struct model_rule {

@@ -54,10 +54,10 @@ static void test_route(void)
 	c2.values[0] = "*.in.example.com";
 	c2.values[1] = "other.example.org";
 	rules[0] = (struct model_rule){.priority = 10, .conds = &c2, .nconds = 1,
-				       .action = {MODEL_ACTION_FORWARD, 2}};
+				       .action = {.type = MODEL_ACTION_FORWARD, .target_group = 2}};
 	rules[1] = (struct model_rule){.priority = 5, .conds = &c1, .nconds = 1,
-				       .action = {MODEL_ACTION_FORWARD, 1}};
-	l.default_action = (struct model_action){MODEL_ACTION_FORWARD, 0};
+				       .action = {.type = MODEL_ACTION_FORWARD, .target_group = 1}};
+	l.default_action = (struct model_action){.type = MODEL_ACTION_FORWARD, .target_group = 0};
 	m.rules = rules;
 	m.nrules = 2;
 	m.listeners = &l;

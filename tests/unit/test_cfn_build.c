@@ -333,19 +333,19 @@ static void test_validation_errors(void)
 	        "forward, TargetGroupArn: !Ref TG}]}}\n"
 	        "  R2: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
 	        "!Ref L, Priority: 3,\n"
-	        "      Conditions: [{Field: path-pattern, Values: [/x]}], Actions: [{Type: forwrd, "
+	        "      Conditions: [{Field: http-header, Values: [/x]}], Actions: [{Type: forwrd, "
 	        "TargetGroupArn: !Ref TG}]}}\n"
 	        "  R3: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
 	        "!Ref L, Priority: 0,\n"
 	        "      Conditions: [{Feild: host-header}], Actions: [{Type: forward, "
 	        "TargetGroupArn: !Ref TG}]}}\n",
 	    (const char *const[]){
-	        "L.Properties.DefaultActions[0].Type: action type fixed-response is not supported "
-	        "yet (only forward)",
+	        "L.Properties.DefaultActions[0]: a fixed-response action needs "
+	        "FixedResponseConfig",
 	        "R1.Properties.Conditions[0].Values[0]: a host name has up to 128 characters",
 	        "R2.Properties.Priority: Priority '3' is currently in use",
-	        "R2.Properties.Conditions[0].Field: condition field path-pattern is not supported "
-	        "yet",
+	        "R2.Properties.Conditions[0].Values: Values is only for host-header and "
+	        "path-pattern; use HttpHeaderConfig",
 	        "R2.Properties.Actions[0].Type: must be one of forward, redirect, fixed-response, "
 	        "authenticate-oidc, "
 	        "authenticate-cognito, jwt-validation; found \"forwrd\" (did you mean forward?)",
