@@ -5,12 +5,14 @@
  * mapped onto loopback as DESIGN.md says.
  */
 #include "cfn/cfn_int.h"
+#include "dns/rdata.h"
 #include "cfn/albrules.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---------- Ref and GetAtt values ---------- */
 
@@ -270,6 +272,11 @@ static void v_record(struct cfn_ctx *c, struct cfn_res *r)
 {
 	const char *n = cfn__prop_str(c, r->props, "Name", props_path(c, r));
 	cfn_attr_set(c, r, NULL, n ? n : r->logical);
+}
+
+static void v_record_group(struct cfn_ctx *c, struct cfn_res *r)
+{
+	cfn_attr_set(c, r, NULL, r->logical);
 }
 
 static void v_named(struct cfn_ctx *c, struct cfn_res *r, const char *key)
@@ -1354,45 +1361,57 @@ static const char *const rr_types[] = {"A",   "AAAA",  "CAA",  "CNAME", "DS",  "
                                        "MX",  "NAPTR", "NS",   "PTR",   "SOA", "SPF",
                                        "SRV", "SSHFP", "SVCB", "TLSA",  "TXT", NULL};
 
-static void b_record(struct cfn_ctx *c, struct cfn_res *r)
+static const char *const failover_vals[] = {"PRIMARY", "SECONDARY", NULL};
+
+/* One record set, from a RecordSet's Properties or one item of a
+ * RecordSetGroup's RecordSets (zsrc: where HostedZoneId/Name may be given
+ * instead, the group's Properties). */
+static void record_build(struct cfn_ctx *c, struct cfn_res *r, const struct cfn_node *props,
+                         const char *pp, const struct cfn_node *zsrc, const char *zpp)
 {
 	struct model *m = c->m;
-	const char *pp = props_path(c, r);
 	struct model_record *rec = &m->records[m->nrecords];
 	rec->logical = cfn__strdup(r->logical);
 	rec->alias_lb = -1;
 	rec->zone = -1;
-	const char *name = cfn__prop_str(c, r->props, "Name", pp);
+	const char *name = cfn__prop_str(c, props, "Name", pp);
 	if (name && !dns_name_ok(name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
+		cfn_error_at(c, cfn_node_get(props, "Name"), cfn__path_key(c, pp, "Name"),
 		             "\"%s\" is not a valid domain name", name);
 	rec->name = fqdn(name ? name : "");
-	const char *type = cfn__prop_enum(c, r->props, "Type", pp, NULL, rr_types);
+	const char *type = cfn__prop_enum(c, props, "Type", pp, NULL, rr_types);
 	rec->type = cfn__strdup(type ? type : "");
-	if (cfn_node_get(r->props, "HostedZoneId")) {
-		rec->zone = cfn__ref_index(c, cfn_node_get(r->props, "HostedZoneId"),
+	const struct cfn_node *zp = props; /* where the zone is named */
+	const char *zpath = pp;
+	if (!cfn_node_get(props, "HostedZoneId") && !cfn_node_get(props, "HostedZoneName") &&
+	    zsrc) {
+		zp = zsrc;
+		zpath = zpp;
+	}
+	if (cfn_node_get(zp, "HostedZoneId")) {
+		rec->zone = cfn__ref_index(c, cfn_node_get(zp, "HostedZoneId"),
 		                           "AWS::Route53::HostedZone",
-		                           cfn__path_key(c, pp, "HostedZoneId"), "a hosted zone");
-	} else if (cfn_node_get(r->props, "HostedZoneName")) {
-		const char *zn = cfn__prop_str(c, r->props, "HostedZoneName", pp);
+		                           cfn__path_key(c, zpath, "HostedZoneId"), "a hosted zone");
+	} else if (cfn_node_get(zp, "HostedZoneName")) {
+		const char *zn = cfn__prop_str(c, zp, "HostedZoneName", zpath);
 		char *f = zn ? fqdn(zn) : NULL;
 		for (size_t i = 0; f && i < m->nzones; i++)
 			if (strcmp(m->zones[i].name, f) == 0)
 				rec->zone = (int)i;
 		if (f && rec->zone < 0)
-			cfn_error_at(c, cfn_node_get(r->props, "HostedZoneName"),
-			             cfn__path_key(c, pp, "HostedZoneName"),
+			cfn_error_at(c, cfn_node_get(zp, "HostedZoneName"),
+			             cfn__path_key(c, zpath, "HostedZoneName"),
 			             "no hosted zone named %s in this template", f);
 		free(f);
-	} else {
-		cfn_error_at(c, r->props, pp, "a record set needs HostedZoneId or HostedZoneName");
+	} else if (!zsrc) {
+		cfn_error_at(c, props, pp, "a record set needs HostedZoneId or HostedZoneName");
 	}
 	if (rec->zone >= 0 && name && !name_in_zone(rec->name, m->zones[rec->zone].name))
-		cfn_error_at(c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
+		cfn_error_at(c, cfn_node_get(props, "Name"), cfn__path_key(c, pp, "Name"),
 		             "RRSet with DNS name %s is not permitted in zone %s", rec->name,
 		             m->zones[rec->zone].name);
-	struct cfn_node *alias = cfn__prop_map(c, r->props, "AliasTarget", pp);
-	struct cfn_node *rrs = cfn__prop_list(c, r->props, "ResourceRecords", pp);
+	struct cfn_node *alias = cfn__prop_map(c, props, "AliasTarget", pp);
+	struct cfn_node *rrs = cfn__prop_list(c, props, "ResourceRecords", pp);
 	if (alias && rrs)
 		cfn_error_at(c, rrs, cfn__path_key(c, pp, "ResourceRecords"),
 		             "give ResourceRecords or AliasTarget, not both");
@@ -1402,13 +1421,13 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 		                                     "EvaluateTargetHealth", NULL};
 		static const char *const areq[] = {"DNSName", "HostedZoneId", NULL};
 		cfn__check_keys(c, alias, ap, aprops, areq, "property");
-		cfn__prop_bool(c, alias, "EvaluateTargetHealth", ap, false);
+		rec->eval_health = cfn__prop_bool(c, alias, "EvaluateTargetHealth", ap, false);
 		const char *dn = cfn__prop_str(c, alias, "DNSName", ap);
 		if (dn) {
 			char *f = fqdn(strncmp(dn, "dualstack.", 10) == 0 ? dn + 10 : dn);
 			for (size_t i = 0; i < m->nlbs; i++) {
 				char *lf = fqdn(m->lbs[i].dns_name);
-				if (strcmp(lf, f) == 0)
+				if (strcasecmp(lf, f) == 0)
 					rec->alias_lb = (int)i;
 				free(lf);
 			}
@@ -1419,18 +1438,18 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 				             "template (use Fn::GetAtt LB.DNSName)");
 			free(f);
 		}
-		if (cfn_node_get(r->props, "TTL"))
-			cfn_error_at(c, cfn_node_get(r->props, "TTL"), cfn__path_key(c, pp, "TTL"),
+		if (cfn_node_get(props, "TTL"))
+			cfn_error_at(c, cfn_node_get(props, "TTL"), cfn__path_key(c, pp, "TTL"),
 			             "an alias record has no TTL");
 		rec->ttl = 60;
 	} else {
 		if (!rrs)
-			cfn_error_at(c, r->props, pp,
+			cfn_error_at(c, props, pp,
 			             "a record set needs ResourceRecords (or AliasTarget)");
-		if (!cfn_node_get(r->props, "TTL"))
-			cfn_error_at(c, r->props, pp,
+		if (!cfn_node_get(props, "TTL"))
+			cfn_error_at(c, props, pp,
 			             "a record set with ResourceRecords needs TTL");
-		rec->ttl = (uint32_t)cfn__prop_int(c, r->props, "TTL", pp, 300, 0, 2147483647);
+		rec->ttl = (uint32_t)cfn__prop_int(c, props, "TTL", pp, 300, 0, 2147483647);
 		for (size_t i = 0; rrs && i < rrs->n; i++) {
 			const struct cfn_node *v = rrs->items[i];
 			const char *vp = cfn__item_path(c, pp, "ResourceRecords", i);
@@ -1444,6 +1463,9 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 				             MODEL_MAX_VALUES);
 				break;
 			}
+			uint8_t rd[1024];
+			const char *why = NULL;
+			uint16_t tc = dns_type_from_str(type);
 			if (type && strcmp(type, "A") == 0) {
 				uint32_t a;
 				if (addr4_parse(v->str, &a) < 0)
@@ -1451,6 +1473,9 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 					             "an A record's value must be an IPv4 address, "
 					             "found \"%s\"",
 					             v->str);
+			} else if (tc && dns_rdata_from_str(tc, v->str, rd, sizeof(rd), &why) < 0) {
+				cfn_error_at(c, v, vp, "a %s record's value must be %s, found \"%s\"",
+				             type, why, v->str);
 			}
 			rec->values[rec->nvalues++] = cfn__strdup(v->str);
 		}
@@ -1464,30 +1489,122 @@ static void b_record(struct cfn_ctx *c, struct cfn_res *r)
 	if (type && strcmp(type, "CNAME") == 0 && rec->zone >= 0 &&
 	    strcmp(rec->name, m->zones[rec->zone].name) == 0)
 		cfn_error_at(
-		    c, cfn_node_get(r->props, "Name"), cfn__path_key(c, pp, "Name"),
+		    c, cfn_node_get(props, "Name"), cfn__path_key(c, pp, "Name"),
 		    "RRSet of type CNAME with DNS name %s is not permitted at apex in zone %s",
 		    rec->name, m->zones[rec->zone].name);
+
+	/* Routing policy: which of Weight, Failover, MultiValueAnswer, Region,
+	 * GeoLocation, ... is given; each needs a SetIdentifier. */
+	const char *sid = cfn__prop_str(c, props, "SetIdentifier", pp);
+	int npol = 0;
+	if (cfn_node_get(props, "Weight")) {
+		rec->routing = MODEL_ROUTING_WEIGHTED;
+		rec->weight = cfn__prop_int(c, props, "Weight", pp, 0, 0, 255);
+		npol++;
+	}
+	if (cfn_node_get(props, "Failover")) {
+		const char *fo = cfn__prop_enum(c, props, "Failover", pp, NULL, failover_vals);
+		rec->routing = MODEL_ROUTING_FAILOVER;
+		rec->primary = fo && strcmp(fo, "PRIMARY") == 0;
+		npol++;
+	}
+	if (cfn_node_get(props, "MultiValueAnswer") &&
+	    cfn__prop_bool(c, props, "MultiValueAnswer", pp, false)) {
+		rec->routing = MODEL_ROUTING_MULTIVALUE;
+		npol++;
+		if (alias)
+			cfn_error_at(c, cfn_node_get(props, "MultiValueAnswer"),
+			             cfn__path_key(c, pp, "MultiValueAnswer"),
+			             "a multivalue answer record set cannot be an alias");
+	}
+	static const char *const other_pol[] = {"Region", "GeoLocation", "GeoProximityLocation",
+	                                        "CidrRoutingConfig", NULL};
+	for (size_t i = 0; other_pol[i]; i++)
+		if (cfn_node_get(props, other_pol[i])) {
+			rec->routing = MODEL_ROUTING_OTHER;
+			npol++;
+		}
+	if (npol > 1)
+		cfn_error_at(c, props, pp, "a record set has one routing policy (Weight, Failover, "
+		                           "MultiValueAnswer, Region or GeoLocation), found %d",
+		             npol);
+	if (npol && !sid)
+		cfn_error_at(c, props, pp,
+		             "a record set with a routing policy needs SetIdentifier");
+	if (sid && !npol)
+		cfn_error_at(c, cfn_node_get(props, "SetIdentifier"),
+		             cfn__path_key(c, pp, "SetIdentifier"),
+		             "SetIdentifier needs a routing policy (Weight, Failover, "
+		             "MultiValueAnswer, Region or GeoLocation)");
+	if (sid && npol)
+		rec->set_id = cfn__strdup(sid);
+
 	for (size_t i = 0; type && i < m->nrecords; i++) {
 		struct model_record *o = &m->records[i];
 		if (strcmp(o->name, rec->name) != 0 || o->zone != rec->zone)
 			continue;
 		/* Record sets with a SetIdentifier (weighted, failover, ...) may
 		 * share a name and type; the DNS plane answers them together. */
-		int oi = cfn_res_find(c, o->logical);
-		if (cfn_node_get(r->props, "SetIdentifier") && oi >= 0 &&
-		    cfn_node_get(c->res[oi].props, "SetIdentifier"))
+		if (rec->set_id && o->set_id && strcmp(o->type, type) == 0) {
+			if (strcmp(o->set_id, rec->set_id) == 0)
+				cfn_error_at(c, cfn_node_get(props, "SetIdentifier"),
+				             cfn__path_key(c, pp, "SetIdentifier"),
+				             "the record set %s %s with SetIdentifier %s already "
+				             "exists (%s)",
+				             rec->name, type, rec->set_id, o->logical);
+			else if (o->routing != rec->routing)
+				cfn_error_at(c, props, pp,
+				             "record sets %s %s mix routing policies (%s)",
+				             rec->name, type, o->logical);
+			continue;
+		}
+		if (rec->set_id && o->set_id)
 			continue;
 		if (strcmp(o->type, "CNAME") == 0 || strcmp(type, "CNAME") == 0)
-			cfn_error_at(c, r->props, pp,
+			cfn_error_at(c, props, pp,
 			             "RRSet of type %s with DNS name %s is not permitted because a "
 			             "conflicting RRSet of type %s with the same DNS name already "
 			             "exists (%s)",
 			             type, rec->name, o->type, o->logical);
 		else if (strcmp(o->type, type) == 0)
-			cfn_error_at(c, r->props, pp, "the record set %s %s already exists (%s)",
+			cfn_error_at(c, props, pp, "the record set %s %s already exists (%s)",
 			             rec->name, type, o->logical);
 	}
-	r->model_index = (int)m->nrecords++;
+	m->nrecords++;
+}
+
+static void b_record(struct cfn_ctx *c, struct cfn_res *r)
+{
+	r->model_index = (int)c->m->nrecords;
+	record_build(c, r, r->props, props_path(c, r), NULL, NULL);
+}
+
+static const char *const p_record_item[] = {
+    "AliasTarget",  "CidrRoutingConfig", "Failover",	  "GeoLocation",	"GeoProximityLocation",
+    "HealthCheckId", "HostedZoneId",	 "HostedZoneName", "MultiValueAnswer", "Name",
+    "Region",	     "ResourceRecords",	 "SetIdentifier",  "TTL",		"Type",
+    "Weight",	     NULL};
+static const char *const r_record_item[] = {"Type", "Name", NULL};
+
+/* AWS::Route53::RecordSetGroup: several record sets in one zone. */
+static void b_record_group(struct cfn_ctx *c, struct cfn_res *r)
+{
+	const char *pp = props_path(c, r);
+	struct cfn_node *sets = cfn__prop_list(c, r->props, "RecordSets", pp);
+	r->model_index = (int)c->m->nrecords;
+	if (!cfn_node_get(r->props, "HostedZoneId") && !cfn_node_get(r->props, "HostedZoneName"))
+		cfn_error_at(c, r->props, pp,
+		             "a record set group needs HostedZoneId or HostedZoneName");
+	for (size_t i = 0; sets && i < sets->n; i++) {
+		const struct cfn_node *s = sets->items[i];
+		const char *sp = cfn__item_path(c, pp, "RecordSets", i);
+		if (s->type != CFN_MAP) {
+			cfn_error_at(c, s, sp, "expected an object, found %s", cfn__found(c, s));
+			continue;
+		}
+		cfn__check_keys(c, s, sp, p_record_item, r_record_item, "property");
+		record_build(c, r, s, sp, r->props, pp);
+	}
 }
 
 int cfn__default_vpc(struct cfn_ctx *c, const char *id)
@@ -1780,6 +1897,8 @@ static const char *const p_record[] = {"AliasTarget",
                                        "Weight",
                                        NULL};
 static const char *const r_record[] = {"Type", "Name", NULL};
+static const char *const p_record_group[] = {"Comment", "HostedZoneId", "HostedZoneName",
+                                             "RecordSets", NULL};
 static const char *const a_none[] = {NULL};
 static const char *const a_role[] = {"Arn", "RoleId", NULL};
 static const char *const a_arn[] = {"Arn", NULL};
@@ -1802,6 +1921,8 @@ static const struct cfn_type types[] = {
     {"AWS::AutoScaling::AutoScalingGroup", false, p_asg, r_asg, a_asg, v_asg, b_asg},
     {"AWS::Route53::HostedZone", false, p_zone, NULL, a_zone, v_zone, b_zone},
     {"AWS::Route53::RecordSet", false, p_record, r_record, a_none, v_record, b_record},
+    {"AWS::Route53::RecordSetGroup", false, p_record_group, NULL, a_none, v_record_group,
+     b_record_group},
     {"AWS::AutoScaling::LaunchConfiguration", true, NULL, NULL, a_none, v_launchconfig, NULL},
     {"AWS::EC2::LaunchTemplate", true, NULL, NULL, a_lt, v_launchtemplate, NULL},
     {"AWS::IAM::Role", true, NULL, NULL, a_role, v_role, NULL},
@@ -1842,7 +1963,16 @@ void cfn_build_model(struct cfn_ctx *c)
 	m->listeners = cfn__calloc(n, sizeof(*m->listeners));
 	m->lbs = cfn__calloc(n, sizeof(*m->lbs));
 	m->zones = cfn__calloc(n, sizeof(*m->zones));
-	m->records = cfn__calloc(n, sizeof(*m->records));
+	/* A RecordSetGroup makes one record set per item. */
+	size_t nrec = n;
+	for (size_t k = 0; k < c->nres; k++) {
+		const struct cfn_node *rs = c->res[k].props ? cfn_node_get(c->res[k].props,
+		                                                           "RecordSets")
+		                                            : NULL;
+		if (rs && rs->type == CFN_LIST)
+			nrec += rs->n;
+	}
+	m->records = cfn__calloc(nrec, sizeof(*m->records));
 	m->clusters = cfn__calloc(n, sizeof(*m->clusters));
 	m->task_defs = cfn__calloc(n, sizeof(*m->task_defs));
 	m->asgs = cfn__calloc(n, sizeof(*m->asgs));

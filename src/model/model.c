@@ -126,6 +126,7 @@ void model_free(struct model *m)
 		free(m->records[i].logical);
 		free(m->records[i].name);
 		free(m->records[i].type);
+		free(m->records[i].set_id);
 		free_values(m->records[i].values, m->records[i].nvalues);
 	}
 	free(m->records);

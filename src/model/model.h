@@ -174,6 +174,14 @@ struct model_zone {
 	size_t nvpcs;
 };
 
+enum model_routing {
+	MODEL_ROUTING_SIMPLE,
+	MODEL_ROUTING_WEIGHTED,
+	MODEL_ROUTING_FAILOVER,
+	MODEL_ROUTING_MULTIVALUE,
+	MODEL_ROUTING_OTHER, /* latency, geolocation, ...: answered as simple */
+};
+
 struct model_record {
 	char *logical;
 	int zone;
@@ -183,6 +191,14 @@ struct model_record {
 	char *values[MODEL_MAX_VALUES]; /* as in ResourceRecords */
 	size_t nvalues;
 	int alias_lb; /* AliasTarget pointing at a load balancer, else -1 */
+	/* Routing policy (added by cfn for the resolver). Simple when set_id
+	 * is NULL; latency and geolocation sets answer as simple ones here
+	 * (one region). */
+	char *set_id;	      /* SetIdentifier */
+	enum model_routing routing;
+	int weight;	      /* Weighted: 0..255 */
+	bool primary;	      /* Failover: PRIMARY, else SECONDARY */
+	bool eval_health;     /* AliasTarget.EvaluateTargetHealth */
 };
 
 struct model_cluster {
