@@ -4,6 +4,7 @@
  * and people, not traffic, so simplicity wins over keep-alive.
  */
 #include "api/api.h"
+#include "api/metadata.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -378,6 +379,18 @@ static int conn_route(struct api_conn *c)
 						 "out of memory\n");
 		rc = conn_set_response(c, 200, "OK", "text/plain; version=0.0.4", t);
 		free(t);
+		return rc;
+	}
+	if (strncmp(path, "/v4/", 4) == 0) {
+		json_t *j = api_metadata_json(&c->api->src, path + 4);
+		char *s = j ? json_dumps(j, JSON_INDENT(4)) : NULL;
+		int rc;
+		json_decref(j);
+		if (!s)
+			return conn_set_response(c, 404, "Not Found", "text/plain",
+						 "no such task or container\n");
+		rc = conn_set_response(c, 200, "OK", "application/json", s);
+		free(s);
 		return rc;
 	}
 	if (strcmp(path, "/healthz") == 0)

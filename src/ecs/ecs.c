@@ -144,6 +144,7 @@ struct ecs {
 	struct ecs_host *hosts;
 	size_t nhosts;
 	int *asg_launched; /* hosts ever launched per ASG, for new ids */
+	char metadata_base[128]; /* admin API URL for ECS_CONTAINER_METADATA_URI_V4 */
 	struct ecs_pool *pools; /* one per model subnet */
 	struct ecs_svc *svcs;   /* one per model service */
 	struct ecs_task **live; /* oldest first */
@@ -876,6 +877,25 @@ static void task_make_id(char *out)
 		snprintf(out + 2 * i, 3, "%02x", r[i]);
 }
 
+/* Adds kv to a NULL-terminated malloc'd env (ecs_proc_env's). Returns the
+ * new array, or NULL (env released) when out of memory. */
+static char **env_append(char **env, const char *kv)
+{
+	size_t n = 0;
+	char **v, *copy = strdup(kv);
+	while (env[n])
+		n++;
+	v = copy ? realloc(env, (n + 2) * sizeof(*v)) : NULL;
+	if (!v) {
+		free(copy);
+		ecs_proc_env_free(env);
+		return NULL;
+	}
+	v[n] = copy;
+	v[n + 1] = NULL;
+	return v;
+}
+
 static int task_start_containers(struct ecs *e, struct ecs_task *t, const struct model_task_def *td)
 {
 	char dir[PATH_MAX], logp[PATH_MAX + 256], host[16], cname[128];
@@ -911,6 +931,17 @@ static int task_start_containers(struct ecs *e, struct ecs_task *t, const struct
 			return -EINVAL;
 		}
 		env = ecs_proc_env(c, host, c->nports ? c->ports[0].container_port : 0, e->exe_dir);
+		if (env && e->metadata_base[0]) {
+			char uri[320];
+			if (td->ncontainers > 1)
+				snprintf(uri, sizeof(uri),
+				         "ECS_CONTAINER_METADATA_URI_V4=%s/v4/%s-%s",
+				         e->metadata_base, t->id, cname);
+			else
+				snprintf(uri, sizeof(uri), "ECS_CONTAINER_METADATA_URI_V4=%s/v4/%s",
+				         e->metadata_base, t->id);
+			env = env_append(env, uri);
+		}
 		if (!env) {
 			snprintf(t->reason, sizeof(t->reason),
 			         "CannotStartContainerError: out of memory");
@@ -1330,6 +1361,7 @@ static void task_info(const struct ecs *e, const struct ecs_task *t, struct ecs_
 	    .started_ms = t->started_ms,
 	    .health_status = ecs_health_str(task_health(e, t)),
 	    .launch_type = e->m->services[t->service].fargate ? "FARGATE" : "EC2",
+	    .subnet = t->subnet,
 	};
 }
 
@@ -1496,4 +1528,46 @@ int ecs_host_stop(struct ecs *e, const char *id)
 	         subnet_az(e, subnet), e->m->subnets[subnet].id);
 	sched_soon(e);
 	return 0;
+}
+
+/* --- task metadata --- */
+
+void ecs_set_metadata_base(struct ecs *e, const char *base)
+{
+	snprintf(e->metadata_base, sizeof(e->metadata_base), "%s", base ? base : "");
+}
+
+static const struct ecs_task *task_by_id(const struct ecs *e, const char *id)
+{
+	for (size_t i = 0; i < e->nlive; i++)
+		if (strcmp(e->live[i]->id, id) == 0)
+			return e->live[i];
+	for (size_t i = 0; i < e->nstopped; i++)
+		if (strcmp(e->stopped[i]->id, id) == 0)
+			return e->stopped[i];
+	return NULL;
+}
+
+size_t ecs_task_containers(const struct ecs *e, const char *id, struct ecs_task_info *task,
+                           struct ecs_container_info *out, size_t cap)
+{
+	const struct ecs_task *t = task_by_id(e, id);
+	if (!t)
+		return 0;
+	task_info(e, t, task);
+	for (size_t i = 0; i < t->nprocs && i < cap; i++) {
+		const struct model_container *c = task_container(e, t, i);
+		const struct ecs_proc *p = &t->procs[i];
+		int st = p->status;
+		out[i] = (struct ecs_container_info){
+		    .name = c && c->name ? c->name : "",
+		    .image = c && c->image ? c->image : "",
+		    .index = (int)i,
+		    .pid = p->alive ? (int)p->pid : 0,
+		    .known_status = p->alive ? "RUNNING" : p->pid ? "STOPPED" : "PENDING",
+		    .exit_code = !p->alive && p->pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+		    .health = c && c->hc_argv && t->hcs ? ecs_health_str(t->hcs[i].status) : NULL,
+		};
+	}
+	return t->nprocs;
 }

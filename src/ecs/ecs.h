@@ -103,6 +103,7 @@ struct ecs_task_info {
 	uint64_t started_ms;        /* loop clock when it became RUNNING, 0 if never */
 	const char *health_status;  /* HEALTHY, UNHEALTHY, UNKNOWN (container checks) */
 	const char *launch_type;    /* "EC2" or "FARGATE" */
+	int subnet;                 /* model subnet index */
 };
 struct ecs_service_info {
 	int service;
@@ -111,6 +112,25 @@ struct ecs_service_info {
 	int pending;
 };
 size_t ecs_hosts(const struct ecs *e, struct ecs_host_info *out, size_t cap); /* returns count */
+
+/* Task metadata (the v4 endpoint served by the admin API). */
+struct ecs_container_info {
+	const char *name;
+	const char *image;
+	int index;		  /* in the task definition */
+	int pid;		  /* 0 when not running */
+	const char *known_status; /* PENDING, RUNNING, STOPPED */
+	int exit_code;		  /* -1 while running or when killed by a signal */
+	const char *health;	  /* HEALTHY, UNHEALTHY, UNKNOWN; NULL without a check */
+};
+/* Looks up a live or recently stopped task by id: fills *task and up to cap
+ * containers. Returns the task's container count, 0 for an unknown id. */
+size_t ecs_task_containers(const struct ecs *e, const char *id, struct ecs_task_info *task,
+                           struct ecs_container_info *out, size_t cap);
+/* The admin API's base URL ("http://127.0.0.1:4590"); from then on every
+ * container gets ECS_CONTAINER_METADATA_URI_V4 = base/v4/TASK-ID (a task of
+ * several containers: base/v4/TASK-ID-CONTAINER-NAME). base is copied. */
+void ecs_set_metadata_base(struct ecs *e, const char *base);
 /* Live tasks first (oldest first), then recently stopped ones (last 50,
  * newest first). Returns the total count, which may exceed cap. */
 size_t ecs_tasks(const struct ecs *e, struct ecs_task_info *out, size_t cap);
