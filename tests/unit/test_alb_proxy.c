@@ -277,16 +277,16 @@ static void model_build(void)
 	conds[1] = (struct model_condition){.field = MODEL_COND_HOST_HEADER, .nvalues = 1};
 	conds[1].values[0] = "refuse.example.com";
 	rules[0] = (struct model_rule){.priority = 1, .listener = 0, .conds = &conds[0], .nconds = 1,
-				       .action = {MODEL_ACTION_FORWARD, 1}};
+				       .action = {.type = MODEL_ACTION_FORWARD, .target_group = 1}};
 	rules[1] = (struct model_rule){.priority = 2, .listener = 0, .conds = &conds[1], .nconds = 1,
-				       .action = {MODEL_ACTION_FORWARD, 2}};
+				       .action = {.type = MODEL_ACTION_FORWARD, .target_group = 2}};
 	conds[2] = (struct model_condition){.field = MODEL_COND_HOST_HEADER, .nvalues = 1};
 	conds[2].values[0] = "sick.example.com";
 	rules[2] = (struct model_rule){.priority = 3, .listener = 0, .conds = &conds[2], .nconds = 1,
-				       .action = {MODEL_ACTION_FORWARD, 3}};
+				       .action = {.type = MODEL_ACTION_FORWARD, .target_group = 3}};
 	li = (struct model_listener){.logical = "Listener", .lb = 0, .port = base_port,
 				     .protocol = "HTTP", .rules = rule_idx, .nrules = 3,
-				     .default_action = {MODEL_ACTION_FORWARD, 0}};
+				     .default_action = {.type = MODEL_ACTION_FORWARD, .target_group = 0}};
 	m = (struct model){.lbs = &lb, .nlbs = 1, .listeners = &li, .nlisteners = 1,
 			   .rules = rules, .nrules = 3, .tgs = tgs, .ntgs = 4};
 }
