@@ -6,6 +6,9 @@
  */
 #include "ecs/proc.h"
 
+#include "core/log.h"
+#include "demo/demo.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -173,6 +176,53 @@ int ecs_proc_mkdirs(const char *path)
 
 /* --- fork + exec --- */
 
+/* The resolv.conf that tasks see over /etc/resolv.conf, or none. */
+static char task_resolv[PATH_MAX];
+
+int ecs_proc_set_resolver(uint32_t resolver_addr)
+{
+	char path[PATH_MAX];
+	int rc, status = 0;
+	pid_t pid;
+
+	if (task_resolv[0]) {
+		unlink(task_resolv);
+		task_resolv[0] = 0;
+	}
+	if (resolver_addr == 0)
+		return 0;
+	rc = vpc_exec_write_resolv(resolver_addr, path, sizeof(path));
+	if (rc < 0)
+		goto fail;
+	/* Try once, in a throw-away child, whether the kernel lets us. */
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		unlink(path);
+		goto fail;
+	}
+	if (pid == 0) {
+		int r = vpc_exec_resolv_enter(path);
+		_exit(r == 0 ? 0 : (-r & 0x7f) ? (-r & 0x7f) : EPERM);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		rc = WIFEXITED(status) ? -WEXITSTATUS(status) : -EPERM;
+		unlink(path);
+		goto fail;
+	}
+	snprintf(task_resolv, sizeof(task_resolv), "%s", path);
+	log_info("ecs: tasks resolve names through the VPC resolver (their own "
+		 "/etc/resolv.conf in a private mount namespace)");
+	return 0;
+fail:
+	log_warn("ecs: tasks use the machine's resolver, not the VPC's: no private mount "
+		 "namespace here (%s); run as root or allow unprivileged user namespaces",
+		 strerror(-rc));
+	return rc;
+}
+
 static void child_report(int fd, int stage, int err)
 {
 	struct spawn_report r = {.stage = stage, .err = err};
@@ -212,6 +262,10 @@ static void child_run(char *const *argv, char **env, const char *workdir, int lo
 	/* Descriptors of the other planes must not leak into tasks, whether
 	 * or not their owners remembered O_CLOEXEC. */
 	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
+	/* Resolve like a host of the VPC; if it fails now, where the probe
+	 * succeeded, the task still runs, as it would without. */
+	if (task_resolv[0])
+		(void)vpc_exec_resolv_enter(task_resolv);
 	if (workdir && chdir(workdir) < 0)
 		child_report(repfd, STAGE_CHDIR, errno);
 	environ = env;

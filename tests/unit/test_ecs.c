@@ -88,7 +88,13 @@ static void model_setup(void)
 	asg.nsubnets = 2;
 	asg.desired = 2;
 	container.argv = argv_sleep;
+	container.hc_argv = NULL;
 	service.desired = 2;
+	service.grace_s = 0;
+	service.fargate = false;
+	service.subnets = NULL;
+	service.nsubnets = 0;
+	tg.deregistration_delay_s = 0;
 	model = (struct model){.region = "us-east-1",
 	                       .account = "123456789012",
 	                       .stack_name = "test",
@@ -655,6 +661,267 @@ static void test_demo_app_as_task(void)
 	teardown(loop, e);
 }
 
+/* --- draining, host stop, health-driven replacement, Fargate --- */
+
+static const char *watch_id;
+static const char *want_status;
+
+static bool watched_has_status(void)
+{
+	struct ecs_task_info all[32];
+	size_t n = ecs_tasks(cur, all, 32);
+	for (size_t i = 0; i < n && i < 32; i++)
+		if (strcmp(all[i].id, watch_id) == 0)
+			return strcmp(all[i].last_status, want_status) == 0;
+	return false;
+}
+
+static bool find_task(const char *id, struct ecs_task_info *out)
+{
+	struct ecs_task_info all[32];
+	size_t n = ecs_tasks(cur, all, 32);
+	for (size_t i = 0; i < n && i < 32; i++)
+		if (strcmp(all[i].id, id) == 0) {
+			*out = all[i];
+			return true;
+		}
+	return false;
+}
+
+static bool has_event(const char *needle)
+{
+	const char *ev[100];
+	size_t n = ecs_service_events(cur, 0, ev, 100);
+	for (size_t i = 0; i < n; i++)
+		if (strstr(ev[i], needle))
+			return true;
+	return false;
+}
+
+static void test_host_stop_drains_until_unused(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info t[4], x;
+	struct ecs_host_info h[4];
+	char id[33], host[20], reason[64];
+	int pid;
+
+	model_setup();
+	tg.deregistration_delay_s = 300; /* only the UNUSED report can end this drain */
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, two_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	snprintf(id, sizeof(id), "%s", t[0].id);
+	snprintf(host, sizeof(host), "%s", t[0].host_id);
+	pid = t[0].pid;
+	ASSERT_EQ(ecs_host_stop(e, host), 0);
+	ASSERT_EQ(ecs_host_stop(e, host), -EALREADY);
+	ASSERT_EQ(ecs_host_stop(e, "i-00000000000000000"), -ENOENT);
+	ASSERT_TRUE(find_task(id, &x));
+	ASSERT_STR_EQ(x.last_status, "DEACTIVATING");
+	ASSERT_STR_EQ(x.desired_status, "STOPPED");
+	ASSERT_EQ(ndereg, 1);
+	ASSERT_TRUE(has_event("(service svc-a) has begun draining connections on 1 tasks."));
+	/* Draining: the container has not been signalled. */
+	run_until(loop, NULL, 300);
+	ASSERT_EQ(kill(pid, 0), 0);
+	ASSERT_TRUE(find_task(id, &x));
+	ASSERT_STR_EQ(x.last_status, "DEACTIVATING");
+	/* A report about another target changes nothing. */
+	ecs_target_health(e, 0, x.addr, 9999, ECS_TARGET_UNUSED, NULL);
+	run_until(loop, NULL, 50);
+	ASSERT_TRUE(find_task(id, &x));
+	ASSERT_STR_EQ(x.last_status, "DEACTIVATING");
+	/* The balancer reports the target gone: SIGTERM, then STOPPED. */
+	ecs_target_health(e, 0, x.addr, 8080, ECS_TARGET_UNUSED, NULL);
+	watch_id = id;
+	want_status = "STOPPED";
+	ASSERT_TRUE(run_until(loop, watched_has_status, 5000));
+	ASSERT_TRUE(find_task(id, &x));
+	ASSERT_STR_EQ(x.stop_code, "TerminationNotice");
+	snprintf(reason, sizeof(reason), "Host EC2 (instance %s) stopped.", host);
+	ASSERT_STR_EQ(x.stopped_reason, reason);
+	/* The group launched a replacement host in the AZ that lost one, and
+	 * the service is whole again, off the stopped host. */
+	ASSERT_EQ(ecs_hosts(e, h, 4), 3);
+	ASSERT_STR_EQ(h[0].id[0] == host[0] && strcmp(h[0].id, host) == 0 ? h[0].status
+	                                                                   : h[1].status,
+	              "STOPPED");
+	ASSERT_STR_EQ(h[2].status, "ACTIVE");
+	ASSERT_STR_EQ(h[2].az, strcmp(h[0].id, host) == 0 ? h[0].az : h[1].az);
+	ASSERT_TRUE(strcmp(h[2].id, h[0].id) != 0 && strcmp(h[2].id, h[1].id) != 0);
+	ASSERT_TRUE(run_until(loop, two_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	ASSERT_TRUE(strcmp(t[0].host_id, host) != 0 && strcmp(t[1].host_id, host) != 0);
+	teardown(loop, e);
+}
+
+static void test_drain_ends_after_the_delay(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info t[4];
+	char id[33];
+
+	model_setup();
+	tg.deregistration_delay_s = 0; /* the fallback timer: delay + 2 s */
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, two_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	snprintf(id, sizeof(id), "%s", t[0].id);
+	ASSERT_EQ(ecs_host_stop(e, t[0].host_id), 0);
+	watch_id = id;
+	want_status = "STOPPED";
+	/* No report from a balancer at all: the delay passes and it stops. */
+	ASSERT_TRUE(run_until(loop, watched_has_status, 8000));
+	teardown(loop, e);
+}
+
+static void test_elb_unhealthy_is_replaced_after_grace(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info t[4], x;
+	char id[33], want[256];
+
+	model_setup();
+	service.grace_s = 3600;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, two_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	snprintf(id, sizeof(id), "%s", t[0].id);
+	/* Inside the grace period an unhealthy target is tolerated. */
+	ecs_target_health(e, 0, t[0].addr, 8080, ECS_TARGET_UNHEALTHY,
+	                  "Health checks failed with these codes: [500]");
+	run_until(loop, NULL, 50);
+	ASSERT_TRUE(find_task(id, &x));
+	ASSERT_STR_EQ(x.last_status, "RUNNING");
+	snprintf(want, sizeof(want),
+	         "(service svc-a) (task %s) (port 8080) is unhealthy in (target-group %s) due to "
+	         "(reason Health checks failed with these codes: [500]).",
+	         id, tg.arn);
+	ASSERT_TRUE(has_event(want));
+	teardown(loop, e);
+
+	/* Without a grace period the service replaces it at once. */
+	model_setup();
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, two_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	snprintf(id, sizeof(id), "%s", t[0].id);
+	ecs_target_health(e, 0, t[0].addr, 8080, ECS_TARGET_UNHEALTHY, NULL);
+	ASSERT_TRUE(find_task(id, &x));
+	ASSERT_STR_EQ(x.stop_code, "ServiceSchedulerInitiated");
+	snprintf(want, sizeof(want), "Task failed ELB health checks in (target-group %s)", tg.arn);
+	ASSERT_STR_EQ(x.stopped_reason, want);
+	ASSERT_TRUE(has_event("due to (reason Health checks failed)."));
+	teardown(loop, e);
+}
+
+static char *argv_hc_fail[] = {"/bin/sh", "-c", "exit 1", NULL};
+static char *argv_hc_ok[] = {"/bin/sh", "-c", "test -n \"$HOST\" && test \"$PORT\" = 8080", NULL};
+
+static bool watched_stopped_by_health(void)
+{
+	struct ecs_task_info x;
+	return find_task(watch_id, &x) && x.stop_code &&
+	       strcmp(x.stop_code, "ServiceSchedulerInitiated") == 0;
+}
+
+static bool first_task_healthy(void)
+{
+	struct ecs_task_info t[4];
+	return running_tasks(t, 4) > 0 && strcmp(t[0].health_status, "HEALTHY") == 0;
+}
+
+static void test_container_health_check(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info t[4], x;
+	char id[33];
+
+	model_setup();
+	service.desired = 1;
+	container.hc_argv = argv_hc_ok;
+	container.hc_interval_s = 1;
+	container.hc_timeout_s = 2;
+	container.hc_retries = 2;
+	container.hc_start_period_s = 0;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, one_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 1);
+	ASSERT_STR_EQ(t[0].health_status, "UNKNOWN"); /* the first check is an Interval away */
+	/* The check sees the container's HOST and PORT. */
+	ASSERT_TRUE(run_until(loop, first_task_healthy, 5000));
+	teardown(loop, e);
+
+	model_setup();
+	service.desired = 1;
+	container.hc_argv = argv_hc_fail;
+	container.hc_interval_s = 1;
+	container.hc_timeout_s = 2;
+	container.hc_retries = 2;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, one_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 1);
+	snprintf(id, sizeof(id), "%s", t[0].id);
+	watch_id = id;
+	ASSERT_TRUE(run_until(loop, watched_stopped_by_health, 8000));
+	ASSERT_TRUE(find_task(id, &x));
+	ASSERT_STR_EQ(x.stopped_reason, "Task failed container health checks");
+	ASSERT_STR_EQ(x.health_status, "UNHEALTHY");
+	teardown(loop, e);
+	container.hc_argv = NULL;
+}
+
+static void test_fargate_goes_into_service_subnets(void)
+{
+	struct loop *loop;
+	struct ecs *e;
+	struct ecs_task_info t[4];
+	static int svc_subnets[1] = {1};
+
+	model_setup();
+	service.fargate = true;
+	service.subnets = svc_subnets;
+	service.nsubnets = 1;
+	e = setup(&loop);
+	if (!e)
+		return;
+	ASSERT_EQ(ecs_start(e), 0);
+	ASSERT_TRUE(run_until(loop, two_running, 3000));
+	ASSERT_EQ(running_tasks(t, 4), 2);
+	for (size_t i = 0; i < 2; i++) {
+		ASSERT_TRUE(t[i].host_id == NULL);
+		ASSERT_STR_EQ(t[i].launch_type, "FARGATE");
+		ASSERT_TRUE(cidr4_contains(subnets[1].lo_cidr, t[i].addr));
+	}
+	teardown(loop, e);
+	service.fargate = false;
+	service.subnets = NULL;
+	service.nsubnets = 0;
+}
+
 T_MAIN({
 	if (argc > 1 && strcmp(argv[1], "demo-app") == 0)
 		return demo_app_main(argc - 1, argv + 1);
@@ -666,4 +933,9 @@ T_MAIN({
 	T_RUN(test_hosts_balance_azs);
 	T_RUN(test_shutdown_kills_after_stop_timeout);
 	T_RUN(test_demo_app_as_task);
+	T_RUN(test_host_stop_drains_until_unused);
+	T_RUN(test_drain_ends_after_the_delay);
+	T_RUN(test_elb_unhealthy_is_replaced_after_grace);
+	T_RUN(test_container_health_check);
+	T_RUN(test_fargate_goes_into_service_subnets);
 })
