@@ -35,14 +35,19 @@
 
 static const char usage[] =
 	"usage:\n"
-	"  vpcd validate FILE [--param K=V]... [--net CIDR] [--region R] [--stack-name N]\n"
-	"  vpcd up FILE [--param K=V]... [--net CIDR] [--dns ADDR:PORT] [--api ADDR:PORT]\n"
+	"  vpcd validate FILE... [--param K=V]... [--params FILE] [--net CIDR] [--region R]\n"
+	"               [--stack-name N] [--allow-unknown] [--template-map URL=FILE]...\n"
+	"               [--format text|json]\n"
+	"  vpcd up FILE... [--param K=V]... [--params FILE] [--net CIDR] [--dns ADDR:PORT]\n"
+	"               [--api ADDR:PORT] [--allow-unknown] [--template-map URL=FILE]...\n"
 	"               [--state-dir DIR] [--port-offset N] [--region R] [--stack-name N]\n"
 	"               [--dns-upstream ADDR:PORT]...\n"
 	"  vpcd status [--api ADDR:PORT] [--json]\n"
 	"  vpcd host stop ID [--api ADDR:PORT]\n"
 	"  vpcd exec [--api ADDR:PORT] -- CMD [ARG]...\n"
 	"  vpcd demo-app\n";
+
+#define MAX_FILES 32
 
 struct cli {
 	const char *file;
@@ -60,10 +65,18 @@ struct cli {
 	int verbose;
 	const char *upstreams[MAX_DNS]; /* --dns-upstream, else resolv.conf */
 	size_t nupstreams;
+	const char *files[MAX_FILES]; /* FILE arguments: one stack each, in order */
+	size_t nfiles;
+	const char *params_file;
+	const char *template_map[MAX_PARAMS];
+	size_t ntemplate_map;
+	int allow_unknown;
+	int format_json; /* validate --format json */
 };
 
 enum { OPT_PARAM = 256, OPT_NET, OPT_DNS, OPT_API, OPT_STATE_DIR, OPT_PORT_OFFSET, OPT_REGION,
-       OPT_STACK_NAME, OPT_JSON, OPT_DNS_UPSTREAM };
+       OPT_STACK_NAME, OPT_JSON, OPT_DNS_UPSTREAM, OPT_PARAMS, OPT_ALLOW_UNKNOWN,
+       OPT_TEMPLATE_MAP, OPT_FORMAT };
 
 static const struct option long_opts[] = {
 	{"param", required_argument, NULL, OPT_PARAM},
@@ -75,6 +88,10 @@ static const struct option long_opts[] = {
 	{"region", required_argument, NULL, OPT_REGION},
 	{"stack-name", required_argument, NULL, OPT_STACK_NAME},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"params", required_argument, NULL, OPT_PARAMS},
+	{"allow-unknown", no_argument, NULL, OPT_ALLOW_UNKNOWN},
+	{"template-map", required_argument, NULL, OPT_TEMPLATE_MAP},
+	{"format", required_argument, NULL, OPT_FORMAT},
 	{"dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -138,6 +155,28 @@ static int cli_parse(int argc, char **argv, struct cli *cli, int want_file)
 		case OPT_JSON:
 			cli->json = 1;
 			break;
+		case OPT_PARAMS:
+			cli->params_file = optarg;
+			break;
+		case OPT_ALLOW_UNKNOWN:
+			cli->allow_unknown = 1;
+			break;
+		case OPT_TEMPLATE_MAP:
+			if (cli->ntemplate_map == MAX_PARAMS || !strchr(optarg, '=')) {
+				fprintf(stderr, "vpcd: --template-map wants URL=FILE, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			cli->template_map[cli->ntemplate_map++] = optarg;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				fprintf(stderr, "vpcd: --format wants text or json, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			cli->format_json = !strcmp(optarg, "json");
+			break;
 		case 'v':
 			cli->verbose = 1;
 			break;
@@ -154,32 +193,79 @@ static int cli_parse(int argc, char **argv, struct cli *cli, int want_file)
 			fprintf(stderr, "vpcd: missing template FILE\n%s", usage);
 			return 2;
 		}
-		cli->file = argv[optind++];
-		if (optind < argc) {
-			fprintf(stderr, "vpcd: unexpected argument '%s'\n", argv[optind]);
-			return 2;
+		cli->file = argv[optind];
+		/* Several FILEs: several stacks, loaded in order. */
+		while (optind < argc) {
+			if (cli->nfiles == MAX_FILES) {
+				fprintf(stderr, "vpcd: at most %d template files\n", MAX_FILES);
+				return 2;
+			}
+			cli->files[cli->nfiles++] = argv[optind++];
 		}
 	}
 	return 0;
 }
 
-static int load_model(const struct cli *cli, struct model **out)
+/* validate --format json: errors and warnings collected for one document. */
+static void diag_to_json(void *arg, const struct cfn_diag *d)
+{
+	json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:s, s:s}", "file", d->file, "line", d->line,
+			      "column", d->col, "path", d->path, "message", d->message,
+			      "severity", d->warning ? "warning" : "error");
+	if (o)
+		json_array_append_new(json_object_get(arg, d->warning ? "warnings" : "errors"), o);
+}
+
+/* diags: with validate --format json, where errors and warnings go. */
+static int load_model_diags(const struct cli *cli, struct model **out, json_t *diags)
 {
 	struct cfn_options o;
+	char **fkv = NULL;
+	size_t nfkv = 0;
+	const char **kv = NULL;
+	int rc;
+
 	cfn_options_default(&o);
 	if (cli->region)
 		o.region = cli->region;
 	if (cli->stack_name)
 		o.stack_name = cli->stack_name;
-	o.params = cli->params;
-	o.nparams = cli->nparams;
 	if (cli->net && (cidr4_parse(cli->net, &o.net) < 0 || o.net.prefix != 16 ||
 			 (o.net.addr >> 24) != 127)) {
 		fprintf(stderr, "vpcd: --net wants a /16 inside 127.0.0.0/8, got '%s'\n",
 			cli->net);
 		return 2;
 	}
-	return cfn_load(cli->file, &o, out, stderr) ? 1 : 0;
+	if (cli->params_file && cfn_params_read(cli->params_file, &fkv, &nfkv, stderr) < 0)
+		return 2;
+	/* The file first, so --param K=V given too wins. */
+	kv = calloc(nfkv + cli->nparams + 1, sizeof(*kv));
+	if (!kv) {
+		cfn_params_free(fkv, nfkv);
+		return 1;
+	}
+	for (size_t i = 0; i < nfkv; i++)
+		kv[i] = fkv[i];
+	for (size_t i = 0; i < cli->nparams; i++)
+		kv[nfkv + i] = cli->params[i];
+	o.params = kv;
+	o.nparams = nfkv + cli->nparams;
+	o.allow_unknown = cli->allow_unknown;
+	o.template_map = cli->template_map;
+	o.ntemplate_map = cli->ntemplate_map;
+	if (diags) {
+		o.on_diag = diag_to_json;
+		o.diag_arg = diags;
+	}
+	rc = cfn_load_many(cli->files, cli->nfiles, &o, out, stderr) ? 1 : 0;
+	free(kv);
+	cfn_params_free(fkv, nfkv);
+	return rc;
+}
+
+static int load_model(const struct cli *cli, struct model **out)
+{
+	return load_model_diags(cli, out, NULL);
 }
 
 static int cmd_validate(int argc, char **argv)
@@ -189,6 +275,19 @@ static int cmd_validate(int argc, char **argv)
 	int rc = cli_parse(argc, argv, &cli, 1);
 	if (rc)
 		return rc;
+	if (cli.format_json) {
+		json_t *diags = json_pack("{s:[], s:[]}", "errors", "warnings");
+		if (!diags)
+			return 1;
+		rc = load_model_diags(&cli, &m, diags);
+		if (rc != 2) {
+			json_dumpf(diags, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+		}
+		json_decref(diags);
+		model_free(m);
+		return rc;
+	}
 	rc = load_model(&cli, &m);
 	if (rc)
 		return rc;
@@ -441,6 +540,12 @@ static void up_print_ready(const struct up *up, const struct cli *cli)
 	for (size_t i = 0; i < cli->ndns; i++)
 		fprintf(stderr, " and %s", cli->dns[i]);
 	fprintf(stderr, "; admin api at http://%s/v1/stack\n", cli->api ? cli->api : DEFAULT_API);
+	/* The stacks' Outputs, after the ready lines. */
+	for (size_t i = 0; i < m->noutputs; i++)
+		fprintf(stderr, "vpcd: output %s = %s%s%s%s\n", m->outputs[i].logical,
+			m->outputs[i].value, m->outputs[i].export_name ? " (export " : "",
+			m->outputs[i].export_name ? m->outputs[i].export_name : "",
+			m->outputs[i].export_name ? ")" : "");
 }
 
 static int cmd_up(int argc, char **argv)

@@ -2361,7 +2361,8 @@ static struct cfn_ctx *build_all(struct cfn_multi *mu)
 
 /* Prints every document's errors and warnings, hands over the model when
  * there was no error, frees the rest. */
-static int multi_finish(struct cfn_multi *mu, struct cfn_ctx *misc, struct model **out, FILE *errs)
+static int multi_finish(struct cfn_multi *mu, struct cfn_ctx *misc, const char *const *paths,
+                        size_t npaths, struct model **out, FILE *errs)
 {
 	struct cfn_ctx *b = build_all(mu);
 	size_t n = misc->nerrs + b->nerrs, nfatal = misc->nfatal + b->nfatal;
@@ -2370,17 +2371,20 @@ static int multi_finish(struct cfn_multi *mu, struct cfn_ctx *misc, struct model
 		nfatal += mu->docs[d]->nfatal;
 	}
 	struct cfn_err *all = cfn__calloc(n, sizeof(*all));
-	const char **files = cfn__calloc(mu->ndocs + 1, sizeof(*files));
+	/* Files in the order named, then nested ones. */
+	const char **files = cfn__calloc(npaths + mu->ndocs + 1, sizeof(*files));
 	size_t k = 0;
+	for (size_t i = 0; i < npaths; i++)
+		files[i] = paths[i];
 	for (size_t d = 0; d < mu->ndocs; d++) {
-		files[d] = mu->docs[d]->file;
+		files[npaths + d] = mu->docs[d]->file;
 		memcpy(all + k, mu->docs[d]->errs, mu->docs[d]->nerrs * sizeof(*all));
 		k += mu->docs[d]->nerrs;
 	}
 	memcpy(all + k, misc->errs, misc->nerrs * sizeof(*all));
 	k += misc->nerrs;
 	memcpy(all + k, b->errs, b->nerrs * sizeof(*all));
-	int rc = errors_print(all, n, files, mu->ndocs, mu->opt, errs);
+	int rc = errors_print(all, n, files, npaths + mu->ndocs, mu->opt, errs);
 	if (nfatal) {
 		model_free(b->m);
 		rc = rc ? rc : 1;
@@ -2419,7 +2423,7 @@ int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn
 		abort();
 	doc_load(&mu, name, buf, len, stack, opt->params, opt->nparams, false);
 	free(stack);
-	return multi_finish(&mu, &misc, out, errs);
+	return multi_finish(&mu, &misc, &name, 1, out, errs);
 }
 
 int cfn_load_many(const char *const *paths, size_t npaths, const struct cfn_options *opt,
@@ -2476,7 +2480,7 @@ int cfn_load_many(const char *const *paths, size_t npaths, const struct cfn_opti
 		}
 	}
 	free(stacks);
-	return multi_finish(&mu, &misc, out, errs);
+	return multi_finish(&mu, &misc, paths, npaths, out, errs);
 }
 
 int cfn_load(const char *path, const struct cfn_options *opt, struct model **out, FILE *errs)

@@ -712,8 +712,8 @@ static void test_errors_all_sorted(void)
 	    "found \"FTP\" (did you mean HTTP?)\n"
 	    "many2.yaml:7:24: error: Resources.L.Properties.LoadBalancerArn: \"x\" is not a load "
 	    "balancer of this template (use Ref or Fn::GetAtt)\n"
-	    "many2.yaml:8:31: error: Resources.L.Properties.DefaultActions[0].Type: action type "
-	    "redirect is not supported yet (only forward)\n");
+	    "many2.yaml:8:24: error: Resources.L.Properties.DefaultActions[0]: a redirect action "
+	    "needs RedirectConfig\n");
 }
 
 static void test_json_reader(void)
