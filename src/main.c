@@ -27,6 +27,7 @@
 #include "demo/demo.h"
 #include "dns/server.h"
 #include "ecs/ecs.h"
+#include "ecs/proc.h"
 #include "model/model.h"
 
 #define DEFAULT_API "127.0.0.1:4590"
@@ -493,6 +494,13 @@ static int up_start(struct up *up, const struct cli *cli)
 	if (cli->nupstreams == 0 && dns_server_load_resolv_conf(up->dns, "/etc/resolv.conf") <= 0)
 		log_warn("dns: no usable nameserver in /etc/resolv.conf: names outside the "
 			 "private zones get SERVFAIL");
+	/* Tasks resolve like hosts of the VPC when resolv.conf can name the
+	 * resolver (port 53). */
+	if (cli->port_offset == 0)
+		ecs_proc_set_resolver(up->model->resolver_addr);
+	else
+		log_info("ecs: tasks use the machine's resolver: with --port-offset the VPC "
+			 "resolver is not on port 53, which resolv.conf cannot name otherwise");
 	up->ecs = ecs_new(up->loop, up->model, cli->state_dir ? cli->state_dir : "state", &hooks);
 	if (!up->ecs)
 		return -ENOMEM;
@@ -591,6 +599,7 @@ out:
 	dns_server_free(up.dns);
 	alb_free(up.alb);
 	ecs_free(up.ecs);
+	ecs_proc_set_resolver(0); /* removes the tasks' resolv.conf */
 	loop_free(up.loop);
 	model_free(up.model);
 	return rc;

@@ -261,7 +261,7 @@ def main():
             p = procs.start("nsd", ["nsd", "-d", "-c", f"{tmp}/nsd.conf"])
             wait_udp(NSD_ADDR, p, "nsd")
             time.sleep(0.5)
-            pids["nsd"] = [p.pid] + B.children(p.pid)
+            pids["nsd"] = B.tree(p.pid)
         if "knot" in servers:
             os.makedirs(f"{tmp}/knot-run", exist_ok=True)
             os.makedirs(f"{tmp}/knot-db", exist_ok=True)
@@ -269,7 +269,7 @@ def main():
                 f.write(knot_conf(tmp, zonefile))
             p = procs.start("knot", ["knotd", "-c", f"{tmp}/knot.conf"])
             wait_udp(KNOT_ADDR, p, "knot")
-            pids["knot"] = [p.pid]
+            pids["knot"] = B.tree(p.pid)
         addr = {"vpcd": VPCD_ADDR, "nsd": NSD_ADDR, "knot": KNOT_ADDR}
 
         # the same answers from every server (the CNAME aside: see the docstring)
@@ -286,6 +286,7 @@ def main():
             for s in servers:
                 dnsperf(addr[s], qfile, 1, args.clients, args.outstanding)  # warm-up
                 B.reset_peak(pids[s])
+                cpu0 = B.cpu_seconds(pids[s])
                 perf = None
                 if args.perf and s == "vpcd" and rnd == 0:
                     perf = procs.start("perf", ["perf", "record", "-F", "499", "--call-graph", "dwarf,16384",
@@ -295,8 +296,9 @@ def main():
                 if perf:
                     procs.stop(perf, timeout=120)
                 d["peak_rss"] = B.peak_rss_mib(pids[s])
+                d["cpu_us"] = (B.cpu_seconds(pids[s]) - cpu0) * 1e6 / max(d["completed"], 1)
                 B.log(f"bench: {s:5} round {rnd + 1}: {d['qps']:9.0f} q/s  avg {d['avg_ms']:.3f} ms  "
-                      f"lost {d['lost']}/{d['sent']}  {d['rcodes']}  peak RSS {d['peak_rss']:.1f} MiB")
+                      f"lost {d['lost']}/{d['sent']}  CPU {d['cpu_us']:.1f} us/q  {d['rcodes']}  peak RSS {d['peak_rss']:.1f} MiB")
                 if s not in results or d["qps"] > results[s]["qps"]:
                     results[s] = d
         report = render(args, note, servers, results, cname)
@@ -329,9 +331,15 @@ def render(args, note, servers, results, cname):
         loss = 100.0 * d["lost"] / d["sent"] if d["sent"] else 0
         rows.append([s, f"{d['qps']:.0f}", f"{d['avg_ms']:.3f}", f"{d['sd_ms']:.3f}",
                      f"{d['lost']} ({loss:.2f}%)", d["rcodes"], f"{d['peak_rss']:.1f}",
-                     f"{d['qps'] / nsd['qps']:.2f}" if nsd and nsd["qps"] else "–"])
+                     f"{d['cpu_us']:.1f}",
+                     f"{d['qps'] / nsd['qps']:.2f}" if nsd and nsd["qps"] else "–",
+                     f"{d['cpu_us'] / nsd['cpu_us']:.2f}" if nsd and nsd["cpu_us"] else "–"])
     out.append(B.table(["server", "queries/s", "avg latency ms", "latency stddev ms", "lost",
-                        "response codes", "peak RSS MiB", "× NSD"], rows))
+                        "response codes", "peak RSS MiB", "CPU µs/query", "q/s × NSD",
+                        "CPU/query × NSD"], rows))
+    out += ["", "CPU µs/query = the server's user+system CPU time during the run over the "
+            "queries answered (NSD: all its processes); on this shared "
+            "machine it is less noisy than queries/s."]
     out += ["", "The CNAME query, as each server answers it (vpcd chases it to the LB's node addresses):", ""]
     for s in servers:
         st, ans = cname[s]

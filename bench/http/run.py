@@ -248,10 +248,10 @@ def main():
             if t == "vpcd":
                 return [vp.pid]
             if t == "haproxy":
-                return [hp.pid] + B.children(hp.pid)
+                return B.tree(hp.pid)
             if t == "nginx":
-                return [ng.pid] + B.children(ng.pid)
-            return [task_pids[0]] + B.children(task_pids[0])  # direct: backend 0's nginx
+                return B.tree(ng.pid)
+            return B.tree(task_pids[0])  # direct: backend 0's nginx
 
         url = {
             "direct": f"http://{backends[0][0]}:{backends[0][1]}/",
@@ -276,15 +276,17 @@ def main():
                     wrk(url[t], dict(sc), 1)  # warm-up
                     ps = pids(t)
                     B.reset_peak(ps)
+                    cpu0 = B.cpu_seconds(ps)
                     perf = args.perf == sc_name and t == "vpcd" and rnd == 0
                     d = wrk(url[t], sc, args.duration,
                             perf_pid=vp.pid if perf else None,
                             perf_out=args.perf_out or f"/tmp/vpcd-bench-perf-{sc_name}.data",
                             procs=procs)
                     d["peak_rss"] = B.peak_rss_mib(ps)
+                    d["cpu_us"] = (B.cpu_seconds(ps) - cpu0) * 1e6 / max(d["requests"], 1)
                     B.log(f"bench: {sc_name:7} {t:8} round {rnd + 1}: {d['rps']:10.0f} req/s  "
                           f"p50 {fmt_ms(d['p50_us'])} ms  p99 {fmt_ms(d['p99_us'])} ms  "
-                          f"errors {d['errors']} (c{d['err_connect']} r{d['err_read']} w{d['err_write']} t{d['err_timeout']}) non-2xx {d['non2xx']}  peak RSS {d['peak_rss']:.1f} MiB")
+                          f"CPU {d['cpu_us']:.0f} us/req  errors {d['errors']} (c{d['err_connect']} r{d['err_read']} w{d['err_write']} t{d['err_timeout']}) non-2xx {d['non2xx']}  peak RSS {d['peak_rss']:.1f} MiB")
                     k = (sc_name, t)
                     if k not in results or d["rps"] > results[k]["rps"]:
                         results[k] = d
@@ -343,12 +345,14 @@ def render(args, note, targets, scenarios, results, idle, backends, vp_alive):
            "One worker each (haproxy nbthread 1, nginx worker_processes 1, vpcd's one loop); "
            f"backends: 2 vpcd tasks running nginx `return 200 ok` ({', '.join(f'{a}:{p}' for a, p in backends)}). "
            "direct = wrk straight to one backend task (the ceiling). Latency in ms. "
-           "Peak RSS = VmHWM of the proxy's processes during the cell (reset before it).", "",
+           "Peak RSS = VmHWM of the proxy's processes during the cell (reset before it). "
+           "CPU µs/req = the proxy's user+system CPU time during the cell over the requests done "
+           "(for direct: the backend's); it is the least noisy column on a shared machine.", "",
            f"Versions: {B.version(['haproxy', '-v'])}; {B.version(['nginx', '-v'])}; "
            f"{B.version(['wrk', '-v'])}; vpcd {B.vpcd_bin()} at git "
            f"{B.git_rev()}.", ""]
     hdr = ["scenario", "target", "req/s", "p50", "p99", "errors", "non-2xx", "peak RSS MiB",
-           "× haproxy", "× nginx", "× direct"]
+           "CPU µs/req", "× haproxy", "× nginx", "× direct", "CPU/req × haproxy"]
     rows = []
     for sc in scenarios:
         for t in targets:
@@ -361,9 +365,10 @@ def render(args, note, targets, scenarios, results, idle, backends, vp_alive):
             ratio = lambda ref: f"{d['rps'] / ref['rps']:.2f}" if ref and ref["rps"] > 0 else "–"  # noqa: E731
             rows.append([f"{sc} ({SCENARIOS[sc]['desc']})" if t == targets[0] else "", t,
                          f"{d['rps']:.0f}", fmt_ms(d["p50_us"]), fmt_ms(d["p99_us"]), d["errors"],
-                         d["non2xx"], f"{d['peak_rss']:.1f}",
+                         d["non2xx"], f"{d['peak_rss']:.1f}", f"{d['cpu_us']:.0f}",
                          ratio(hp) if t != "direct" else "–", ratio(ng) if t != "direct" else "–",
-                         ratio(di) if t != "direct" else "–"])
+                         ratio(di) if t != "direct" else "–",
+                         f"{d['cpu_us'] / hp['cpu_us']:.2f}" if t != "direct" and hp and hp["cpu_us"] else "–"])
     out.append(B.table(hdr, rows))
     # the goal of issue 4: vpcd >= 1.25x the better of haproxy and nginx
     if "vpcd" in targets:

@@ -4,6 +4,7 @@
 #ifndef VPCD_DEMO_DEMO_H
 #define VPCD_DEMO_DEMO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* `vpcd demo-app`: HTTP/1.1 on $HOST:$PORT (defaults 127.0.0.1:8080).
@@ -19,5 +20,13 @@ int demo_app_main(int argc, char **argv);
  * (127 when exec fails, 1 with a message when the namespace cannot be set
  * up). Does not return when exec succeeds. */
 int vpc_exec_main(uint32_t resolver_addr, char **argv);
+
+/* What `vpcd exec` does, in parts, for the ECS plane's tasks. write_resolv:
+ * a resolv.conf naming resolver_addr (port 53) in $TMPDIR or /tmp; its path
+ * into path (the caller unlinks it). resolv_enter: in the calling process,
+ * a private mount namespace (through a user namespace when needed) with
+ * resolv bind-mounted over /etc/resolv.conf. Both return 0 or -errno. */
+int vpc_exec_write_resolv(uint32_t resolver_addr, char *path, size_t len);
+int vpc_exec_resolv_enter(const char *resolv);
 
 #endif

@@ -96,6 +96,27 @@ static int make_resolv(uint32_t resolver_addr, char *tmp, size_t len)
 	return 0;
 }
 
+int vpc_exec_write_resolv(uint32_t resolver_addr, char *path, size_t len)
+{
+	return make_resolv(resolver_addr, path, len);
+}
+
+int vpc_exec_resolv_enter(const char *resolv)
+{
+	char target[PATH_MAX];
+	int rc;
+	if (!realpath("/etc/resolv.conf", target))
+		return -errno;
+	rc = enter_namespace();
+	if (rc < 0)
+		return rc;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	if (mount(resolv, target, NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 int vpc_exec_main(uint32_t resolver_addr, char **argv)
 {
 	char target[PATH_MAX], tmp[PATH_MAX];

@@ -7,6 +7,7 @@
 #define VPCD_ECS_PROC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "model/model.h"
@@ -26,6 +27,13 @@ int ecs_proc_exe_dir(char *buf, size_t len);
 
 /* mkdir -p with mode 0755. Returns 0 or -errno. */
 int ecs_proc_mkdirs(const char *path);
+
+/* From now on, tasks see a resolv.conf naming resolver_addr:53 (host
+ * order) over /etc/resolv.conf, in a private mount namespace each, as
+ * `vpcd exec` does, when a probe shows the kernel allows it; otherwise (or
+ * with 0) they resolve as the machine does. Logs which, once. Returns 0 or
+ * -errno. */
+int ecs_proc_set_resolver(uint32_t resolver_addr);
 
 /* Forks a child in its own process group with stdin /dev/null and
  * stdout/stderr appended to log_path, in workdir (NULL: inherited), with env

@@ -366,3 +366,20 @@ def test_exec_getent(env):
         pytest.skip("no mount namespace here: " + out.stderr.strip())
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] in lb_nodes(env)
+
+
+def test_tasks_resolve_through_the_vpc_resolver(env):
+    """A task's getent sees the private zone, as inside the VPC (when the
+    kernel allows a mount namespace: vpcd logs which)."""
+    if "tasks use the machine's resolver" in env.logs():
+        pytest.skip("no mount namespace for tasks here")
+    deadline = time.monotonic() + 20
+    out = ""
+    while time.monotonic() < deadline:
+        logs = list(env.state.glob("tasks/*/probe.log"))
+        out = "".join(p.read_text(errors="replace") for p in logs)
+        if "service-a.in.example.com" in out:
+            break
+        time.sleep(0.1)
+    assert f"{env.prefix}.1.9" in out and "a.in.example.com" in out, out
+    assert any(a in out for a in lb_nodes(env)), out
