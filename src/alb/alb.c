@@ -26,9 +26,20 @@
  * - ALB-generated 502/503/504/405 keep the client connection when the
  *   request had no body; 400/408/414/501 and anything mid-body close it.
  * - With --port-offset, ":<80 + offset>" in Host is stripped like ":80".
- * - Not done yet: security-group checks on listeners, access log, metrics,
- *   desync classification, per-core workers (SO_REUSEPORT), slow start,
- *   stickiness, weighted target groups, the preserve_host_header and
+ * - Security groups: a connection from a source outside the LB's ingress
+ *   rules is closed at accept (AWS drops it silently; a closed connection
+ *   is the nearest a loopback listener gets). 127.0.0.1 counts as inside.
+ * - fixed-response without ContentType is sent as text/plain; a redirect
+ *   Location always carries the port (as AWS's does, e.g. ":443").
+ * - Weighted forward with every weight 0: 503 (AWS does not say).
+ * - AWSALBTG is an opaque hash of the group's ARN, not encrypted; the
+ *   cookies are set on every response of a sticky forward action.
+ * - Access log: one line per request when its response is complete (or
+ *   ALB-generated); response_processing_time is 0.000; sent_bytes counts
+ *   what was written or queued for the client at that moment;
+ *   classification fields are "-" (no desync classifier yet).
+ * - Not done yet: desync classification, per-core workers (SO_REUSEPORT),
+ *   slow start, AWSALB stickiness, the preserve_host_header and
  *   xff_header_processing attributes.
  */
 #include "alb/alb.h"
@@ -1672,12 +1683,12 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 			/* security groups: a source outside the LB's ingress
 			 * rules is refused (closed at once; AWS drops it) */
 			int lb = a->m->listeners[ls->listener].lb;
-			a->lb_cnt[lb].new_conns++;
 			if (!alb_sg_allows(a->m, lb, ntohl(sa.sin_addr.s_addr), ls->port)) {
-				a->lb_cnt[lb].rejected++;
+				a->lb_cnt[lb].rejected++; /* kept apart: AWS never sees these */
 				close(fd);
 				continue;
 			}
+			a->lb_cnt[lb].new_conns++;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = calloc(1, sizeof(*c));
@@ -1973,8 +1984,6 @@ char *alb_metrics_text(const struct alb *a)
 	     0},
 	    {"NewConnectionCount", "TCP connections accepted",
 	     offsetof(struct alb_counters, new_conns), 1, 0},
-	    {"RejectedConnectionCount", "Connections refused (security groups)",
-	     offsetof(struct alb_counters, rejected), 1, 0},
 	};
 
 	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {

@@ -56,7 +56,7 @@ struct alb_counters {
 	uint64_t fixed_response, redirect;
 	uint64_t trt_count; /* TargetResponseTime samples */
 	double trt_sum;	    /* seconds */
-	uint64_t rejected;  /* RejectedConnectionCount (security groups) */
+	uint64_t rejected;  /* dropped by security groups (not a CloudWatch metric) */
 	uint64_t new_conns;
 };
 
