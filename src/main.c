@@ -28,6 +28,7 @@
 #include "dns/server.h"
 #include "ecs/ecs.h"
 #include "ecs/proc.h"
+#include "ecs/images.h"
 #include "model/model.h"
 
 #define DEFAULT_API "127.0.0.1:4590"
@@ -38,11 +39,11 @@ static const char usage[] =
 	"usage:\n"
 	"  vpcd validate FILE... [--param K=V]... [--params FILE] [--net CIDR] [--region R]\n"
 	"               [--stack-name N] [--allow-unknown] [--template-map URL=FILE]...\n"
-	"               [--format text|json]\n"
+	"               [--format text|json] [--images FILE]\n"
 	"  vpcd up FILE... [--param K=V]... [--params FILE] [--net CIDR] [--dns ADDR:PORT]\n"
 	"               [--api ADDR:PORT] [--allow-unknown] [--template-map URL=FILE]...\n"
 	"               [--state-dir DIR] [--port-offset N] [--region R] [--stack-name N]\n"
-	"               [--dns-upstream ADDR:PORT]...\n"
+	"               [--dns-upstream ADDR:PORT]... [--images FILE]\n"
 	"  vpcd status [--api ADDR:PORT] [--json]\n"
 	"  vpcd host stop ID [--api ADDR:PORT]\n"
 	"  vpcd exec [--api ADDR:PORT] -- CMD [ARG]...\n"
@@ -73,11 +74,12 @@ struct cli {
 	size_t ntemplate_map;
 	int allow_unknown;
 	int format_json; /* validate --format json */
+	const char *images; /* --images FILE: image name or prefix -> process */
 };
 
 enum { OPT_PARAM = 256, OPT_NET, OPT_DNS, OPT_API, OPT_STATE_DIR, OPT_PORT_OFFSET, OPT_REGION,
        OPT_STACK_NAME, OPT_JSON, OPT_DNS_UPSTREAM, OPT_PARAMS, OPT_ALLOW_UNKNOWN,
-       OPT_TEMPLATE_MAP, OPT_FORMAT };
+       OPT_TEMPLATE_MAP, OPT_FORMAT, OPT_IMAGES };
 
 static const struct option long_opts[] = {
 	{"param", required_argument, NULL, OPT_PARAM},
@@ -94,6 +96,7 @@ static const struct option long_opts[] = {
 	{"template-map", required_argument, NULL, OPT_TEMPLATE_MAP},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM},
+	{"images", required_argument, NULL, OPT_IMAGES},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -155,6 +158,9 @@ static int cli_parse(int argc, char **argv, struct cli *cli, int want_file)
 			break;
 		case OPT_JSON:
 			cli->json = 1;
+			break;
+		case OPT_IMAGES:
+			cli->images = optarg;
 			break;
 		case OPT_PARAMS:
 			cli->params_file = optarg;
@@ -218,6 +224,22 @@ static void diag_to_json(void *arg, const struct cfn_diag *d)
 }
 
 /* diags: with validate --format json, where errors and warnings go. */
+/* Completes containers that name only an image from --images; reports the
+ * ones that cannot run. Returns 0 or 1. */
+static int images_apply(const struct cli *cli, struct model *m)
+{
+	struct ecs_images *im = NULL;
+	char err[512];
+	int n;
+	if (cli->images && ecs_images_load(cli->images, &im, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vpcd: --images %s\n", err);
+		return 1;
+	}
+	n = ecs_images_apply(im, m, cli->nfiles ? cli->files[0] : NULL, stderr);
+	ecs_images_free(im);
+	return n != 0;
+}
+
 static int load_model_diags(const struct cli *cli, struct model **out, json_t *diags)
 {
 	struct cfn_options o;
@@ -259,6 +281,11 @@ static int load_model_diags(const struct cli *cli, struct model **out, json_t *d
 		o.diag_arg = diags;
 	}
 	rc = cfn_load_many(cli->files, cli->nfiles, &o, out, stderr) ? 1 : 0;
+	if (rc == 0 && images_apply(cli, *out) != 0) {
+		model_free(*out);
+		*out = NULL;
+		rc = 1;
+	}
 	free(kv);
 	cfn_params_free(fkv, nfkv);
 	return rc;
@@ -524,6 +551,11 @@ static int up_start(struct up *up, const struct cli *cli)
 		log_error("admin api: cannot listen on %s: %s%s", cli->api ? cli->api : DEFAULT_API,
 			  strerror(-rc), bind_hint(rc));
 		return rc;
+	}
+	{
+		char base[128];
+		snprintf(base, sizeof(base), "http://%s", cli->api ? cli->api : DEFAULT_API);
+		ecs_set_metadata_base(up->ecs, base);
 	}
 	rc = ecs_start(up->ecs);
 	if (rc < 0) {

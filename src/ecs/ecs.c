@@ -629,8 +629,14 @@ static void task_hc_stop(struct ecs *e, struct ecs_task *t)
 {
 	for (size_t i = 0; t->hcs && i < t->nprocs; i++) {
 		loop_timer_stop(e->loop, &t->hcs[i].timer);
-		if (t->hcs[i].pid > 0)
-			kill(-t->hcs[i].pid, SIGKILL); /* reaped as "no container" */
+		if (t->hcs[i].pid > 0) {
+			/* Reaped here, not later by the loop: a check must not
+			 * outlive its task, nor be left a zombie at shutdown.
+			 * SIGKILL makes the wait short. */
+			kill(-t->hcs[i].pid, SIGKILL);
+			while (waitpid(t->hcs[i].pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
 		t->hcs[i].pid = 0;
 	}
 }
@@ -1306,6 +1312,7 @@ void ecs_free(struct ecs *e)
 		for (size_t k = 0; k < t->nprocs; k++)
 			if (t->procs[k].alive)
 				kill(-t->procs[k].pid, SIGKILL);
+		task_hc_stop(e, t);
 		if (t->addr)
 			pool_free(e, t->subnet, t->addr);
 		task_free(e, t);

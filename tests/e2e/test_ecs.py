@@ -1,7 +1,10 @@
 """ECS through the real binary: replacement on a failing container health
 check and on ELB-unhealthy targets, draining before SIGTERM when a host is
 stopped (and the host's replacement), Fargate placement without hosts."""
+import json
 import os
+import urllib.error
+import urllib.request
 import subprocess
 import time
 
@@ -142,3 +145,67 @@ def test_elb_unhealthy_task_is_replaced(vpcd_factory):
     assert any(f"(task {first['id']}) (port 8080) is unhealthy in (target-group {arn}) "
                "due to (reason Health checks failed with these codes: [500])." in e
                for e in events), events
+
+
+IMAGE = os.path.join(HERE, "templates", "ecs-image.json")
+
+
+def test_container_without_command_needs_the_image_map(tmp_path):
+    out = subprocess.run([VPCD, "validate", IMAGE], capture_output=True, text=True, timeout=20)
+    assert out.returncode != 0
+    assert ('container serviceA has no Command or EntryPoint and its image '
+            '"example/service-a:latest" is not in the image map') in out.stderr
+    assert '"example/service-a:latest": {"argv": [' in out.stderr
+
+
+def test_image_map_says_what_runs(vpcd_factory, tmp_path):
+    images = tmp_path / "images.json"
+    images.write_text(json.dumps({
+        "example/service-a": {"argv": ["vpcd", "demo-app"],
+                              "env": {"SERVICE_NAME": "from-image", "IMAGE_ONLY": "yes"},
+                              "workdir": str(tmp_path)},
+        "example/other": {"argv": ["false"]}}))
+    v = vpcd_factory(IMAGE, extra=("--images", str(images)))
+    healthy = v.wait_healthy(TG, 2)
+    task = v.tasks()[0]
+    with urllib.request.urlopen(f"http://{task['address']}:8080/", timeout=5) as r:
+        body = r.read().decode()
+    # The container's Environment wins over the image's env.
+    assert body.startswith("hello from service-a task on"), body
+    env = open(f"/proc/{task['pid']}/environ", "rb").read().split(b"\0")
+    assert b"IMAGE_ONLY=yes" in env and b"SERVICE_NAME=service-a" in env
+    assert os.readlink(f"/proc/{task['pid']}/cwd") == str(tmp_path)
+    assert len(healthy) == 2
+
+
+def test_task_metadata_endpoint(vpcd_factory, tmp_path):
+    v = vpcd_factory(EC2_HEALTH, extra=("--param", f"HealthDir={tmp_path}"))
+    task = wait_for("a running task", lambda: v.tasks(), v)[0]
+    env = open(f"/proc/{task['pid']}/environ", "rb").read().split(b"\0")
+    uri = next(e.split(b"=", 1)[1].decode() for e in env
+               if e.startswith(b"ECS_CONTAINER_METADATA_URI_V4="))
+    assert uri == f"http://{v.api}/v4/{task['id']}"
+    with urllib.request.urlopen(uri, timeout=5) as r:
+        c = json.loads(r.read())
+    assert c["Name"] == "serviceA"
+    assert c["Image"] == "example/service-a:latest"
+    assert c["KnownStatus"] == "RUNNING" and c["DesiredStatus"] == "RUNNING"
+    assert c["Labels"]["com.amazonaws.ecs.task-arn"] == task["arn"]
+    assert c["Labels"]["com.amazonaws.ecs.container-name"] == "serviceA"
+    assert c["Labels"]["com.amazonaws.ecs.task-definition-family"] == "service-a"
+    assert c["Networks"][0]["IPv4Addresses"] == [task["address"]]
+    assert c["DockerId"].startswith(task["id"])
+    with urllib.request.urlopen(uri + "/task", timeout=5) as r:
+        t = json.loads(r.read())
+    assert t["TaskARN"] == task["arn"]
+    assert t["Family"] == "service-a" and t["Revision"] == "1"
+    assert t["AvailabilityZone"] == task["az"] and t["LaunchType"] == "EC2"
+    assert t["Cluster"].startswith("arn:aws:ecs:") and t["Cluster"].endswith(":cluster/Main Cluster")
+    assert t["VPCID"].startswith("vpc-")
+    assert [x["Name"] for x in t["Containers"]] == ["serviceA"]
+    assert t["ServiceName"] == service(v)["name"]
+    try:
+        urllib.request.urlopen(f"http://{v.api}/v4/{'0' * 32}", timeout=5)
+        raise AssertionError("an unknown task must be 404")
+    except urllib.error.HTTPError as e:
+        assert e.code == 404
