@@ -17,6 +17,11 @@ static char rname[] = "service-a.in.example.com.", rtype[] = "CNAME", rlog[] = "
 static char lbdns[] = "internal-PrivateApiLoadBalancer-1234567890.us-east-1.elb.amazonaws.com";
 static char aname[] = "a.in.example.com.", atype[] = "A", aval[] = "10.0.1.9";
 static char wname[] = "*.w.in.example.com.", ttype[] = "TXT", tval[] = "\"a b\" \"c\"";
+static char cname_[] = "caa.in.example.com.", caatype[] = "CAA", caaval[] = "0 issue \"x.com\"";
+static char nname[] = "n.in.example.com.", ntype[] = "NAPTR",
+	    nval[] = "100 10 \"U\" \"E2U+sip\" \"!^.*$!sip:i@x.com!\" .";
+static char wtname[] = "wt.in.example.com.", wv1[] = "10.0.9.1", wv2[] = "10.0.9.2";
+static char sid1[] = "one", sid2[] = "two";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,16 +35,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      .node_addrs = nodes};
 	struct model_zone zone = {.logical = zlog, .id = zid, .name = zname, .private_zone = true,
 				  .vpcs = vpcs, .nvpcs = 1};
-	struct model_record recs[3] = {
+	struct model_record recs[7] = {
 		{.logical = rlog, .zone = 0, .name = rname, .type = rtype, .ttl = 60,
 		 .values = {lbdns}, .nvalues = 1, .alias_lb = -1},
 		{.logical = rlog, .zone = 0, .name = aname, .type = atype, .ttl = 300,
 		 .values = {aval}, .nvalues = 1, .alias_lb = -1},
 		{.logical = rlog, .zone = 0, .name = wname, .type = ttype, .ttl = 300,
 		 .values = {tval}, .nvalues = 1, .alias_lb = -1},
+		{.logical = rlog, .zone = 0, .name = cname_, .type = caatype, .ttl = 300,
+		 .values = {caaval}, .nvalues = 1, .alias_lb = -1},
+		{.logical = rlog, .zone = 0, .name = nname, .type = ntype, .ttl = 300,
+		 .values = {nval}, .nvalues = 1, .alias_lb = -1},
+		{.logical = rlog, .zone = 0, .name = wtname, .type = atype, .ttl = 5,
+		 .values = {wv1}, .nvalues = 1, .alias_lb = -1, .set_id = sid1,
+		 .routing = MODEL_ROUTING_WEIGHTED, .weight = 1},
+		{.logical = rlog, .zone = 0, .name = wtname, .type = atype, .ttl = 5,
+		 .values = {wv2}, .nvalues = 1, .alias_lb = -1, .set_id = sid2,
+		 .routing = MODEL_ROUTING_WEIGHTED, .weight = 3},
 	};
 	struct model m = {.vpcs = &vpc, .nvpcs = 1, .subnets = sn, .nsubnets = 2, .lbs = &lb,
-			  .nlbs = 1, .zones = &zone, .nzones = 1, .records = recs, .nrecords = 3};
+			  .nlbs = 1, .zones = &zone, .nzones = 1, .records = recs, .nrecords = 7};
 	struct dns_query q;
 
 	(void)dns_query_parse(data, size, &q);
