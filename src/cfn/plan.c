@@ -158,7 +158,18 @@ void cfn_plan_print(const struct model *m, FILE *out)
 		FIND(m->records, m->nrecords, r->logical)
 		{
 			const struct model_record *rec = &m->records[i_];
+			/* A RecordSetGroup has several: "; " between them. */
+			if (i_ > 0 && strcmp(m->records[i_ - 1].logical, rec->logical) == 0)
+				fputs("; ", out);
 			fprintf(out, "%s %s", rec->name, rec->type);
+			if (rec->set_id && rec->routing == MODEL_ROUTING_WEIGHTED)
+				fprintf(out, " [%s weight %d]", rec->set_id, rec->weight);
+			else if (rec->set_id)
+				fprintf(out, " [%s%s]", rec->set_id,
+				        rec->routing == MODEL_ROUTING_FAILOVER
+				            ? (rec->primary ? " PRIMARY" : " SECONDARY")
+				        : rec->routing == MODEL_ROUTING_MULTIVALUE ? " multivalue"
+				                                                   : "");
 			if (rec->alias_lb >= 0)
 				fprintf(out, " alias %s", m->lbs[rec->alias_lb].dns_name);
 			else
