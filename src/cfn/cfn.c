@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -2175,6 +2176,13 @@ static int read_file(const char *path, char **out, size_t *outlen, char *why, si
 		snprintf(why, whylen, "cannot open: %s", strerror(errno));
 		return -1;
 	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* a FIFO or a device (/dev/stdin) could block or never end */
+		snprintf(why, whylen, "not a regular file");
+		fclose(f);
+		return -1;
+	}
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	for (;;) {
@@ -2229,6 +2237,13 @@ void cfn_nested_load(struct cfn_ctx *c, struct cfn_res *r)
 		const char *eq = strrchr(m, '=');
 		if (eq && strlen(url) == (size_t)(eq - m) && strncmp(m, url, strlen(url)) == 0)
 			file = eq + 1;
+	}
+	if (mu->no_files) {
+		cfn_error_at(c, un, path_key(c, pp, "TemplateURL"),
+		             "nested stacks are read from files: load the parent template from a "
+		             "file");
+		r->failed = true;
+		return;
 	}
 	if (!file && !strstr(url, "://")) {
 		const char *slash = strrchr(c->file, '/');
@@ -2350,8 +2365,9 @@ static struct cfn_ctx *build_all(struct cfn_multi *mu)
 		struct model *dm = mu->docs[d]->m;
 		if (mu->docs[d]->nested)
 			continue;
-		memcpy(b->m->outputs + b->m->noutputs, dm->outputs,
-		       dm->noutputs * sizeof(*dm->outputs));
+		if (dm->noutputs)
+			memcpy(b->m->outputs + b->m->noutputs, dm->outputs,
+			       dm->noutputs * sizeof(*dm->outputs));
 		b->m->noutputs += dm->noutputs;
 		dm->noutputs = 0;
 	}
@@ -2378,12 +2394,15 @@ static int multi_finish(struct cfn_multi *mu, struct cfn_ctx *misc, const char *
 		files[i] = paths[i];
 	for (size_t d = 0; d < mu->ndocs; d++) {
 		files[npaths + d] = mu->docs[d]->file;
-		memcpy(all + k, mu->docs[d]->errs, mu->docs[d]->nerrs * sizeof(*all));
+		if (mu->docs[d]->nerrs)
+			memcpy(all + k, mu->docs[d]->errs, mu->docs[d]->nerrs * sizeof(*all));
 		k += mu->docs[d]->nerrs;
 	}
-	memcpy(all + k, misc->errs, misc->nerrs * sizeof(*all));
+	if (misc->nerrs)
+		memcpy(all + k, misc->errs, misc->nerrs * sizeof(*all));
 	k += misc->nerrs;
-	memcpy(all + k, b->errs, b->nerrs * sizeof(*all));
+	if (b->nerrs)
+		memcpy(all + k, b->errs, b->nerrs * sizeof(*all));
 	int rc = errors_print(all, n, files, npaths + mu->ndocs, mu->opt, errs);
 	if (nfatal) {
 		model_free(b->m);
@@ -2416,7 +2435,8 @@ int cfn_load_buf(const char *name, const char *buf, size_t len, const struct cfn
 		opt = &def;
 	}
 	*out = NULL;
-	struct cfn_multi mu = {.opt = opt, .strict_params = true};
+	/* From memory (tests, the fuzzer): no file is read for nested stacks. */
+	struct cfn_multi mu = {.opt = opt, .strict_params = true, .no_files = true};
 	struct cfn_ctx misc = {.file = name};
 	char *stack = opt->stack_name ? strdup(opt->stack_name) : stack_from_name(name);
 	if (!stack)

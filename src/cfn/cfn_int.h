@@ -86,6 +86,7 @@ struct cfn_multi {
 	size_t nexports, capexports;
 	int depth; /* nesting depth of the document being loaded */
 	bool strict_params; /* one top-level stack: --param keys must exist in it */
+	bool no_files;      /* loaded from memory: nested stacks are not read */
 };
 
 struct cfn_ctx {
