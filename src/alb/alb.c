@@ -947,7 +947,12 @@ static void log_begin(struct alb_conn *c, const struct http_request *r, long n)
 	(void)n;
 	clock_gettime(CLOCK_MONOTONIC, &lr->t0);
 	/* "GET http://host:port/path HTTP/1.1", the URL as the client sent it */
-	if (hh) {
+	if (r->target.n && r->target.p[0] != '/' && r->target.p[0] != '*') {
+		/* absolute form: the URL as sent */
+		snprintf(lr->request, sizeof(lr->request), "%.*s %.*s HTTP/1.%d", (int)r->method.n,
+			 r->method.p, (int)(r->target.n < 500 ? r->target.n : 500), r->target.p,
+			 r->minor);
+	} else if (hh) {
 		size_t hn = hh->value.n;
 		const char *colon = memchr(hh->value.p, ':', hn);
 		snprintf(lr->request, sizeof(lr->request), "%.*s http://%.*s:%u%.*s HTTP/1.%d",

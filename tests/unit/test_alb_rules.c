@@ -320,6 +320,35 @@ static void test_load_errors(void)
 		NULL});
 }
 
+static void test_action_errors(void)
+{
+	expect_errors(
+	    NET "  TLS: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: "
+		"!Ref LB, Port: 443, Protocol: HTTPS, Certificates: [{CertificateArn: x}],\n"
+		"      DefaultActions: [{Type: redirect, RedirectConfig: {Protocol: HTTP, Port: "
+		"'80', StatusCode: HTTP_302}}]}}\n" RULE(
+		    "R1", "1", "[{Field: path-pattern, Values: [/a]}]",
+		    "[{Type: forward, TargetGroupArn: !Ref TG0}, {Type: fixed-response, "
+		    "FixedResponseConfig: {StatusCode: '200'}, Order: 2}]")
+		RULE("R2", "2", "[{Field: path-pattern, Values: [/b]}]",
+		     "[{Type: redirect, Order: 1, RedirectConfig: {Path: 'x', StatusCode: HTTP_301}}]")
+		    RULE("R3", "3",
+			 "[{Field: path-pattern, Values: [/c]}, {Field: path-pattern, Values: [/d]}]",
+			 "[{Type: forward, ForwardConfig: {TargetGroups: [{TargetGroupArn: !Ref TG0}], "
+			 "TargetGroupStickinessConfig: {Enabled: true}}}]"),
+	    (const char *const[]){
+		"TLS.Properties.DefaultActions[0].RedirectConfig.Protocol: You can't redirect HTTPS "
+		"to HTTP",
+		"R1.Properties.Actions[0]: Order (1..50000) is required with several actions",
+		"R1.Properties.Actions[1]: a rule must have exactly one forward, fixed-response or "
+		"redirect action",
+		"R2.Properties.Actions[0].RedirectConfig.Path: Path must be absolute",
+		"R3.Properties.Conditions[1]: a rule can have only one path-pattern condition",
+		"R3.Properties.Actions[0].ForwardConfig.TargetGroupStickinessConfig: DurationSeconds "
+		"(1..604800) is required",
+		NULL});
+}
+
 static void test_regex_scanner(void)
 {
 	ASSERT_TRUE(cfn__alb_regex_unsupported("^/a[0-9]+(b|c)?$") == NULL);
@@ -341,5 +370,6 @@ T_MAIN({
 	T_RUN(test_rules_from_template);
 	T_RUN(test_redirect_defaults);
 	T_RUN(test_load_errors);
+	T_RUN(test_action_errors);
 	T_RUN(test_regex_scanner);
 })
