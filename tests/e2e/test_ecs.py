@@ -78,13 +78,19 @@ def test_host_stop_drains_then_stops_and_reschedules(vpcd_factory, tmp_path):
     assert host in out.stdout
 
     # While the target drains (2 s), the task is DEACTIVATING and its
-    # process has not been signalled yet.
+    # process has not been signalled yet. One snapshot gives both views.
     def deactivating():
-        return [t for t in all_tasks(v)
-                if t["id"] == victim["id"] and t["last_status"] == "DEACTIVATING"]
-    t = wait_for("DEACTIVATING", deactivating, v, timeout=5)[0]
-    assert alive(victim["pid"])
-    assert any(x["state"] == "draining" for x in v.targets(TG))
+        st = v.stack()
+        tasks = [t for t in st["services"][0]["tasks"]
+                 if t["id"] == victim["id"] and t["last_status"] == "DEACTIVATING"]
+        return tasks and st
+    st = wait_for("DEACTIVATING", deactivating, v, timeout=5)
+    targets = next(g["targets"] for g in st["target_groups"] if g["name"] == TG)
+    assert [x["state"] for x in targets
+            if x["id"] == victim["address"]] == ["draining"], targets
+    was_alive = alive(victim["pid"])
+    # Signals come only after DEACTIVATING: if it still is, the process lived.
+    assert was_alive or not deactivating()
 
     def stopped():
         return [t for t in all_tasks(v)
