@@ -154,27 +154,26 @@ static void print_lbs(json_t *stack)
 		json_array_foreach(json_object_get(lb, "listeners"), j, l)
 		{
 			printf("    listener %s:%lld\n", str(l, "protocol"), num(l, "port"));
-			printf("      %-8s  %-40s  %s\n", "PRIORITY", "CONDITIONS", "FORWARD TO");
+			printf("      %-8s  %-40s  %s\n", "PRIORITY", "CONDITIONS", "ACTION");
 			json_array_foreach(json_object_get(l, "rules"), k, r)
 			{
 				char cond[256] = "";
 				size_t off = 0;
-				json_t *c = json_array_get(json_object_get(r, "conditions"), 0);
-				json_array_foreach(json_object_get(c, "values"), x, v)
+				json_array_foreach(json_object_get(r, "conditions"), x, v)
 				{
-					int n = snprintf(cond + off, sizeof(cond) - off, "%shost=%s",
-							 off ? "," : "", json_string_value(v));
+					int n = snprintf(cond + off, sizeof(cond) - off, "%s%s",
+							 off ? " " : "", str(v, "summary"));
 					if (n < 0 || (size_t)n >= sizeof(cond) - off)
 						break;
 					off += (size_t)n;
 				}
 				printf("      %-8lld  %-40s  %s\n", num(r, "priority"), cond,
 				       str(json_array_get(json_object_get(r, "actions"), 0),
-					   "target_group"));
+					   "description"));
 			}
 			printf("      %-8s  %-40s  %s\n", "default", "-",
 			       str(json_array_get(json_object_get(l, "default_actions"), 0),
-				   "target_group"));
+				   "description"));
 		}
 	}
 }
@@ -210,18 +209,20 @@ static void print_services(json_t *stack)
 	size_t i, j;
 	printf("\nHOSTS\n");
 	json_array_foreach(json_object_get(stack, "hosts"), i, h)
-		printf("  %s  %s  %lld tasks\n", str(h, "id"), str(h, "az"), num(h, "tasks"));
+		printf("  %s  %s  %-7s  %lld tasks\n", str(h, "id"), str(h, "az"), str(h, "status"),
+		       num(h, "tasks"));
 	printf("\nSERVICES\n");
 	json_array_foreach(json_object_get(stack, "services"), i, s)
 	{
 		printf("  %s  desired %lld  running %lld  pending %lld\n", str(s, "name"),
 		       num(s, "desired"), num(s, "running"), num(s, "pending"));
-		printf("    %-32s  %-15s  %-11s  %-8s  %s\n", "TASK", "ADDRESS", "AZ", "PID",
-		       "STATUS");
+		printf("    %-32s  %-15s  %-11s  %-8s  %-9s  %-7s  %s\n", "TASK", "ADDRESS", "AZ",
+		       "PID", "HEALTH", "LAUNCH", "STATUS");
 		json_array_foreach(json_object_get(s, "tasks"), j, t)
 		{
-			printf("    %-32s  %-15s  %-11s  %-8lld  %s", str(t, "id"),
+			printf("    %-32s  %-15s  %-11s  %-8lld  %-9s  %-7s  %s", str(t, "id"),
 			       str(t, "address"), str(t, "az"), num(t, "pid"),
+			       str(t, "health_status"), str(t, "launch_type"),
 			       str(t, "last_status"));
 			if (json_is_string(json_object_get(t, "stopped_reason")))
 				printf(" (%s)", str(t, "stopped_reason"));

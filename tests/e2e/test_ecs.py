@@ -115,6 +115,11 @@ def test_host_stop_drains_then_stops_and_reschedules(vpcd_factory, tmp_path):
     running = wait_for("2 running tasks again", lambda: len(v.tasks()) == 2 and v.tasks(), v)
     assert host not in {x["host"] for x in running}
 
+    out = subprocess.run([VPCD, "status", "--api", v.api], capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    assert any(host in line and "STOPPED" in line for line in out.splitlines()), out
+    assert "HEALTH" in out and "LAUNCH" in out
+
     again = subprocess.run([VPCD, "host", "stop", host, "--api", v.api],
                            capture_output=True, text=True, timeout=10)
     assert again.returncode == 1 and "already stopped" in again.stderr
