@@ -47,22 +47,109 @@ static json_t *addr_json(uint32_t addr)
 	return json_string(addr4_str(addr, buf));
 }
 
+/* An action as ELBv2 describes it, plus "description", one line for status. */
 static json_t *action_json(const struct model *m, const struct model_action *a)
 {
+	char d[512];
+	size_t o = 0;
+	json_t *j;
+
+	if (a->type == MODEL_ACTION_FIXED_RESPONSE) {
+		char code[8];
+		snprintf(code, sizeof(code), "%d", a->status);
+		snprintf(d, sizeof(d), "fixed-response %d", a->status);
+		return json_pack("{s:s, s:{s:s, s:s?, s:s?}, s:s}", "type", "fixed-response",
+				 "fixed_response_config", "status_code", code, "content_type",
+				 a->content_type, "message_body", a->body, "description", d);
+	}
+	if (a->type == MODEL_ACTION_REDIRECT) {
+		snprintf(d, sizeof(d), "redirect %d to %s://%s:%s%s?%s", a->status,
+			 a->rd_protocol ? a->rd_protocol : "#{protocol}",
+			 a->rd_host ? a->rd_host : "#{host}", a->rd_port ? a->rd_port : "#{port}",
+			 a->rd_path ? a->rd_path : "/#{path}", a->rd_query ? a->rd_query : "#{query}");
+		return json_pack("{s:s, s:{s:s, s:s?, s:s?, s:s?, s:s?, s:s?}, s:s}", "type",
+				 "redirect", "redirect_config", "status_code",
+				 a->status == 301 ? "HTTP_301" : "HTTP_302", "protocol", a->rd_protocol,
+				 "port", a->rd_port, "host", a->rd_host, "path", a->rd_path, "query",
+				 a->rd_query, "description", d);
+	}
+	if (a->target_group < 0)
+		return json_pack("{s:s}", "type", "forward");
 	const struct model_target_group *tg = &m->tgs[a->target_group];
-	return json_pack("{s:s, s:s, s:s}", "type", "forward", "target_group", tg->name,
-			 "target_group_arn", tg->arn);
+	j = json_pack("{s:s, s:s, s:s}", "type", "forward", "target_group", tg->name,
+		      "target_group_arn", tg->arn);
+	o = (size_t)snprintf(d, sizeof(d), "forward to %s", tg->name);
+	if (j && a->nfwd > 0) {
+		json_t *tgs = json_array();
+		o = (size_t)snprintf(d, sizeof(d), "forward to ");
+		for (size_t i = 0; i < a->nfwd; i++) {
+			const struct model_target_group *t = &m->tgs[a->fwd_tgs[i]];
+			json_array_append_new(tgs, json_pack("{s:s, s:s, s:i}", "target_group",
+							     t->name, "target_group_arn", t->arn,
+							     "weight", a->fwd_weights[i]));
+			if (o < sizeof(d))
+				o += (size_t)snprintf(d + o, sizeof(d) - o, "%s%s:%d", i ? "," : "",
+						      t->name, a->fwd_weights[i]);
+		}
+		json_object_set_new(
+		    j, "forward_config",
+		    json_pack("{s:o, s:{s:b, s:i}}", "target_groups", tgs,
+			      "target_group_stickiness_config", "enabled", a->tg_sticky,
+			      "duration_seconds", a->tg_sticky_s));
+	}
+	if (j && a->tg_sticky && o < sizeof(d))
+		snprintf(d + o, sizeof(d) - o, " (sticky %ds)", a->tg_sticky_s);
+	if (j)
+		json_object_set_new(j, "description", json_string(d));
+	return j;
 }
 
 static json_t *rule_json(const struct model *m, const struct model_rule *r)
 {
+	static const char *const fields[] = {"host-header",	    "path-pattern",
+					     "http-header",	    "http-request-method",
+					     "query-string",	    "source-ip"};
+	static const char *const short_names[] = {"host", "path", "header", "method", "query",
+						  "source"};
 	json_t *conds = json_array();
 	for (size_t i = 0; i < r->nconds; i++) {
+		const struct model_condition *mc = &r->conds[i];
 		json_t *vals = json_array();
-		for (size_t j = 0; j < r->conds[i].nvalues; j++)
-			json_array_append_new(vals, json_string(r->conds[i].values[j]));
-		json_array_append_new(conds, json_pack("{s:s, s:o}", "field", "host-header",
-						       "values", vals));
+		char sum[256];
+		size_t o = 0;
+		for (size_t j = 0; j < mc->nvalues; j++) {
+			if (mc->field == MODEL_COND_QUERY_STRING)
+				json_array_append_new(vals, json_pack("{s:s?, s:s}", "key",
+								      mc->qs_keys[j], "value",
+								      mc->values[j]));
+			else
+				json_array_append_new(vals, json_string(mc->values[j]));
+			if (o < sizeof(sum))
+				o += (size_t)snprintf(sum + o, sizeof(sum) - o, "%s%s%s%s%s%s",
+						      j ? "," : short_names[mc->field],
+						      j ? "" : (mc->regex ? "~" : "="),
+						      mc->header_name && !j ? mc->header_name : "",
+						      mc->header_name && !j ? ":" : "",
+						      mc->qs_keys[j] ? mc->qs_keys[j] : "",
+						      mc->qs_keys[j] ? "=" : "");
+			if (o < sizeof(sum))
+				o += (size_t)snprintf(sum + o, sizeof(sum) - o, "%s", mc->values[j]);
+		}
+		for (size_t j = 0; j < mc->ncidrs; j++) {
+			char ab[16], c[24];
+			snprintf(c, sizeof(c), "%s/%u", addr4_str(mc->cidrs[j].addr, ab),
+				 mc->cidrs[j].prefix);
+			json_array_append_new(vals, json_string(c));
+			if (o < sizeof(sum))
+				o += (size_t)snprintf(sum + o, sizeof(sum) - o, "%s%s",
+						      j ? "," : "source=", c);
+		}
+		if (o == 0)
+			sum[0] = 0;
+		json_array_append_new(conds, json_pack("{s:s, s:s?, s:b, s:o, s:s}", "field",
+						       fields[mc->field], "http_header_name",
+						       mc->header_name, "regex", mc->regex, "values",
+						       vals, "summary", sum));
 	}
 	return json_pack("{s:s, s:s, s:i, s:o, s:[o]}", "logical_id", r->logical, "arn", r->arn,
 			 "priority", r->priority, "conditions", conds, "actions",
