@@ -197,3 +197,19 @@ def test_metrics_count_requests(rules):
     healthy = [k for k in after if k.startswith("HealthyHostCount{") and "rules-b" in k][0]
     assert after[healthy] == 1
     assert tgb["name"] == "rules-b"
+
+
+def test_status_and_stack_json_describe_rules(rules):
+    import subprocess
+    from conftest import VPCD
+    out = subprocess.run([VPCD, "status", "--api", rules.api], capture_output=True, text=True,
+                         timeout=10, check=True).stdout
+    assert "fixed-response 418" in out
+    assert "forward to rules-a:1,rules-b:3" in out
+    assert "header=x-route:b*" in out
+    listener = rules.stack()["load_balancers"][0]["listeners"][0]
+    redirect = [r for r in listener["rules"] if r["priority"] == 2][0]["actions"][0]
+    assert redirect["redirect_config"]["status_code"] == "HTTP_301"
+    query = [r for r in listener["rules"] if r["priority"] == 5][0]["conditions"][0]
+    assert query["field"] == "query-string"
+    assert query["values"] == [{"key": "mode", "value": "q*"}]
