@@ -46,25 +46,26 @@ static json_t *container_json(const struct api_sources *src, const struct ecs_ta
 	snprintf(docker_name, sizeof(docker_name), "ecs-%s-%s-%s-%.20s",
 	         td && td->family ? td->family : "task", td_revision(td ? td->arn : NULL), c->name,
 	         t->id);
-	snprintf(arn, sizeof(arn), "arn:aws:ecs:%s:%s:container/%s/%s/%08llx-%04llx-%04llx-%04llx-%012llx",
+	snprintf(arn, sizeof(arn),
+	         "arn:aws:ecs:%s:%s:container/%s/%s/%08llx-%04llx-%04llx-%04llx-%012llx",
 	         m->region ? m->region : "", m->account ? m->account : "",
 	         cl && cl->name ? cl->name : "default", t->id, (unsigned long long)(h >> 32),
 	         (unsigned long long)((h >> 16) & 0xffff), (unsigned long long)(h & 0xffff),
 	         (unsigned long long)((h >> 48) & 0xffff),
 	         (unsigned long long)(fnv(t->id, h) & 0xffffffffffffull));
-	labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", "com.amazonaws.ecs.cluster",
-	                   cl && cl->name ? cl->name : "default", "com.amazonaws.ecs.container-name",
-	                   c->name, "com.amazonaws.ecs.task-arn", t->arn,
-	                   "com.amazonaws.ecs.task-definition-family",
-	                   td && td->family ? td->family : "", "com.amazonaws.ecs.task-definition-version",
-	                   td_revision(td ? td->arn : NULL));
+	labels = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s}", "com.amazonaws.ecs.cluster",
+	    cl && cl->name ? cl->name : "default", "com.amazonaws.ecs.container-name", c->name,
+	    "com.amazonaws.ecs.task-arn", t->arn, "com.amazonaws.ecs.task-definition-family",
+	    td && td->family ? td->family : "", "com.amazonaws.ecs.task-definition-version",
+	    td_revision(td ? td->arn : NULL));
 	nets = json_pack("[{s:s, s:[s], s:i}]", "NetworkMode",
 	                 td && td->network_mode ? td->network_mode : "awsvpc", "IPv4Addresses",
 	                 addr4_str(t->addr, addr), "AttachmentIndex", 0);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:o}", "DockerId", docker_id,
-	              "Name", c->name, "DockerName", docker_name, "Image", c->image, "Labels", labels,
-	              "DesiredStatus", t->desired_status, "KnownStatus", c->known_status, "Type",
-	              "NORMAL", "ContainerARN", arn, "Networks", nets);
+	              "Name", c->name, "DockerName", docker_name, "Image", c->image, "Labels",
+	              labels, "DesiredStatus", t->desired_status, "KnownStatus", c->known_status,
+	              "Type", "NORMAL", "ContainerARN", arn, "Networks", nets);
 	if (o && c->exit_code >= 0)
 		json_object_set_new(o, "ExitCode", json_integer(c->exit_code));
 	if (o && c->health)
@@ -105,7 +106,8 @@ json_t *api_metadata_json(const struct api_sources *src, const char *tail)
 		n = META_MAX_CONTAINERS;
 	if (!task) {
 		for (size_t i = 0; i < n; i++)
-			if (!cname || (strlen(cs[i].name) == clen && !memcmp(cs[i].name, cname, clen)))
+			if (!cname ||
+			    (strlen(cs[i].name) == clen && !memcmp(cs[i].name, cname, clen)))
 				return container_json(src, &t, &cs[i]);
 		return NULL;
 	}
@@ -114,7 +116,8 @@ json_t *api_metadata_json(const struct api_sources *src, const char *tail)
 		const struct model_service *sv = &m->services[t.service];
 		const struct model_task_def *td =
 		    sv->task_def >= 0 ? &m->task_defs[sv->task_def] : NULL;
-		const struct model_cluster *cl = sv->cluster >= 0 ? &m->clusters[sv->cluster] : NULL;
+		const struct model_cluster *cl =
+		    sv->cluster >= 0 ? &m->clusters[sv->cluster] : NULL;
 		const char *status = t.last_status;
 		arr = json_array();
 		for (size_t i = 0; i < n; i++)

@@ -112,11 +112,11 @@ struct ecs_task {
 	size_t nprocs, nalive;
 	struct loop_timer kill_timer;
 	struct ecs *e;
-	struct ecs_hc *hcs;	     /* one per container */
-	size_t draining;	     /* targets not yet reported unused */
+	struct ecs_hc *hcs;            /* one per container */
+	size_t draining;               /* targets not yet reported unused */
 	struct loop_timer drain_timer; /* deregistration delay fallback */
-	uint32_t elb_unhealthy;	     /* bit i: service lb i reports unhealthy */
-	char elb_tg_arn[256];	     /* the first unhealthy target group */
+	uint32_t elb_unhealthy;        /* bit i: service lb i reports unhealthy */
+	char elb_tg_arn[256];          /* the first unhealthy target group */
 	struct loop_timer grace_timer; /* re-checks health when the grace ends */
 };
 
@@ -143,11 +143,11 @@ struct ecs {
 	char exe_dir[PATH_MAX];
 	struct ecs_host *hosts;
 	size_t nhosts;
-	int *asg_launched; /* hosts ever launched per ASG, for new ids */
+	int *asg_launched;       /* hosts ever launched per ASG, for new ids */
 	char metadata_base[128]; /* admin API URL for ECS_CONTAINER_METADATA_URI_V4 */
-	struct ecs_pool *pools; /* one per model subnet */
-	struct ecs_svc *svcs;   /* one per model service */
-	struct ecs_task **live; /* oldest first */
+	struct ecs_pool *pools;  /* one per model subnet */
+	struct ecs_svc *svcs;    /* one per model service */
+	struct ecs_task **live;  /* oldest first */
 	size_t nlive, caplive;
 	struct ecs_task *stopped[ECS_STOPPED_KEEP]; /* oldest first */
 	size_t nstopped;
@@ -647,8 +647,7 @@ static void task_hc_stop(struct ecs *e, struct ecs_task *t)
 static void task_check_health(struct ecs *e, struct ecs_task *t)
 {
 	uint64_t now = loop_now_ms(e->loop);
-	uint64_t grace_end =
-	    t->started_ms + (uint64_t)e->m->services[t->service].grace_s * 1000u;
+	uint64_t grace_end = t->started_ms + (uint64_t)e->m->services[t->service].grace_s * 1000u;
 	bool bad_ctr = task_health(e, t) == ECS_HEALTH_UNHEALTHY;
 	char reason[320];
 
@@ -664,8 +663,8 @@ static void task_check_health(struct ecs *e, struct ecs_task *t)
 	if (bad_ctr)
 		snprintf(reason, sizeof(reason), "Task failed container health checks");
 	else
-		snprintf(reason, sizeof(reason), "Task failed ELB health checks in (target-group %s)",
-		         t->elb_tg_arn);
+		snprintf(reason, sizeof(reason),
+		         "Task failed ELB health checks in (target-group %s)", t->elb_tg_arn);
 	log_warn("ecs: task %s of service %s: %s", t->id, svc_name(e, t->service), reason);
 	task_begin_stop(e, t, "ServiceSchedulerInitiated", reason, 0);
 }
@@ -715,8 +714,8 @@ static void hc_run(struct ecs *e, struct ecs_hc *h)
 	ecs_proc_env_free(env);
 	if (pid < 0) {
 		/* A check that cannot run is a failed check, as in Docker. */
-		bool start = loop_now_ms(e->loop) <
-		             t->started_ms + (uint64_t)c->hc_start_period_s * 1000u;
+		bool start =
+		    loop_now_ms(e->loop) < t->started_ms + (uint64_t)c->hc_start_period_s * 1000u;
 		log_warn("ecs: task %s container %s: health check: %s", t->id, cname, reason);
 		h->status = ecs_health_step(h->status, &h->fails, false, start, c->hc_retries);
 		loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_interval_s * 1000u);
@@ -1571,7 +1570,9 @@ size_t ecs_task_containers(const struct ecs *e, const char *id, struct ecs_task_
 		    .image = c && c->image ? c->image : "",
 		    .index = (int)i,
 		    .pid = p->alive ? (int)p->pid : 0,
-		    .known_status = p->alive ? "RUNNING" : p->pid ? "STOPPED" : "PENDING",
+		    .known_status = p->alive ? "RUNNING"
+		                    : p->pid ? "STOPPED"
+		                             : "PENDING",
 		    .exit_code = !p->alive && p->pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1,
 		    .health = c && c->hc_argv && t->hcs ? ecs_health_str(t->hcs[i].status) : NULL,
 		};

@@ -72,8 +72,8 @@ void ecs_target_health(struct ecs *e, int tg, uint32_t addr, uint16_t port,
 int ecs_host_stop(struct ecs *e, const char *id);
 
 /* Stops every task (deregister, SIGTERM, SIGKILL after min(stop timeout,
- * 10 s); no wait for the deregistration delay) and calls done(data) from the loop when no child is left. No task
- * is started after this. */
+ * 10 s); no wait for the deregistration delay) and calls done(data) from the loop when no child is
+ * left. No task is started after this. */
 void ecs_shutdown(struct ecs *e, void (*done)(void *data), void *data);
 /* Frees everything; children still alive get SIGKILL (not waited for). */
 void ecs_free(struct ecs *e);
@@ -117,11 +117,11 @@ size_t ecs_hosts(const struct ecs *e, struct ecs_host_info *out, size_t cap); /*
 struct ecs_container_info {
 	const char *name;
 	const char *image;
-	int index;		  /* in the task definition */
-	int pid;		  /* 0 when not running */
+	int index;                /* in the task definition */
+	int pid;                  /* 0 when not running */
 	const char *known_status; /* PENDING, RUNNING, STOPPED */
-	int exit_code;		  /* -1 while running or when killed by a signal */
-	const char *health;	  /* HEALTHY, UNHEALTHY, UNKNOWN; NULL without a check */
+	int exit_code;            /* -1 while running or when killed by a signal */
+	const char *health;       /* HEALTHY, UNHEALTHY, UNKNOWN; NULL without a check */
 };
 /* Looks up a live or recently stopped task by id: fills *task and up to cap
  * containers. Returns the task's container count, 0 for an unknown id. */

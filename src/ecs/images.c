@@ -49,13 +49,14 @@ static int image_parse(const char *key, json_t *o, struct ecs_image *e, char *er
 	json_object_foreach(o, k, v)
 	{
 		if (strcmp(k, "argv") && strcmp(k, "env") && strcmp(k, "workdir")) {
-			snprintf(err, errlen, "image \"%s\": unknown key \"%s\" (argv, env, workdir)",
-			         key, k);
+			snprintf(err, errlen,
+			         "image \"%s\": unknown key \"%s\" (argv, env, workdir)", key, k);
 			return -EINVAL;
 		}
 	}
 	if (!json_is_array(argv) || json_array_size(argv) == 0) {
-		snprintf(err, errlen, "image \"%s\": argv must be a non-empty list of strings", key);
+		snprintf(err, errlen, "image \"%s\": argv must be a non-empty list of strings",
+		         key);
 		return -EINVAL;
 	}
 	e->key = strdup(key);
@@ -84,7 +85,8 @@ static int image_parse(const char *key, json_t *o, struct ecs_image *e, char *er
 		json_object_foreach(env, k, v)
 		{
 			if (!json_is_string(v)) {
-				snprintf(err, errlen, "image \"%s\": env.%s must be a string", key, k);
+				snprintf(err, errlen, "image \"%s\": env.%s must be a string", key,
+				         k);
 				return -EINVAL;
 			}
 			e->env[e->nenv].key = strdup(k);
@@ -119,8 +121,9 @@ int ecs_images_parse(const char *text, struct ecs_images **out, char *err, size_
 		return -EINVAL;
 	}
 	if (!json_is_object(root)) {
-		snprintf(err, errlen, "expected an object: image name or prefix -> {argv, env, "
-		                      "workdir}");
+		snprintf(err, errlen,
+		         "expected an object: image name or prefix -> {argv, env, "
+		         "workdir}");
 		rc = -EINVAL;
 		goto out;
 	}

@@ -749,7 +749,7 @@ static void test_host_stop_drains_until_unused(void)
 	 * the service is whole again, off the stopped host. */
 	ASSERT_EQ(ecs_hosts(e, h, 4), 3);
 	ASSERT_STR_EQ(h[0].id[0] == host[0] && strcmp(h[0].id, host) == 0 ? h[0].status
-	                                                                   : h[1].status,
+	                                                                  : h[1].status,
 	              "STOPPED");
 	ASSERT_STR_EQ(h[2].status, "ACTIVE");
 	ASSERT_STR_EQ(h[2].az, strcmp(h[0].id, host) == 0 ? h[0].az : h[1].az);

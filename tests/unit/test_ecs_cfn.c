@@ -128,8 +128,8 @@ static void test_fargate_services(void)
 
 	ASSERT_TRUE(fargate_of(BASE TASKDEF("") SERVICE("      LaunchType: FARGATE\n")));
 	ASSERT_TRUE(!fargate_of(BASE TASKDEF("") SERVICE("")));
-	ASSERT_TRUE(fargate_of(BASE TASKDEF("      RequiresCompatibilities: [FARGATE]\n")
-	                           SERVICE("")));
+	ASSERT_TRUE(
+	    fargate_of(BASE TASKDEF("      RequiresCompatibilities: [FARGATE]\n") SERVICE("")));
 	ASSERT_TRUE(!fargate_of(BASE TASKDEF("      RequiresCompatibilities: [EC2, FARGATE]\n")
 	                            SERVICE("")));
 	ASSERT_TRUE(!fargate_of(BASE TASKDEF("      RequiresCompatibilities: [FARGATE]\n")

@@ -60,11 +60,12 @@ static void test_images_parse_and_find(void)
 	char err[256];
 	const struct ecs_image *e;
 
-	ASSERT_EQ(ecs_images_parse("{\"example/a\": {\"argv\": [\"vpcd\", \"demo-app\"]},"
-	                           " \"example/a:v2\": {\"argv\": [\"v2\"], \"env\": {\"K\": \"V\"},"
-	                           " \"workdir\": \"/tmp\"}}",
-	                           &im, err, sizeof(err)),
-	          0);
+	ASSERT_EQ(
+	    ecs_images_parse("{\"example/a\": {\"argv\": [\"vpcd\", \"demo-app\"]},"
+	                     " \"example/a:v2\": {\"argv\": [\"v2\"], \"env\": {\"K\": \"V\"},"
+	                     " \"workdir\": \"/tmp\"}}",
+	                     &im, err, sizeof(err)),
+	    0);
 	if (!im)
 		return;
 	e = ecs_images_find(im, "example/a:latest");
@@ -80,9 +81,9 @@ static void test_images_parse_and_find(void)
 	ASSERT_STR_CONTAINS(err, "expected an object");
 	ASSERT_EQ(ecs_images_parse("{\"x\": {\"argv\": []}}", &im, err, sizeof(err)), -EINVAL);
 	ASSERT_STR_CONTAINS(err, "image \"x\": argv must be a non-empty list of strings");
-	ASSERT_EQ(ecs_images_parse("{\"x\": {\"argv\": [\"a\"], \"cmd\": 1}}", &im, err,
-	                           sizeof(err)),
-	          -EINVAL);
+	ASSERT_EQ(
+	    ecs_images_parse("{\"x\": {\"argv\": [\"a\"], \"cmd\": 1}}", &im, err, sizeof(err)),
+	    -EINVAL);
 	ASSERT_STR_CONTAINS(err, "unknown key \"cmd\"");
 	ASSERT_EQ(ecs_images_parse("{\"x\": ", &im, err, sizeof(err)), -EINVAL);
 	ASSERT_STR_CONTAINS(err, "line 1");
