@@ -344,7 +344,8 @@ def render(args, note, targets, scenarios, results, idle, backends, vp_alive):
            f"Each cell: wrk -t1, {args.duration} s (after a 1 s warm-up), best of {args.rounds}. "
            "One worker each (haproxy nbthread 1, nginx worker_processes 1, vpcd's one loop); "
            f"backends: 2 vpcd tasks running nginx `return 200 ok` ({', '.join(f'{a}:{p}' for a, p in backends)}). "
-           "direct = wrk straight to one backend task (the ceiling). Latency in ms. "
+           "direct = wrk straight to one backend task (the ceiling; not in post1m, where the "
+           "backends, which read each 1 MiB body in full, are the bottleneck and the proxies use both). Latency in ms. "
            "Peak RSS = VmHWM of the proxy's processes during the cell (reset before it). "
            "CPU µs/req = the proxy's user+system CPU time during the cell over the requests done "
            "(for direct: the backend's); it is the least noisy column on a shared machine.", "",
