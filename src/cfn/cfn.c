@@ -425,7 +425,7 @@ static struct cfn_node *ref_value(struct cfn_ctx *c, const char *name, const str
 	int ri = cfn_res_find(c, name);
 	if (ri >= 0 && (c->in_conditions || c->no_res_refs)) {
 		cfn_error_at(c, at, path, "%s can refer only to parameters, not to the resource %s",
-		             c->in_conditions ? "Conditions" : c->where, name);
+		             c->no_res_refs ? c->where : "Conditions", name);
 		return NULL;
 	}
 	if (ri < 0 || !c->res[ri].active)
@@ -442,7 +442,7 @@ static struct cfn_node *getatt_value(struct cfn_ctx *c, const char *res, const c
 	int ri = cfn_res_find(c, res);
 	if (ri >= 0 && (c->in_conditions || c->no_res_refs)) {
 		cfn_error_at(c, at, path, "%s can refer only to parameters, not to the resource %s",
-		             c->in_conditions ? "Conditions" : c->where, res);
+		             c->no_res_refs ? c->where : "Conditions", res);
 		return NULL;
 	}
 	if (ri < 0 || !c->res[ri].active) {
@@ -873,7 +873,7 @@ static struct cfn_node *fn_importvalue(struct cfn_ctx *c, struct cfn_node *fn, s
 {
 	if (c->in_conditions || c->no_res_refs) {
 		cfn_error_at(c, fn, path, "Fn::ImportValue cannot be used in %s",
-		             c->in_conditions ? "Conditions" : c->where);
+		             c->no_res_refs ? c->where : "Conditions");
 		return NULL;
 	}
 	bool saved = c->no_res_refs;
@@ -1370,6 +1370,11 @@ static void params_load(struct cfn_ctx *c, const char *const *kv_in, size_t nkv,
 		ps = NULL;
 	}
 	c->nparams = ps ? ps->n : 0;
+	if (c->nparams > 200)
+		cfn_error_at(c, ps, "Parameters",
+		             "Template format error: Number of parameters, %zu, is greater than "
+		             "maximum allowed, 200",
+		             c->nparams);
 	c->params = cfn_arena_alloc(&c->a, (c->nparams + 1) * sizeof(*c->params));
 	for (size_t i = 0; i < c->nparams; i++) {
 		struct cfn_param *p = &c->params[i];
@@ -1609,6 +1614,11 @@ static void resources_load(struct cfn_ctx *c)
 		    "Template format error: At least one Resources member must be defined.");
 		return;
 	}
+	if (rs->n > 500)
+		cfn_error_at(c, rs, "Resources",
+		             "Template format error: Number of resources, %zu, is greater than "
+		             "maximum allowed, 500",
+		             rs->n);
 	c->nres = rs->n;
 	c->res = cfn_arena_alloc(&c->a, rs->n * sizeof(*c->res));
 	for (size_t i = 0; i < rs->n; i++) {
@@ -1878,6 +1888,11 @@ static void outputs_eval(struct cfn_ctx *c)
 		return;
 	}
 	struct model *m = c->m;
+	if (os->n > 200)
+		cfn_error_at(c, os, "Outputs",
+		             "Template format error: Number of outputs, %zu, is greater than "
+		             "maximum allowed, 200",
+		             os->n);
 	m->outputs = calloc(os->n ? os->n : 1, sizeof(*m->outputs));
 	if (!m->outputs)
 		abort();
@@ -1986,6 +2001,174 @@ static void conditions_load(struct cfn_ctx *c)
 
 /* Every condition is checked, used or not (after the resource list is known,
  * so a Ref to a resource gets the right message). */
+/* ---------- Rules ---------- */
+
+/* A scalar or list value of a rule function's argument, as strings. */
+static struct cfn_node *rule_value(struct cfn_ctx *c, struct cfn_node *n, const char *path)
+{
+	struct cfn_node *v = eval(c, n, path);
+	if (v && is_scalar(v)) {
+		struct cfn_node *l = cfn_node_new(&c->a, CFN_LIST, v->line, v->col);
+		cfn_node_push(&c->a, l, v);
+		return l;
+	}
+	if (v && v->type == CFN_LIST) {
+		for (size_t i = 0; i < v->n; i++)
+			if (!is_scalar(v->items[i])) {
+				cfn_error_at(c, v, path, "expected a list of strings, found %s",
+				             found_desc(c, v->items[i]));
+				return NULL;
+			}
+		return v;
+	}
+	if (v)
+		cfn_error_at(c, v, path, "expected a string or a list of strings, found %s",
+		             found_desc(c, v));
+	return NULL;
+}
+
+static bool in_list(const struct cfn_node *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->items[i]->str, s) == 0)
+			return true;
+	return false;
+}
+
+/* A rule-specific condition: Fn::Equals, Fn::And, Fn::Or, Fn::Not,
+ * Fn::Contains, Fn::EachMemberEquals, Fn::EachMemberIn over parameter
+ * values; 1, 0, or -1 after an error. */
+static int rule_eval(struct cfn_ctx *c, struct cfn_node *n, const char *path)
+{
+	if (n->type != CFN_MAP || n->n != 1) {
+		cfn_error_at(c, n, path, "a rule condition must be a rule function, found %s",
+		             found_desc(c, n));
+		return -1;
+	}
+	const char *fn = n->entries[0].key;
+	struct cfn_node *arg = n->entries[0].val;
+	if (strcmp(fn, "Fn::And") == 0 || strcmp(fn, "Fn::Or") == 0) {
+		bool is_and = fn[4] == 'A';
+		if (!fn_args(c, arg, 2, 10, fn, path, "a list of 2 to 10 conditions"))
+			return -1;
+		int acc = is_and;
+		for (size_t i = 0; i < arg->n; i++) {
+			int v = rule_eval(c, arg->items[i], path);
+			if (v < 0)
+				return -1;
+			acc = is_and ? (acc && v) : (acc || v);
+		}
+		return acc;
+	}
+	if (strcmp(fn, "Fn::Not") == 0) {
+		if (!fn_args(c, arg, 1, 1, fn, path, "[condition]"))
+			return -1;
+		int v = rule_eval(c, arg->items[0], path);
+		return v < 0 ? -1 : !v;
+	}
+	if (strcmp(fn, "Fn::Equals") == 0)
+		return cond_eval(c, n, path);
+	if (strcmp(fn, "Fn::Contains") == 0 || strcmp(fn, "Fn::EachMemberEquals") == 0 ||
+	    strcmp(fn, "Fn::EachMemberIn") == 0) {
+		if (!fn_args(c, arg, 2, 2, fn, path, "two arguments"))
+			return -1;
+		struct cfn_node *a = rule_value(c, arg->items[0], path);
+		struct cfn_node *b = rule_value(c, arg->items[1], path);
+		if (!a || !b)
+			return -1;
+		if (strcmp(fn, "Fn::Contains") == 0) /* [list, string] */
+			return b->n == 1 && in_list(a, b->items[0]->str);
+		if (strcmp(fn, "Fn::EachMemberEquals") == 0) { /* [list, string] */
+			for (size_t i = 0; i < a->n; i++)
+				if (b->n != 1 || strcmp(a->items[i]->str, b->items[0]->str) != 0)
+					return 0;
+			return 1;
+		}
+		for (size_t i = 0; i < a->n; i++) /* EachMemberIn [list, list] */
+			if (!in_list(b, a->items[i]->str))
+				return 0;
+		return 1;
+	}
+	if (strcmp(fn, "Fn::ValueOf") == 0 || strcmp(fn, "Fn::ValueOfAll") == 0 ||
+	    strcmp(fn, "Fn::RefAll") == 0) {
+		cfn_error_at(c, n, path,
+		             "%s looks up resources of the account, which vpcd does not have", fn);
+		return -1;
+	}
+	static const char *const fns[] = {"Fn::And",      "Fn::Or",
+	                                  "Fn::Not",      "Fn::Equals",
+	                                  "Fn::Contains", "Fn::EachMemberEquals",
+	                                  "Fn::EachMemberIn"};
+	const char *dym = cfn_did_you_mean(fn, fns, sizeof(fns) / sizeof(fns[0]));
+	cfn_error_at(c, n, path, "%s is not a rule function%s%s%s", fn,
+	             dym ? " (did you mean " : "", dym ? dym : "", dym ? "?)" : "");
+	return -1;
+}
+
+/* Rules: each whose RuleCondition holds (or that has none) must have every
+ * Assert true; a false one is reported with its AssertDescription. They see
+ * parameters only. */
+static void rules_check(struct cfn_ctx *c)
+{
+	struct cfn_node *rs = cfn_node_get(c->root, "Rules");
+	if (!rs)
+		return;
+	if (rs->type != CFN_MAP) {
+		cfn_error_at(c, rs, "Rules", "expected an object, found %s", found_desc(c, rs));
+		return;
+	}
+	static const char *const rkeys[] = {"RuleCondition", "Assertions", NULL};
+	static const char *const akeys[] = {"Assert", "AssertDescription", NULL};
+	static const char *const areq[] = {"Assert", NULL};
+	bool saved = c->in_conditions, saved_nr = c->no_res_refs;
+	const char *saved_where = c->where;
+	c->in_conditions = true;
+	c->no_res_refs = true;
+	c->where = "Rules";
+	for (size_t i = 0; i < rs->n; i++) {
+		const char *rp = cfn_arena_printf(&c->a, "Rules.%s", rs->entries[i].key);
+		struct cfn_node *r = rs->entries[i].val;
+		if (r->type != CFN_MAP) {
+			cfn_error_at(c, r, rp, "expected an object, found %s", found_desc(c, r));
+			continue;
+		}
+		cfn__check_keys(c, r, rp, rkeys, rkeys + 1, "rule property");
+		struct cfn_node *rc = cfn_node_get(r, "RuleCondition");
+		if (rc) {
+			int v = rule_eval(c, rc, path_key(c, rp, "RuleCondition"));
+			if (v <= 0)
+				continue;
+		}
+		struct cfn_node *as = cfn_node_get(r, "Assertions");
+		if (!as)
+			continue;
+		if (as->type != CFN_LIST) {
+			cfn_error_at(c, as, path_key(c, rp, "Assertions"), "expected a list, found %s",
+			             found_desc(c, as));
+			continue;
+		}
+		for (size_t k = 0; k < as->n; k++) {
+			const char *ap = path_idx(c, path_key(c, rp, "Assertions"), k);
+			struct cfn_node *a = as->items[k];
+			if (a->type != CFN_MAP || !cfn_node_get(a, "Assert")) {
+				cfn_error_at(c, a, ap, "an assertion is {Assert: ..., AssertDescription: "
+				                       "...}");
+				continue;
+			}
+			cfn__check_keys(c, a, ap, akeys, areq, "assertion property");
+			if (rule_eval(c, cfn_node_get(a, "Assert"), path_key(c, ap, "Assert")) != 0)
+				continue;
+			struct cfn_node *d = cfn_node_get(a, "AssertDescription");
+			cfn_error_at(c, cfn_node_get(a, "Assert"), path_key(c, ap, "Assert"),
+			             "Template error: rule %s failed: %s", rs->entries[i].key,
+			             d && is_scalar(d) ? d->str : "an assertion is false");
+		}
+	}
+	c->in_conditions = saved;
+	c->no_res_refs = saved_nr;
+	c->where = saved_where;
+}
+
 static void conditions_check(struct cfn_ctx *c)
 {
 	for (size_t i = 0; i < c->nconds; i++)
@@ -2036,9 +2219,6 @@ static void anatomy_check(struct cfn_ctx *c)
 	if (t)
 		cfn_error_at(c, t, "Transform",
 		             "transforms (SAM, LanguageExtensions, macros) are not supported");
-	if (cfn_node_get(c->root, "Rules"))
-		cfn_error_at(c, cfn_node_get(c->root, "Rules"), "Rules",
-		             "template Rules are not supported yet");
 	c->mappings = cfn_node_get(c->root, "Mappings");
 	if (c->mappings && c->mappings->type != CFN_MAP) {
 		cfn_error_at(c, c->mappings, "Mappings", "expected an object, found %s",
@@ -2159,6 +2339,7 @@ static struct cfn_ctx *doc_load(struct cfn_multi *mu, const char *name, const ch
 	conditions_load(c);
 	resources_load(c);
 	conditions_check(c);
+	rules_check(c);
 	resources_order(c);
 	resources_eval(c);
 	outputs_eval(c);

@@ -185,6 +185,56 @@ static void test_placement(void)
 	          "Outputs:\n  O: {Value: !If [No, x, !Ref AWS::NoValue]}\n");
 }
 
+static void test_rules(void)
+{
+	static const char t[] =
+	    "Parameters:\n"
+	    "  Env: {Type: String, Default: dev}\n"
+	    "  Size: {Type: String, Default: small}\n"
+	    "  Subs: {Type: CommaDelimitedList, Default: 'a,b'}\n"
+	    "Rules:\n"
+	    "  ProdIsBig:\n"
+	    "    RuleCondition: !Equals [!Ref Env, prod]\n"
+	    "    Assertions:\n"
+	    "      - Assert: !Not [!Equals [!Ref Size, small]]\n"
+	    "        AssertDescription: prod needs a big size\n"
+	    "  KnownSubnets:\n"
+	    "    Assertions:\n"
+	    "      - Assert: {'Fn::EachMemberIn': [!Ref Subs, [a, b, c]]}\n"
+	    "      - Assert: {'Fn::Contains': [[dev, prod], !Ref Env]}\n" RES;
+	ASSERT_OK(t);
+	const char *prod[] = {"Env=prod"};
+	ASSERT_ERR_P(t, prod, 1,
+	             "t.yaml:9:17: error: Rules.ProdIsBig.Assertions[0].Assert: Template error: rule "
+	             "ProdIsBig failed: prod needs a big size");
+	const char *ok[] = {"Env=prod", "Size=large"};
+	ASSERT_OK_P(t, ok, 2);
+	const char *subs[] = {"Subs=a,d"};
+	ASSERT_ERR_P(t, subs, 1, "rule KnownSubnets failed: an assertion is false");
+	const char *env[] = {"Env=test"};
+	ASSERT_ERR_P(t, env, 1, "rule KnownSubnets failed");
+	ASSERT_ERR("Rules:\n  R: {Assertions: [{Assert: {'Fn::EachMemberEquals': [[a, a], b]}}]}\n" RES,
+	           "rule R failed");
+	ASSERT_ERR("Rules:\n  R: {Assertions: [{Assert: {'Fn::Contians': [[a], a]}}]}\n" RES,
+	           "Fn::Contians is not a rule function (did you mean Fn::Contains?)");
+	ASSERT_ERR("Rules:\n  R: {Assertions: [{Assert: !Equals [!Ref C, x]}]}\n" RES,
+	           "Rules can refer only to parameters, not to the resource C");
+	ASSERT_ERR("Rules:\n  R: {RuleCondition: !Equals [a, a]}\n" RES,
+	           "missing required rule property Assertions");
+}
+
+static void test_limits(void)
+{
+	size_t cap = 600 * 40 + 64, o = 0;
+	char *t = malloc(cap);
+	o += (size_t)snprintf(t + o, cap - o, "Resources:\n");
+	for (int i = 0; i < 501; i++)
+		o += (size_t)snprintf(t + o, cap - o, "  C%d: {Type: AWS::ECS::Cluster}\n", i);
+	ASSERT_ERR(t, "Template format error: Number of resources, 501, is greater than maximum "
+	              "allowed, 500");
+	free(t);
+}
+
 static void test_pseudo_and_cidr(void)
 {
 	struct cfn_options o;
@@ -593,6 +643,8 @@ T_MAIN({
 	T_RUN(test_param_constraints);
 	T_RUN(test_param_missing_all_in_one);
 	T_RUN(test_placement);
+	T_RUN(test_rules);
+	T_RUN(test_limits);
 	T_RUN(test_pseudo_and_cidr);
 	T_RUN(test_import_value);
 	T_RUN(test_nested_stack);
