@@ -660,7 +660,8 @@ static size_t reply_short(struct answer *a, const struct dns_query *q, bool with
 		dns_writer_u16(&a->w, q->qclass);
 	}
 	if (q->edns.present)
-		dns_writer_opt(&a->w, DNS_EDNS_OUR_SIZE, (uint8_t)(a->rcode >> 4));
+		dns_writer_opt_do(&a->w, DNS_EDNS_OUR_SIZE, (uint8_t)(a->rcode >> 4),
+				  q->edns.do_bit);
 	return a->w.err ? 0 : a->w.len;
 }
 
@@ -738,7 +739,7 @@ size_t dns_answer_ex(const struct model *m, int vpc, const struct dns_answer_env
 	}
 	if (query.edns.present) {
 		a.w.cap = limit;
-		dns_writer_opt(&a.w, DNS_EDNS_OUR_SIZE, 0);
+		dns_writer_opt_do(&a.w, DNS_EDNS_OUR_SIZE, 0, query.edns.do_bit);
 	}
 	{
 		struct dns_header h = {

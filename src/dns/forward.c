@@ -157,7 +157,7 @@ size_t dns_forward_error(const struct dns_query *cq, int rcode, bool tc, uint8_t
 	dns_writer_u16(&w, cq->qtype);
 	dns_writer_u16(&w, cq->qclass);
 	if (cq->edns.present)
-		dns_writer_opt(&w, OUR_UDP_SIZE, (uint8_t)(rcode >> 4));
+		dns_writer_opt_do(&w, OUR_UDP_SIZE, (uint8_t)(rcode >> 4), cq->edns.do_bit);
 	return w.err ? 0 : w.len;
 }
 
@@ -223,7 +223,7 @@ size_t dns_forward_rewrite(const uint8_t *up, size_t uplen, uint32_t age,
 		return dns_forward_error(cq, DNS_RCODE(h.flags), true, out, limit);
 	if (cq->edns.present) {
 		w.cap = limit;
-		dns_writer_opt(&w, OUR_UDP_SIZE, 0);
+		dns_writer_opt_do(&w, OUR_UDP_SIZE, 0, cq->edns.do_bit);
 		arcount++;
 	}
 	h.id = cq->hdr.id;

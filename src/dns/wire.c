@@ -418,10 +418,16 @@ int dns_writer_rr_txt(struct dns_writer *w, const uint8_t *owner, uint32_t ttl, 
 
 void dns_writer_opt(struct dns_writer *w, uint16_t udp_size, uint8_t ext_rcode)
 {
+	dns_writer_opt_do(w, udp_size, ext_rcode, false);
+}
+
+void dns_writer_opt_do(struct dns_writer *w, uint16_t udp_size, uint8_t ext_rcode, bool do_bit)
+{
 	dns_writer_u8(w, 0); /* root owner */
 	dns_writer_u16(w, DNS_T_OPT);
 	dns_writer_u16(w, udp_size);
-	dns_writer_u32(w, (uint32_t)ext_rcode << 24); /* version 0, DO clear */
+	/* version 0; DO as the query had it (RFC 3225) */
+	dns_writer_u32(w, (uint32_t)ext_rcode << 24 | (do_bit ? 0x8000u : 0));
 	dns_writer_u16(w, 0);
 }
 

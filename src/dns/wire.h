@@ -152,6 +152,8 @@ void dns_writer_rr_raw(struct dns_writer *w, const uint8_t *owner, uint16_t type
 /* An EDNS0 OPT pseudo-record: root owner, class = our UDP size, TTL carries
  * the extended rcode bits and version 0. */
 void dns_writer_opt(struct dns_writer *w, uint16_t udp_size, uint8_t ext_rcode);
+/* The same with the DO bit (RFC 3225: echoed from the query). */
+void dns_writer_opt_do(struct dns_writer *w, uint16_t udp_size, uint8_t ext_rcode, bool do_bit);
 
 /* Text -> wire-form name. Accepts a trailing dot or none (names are always
  * taken as fully qualified), "." or "" for the root, \. and \ddd escapes.

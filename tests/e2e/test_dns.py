@@ -383,3 +383,14 @@ def test_tasks_resolve_through_the_vpc_resolver(env):
         time.sleep(0.1)
     assert f"{env.prefix}.1.9" in out and "a.in.example.com" in out, out
     assert any(a in out for a in lb_nodes(env)), out
+
+
+def test_edns_do_bit_echoed_and_badvers(env):
+    r = ask(env, f"a.{Z}", payload=1232, want_dnssec=True)
+    assert r.ednsflags & dns.flags.DO
+    r = ask(env, f"a.{Z}", payload=1232)
+    assert not r.ednsflags & dns.flags.DO
+    q = dns.message.make_query(f"a.{Z}", "A")
+    q.use_edns(1)  # EDNS version 1: we speak 0 (RFC 6891)
+    r = dns.query.udp(q, "127.0.0.1", port=env.dns_port, timeout=5)
+    assert r.rcode() == dns.rcode.BADVERS
