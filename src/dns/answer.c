@@ -366,24 +366,20 @@ static void add_multivalue(struct answer *a, int z, const int *idx, size_t n,
 	}
 }
 
-/* Answers the record sets of type t at src: a routing group (sets with a
- * SetIdentifier) by its policy, the plain set as it is. */
-static void add_type(struct answer *a, int z, const uint8_t *src, uint16_t t,
-		     const uint8_t *owner)
+/* Answers the routing group (record sets with a SetIdentifier) of type t
+ * at src by its policy. */
+static void add_group(struct answer *a, int z, const uint8_t *src, uint16_t t,
+		      const uint8_t *owner)
 {
 	const struct model *m = a->m;
 	int idx[GROUP_MAX];
 	size_t n = group_of(a, z, src, t, idx);
-	if (n > 0) {
-		if (m->records[idx[0]].routing == MODEL_ROUTING_MULTIVALUE)
-			add_multivalue(a, z, idx, n, owner);
-		else
-			add_record(a, z, (size_t)pick_set(a, idx, n), owner, -1);
+	if (n == 0)
 		return;
-	}
-	for (size_t i = 0; i < m->nrecords; i++)
-		if (record_at(m, z, i, src) && type_code(m->records[i].type) == t)
-			add_record(a, z, i, owner, -1);
+	if (m->records[idx[0]].routing == MODEL_ROUTING_MULTIVALUE)
+		add_multivalue(a, z, idx, n, owner);
+	else
+		add_record(a, z, (size_t)pick_set(a, idx, n), owner, -1);
 }
 
 /* The CNAME record set at src in zone z that answers (weighted and
@@ -630,11 +626,15 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 				continue;
 			if (t == 0 || (t != qtype && qtype != DNS_T_ANY))
 				continue;
-			for (size_t j = 0; j < i && !seen; j++) /* each type once */
-				seen = record_at(m, z, j, from) &&
+			if (!m->records[i].set_id) {
+				add_record(a, z, i, name, -1);
+				continue;
+			}
+			for (size_t j = 0; j < i && !seen; j++) /* each group once */
+				seen = m->records[j].set_id && record_at(m, z, j, from) &&
 				       type_code(m->records[j].type) == t;
 			if (!seen)
-				add_type(a, z, from, t, name);
+				add_group(a, z, from, t, name);
 		}
 		if (a->ancount == before)
 			add_negative(a, z, apex); /* NODATA */

@@ -417,11 +417,21 @@ static void pending_servfail(struct fwd_pending *p)
 		      dns_forward_error(&p->q, DNS_R_SERVFAIL, false, f->reply, sizeof(f->reply)));
 }
 
-/* An upstream's reply to p: checked, cached, rewritten for the client. */
+static void pending_try(struct fwd_pending *p);
+
+/* An upstream's reply to p: checked, cached, rewritten for the client. An
+ * upstream that fails (SERVFAIL, REFUSED, NOTIMP) lets the next one try,
+ * as a stub resolver does, until each was asked once. */
 static void pending_answer(struct fwd_pending *p, const uint8_t *msg, size_t len)
 {
 	struct dns_forward *f = p->f;
+	int rcode = len >= 4 ? msg[3] & 0xf : DNS_R_SERVFAIL;
 	size_t r;
+	if ((rcode == DNS_R_SERVFAIL || rcode == DNS_R_REFUSED || rcode == DNS_R_NOTIMP) &&
+	    p->tries < f->nup) {
+		pending_try(p);
+		return;
+	}
 	cache_put(f, &p->q, msg, len);
 	r = dns_forward_rewrite(msg, len, 0, &p->q, p->cl.tcp, f->reply, sizeof(f->reply));
 	if (r == 0)
@@ -445,7 +455,6 @@ static bool reply_matches(const struct fwd_pending *p, const uint8_t *msg, size_
 }
 
 static void on_tcp(struct loop *loop, struct loop_io *io, uint32_t events);
-static void pending_try(struct fwd_pending *p);
 
 static void on_udp(struct loop *loop, struct loop_io *io, uint32_t events)
 {
