@@ -14,6 +14,16 @@
  *   default VPC 172.31.0.0/16, the n-th distinct subnet id in the n-th AZ.
  * - AWS::EC2::SecurityGroupIngress/Egress resources add their rule to the
  *   group (not "no effect": the ALB enforces groups by source address).
+ * - Several stacks (cfn_load_many, nested stacks) become one model; each
+ *   document is evaluated on its own, then all are built together (see
+ *   docs/design.md). Logical ids are per stack; in the model two stacks may
+ *   hold the same logical id.
+ * - An unknown resource type is an error, or with allow_unknown a warning
+ *   and a resource whose Ref is its logical id and that does nothing.
+ * - AWS-specific parameter types check the id shape (prefix-hex) or the
+ *   region's AZs; there is no account, so every id of the right shape exists.
+ * - Rules: the functions that need the account (Fn::ValueOf, Fn::RefAll)
+ *   are reported as not available.
  * - Limits of the model today: listener rules take host-header conditions
  *   and one forward action; other fields and action types are reported as
  *   "not supported yet". Security-group rules with a source group or prefix

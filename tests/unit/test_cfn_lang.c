@@ -342,6 +342,15 @@ static void test_import_value(void)
 	ASSERT_STR_CONTAINS(r.errs, "Export with name net-subnet is already exported by stack net");
 	ASSERT_STR_CONTAINS(r.errs, "/net2.yaml:");
 	run_free(&r);
+	/* --param goes to every stack that declares it; one no stack declares is an error. */
+	const char *pv[1] = {"Nope=1"};
+	o.params = pv;
+	o.nparams = 1;
+	r = run_many(paths, 2, &o);
+	ASSERT_STR_CONTAINS(r.errs, "--param Nope: no stack has a parameter Nope");
+	run_free(&r);
+	o.params = NULL;
+	o.nparams = 0;
 	/* Errors name the file they are in. */
 	const char *bad[2] = {paths[0],
 	                      write_tmp("bad.yaml", "Resources:\n  X: {Type: AWS::ECS::Clust}\n")};
