@@ -19,9 +19,10 @@
 #include "core/addr.h"
 #include "core/log.h"
 #include "core/loop.h"
-#include "demo/demo_http.h"
+#include "http/http1.h"
 
 #define DEMO_IN_CAP (64 * 1024)     /* one request head must fit */
+#define DEMO_MAX_HEADERS 100
 #define DEMO_OUT_HIGH (1024 * 1024) /* stop reading while this much is unsent */
 #define DEMO_IDLE_MS 75000u
 #define DEMO_LINGER_MS 2000u
@@ -51,7 +52,7 @@ struct demo_conn {
 	int fd;
 	enum conn_state state;
 	uint64_t body_left;
-	struct demo_chunked chunk;
+	struct http_chunked chunk;
 	bool close_after; /* close once the current request is answered */
 	bool reading;
 	bool draining; /* answered and half-closed: discarding input until EOF */
@@ -109,7 +110,7 @@ static int respond(struct demo_conn *c, bool head_only, int code, const char *re
 
 /* /echo: the request head as received (method, target, version, headers),
  * so tests can see what a proxy added (X-Forwarded-For, ...). */
-static int respond_echo(struct demo_conn *c, const struct demo_req *r, bool head_only)
+static int respond_echo(struct demo_conn *c, const struct http_request *r, bool head_only)
 {
 	size_t cap = 64 + r->method.n + r->target.n, n = 0;
 	char *b;
@@ -130,7 +131,7 @@ static int respond_echo(struct demo_conn *c, const struct demo_req *r, bool head
 	return rc;
 }
 
-static int handle_request(struct demo_conn *c, const struct demo_req *r)
+static int handle_request(struct demo_conn *c, const struct http_request *r, bool keep_alive)
 {
 	struct demo_server *s = c->srv;
 	size_t plen = r->target.n;
@@ -141,7 +142,7 @@ static int handle_request(struct demo_conn *c, const struct demo_req *r)
 
 	if (q)
 		plen = (size_t)(q - r->target.p);
-	if (!r->keep_alive)
+	if (!keep_alive)
 		c->close_after = true;
 	if (plen == 1 && r->target.p[0] == '/') {
 		n = snprintf(body, sizeof(body), "hello from %s task on %s:%d\n", s->service,
@@ -228,9 +229,11 @@ static int conn_process(struct demo_conn *c)
 	while (off < c->nin && !(c->close_after && c->state == CONN_HEAD) &&
 	       c->nout < DEMO_OUT_HIGH) {
 		if (c->state == CONN_HEAD) {
-			struct demo_req r;
-			int n = demo_http_parse_head(c->in + off, c->nin - off, &r);
-			if (n == -2) {
+			struct http_header hs[DEMO_MAX_HEADERS];
+			struct http_request r = {.headers = hs, .maxheaders = DEMO_MAX_HEADERS};
+			struct http_framing f;
+			long n = http_parse_request(c->in + off, c->nin - off, &r);
+			if (n == HTTP_INCOMPLETE) {
 				if (c->nin - off >= DEMO_IN_CAP) {
 					c->close_after = true;
 					rc = respond(c, false, 431,
@@ -238,22 +241,27 @@ static int conn_process(struct demo_conn *c)
 				}
 				break;
 			}
-			if (n < 0) {
+			if (n == HTTP_HEAD_TOO_LARGE || n == HTTP_URI_TOO_LONG) {
+				c->close_after = true;
+				rc = respond(c, false, 431, "Request Header Fields Too Large", "", 0);
+				break;
+			}
+			if (n < 0 || http_request_framing(&r, &f) < 0) {
 				c->close_after = true;
 				rc = respond(c, false, 400, "Bad Request", "Bad Request\n", 12);
 				break;
 			}
-			if (handle_request(c, &r) < 0) {
+			if (handle_request(c, &r, f.keep_alive) < 0) {
 				rc = -1;
 				break;
 			}
 			off += (size_t)n;
-			if (r.chunked) {
+			if (f.kind == HTTP_BODY_CHUNKED) {
 				c->state = CONN_BODY_CHUNKED;
 				memset(&c->chunk, 0, sizeof(c->chunk));
-			} else if (r.content_length > 0) {
+			} else if (f.kind == HTTP_BODY_LENGTH && f.length > 0) {
 				c->state = CONN_BODY_LENGTH;
-				c->body_left = (uint64_t)r.content_length;
+				c->body_left = f.length;
 			}
 		} else if (c->state == CONN_BODY_LENGTH) {
 			size_t n = c->nin - off;
@@ -264,15 +272,17 @@ static int conn_process(struct demo_conn *c)
 			if (c->body_left == 0)
 				c->state = CONN_HEAD;
 		} else {
-			long n = demo_http_skip_chunked(&c->chunk, c->in + off, c->nin - off);
+			long n = http_chunked_parse(&c->chunk, c->in + off, c->nin - off, NULL);
 			if (n < 0) {
 				c->close_after = true;
 				c->state = CONN_HEAD;
 				break;
 			}
 			off += (size_t)n;
-			if (c->chunk.done)
+			if (http_chunked_done(&c->chunk))
 				c->state = CONN_HEAD;
+			else if (n == 0)
+				break;
 		}
 	}
 	memmove(c->in, c->in + off, c->nin - off);

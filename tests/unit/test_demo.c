@@ -1,7 +1,7 @@
-/* The demo app: its request reader (pure), the real server forked on a
- * high 127.0.0.x port (/, health, /echo, 404, keep-alive, pipelining,
- * bodies, SIGTERM -> exit 0), and `vpcd exec` replacing resolv.conf for its
- * command only. */
+/* The demo app: the real server forked on a high 127.0.0.x port (/, health,
+ * /echo, 404, keep-alive, pipelining, bodies, SIGTERM -> exit 0), and `vpcd
+ * exec` replacing resolv.conf for its command only. Its request parsing is
+ * src/http/http1.c, tested in test_http1.c. */
 #include "t.h"
 
 #include <errno.h>
@@ -16,125 +16,8 @@
 
 #include "core/addr.h"
 #include "demo/demo.h"
-#include "demo/demo_http.h"
 
-/* --- the pure reader --- */
 
-static void test_parse_head(void)
-{
-	struct demo_req r;
-	const char *get = "GET /echo?x=1 HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For:  10.0.0.1 "
-	                  "\r\n\r\nNEXT";
-	int n = demo_http_parse_head(get, strlen(get), &r);
-	ASSERT_EQ(n, (int)strlen(get) - 4);
-	ASSERT_EQ(r.method.n, 3);
-	ASSERT_TRUE(memcmp(r.method.p, "GET", 3) == 0);
-	ASSERT_EQ(r.target.n, 9);
-	ASSERT_EQ(r.minor, 1);
-	ASSERT_EQ(r.nheaders, 2);
-	ASSERT_EQ(r.headers[1].value.n, 8); /* trimmed */
-	ASSERT_TRUE(r.keep_alive);
-	ASSERT_EQ(r.content_length, -1);
-	ASSERT_TRUE(!r.chunked);
-
-	/* Every proper prefix is incomplete. */
-	for (size_t k = 0; k < strlen(get) - 4; k++)
-		if (demo_http_parse_head(get, k, &r) != -2)
-			T_FAIL("prefix %zu not incomplete", k);
-
-	ASSERT_TRUE(demo_http_parse_head("GET / HTTP/1.0\r\n\r\n", 18, &r) > 0);
-	ASSERT_TRUE(!r.keep_alive);
-	ASSERT_TRUE(
-	    demo_http_parse_head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 42, &r) > 0);
-	ASSERT_TRUE(r.keep_alive);
-	ASSERT_TRUE(demo_http_parse_head("GET / HTTP/1.1\r\nConnection: x, close\r\n\r\n", 40, &r) >
-	            0);
-	ASSERT_TRUE(!r.keep_alive);
-	/* Bare LF line ends are accepted. */
-	ASSERT_TRUE(demo_http_parse_head("GET / HTTP/1.1\nHost: a\n\n", 24, &r) == 24);
-
-#define BAD(s) ASSERT_EQ(demo_http_parse_head(s, strlen(s), &r), -1)
-	BAD("GET / HTTP/2.0\r\n\r\n");
-	BAD("GET /\r\n\r\n");
-	BAD("GET  / HTTP/1.1\r\n\r\n");
-	BAD("GET / HTTP/1.1\r\nHost : a\r\n\r\n");
-	BAD("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n");
-	BAD("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
-	BAD("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
-	BAD("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n");
-	BAD("POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n");
-	BAD("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
-#undef BAD
-	ASSERT_TRUE(demo_http_parse_head("POST / HTTP/1.1\r\nContent-Length: 7\r\n\r\n", 39, &r) >
-	            0);
-	ASSERT_EQ(r.content_length, 7);
-}
-
-static void test_skip_chunked(void)
-{
-	const char *body = "5;ext=1\r\nhello\r\na\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\nNEXT";
-	size_t blen = strlen(body) - 4;
-	struct demo_chunked st = {0};
-	long n = demo_http_skip_chunked(&st, body, strlen(body));
-	ASSERT_EQ(n, (long)blen);
-	ASSERT_TRUE(st.done);
-
-	/* Byte by byte gives the same result. */
-	memset(&st, 0, sizeof(st));
-	for (size_t i = 0; i < blen; i++) {
-		ASSERT_TRUE(!st.done);
-		ASSERT_EQ(demo_http_skip_chunked(&st, body + i, 1), 1);
-	}
-	ASSERT_TRUE(st.done);
-
-	memset(&st, 0, sizeof(st));
-	ASSERT_EQ(demo_http_skip_chunked(&st, "0\r\n\r\n", 5), 5);
-	ASSERT_TRUE(st.done);
-	memset(&st, 0, sizeof(st));
-	ASSERT_EQ(demo_http_skip_chunked(&st, "zz\r\n", 4), -1);
-	memset(&st, 0, sizeof(st));
-	ASSERT_EQ(demo_http_skip_chunked(&st, "2\r\nabX", 6), -1);
-	memset(&st, 0, sizeof(st));
-	ASSERT_EQ(demo_http_skip_chunked(&st, "fffffffffffffff\r\n", 17), -1);
-}
-
-/* Random and mutated inputs: results stay in range (ASan checks bounds). */
-static void test_reader_random_inputs(void)
-{
-	static const char *seeds[] = {
-	    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
-	    "POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
-	    "3\r\nabc\r\n0\r\nT: v\r\n\r\n",
-	};
-	unsigned seed = 12345;
-	char buf[256];
-	for (int iter = 0; iter < 50000; iter++) {
-		const char *sd = seeds[iter % 3];
-		size_t n = strlen(sd), len;
-		struct demo_req r;
-		struct demo_chunked st = {0};
-		int rc;
-		long k;
-		memcpy(buf, sd, n);
-		/* A few random byte flips, then a random cut. */
-		for (int f = 0; f < 3; f++) {
-			seed = seed * 1103515245u + 12345u;
-			buf[(seed >> 8) % n] = (char)(seed >> 16);
-		}
-		seed = seed * 1103515245u + 12345u;
-		len = (seed >> 8) % (n + 1);
-		rc = demo_http_parse_head(buf, len, &r);
-		if (rc != -1 && rc != -2 && (rc <= 0 || (size_t)rc > len))
-			T_FAIL("parse_head returned %d for len %zu", rc, len);
-		if (rc > 0 && r.nheaders > DEMO_HTTP_MAX_HEADERS)
-			T_FAIL("too many headers");
-		k = demo_http_skip_chunked(&st, buf, len);
-		if (k < -1 || k > (long)len)
-			T_FAIL("skip_chunked returned %ld for len %zu", k, len);
-	}
-}
-
-/* --- the real server --- */
 
 static uint32_t demo_addr = (127u << 24) | 57u; /* 127.0.0.57 */
 static uint16_t demo_port;
@@ -399,9 +282,6 @@ static void test_vpc_exec_resolv_conf(void)
 }
 
 T_MAIN({
-	T_RUN(test_parse_head);
-	T_RUN(test_skip_chunked);
-	T_RUN(test_reader_random_inputs);
 	T_RUN(test_demo_app_serves);
 	T_RUN(test_vpc_exec_resolv_conf);
 })
