@@ -117,6 +117,7 @@ struct alb_logrec {
 	int target_status; /* 0: none */
 	int prio;	   /* -1: no rule evaluated */
 	const char *actions;
+	const char *error_reason; /* static, or NULL */
 	uint64_t rx_base, tx_base;
 	char request[600], ua[256], trace[96], redirect[520];
 };
@@ -1080,7 +1081,7 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		snprintf(prio, sizeof(prio), "-");
 	fprintf(a->access_log,
 		"http %s %s %s:%u %s %.3f %.3f %.3f %d %s %llu %llu \"%s\" \"%s\" - - %s \"%s\" "
-		"\"%s\" \"-\" %s %s \"%s\" \"%s\" \"-\" \"%s\" \"%s\" \"-\" \"-\" -\n",
+		"\"%s\" \"-\" %s %s \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"-\" \"-\" -\n",
 		now_s, lb->full_name ? lb->full_name : "-", addr4_str(c->caddr, ca),
 		c->peer_port, target, req_s, lr->target_s, resp_s, elb_status, tstatus,
 		(unsigned long long)(c->rx_total - abuf_avail(&c->cin) - lr->rx_base),
@@ -1088,7 +1089,8 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		lr->request, lr->ua,
 		lr->tg >= 0 ? m->tgs[lr->tg].arn : "-", lr->trace[0] ? lr->trace : "-",
 		lr->request[0] == '-' ? "-" : "-", prio, t0_s, lr->actions ? lr->actions : "-",
-		lr->redirect[0] ? lr->redirect : "-", lr->taddr ? target : "-", tstatus);
+		lr->redirect[0] ? lr->redirect : "-", lr->error_reason ? lr->error_reason : "-",
+		lr->taddr ? target : "-", tstatus);
 	fflush(a->access_log);
 }
 
@@ -1214,6 +1216,8 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		tgi = alb_forward_pick(act, sticky, (uint32_t)(a->rnd >> 33));
 		if (act->tg_sticky && tgi >= 0)
 			sticky_cookie(c, act, tgi);
+		if (sticky == -2)
+			c->lr.error_reason = "AWSALBTGCookieInvalid";
 	}
 	c->lr.tg = tgi;
 	if (tgi < 0 || (size_t)tgi >= a->ntgs) {

@@ -280,6 +280,7 @@ void alb_tg_cookie_value(const struct model *m, int tg, char out[17])
 int alb_tg_cookie_find(const struct model *m, const struct model_action *a,
 		       const struct http_header *h, size_t n)
 {
+	bool invalid = false;
 	for (size_t i = 0; i < n; i++) {
 		if (!http_slice_ieq(h[i].name, "cookie"))
 			continue;
@@ -290,18 +291,19 @@ int alb_tg_cookie_find(const struct model *m, const struct model_action *a,
 			const char *e = p;
 			while (e < end && *e != ';')
 				e++;
-			if ((size_t)(e - p) == 9 + 16 && memcmp(p, "AWSALBTG=", 9) == 0) {
-				for (size_t k = 0; k < a->nfwd; k++) {
+			if ((size_t)(e - p) >= 9 && memcmp(p, "AWSALBTG=", 9) == 0) {
+				for (size_t k = 0; (size_t)(e - p) == 9 + 16 && k < a->nfwd; k++) {
 					char v[17];
 					alb_tg_cookie_value(m, a->fwd_tgs[k], v);
 					if (memcmp(p + 9, v, 16) == 0)
 						return a->fwd_tgs[k];
 				}
+				invalid = true;
 			}
 			p = e;
 		}
 	}
-	return -1;
+	return invalid ? -2 : -1;
 }
 
 struct ubuf {

@@ -61,8 +61,9 @@ int alb_route(const struct model *m, int li, const char *host, size_t len, int *
 int alb_forward_pick(const struct model_action *a, int sticky_tg, uint32_t rnd);
 /* The AWSALBTG cookie value for target group tg (16 hex digits + NUL). */
 void alb_tg_cookie_value(const struct model *m, int tg, char out[17]);
-/* The target group of action a that the request's AWSALBTG cookie names,
- * or -1 (no cookie, or one that names no group of a). */
+/* The target group of action a that the request's AWSALBTG cookie names;
+ * -1 without the cookie, -2 when it names no group of a (the access log's
+ * AWSALBTGCookieInvalid). */
 int alb_tg_cookie_find(const struct model *m, const struct model_action *a,
 		       const struct http_header *h, size_t n);
 

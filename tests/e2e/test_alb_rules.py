@@ -213,3 +213,19 @@ def test_status_and_stack_json_describe_rules(rules):
     query = [r for r in listener["rules"] if r["priority"] == 5][0]["conditions"][0]
     assert query["field"] == "query-string"
     assert query["values"] == [{"key": "mode", "value": "q*"}]
+
+
+def test_invalid_group_cookie_is_logged_and_routed_by_weight(rules):
+    st, hs, _ = request(rules, "/?invalid-cookie", host="s.example.com",
+                        headers={"Cookie": "AWSALBTG=not-ours"})
+    assert st == 200
+    assert any(c.startswith("AWSALBTG=") for c in hs["set-cookie"])  # a fresh one
+    path = rules.state / "access.log"
+    line = None
+    for _ in range(100):
+        lines = [l for l in path.read_text().splitlines() if "?invalid-cookie" in l]
+        if lines:
+            line = lines[-1]
+            break
+        time.sleep(0.05)
+    assert line is not None and '"AWSALBTGCookieInvalid"' in line

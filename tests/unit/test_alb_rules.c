@@ -229,7 +229,9 @@ static void test_rules_from_template(void)
 	struct http_header ch[1] = {{sl("Cookie"), sl(cookie)}};
 	ASSERT_EQ(alb_tg_cookie_find(m, a, ch, 1), 1);
 	struct http_header bad[1] = {{sl("Cookie"), sl("AWSALBTG=0000000000000000")}};
-	ASSERT_EQ(alb_tg_cookie_find(m, a, bad, 1), -1);
+	ASSERT_EQ(alb_tg_cookie_find(m, a, bad, 1), -2);
+	struct http_header none[1] = {{sl("Cookie"), sl("AWSALBTGCORS=x; a=b")}};
+	ASSERT_EQ(alb_tg_cookie_find(m, a, none, 1), -1);
 	/* security group: ingress tcp/80 from 10.0.1.0/24 */
 	uint32_t base = m->vpcs[0].lo_base;
 	ASSERT_TRUE(alb_sg_allows(m, 0, base | 0x0105, 80));
