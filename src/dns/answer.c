@@ -38,6 +38,8 @@ struct answer {
 	uint16_t flags;
 	int rcode;
 	bool forward; /* the question is not ours: ask upstream */
+	bool chase;   /* our CNAME chain leaves what we know: ask upstream for its end */
+	uint8_t chase_name[DNS_NAME_MAX];
 };
 
 static uint16_t type_code(const char *t)
@@ -579,8 +581,11 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 			if (hop == 0) {
 				a->rcode = DNS_R_REFUSED;
 				a->forward = true;
+			} else { /* a chain leaving what we know goes on upstream */
+				a->chase = true;
+				memcpy(a->chase_name, name, dns_name_len(name));
 			}
-			return; /* a chain leaving what we know ends here */
+			return;
 		}
 		if (hop == 0)
 			a->flags |= DNS_F_AA;
@@ -673,7 +678,7 @@ size_t dns_answer(const struct model *m, int vpc, const uint8_t *q, size_t qlen,
 
 size_t dns_answer_ex(const struct model *m, int vpc, const struct dns_answer_env *env,
 		     const uint8_t *q, size_t qlen, uint8_t *out, size_t cap, bool tcp,
-		     bool *forward)
+		     struct dns_fwd_req *fwd)
 {
 	struct dns_query query;
 	struct answer a = {.m = m, .vpc = vpc, .env = env};
@@ -727,8 +732,25 @@ size_t dns_answer_ex(const struct model *m, int vpc, const struct dns_answer_env
 	dns_writer_u16(&a.w, query.qtype);
 	dns_writer_u16(&a.w, query.qclass);
 	resolve(&a, query.qname, query.qtype);
-	if (a.forward && forward) {
-		*forward = true;
+	if (a.forward && fwd) {
+		fwd->forward = true;
+		memcpy(fwd->name, query.qname, query.qname_len);
+		fwd->prefix_len = 0;
+		return 0;
+	}
+	if (a.chase && fwd && !a.w.err && a.rcode == DNS_R_NOERROR) {
+		/* Our part of the answer (header, question, the CNAMEs) stays in
+		 * out; the caller appends what upstream says of the chain's end. */
+		struct dns_header h = {.id = query.hdr.id,
+				       .flags = (uint16_t)(a.flags & ~DNS_F_AA),
+				       .qdcount = 1,
+				       .ancount = a.ancount};
+		size_t len = a.w.len;
+		a.w.len = 0;
+		dns_writer_header(&a.w, &h);
+		fwd->forward = true;
+		memcpy(fwd->name, a.chase_name, dns_name_len(a.chase_name));
+		fwd->prefix_len = len;
 		return 0;
 	}
 	if (a.rcode == DNS_R_REFUSED)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/wire.h"
 #include "model/model.h"
 
 /* Builds the reply to one query message against the model. q/qlen is the
@@ -43,12 +44,20 @@ struct dns_answer_env {
 	uint32_t *rng; /* xorshift32 state, updated */
 };
 
-/* dns_answer with env, and when forward is not NULL: for a well-formed question
- * that is none of ours (the case dns_answer REFUSES), sets *forward and
- * returns 0, so that the caller asks upstream resolvers. */
+/* What the caller must ask upstream resolvers. */
+struct dns_fwd_req {
+	bool forward;
+	uint8_t name[DNS_NAME_MAX]; /* wire form: the question's, or our chain's end */
+	size_t prefix_len; /* >0: out holds our part (header, question, CNAMEs) */
+};
+
+/* dns_answer with env, and when fwd is not NULL: for a well-formed question
+ * that is none of ours (the case dns_answer REFUSES), or whose CNAME chain
+ * leaves the zones we know, fills *fwd and returns 0, so that the caller
+ * asks upstream resolvers (dns/forward.h). */
 size_t dns_answer_ex(const struct model *m, int vpc, const struct dns_answer_env *env,
 		     const uint8_t *q, size_t qlen, uint8_t *out, size_t cap, bool tcp,
-		     bool *forward);
+		     struct dns_fwd_req *fwd);
 
 /* The UDP payload size we advertise in our OPT records. */
 #define DNS_EDNS_OUR_SIZE 1232

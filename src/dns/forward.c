@@ -44,7 +44,10 @@ struct fwd_pending {
 	struct dns_forward *f;
 	struct fwd_pending *prev, *next;
 	struct dns_fwd_client cl;
-	struct dns_query q;
+	struct dns_query q;   /* the client's question */
+	struct dns_query ask; /* ours to upstream: q, or our chain's end */
+	uint8_t *prefix;      /* our part of a chained answer, or NULL */
+	size_t prefix_len;
 	uint16_t id;
 	size_t first, tries;
 	size_t upstream;
@@ -239,6 +242,137 @@ size_t dns_forward_rewrite(const uint8_t *up, size_t uplen, uint32_t age,
 	return w.err ? 0 : w.len;
 }
 
+/* Copies one record of up at the cursor into w with its names written out
+ * (they may point anywhere in up), its TTL lowered by age. OPT is left out.
+ * Returns -1 when malformed, 0 when left out, 1 when written. */
+static int copy_rr(struct dns_cursor *c, struct dns_writer *w, uint32_t age)
+{
+	uint8_t owner[DNS_NAME_MAX], n1[DNS_NAME_MAX], n2[DNS_NAME_MAX];
+	uint16_t type, cls, rdlen;
+	uint32_t ttl;
+	size_t start, at;
+
+	if (!dns_cursor_name(c, owner))
+		return -1;
+	type = dns_cursor_u16(c);
+	cls = dns_cursor_u16(c);
+	ttl = dns_cursor_u32(c);
+	rdlen = dns_cursor_u16(c);
+	if (c->err || rdlen > c->len - c->pos)
+		return -1;
+	start = c->pos;
+	if (type == DNS_T_OPT) {
+		dns_cursor_skip(c, rdlen);
+		return 0;
+	}
+	ttl = ttl > 0x7fffffffu ? 0 : (ttl > age ? ttl - age : 0);
+	dns_writer_name(w, owner);
+	dns_writer_u16(w, type);
+	dns_writer_u16(w, cls);
+	dns_writer_u32(w, ttl);
+	at = w->len;
+	dns_writer_u16(w, 0);
+	switch (type) {
+	case DNS_T_CNAME:
+	case DNS_T_NS:
+	case DNS_T_PTR:
+		if (!dns_cursor_name(c, n1))
+			return -1;
+		dns_writer_name(w, n1);
+		break;
+	case DNS_T_MX:
+		dns_writer_u16(w, dns_cursor_u16(c));
+		if (!dns_cursor_name(c, n1))
+			return -1;
+		dns_writer_name(w, n1);
+		break;
+	case DNS_T_SRV:
+		dns_writer_u16(w, dns_cursor_u16(c));
+		dns_writer_u16(w, dns_cursor_u16(c));
+		dns_writer_u16(w, dns_cursor_u16(c));
+		if (!dns_cursor_name(c, n1))
+			return -1;
+		dns_writer_name_raw(w, n1);
+		break;
+	case DNS_T_SOA:
+		if (!dns_cursor_name(c, n1) || !dns_cursor_name(c, n2))
+			return -1;
+		dns_writer_name(w, n1);
+		dns_writer_name(w, n2);
+		for (int k = 0; k < 5; k++)
+			dns_writer_u32(w, dns_cursor_u32(c));
+		break;
+	default:
+		dns_writer_bytes(w, c->buf + c->pos, rdlen);
+		dns_cursor_skip(c, rdlen);
+	}
+	if (c->err || c->pos != start + rdlen)
+		return -1;
+	dns_writer_put_u16(w, at, (uint16_t)(w->len - at - 2));
+	return 1;
+}
+
+size_t dns_forward_merge(const uint8_t *prefix, size_t plen, const uint8_t *up, size_t uplen,
+			 uint32_t age, const struct dns_query *cq, bool tcp, uint8_t *out,
+			 size_t cap)
+{
+	struct dns_cursor c;
+	struct dns_header h, ph;
+	struct dns_writer w;
+	size_t limit, n[2] = {0, 0};
+	int rcode;
+
+	dns_cursor_init(&c, up, uplen);
+	dns_cursor_header(&c, &h);
+	rcode = DNS_RCODE(h.flags);
+	if (c.err || !(h.flags & DNS_F_QR) || h.qdcount != 1)
+		return 0;
+	if (rcode != DNS_R_NOERROR && rcode != DNS_R_NXDOMAIN)
+		return dns_forward_error(cq, DNS_R_SERVFAIL, false, out, cap);
+	dns_cursor_name(&c, NULL);
+	dns_cursor_skip(&c, 4);
+
+	limit = tcp ? DNS_MSG_MAX : DNS_UDP_MIN;
+	if (!tcp && cq->edns.present && cq->edns.udp_size > limit)
+		limit = cq->edns.udp_size;
+	if (limit > cap)
+		limit = cap;
+	if (plen < DNS_HDR_LEN || limit < plen + OPT_LEN)
+		return dns_forward_error(cq, DNS_R_NOERROR, true, out, cap);
+	dns_writer_init(&w, out, limit - (cq->edns.present ? OPT_LEN : 0));
+	dns_writer_bytes(&w, prefix, plen);
+	/* Answer and authority of upstream follow ours (additional: left). */
+	for (int sec = 0; sec < 2; sec++) {
+		size_t cnt = sec == 0 ? h.ancount : h.nscount;
+		for (size_t i = 0; i < cnt; i++) {
+			int rc = copy_rr(&c, &w, age);
+			if (rc < 0)
+				return 0;
+			n[sec] += (size_t)rc;
+		}
+	}
+	if (w.err)
+		return dns_forward_error(cq, rcode, true, out, limit);
+	if (cq->edns.present) {
+		w.cap = limit;
+		dns_writer_opt_do(&w, OUR_UDP_SIZE, 0, cq->edns.do_bit);
+	}
+	{
+		struct dns_cursor pc;
+		size_t len = w.len;
+		dns_cursor_init(&pc, prefix, plen);
+		dns_cursor_header(&pc, &ph);
+		ph.flags = (uint16_t)((ph.flags & ~(DNS_F_AA | DNS_F_TC | 0xf)) | DNS_F_RA | rcode);
+		ph.ancount = (uint16_t)(ph.ancount + n[0]);
+		ph.nscount = (uint16_t)n[1];
+		ph.arcount = cq->edns.present ? 1 : 0;
+		w.len = 0;
+		dns_writer_header(&w, &ph);
+		w.len = len;
+	}
+	return w.err ? 0 : w.len;
+}
+
 /* ---- the cache ---- */
 
 static size_t cache_key(const struct dns_query *q, uint8_t *key)
@@ -391,6 +525,8 @@ static void pending_free(struct fwd_pending *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	f->npending--;
+	free(p->prefix);
+	p->prefix = NULL;
 	loop_defer_free(f->loop, p);
 }
 
@@ -432,8 +568,12 @@ static void pending_answer(struct fwd_pending *p, const uint8_t *msg, size_t len
 		pending_try(p);
 		return;
 	}
-	cache_put(f, &p->q, msg, len);
-	r = dns_forward_rewrite(msg, len, 0, &p->q, p->cl.tcp, f->reply, sizeof(f->reply));
+	cache_put(f, &p->ask, msg, len);
+	if (p->prefix)
+		r = dns_forward_merge(p->prefix, p->prefix_len, msg, len, 0, &p->q, p->cl.tcp,
+				      f->reply, sizeof(f->reply));
+	else
+		r = dns_forward_rewrite(msg, len, 0, &p->q, p->cl.tcp, f->reply, sizeof(f->reply));
 	if (r == 0)
 		r = dns_forward_error(&p->q, DNS_R_SERVFAIL, false, f->reply, sizeof(f->reply));
 	pending_reply(p, f->reply, r);
@@ -449,9 +589,9 @@ static bool reply_matches(const struct fwd_pending *p, const uint8_t *msg, size_
 	dns_cursor_header(&c, &h);
 	if (c.err || h.id != p->id || !(h.flags & DNS_F_QR) || h.qdcount != 1)
 		return false;
-	if (!dns_cursor_name(&c, name) || !dns_name_eq(name, p->q.qname))
+	if (!dns_cursor_name(&c, name) || !dns_name_eq(name, p->ask.qname))
 		return false;
-	return dns_cursor_u16(&c) == p->q.qtype && dns_cursor_u16(&c) == p->q.qclass && !c.err;
+	return dns_cursor_u16(&c) == p->ask.qtype && dns_cursor_u16(&c) == p->ask.qclass && !c.err;
 }
 
 static void on_tcp(struct loop *loop, struct loop_io *io, uint32_t events);
@@ -635,7 +775,7 @@ static void build_upstream_query(struct fwd_pending *p)
 			       .arcount = 1};
 	dns_writer_init(&w, p->msg + 2, sizeof(p->msg) - 2);
 	dns_writer_header(&w, &h);
-	dns_writer_name_raw(&w, p->q.qname);
+	dns_writer_name_raw(&w, p->ask.qname);
 	dns_writer_u16(&w, p->q.qtype);
 	dns_writer_u16(&w, p->q.qclass);
 	dns_writer_u8(&w, 0);
@@ -651,14 +791,32 @@ static void build_upstream_query(struct fwd_pending *p)
 size_t dns_forward_query(struct dns_forward *f, const struct dns_query *q,
 			 const struct dns_fwd_client *cl, uint8_t *out, size_t cap)
 {
+	return dns_forward_query_chain(f, q, NULL, NULL, 0, cl, out, cap);
+}
+
+size_t dns_forward_query_chain(struct dns_forward *f, const struct dns_query *q,
+			       const uint8_t *ask, const uint8_t *prefix, size_t prefix_len,
+			       const struct dns_fwd_client *cl, uint8_t *out, size_t cap)
+{
 	uint8_t key[DNS_NAME_MAX + 5];
-	size_t keylen = cache_key(q, key);
-	struct fwd_entry *e = cache_find(f, key, keylen, key_hash(key, keylen));
+	struct dns_query aq = *q;
+	size_t keylen;
+	struct fwd_entry *e;
 	struct fwd_pending *p;
 
+	if (ask) {
+		aq.qname_len = dns_name_len(ask);
+		memcpy(aq.qname, ask, aq.qname_len);
+	}
+	if (!prefix)
+		prefix_len = 0;
+	keylen = cache_key(&aq, key);
+	e = cache_find(f, key, keylen, key_hash(key, keylen));
 	if (e) {
 		uint32_t age = (uint32_t)((loop_now_ms(f->loop) - e->stored_ms) / 1000);
-		size_t r = dns_forward_rewrite(e->msg, e->len, age, q, cl->tcp, out, cap);
+		size_t r = prefix_len ? dns_forward_merge(prefix, prefix_len, e->msg, e->len, age, q,
+							  cl->tcp, out, cap)
+				      : dns_forward_rewrite(e->msg, e->len, age, q, cl->tcp, out, cap);
 		if (r > 0) {
 			f->stats.hits++;
 			return r;
@@ -671,11 +829,23 @@ size_t dns_forward_query(struct dns_forward *f, const struct dns_query *q,
 		return 0;
 	}
 	p = calloc(1, sizeof(*p));
+	if (p && prefix_len) {
+		p->prefix = malloc(prefix_len);
+		if (!p->prefix) {
+			free(p);
+			p = NULL;
+		}
+	}
 	if (!p)
 		return dns_forward_error(q, DNS_R_SERVFAIL, false, out, cap);
+	if (prefix_len) {
+		memcpy(p->prefix, prefix, prefix_len);
+		p->prefix_len = prefix_len;
+	}
 	p->f = f;
 	p->cl = *cl;
 	p->q = *q;
+	p->ask = aq;
 	p->io.fd = -1;
 	if (getrandom(&p->id, sizeof(p->id), GRND_NONBLOCK) != sizeof(p->id))
 		p->id = (uint16_t)(rand() & 0xffff);

@@ -70,6 +70,14 @@ size_t dns_forward_nupstreams(const struct dns_forward *f);
  * callback, or the query was dropped (too many pending). */
 size_t dns_forward_query(struct dns_forward *f, const struct dns_query *q,
 			 const struct dns_fwd_client *cl, uint8_t *out, size_t cap);
+/* The same for a question whose answer starts with our own CNAME chain:
+ * prefix (prefix_len bytes: header, question, our answer records) is the
+ * start of the client's reply; upstream is asked for ask (wire-form name,
+ * the chain's end, same type), and its answer and authority records are
+ * appended (names decompressed), its rcode taken. */
+size_t dns_forward_query_chain(struct dns_forward *f, const struct dns_query *q,
+			       const uint8_t *ask, const uint8_t *prefix, size_t prefix_len,
+			       const struct dns_fwd_client *cl, uint8_t *out, size_t cap);
 /* Drops every pending query of owner, without calling back. */
 void dns_forward_cancel(struct dns_forward *f, void *owner);
 const struct dns_fwd_stats *dns_forward_stats(const struct dns_forward *f);
@@ -87,6 +95,12 @@ uint32_t dns_forward_cache_ttl(const uint8_t *msg, size_t len);
  * length, or 0 when up is malformed or answers another question. */
 size_t dns_forward_rewrite(const uint8_t *up, size_t uplen, uint32_t age,
 			   const struct dns_query *cq, bool tcp, uint8_t *out, size_t cap);
+/* A chained reply: prefix (see dns_forward_query_chain) + the records of
+ * the upstream reply up (TTLs aged), within the client's size (else TC).
+ * Returns the length, or 0 when up is malformed. */
+size_t dns_forward_merge(const uint8_t *prefix, size_t plen, const uint8_t *up, size_t uplen,
+			 uint32_t age, const struct dns_query *cq, bool tcp, uint8_t *out,
+			 size_t cap);
 /* A reply with only the header, the question and (with EDNS0) an OPT:
  * SERVFAIL and the like. */
 size_t dns_forward_error(const struct dns_query *cq, int rcode, bool tc, uint8_t *out,

@@ -64,6 +64,7 @@ struct dns_server {
 	uint32_t rng;
 	uint8_t rbuf[DNS_MSG_MAX];	   /* one UDP datagram */
 	uint8_t reply[2 + DNS_MSG_MAX]; /* one reply, room for the TCP length */
+	uint8_t prefix[DNS_MSG_MAX];	/* our part of a chained answer */
 };
 
 static void on_forwarded(void *data, const struct dns_fwd_client *cl, const uint8_t *reply,
@@ -115,15 +116,18 @@ void dns_server_set_model(struct dns_server *s, const struct model *m)
 static size_t udp_answer(struct dns_server *s, struct dns_listener *l,
 			 const struct sockaddr_in *from, size_t n)
 {
-	bool fwd = false;
-	size_t r = dns_answer_ex(s->m, l->vpc, &s->env, s->rbuf, n, s->reply, DNS_MSG_MAX, false, &fwd);
+	struct dns_fwd_req fwd = {0};
+	size_t r = dns_answer_ex(s->m, l->vpc, &s->env, s->rbuf, n, s->reply, DNS_MSG_MAX, false,
+				 &fwd);
 	struct dns_query q;
 	struct dns_fwd_client cl = {.fd = l->udp.fd, .addr = *from};
-	if (!fwd)
+	if (!fwd.forward)
 		return r;
 	if (dns_query_parse(s->rbuf, n, &q) < 0)
 		return 0;
-	return dns_forward_query(s->fwd, &q, &cl, s->reply, DNS_MSG_MAX);
+	memcpy(s->prefix, s->reply, fwd.prefix_len);
+	return dns_forward_query_chain(s->fwd, &q, fwd.name, s->prefix, fwd.prefix_len, &cl,
+				       s->reply, DNS_MSG_MAX);
 }
 
 static void on_udp(struct loop *loop, struct loop_io *io, uint32_t events)
@@ -233,16 +237,19 @@ static int conn_read(struct dns_conn *c)
 static size_t tcp_answer(struct dns_conn *c, const uint8_t *msg, size_t len)
 {
 	struct dns_server *s = c->s;
-	bool fwd = false;
-	size_t r = dns_answer_ex(s->m, c->l->vpc, &s->env, msg, len, s->reply + 2, DNS_MSG_MAX, true, &fwd);
+	struct dns_fwd_req fwd = {0};
+	size_t r = dns_answer_ex(s->m, c->l->vpc, &s->env, msg, len, s->reply + 2, DNS_MSG_MAX,
+				 true, &fwd);
 	struct dns_query q;
 	struct dns_fwd_client cl = {.owner = c, .fd = -1, .tcp = true};
-	if (!fwd)
+	if (!fwd.forward)
 		return r;
 	if (dns_query_parse(msg, len, &q) < 0)
 		return 0;
 	c->nfwd++;
-	r = dns_forward_query(s->fwd, &q, &cl, s->reply + 2, DNS_MSG_MAX);
+	memcpy(s->prefix, s->reply + 2, fwd.prefix_len);
+	r = dns_forward_query_chain(s->fwd, &q, fwd.name, s->prefix, fwd.prefix_len, &cl,
+				    s->reply + 2, DNS_MSG_MAX);
 	if (r > 0)
 		c->nfwd--;
 	return r;

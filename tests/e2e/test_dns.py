@@ -394,3 +394,18 @@ def test_edns_do_bit_echoed_and_badvers(env):
     q.use_edns(1)  # EDNS version 1: we speak 0 (RFC 6891)
     r = dns.query.udp(q, "127.0.0.1", port=env.dns_port, timeout=5)
     assert r.rcode() == dns.rcode.BADVERS
+
+
+def test_cname_chain_leaving_the_zone_goes_upstream(env):
+    """A private CNAME to an outside name: our CNAME, then upstream's
+    records for the target, as a recursive resolver answers (glibc does
+    not chase CNAMEs itself)."""
+    r = ask(env, f"Ext.{Z}")
+    assert [rr.rdtype for rr in r.answer] == [dns.rdatatype.CNAME, dns.rdatatype.A]
+    assert r.answer[0].name.to_text() == f"Ext.{Z}"
+    assert r.answer[1].name.to_text().lower() == "out.example.org."
+    assert texts(r, "A") == ["192.0.2.7"]
+    r = ask(env, f"extnx.{Z}", tcp=True)
+    assert r.rcode() == dns.rcode.NXDOMAIN  # the rcode of the chain's end (RFC 6604)
+    assert texts(r, "CNAME") == ["gone.example.org."]
+    assert r.authority[0].rdtype == dns.rdatatype.SOA

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dns/answer.h"
+#include "dns/forward.h"
 #include "dns/wire.h"
 #include "model/model.h"
 
@@ -61,5 +62,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)dns_answer(&m, 0, data, size, out, sizeof(out), false);
 	(void)dns_answer(&m, 0, data, size, out, sizeof(out), true);
 	(void)dns_answer(&m, 0, data, size, out, 100, false);
+	{
+		/* The forwarder parses upstream replies: untrusted too. */
+		static const uint8_t prefix[] = {0, 1, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+						 3, 'w', 'w', 'w', 0, 0, 1, 0, 1};
+		struct dns_fwd_req fwd = {0};
+		(void)dns_answer_ex(&m, 0, NULL, data, size, out, sizeof(out), false, &fwd);
+		if (dns_query_parse(prefix, sizeof(prefix), &q) == 0) {
+			(void)dns_forward_cache_ttl(data, size);
+			(void)dns_forward_rewrite(data, size, 5, &q, false, out, sizeof(out));
+			(void)dns_forward_merge(prefix, sizeof(prefix), data, size, 5, &q, true, out,
+						sizeof(out));
+		}
+	}
 	return 0;
 }
