@@ -548,6 +548,52 @@ static void fmt_date(char *buf, size_t n)
 
 static void log_finish(struct alb_conn *c, int elb_status);
 
+/* Reason phrases for the codes of fixed-response and redirect actions too
+ * (RFC 9110); the ALB's own error codes keep http_status_reason's. */
+static const char *reply_reason(int status)
+{
+	static const struct {
+		int code;
+		const char *reason;
+	} more[] = {{201, "Created"},
+		    {202, "Accepted"},
+		    {203, "Non-Authoritative Information"},
+		    {204, "No Content"},
+		    {205, "Reset Content"},
+		    {206, "Partial Content"},
+		    {301, "Moved Permanently"},
+		    {302, "Found"},
+		    {401, "Unauthorized"},
+		    {402, "Payment Required"},
+		    {406, "Not Acceptable"},
+		    {407, "Proxy Authentication Required"},
+		    {409, "Conflict"},
+		    {410, "Gone"},
+		    {411, "Length Required"},
+		    {412, "Precondition Failed"},
+		    {415, "Unsupported Media Type"},
+		    {416, "Range Not Satisfiable"},
+		    {417, "Expectation Failed"},
+		    {421, "Misdirected Request"},
+		    {422, "Unprocessable Content"},
+		    {426, "Upgrade Required"},
+		    {428, "Precondition Required"},
+		    {429, "Too Many Requests"},
+		    {431, "Request Header Fields Too Large"},
+		    {451, "Unavailable For Legal Reasons"},
+		    {506, "Variant Also Negotiates"},
+		    {507, "Insufficient Storage"},
+		    {508, "Loop Detected"},
+		    {511, "Network Authentication Required"}};
+	const char *r = http_status_reason(status);
+	if (strcmp(r, "Unknown") != 0)
+		return r;
+	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+		if (more[i].code == status)
+			return more[i].reason;
+	return "";
+}
+
 /* Queues an ALB-generated response: the standard error page, or ctype and
  * body (fixed-response), with extra header lines (a redirect's Location).
  * Afterwards the connection carries on with the next request (keep) or
@@ -556,7 +602,7 @@ static void conn_reply_ex(struct alb_conn *c, int status, const char *extra, con
 			  const char *fbody)
 {
 	char body[320], head[1200], date[64];
-	const char *reason = http_status_reason(status);
+	const char *reason = reply_reason(status);
 	bool keep;
 	int bn, hn;
 
@@ -1129,6 +1175,11 @@ static void answer_action(struct alb_conn *c, const struct model_action *act,
 	    .path = rv->path,
 	    .query = rv->query,
 	};
+	if (!rv->host) {
+		/* HTTP/1.0 without Host: the LB's name, as the target would get */
+		const char *dn = c->a->m->lbs[l->lb].dns_name;
+		in.host = (struct http_slice){dn ? dn : "", dn ? strlen(dn) : 0};
+	}
 	/* the Host value without any port */
 	const char *colon = in.host.n ? memchr(in.host.p, ':', in.host.n) : NULL;
 	if (colon)
