@@ -1960,6 +1960,27 @@ static void mprintf(struct mbuf *b, const char *fmt, ...)
 	}
 }
 
+/* The load balancer whose listener forwards to group tg ("" if none). */
+static const char *tg_lb_name(const struct model *m, int tg)
+{
+	for (size_t l = 0; l < m->nlisteners; l++) {
+		const struct model_listener *li = &m->listeners[l];
+		bool uses = li->default_action.type == MODEL_ACTION_FORWARD &&
+			    li->default_action.target_group == tg;
+		for (size_t k = 0; k < li->default_action.nfwd; k++)
+			uses |= li->default_action.fwd_tgs[k] == tg;
+		for (size_t r = 0; r < li->nrules && !uses; r++) {
+			const struct model_action *ra = &m->rules[li->rules[r]].action;
+			uses |= ra->type == MODEL_ACTION_FORWARD && ra->target_group == tg;
+			for (size_t k = 0; k < ra->nfwd; k++)
+				uses |= ra->fwd_tgs[k] == tg;
+		}
+		if (uses && li->lb >= 0 && m->lbs[li->lb].full_name)
+			return m->lbs[li->lb].full_name;
+	}
+	return "";
+}
+
 /* One metric family: HELP/TYPE once, then a sample per LB or target group. */
 static void metric_family(struct mbuf *b, const struct alb *a, const char *name,
 			  const char *type, const char *help, bool per_tg, size_t off)
@@ -1975,22 +1996,7 @@ static void metric_family(struct mbuf *b, const struct alb *a, const char *name,
 		return;
 	}
 	for (size_t i = 0; i < m->ntgs; i++) {
-		const char *lbn = "";
-		/* the load balancer whose listener forwards to this group */
-		for (size_t l = 0; l < m->nlisteners && !*lbn; l++) {
-			const struct model_listener *li = &m->listeners[l];
-			bool uses = li->default_action.target_group == (int)i;
-			for (size_t k = 0; k < li->default_action.nfwd; k++)
-				uses |= li->default_action.fwd_tgs[k] == (int)i;
-			for (size_t r = 0; r < li->nrules && !uses; r++) {
-				const struct model_action *ra = &m->rules[li->rules[r]].action;
-				uses |= ra->type == MODEL_ACTION_FORWARD && ra->target_group == (int)i;
-				for (size_t k = 0; k < ra->nfwd; k++)
-					uses |= ra->fwd_tgs[k] == (int)i;
-			}
-			if (uses && li->lb >= 0 && m->lbs[li->lb].full_name)
-				lbn = m->lbs[li->lb].full_name;
-		}
+		const char *lbn = tg_lb_name(m, (int)i);
 		mprintf(b, "%s{load_balancer=\"%s\",target_group=\"%s\"} ", name, lbn,
 			m->tgs[i].full_name ? m->tgs[i].full_name : "");
 		if (off == (size_t)-1 || off == (size_t)-2) {
@@ -2067,9 +2073,11 @@ char *alb_metrics_text(const struct alb *a)
 	for (size_t i = 0; i < m->ntgs; i++) {
 		const struct alb_counters *k = &a->tgs[i].cnt;
 		const char *tn = m->tgs[i].full_name ? m->tgs[i].full_name : "";
-		mprintf(&b, "TargetResponseTime_sum{target_group=\"%s\"} %.6f\n", tn, k->trt_sum);
-		mprintf(&b, "TargetResponseTime_count{target_group=\"%s\"} %llu\n", tn,
-			(unsigned long long)k->trt_count);
+		const char *ln = tg_lb_name(m, (int)i);
+		mprintf(&b, "TargetResponseTime_sum{load_balancer=\"%s\",target_group=\"%s\"} %.6f\n",
+			ln, tn, k->trt_sum);
+		mprintf(&b, "TargetResponseTime_count{load_balancer=\"%s\",target_group=\"%s\"} %llu\n",
+			ln, tn, (unsigned long long)k->trt_count);
 	}
 	metric_family(&b, a, "HealthyHostCount", "gauge", "Targets in state healthy", true,
 		      (size_t)-1);

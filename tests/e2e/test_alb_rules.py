@@ -194,6 +194,9 @@ def test_metrics_count_requests(rules):
     after = metrics(rules)
     assert after[key] - before[key] == 7
     assert after[k2] - before[k2] == 7
+    trt = key.replace("RequestCount", "TargetResponseTime_count")
+    assert after[trt] - before[trt] == 7
+    assert after[trt.replace("_count", "_sum")] >= before[trt.replace("_count", "_sum")]
     healthy = [k for k in after if k.startswith("HealthyHostCount{") and "rules-b" in k][0]
     assert after[healthy] == 1
     assert tgb["name"] == "rules-b"
