@@ -59,9 +59,9 @@ bool alb_wild_match(const char *pat, const char *s, size_t len, bool icase, bool
 			star_p = pi++;
 			star_s = si;
 		} else if (pi < plen &&
-			   ((!lit && pc == '?') ||
-			    (icase ? lower((unsigned char)pc) == lower((unsigned char)s[si])
-				   : pc == s[si]))) {
+		           ((!lit && pc == '?') ||
+		            (icase ? lower((unsigned char)pc) == lower((unsigned char)s[si])
+		                   : pc == s[si]))) {
 			pi += lit ? 2 : 1;
 			si++;
 		} else if (star_p != (size_t)-1) {
@@ -174,7 +174,7 @@ static bool values_match(const struct model_condition *c, const char *s, size_t 
 {
 	for (size_t i = 0; i < c->nvalues; i++) {
 		if (c->regex ? regex_match(c->re[i], s, len)
-			     : alb_wild_match(c->values[i], s, len, icase, false))
+		             : alb_wild_match(c->values[i], s, len, icase, false))
 			return true;
 	}
 	return false;
@@ -192,7 +192,7 @@ bool alb_cond_match(const struct model_condition *c, const struct alb_req_view *
 		for (size_t i = 0; i < rq->nheaders; i++)
 			if (c->header_name && http_slice_ieq(rq->headers[i].name, c->header_name) &&
 			    values_match(c, rq->headers[i].value.p ? rq->headers[i].value.p : "",
-					 rq->headers[i].value.n, true))
+			                 rq->headers[i].value.n, true))
 				return true;
 		return false;
 	case MODEL_COND_HTTP_REQUEST_METHOD:
@@ -216,7 +216,7 @@ bool alb_cond_match(const struct model_condition *c, const struct alb_req_view *
 }
 
 const struct model_action *alb_route_req(const struct model *m, int li,
-					 const struct alb_req_view *rq, int *priority)
+                                         const struct alb_req_view *rq, int *priority)
 {
 	const struct model_listener *l = &m->listeners[li];
 
@@ -278,7 +278,7 @@ void alb_tg_cookie_value(const struct model *m, int tg, char out[17])
 }
 
 int alb_tg_cookie_find(const struct model *m, const struct model_action *a,
-		       const struct http_header *h, size_t n)
+                       const struct http_header *h, size_t n)
 {
 	bool invalid = false;
 	for (size_t i = 0; i < n; i++) {
@@ -362,7 +362,7 @@ static void expand(struct ubuf *b, const char *t, const struct alb_redirect_in *
 }
 
 int alb_redirect_url(const struct model_action *a, const struct alb_redirect_in *in, char *out,
-		     size_t cap)
+                     size_t cap)
 {
 	struct ubuf b = {out, 0, cap, false};
 	size_t qstart;
@@ -416,12 +416,13 @@ bool alb_sg_allows(const struct model *m, int lb, uint32_t src, int port)
 		const struct model_sg *g = &m->sgs[l->sgs[i]];
 		for (size_t k = 0; k < g->ningress; k++) {
 			const struct model_sg_rule *r = &g->ingress[k];
-			if (r->proto != -1 && !(r->proto == 6 && r->from_port <= port &&
-						port <= r->to_port))
+			if (r->proto != -1 &&
+			    !(r->proto == 6 && r->from_port <= port && port <= r->to_port))
 				continue;
 			if (cidr4_contains(r->cidr, vsrc))
 				return true;
-			if (src == 0x7f000001u && vpc >= 0 && cidr_overlap(r->cidr, m->vpcs[vpc].cidr))
+			if (src == 0x7f000001u && vpc >= 0 &&
+			    cidr_overlap(r->cidr, m->vpcs[vpc].cidr))
 				return true;
 		}
 	}

@@ -19,9 +19,9 @@
 /* What rules look at in a request. */
 struct alb_req_view {
 	struct http_slice method;
-	struct http_slice path;	 /* the request target up to '?' or '#' */
+	struct http_slice path;  /* the request target up to '?' or '#' */
 	struct http_slice query; /* after the first '?', up to '#'; p NULL when none */
-	const char *host;	 /* Host without its default port, or NULL */
+	const char *host;        /* Host without its default port, or NULL */
 	size_t hostlen;
 	const struct http_header *headers;
 	size_t nheaders;
@@ -50,7 +50,7 @@ bool alb_cond_match(const struct model_condition *c, const struct alb_req_view *
  * conditions all match, else the default action. *priority is the rule's
  * priority, or 0 for the default action (access-log convention). */
 const struct model_action *alb_route_req(const struct model *m, int li,
-					 const struct alb_req_view *rq, int *priority);
+                                         const struct alb_req_view *rq, int *priority);
 /* Host-only shorthand of alb_route_req; returns the forward target group
  * or -1 when the action does not forward. */
 int alb_route(const struct model *m, int li, const char *host, size_t len, int *priority);
@@ -65,20 +65,20 @@ void alb_tg_cookie_value(const struct model *m, int tg, char out[17]);
  * -1 without the cookie, -2 when it names no group of a (the access log's
  * AWSALBTGCookieInvalid). */
 int alb_tg_cookie_find(const struct model *m, const struct model_action *a,
-		       const struct http_header *h, size_t n);
+                       const struct http_header *h, size_t n);
 
 /* Inputs of a redirect: the request as the listener saw it. */
 struct alb_redirect_in {
-	const char *protocol; /* "HTTP" or "HTTPS" (listener) */
+	const char *protocol;   /* "HTTP" or "HTTPS" (listener) */
 	struct http_slice host; /* without port */
-	int port;		/* listener port */
+	int port;               /* listener port */
 	struct http_slice path;
 	struct http_slice query; /* p NULL when none */
 };
 /* Writes the Location URL of redirect action a into out; returns its length,
  * or -1 when it does not fit. */
 int alb_redirect_url(const struct model_action *a, const struct alb_redirect_in *in, char *out,
-		     size_t cap);
+                     size_t cap);
 
 /* The VPC-space address of a loopback source: inside a VPC's mapped /16 it
  * is mapped back; other addresses stay as they are. */

@@ -57,7 +57,8 @@ static bool forward(struct cfn_ctx *c, const struct cfn_node *a, const char *ap,
 	struct cfn_node *tgs = cfn__prop_list(c, fc, "TargetGroups", fp);
 	const char *tsp = cfn__path_key(c, fp, "TargetGroups");
 	if (!tgs || tgs->n == 0) {
-		cfn_error_at(c, tgs ? tgs : fc, tsp, "ForwardConfig needs at least one target group");
+		cfn_error_at(c, tgs ? tgs : fc, tsp,
+		             "ForwardConfig needs at least one target group");
 		return false;
 	}
 	if (tgs->n > MODEL_MAX_FORWARD_TGS) {
@@ -95,8 +96,9 @@ static bool forward(struct cfn_ctx *c, const struct cfn_node *a, const char *ap,
 		}
 		for (size_t k = 0; k < out->nfwd; k++)
 			if (out->fwd_tgs[k] == g) {
-				cfn_error_at(c, arn, cfn__path_key(c, ip, "TargetGroupArn"),
-				             "the same target group is named twice in ForwardConfig");
+				cfn_error_at(
+				    c, arn, cfn__path_key(c, ip, "TargetGroupArn"),
+				    "the same target group is named twice in ForwardConfig");
 				ok = false;
 			}
 		out->fwd_tgs[out->nfwd] = g;
@@ -155,15 +157,15 @@ static bool fixed_response(struct cfn_ctx *c, const struct cfn_node *a, const ch
 		return false;
 	}
 	out->status = atoi(sc);
-	static const char *const types[] = {"text/plain", "text/css", "text/html",
-	                                    "application/javascript", "application/json", NULL};
+	static const char *const types[] = {"text/plain",       "text/css",
+	                                    "text/html",        "application/javascript",
+	                                    "application/json", NULL};
 	out->content_type = cfn__strdup(cfn__prop_enum(c, fr, "ContentType", fp, NULL, types));
 	const char *body = cfn__prop_str(c, fr, "MessageBody", fp);
 	if (body && strlen(body) > 1024) {
-		cfn_error_at(c, cfn_node_get(fr, "MessageBody"),
-		             cfn__path_key(c, fp, "MessageBody"),
-		             "MessageBody can have at most 1024 characters, found %zu",
-		             strlen(body));
+		cfn_error_at(
+		    c, cfn_node_get(fr, "MessageBody"), cfn__path_key(c, fp, "MessageBody"),
+		    "MessageBody can have at most 1024 characters, found %zu", strlen(body));
 		return false;
 	}
 	out->body = cfn__strdup(body);
@@ -179,8 +181,8 @@ static bool redirect(struct cfn_ctx *c, const struct cfn_node *a, const char *ap
 		return false;
 	}
 	const char *rp = cfn__path_key(c, ap, "RedirectConfig");
-	static const char *const props[] = {"Protocol", "Port", "Host", "Path", "Query",
-	                                    "StatusCode", NULL};
+	static const char *const props[] = {"Protocol", "Port",       "Host", "Path",
+	                                    "Query",    "StatusCode", NULL};
 	static const char *const req[] = {"StatusCode", NULL};
 	cfn__check_keys(c, rc, rp, props, req, "property");
 	static const char *const codes[] = {"HTTP_301", "HTTP_302", NULL};
@@ -284,7 +286,8 @@ bool cfn__alb_actions(struct cfn_ctx *c, const struct cfn_node *l, const char *b
 		}
 		for (size_t k = 0; k < i && k < 16; k++)
 			if (order && orders[k] == order) {
-				cfn_error_at(c, cfn_node_get(a, "Order"), cfn__path_key(c, ap, "Order"),
+				cfn_error_at(c, cfn_node_get(a, "Order"),
+				             cfn__path_key(c, ap, "Order"),
 				             "two actions have Order %d", order);
 				ok = false;
 			}
@@ -320,7 +323,8 @@ bool cfn__alb_actions(struct cfn_ctx *c, const struct cfn_node *l, const char *b
 			ok = fixed_response(c, a, ap, out) && ok;
 		} else {
 			out->type = MODEL_ACTION_REDIRECT;
-			ok = redirect(c, a, ap, listener_proto ? listener_proto : "HTTP", out) && ok;
+			ok =
+			    redirect(c, a, ap, listener_proto ? listener_proto : "HTTP", out) && ok;
 		}
 	}
 	return ok && terminal != (size_t)-1;
@@ -339,9 +343,9 @@ static const char *const cond_props[] = {"Field",
                                          "RegexValues",
                                          NULL};
 
-static const char *const fields[] = {"host-header",  "path-pattern", "http-header",
-                                     "http-request-method", "query-string", "source-ip",
-                                     NULL};
+static const char *const fields[] = {
+    "host-header",  "path-pattern", "http-header", "http-request-method",
+    "query-string", "source-ip",    NULL};
 /* the *Config key of each field, in the order of fields[] */
 static const char *const config_keys[] = {"HostHeaderConfig",  "PathPatternConfig",
                                           "HttpHeaderConfig",  "HttpRequestMethodConfig",
@@ -460,8 +464,8 @@ const char *cfn__alb_regex_unsupported(const char *re)
 		}
 		if (ch == '(' && re[i + 1] == '*')
 			return "backtracking control verbs";
-		if ((ch == '*' || ch == '+' || ch == '?' || ch == '}') && re[i + 1] == '+' && i > 0 &&
-		    !(ch == '?' && re[i - 1] == '('))
+		if ((ch == '*' || ch == '+' || ch == '?' || ch == '}') && re[i + 1] == '+' &&
+		    i > 0 && !(ch == '?' && re[i - 1] == '('))
 			return "possessive quantifiers";
 	}
 	return NULL;
@@ -513,10 +517,14 @@ static struct cfn_node *cond_values(struct cfn_ctx *c, const struct cfn_node *cn
 	}
 	if (cfg) {
 		static const char *const k_vals[] = {"Values", "RegexValues", NULL};
-		static const char *const k_hdr[] = {"HttpHeaderName", "Values", "RegexValues", NULL};
+		static const char *const k_hdr[] = {"HttpHeaderName", "Values", "RegexValues",
+		                                    NULL};
 		static const char *const k_plain[] = {"Values", NULL};
-		cfn__check_keys(c, cfg, cfp, fi == 2 ? k_hdr : regex_ok ? k_vals : k_plain, NULL,
-		                "property");
+		cfn__check_keys(c, cfg, cfp,
+		                fi == 2    ? k_hdr
+		                : regex_ok ? k_vals
+		                           : k_plain,
+		                NULL, "property");
 		struct cfn_node *cv = cfn__prop_list(c, cfg, "Values", cfp);
 		struct cfn_node *crv = regex_ok ? cfn__prop_list(c, cfg, "RegexValues", cfp) : NULL;
 		if ((cv || crv) && (vals || rvals)) {
@@ -542,8 +550,8 @@ static struct cfn_node *cond_values(struct cfn_ctx *c, const struct cfn_node *cn
 	}
 	struct cfn_node *l = rvals ? rvals : vals;
 	if (!l || l->n == 0) {
-		cfn_error_at(c, l ? l : cn, l ? *vp : cp,
-		             "a %s condition needs at least one value", fields[fi]);
+		cfn_error_at(c, l ? l : cn, l ? *vp : cp, "a %s condition needs at least one value",
+		             fields[fi]);
 		return NULL;
 	}
 	return l;
@@ -571,13 +579,13 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 		int fi = 0;
 		while (strcmp(fields[fi], field) != 0)
 			fi++;
-		enum model_cond_field mf = (enum model_cond_field)(
-		    fi == 0   ? MODEL_COND_HOST_HEADER
-		    : fi == 1 ? MODEL_COND_PATH_PATTERN
-		    : fi == 2 ? MODEL_COND_HTTP_HEADER
-		    : fi == 3 ? MODEL_COND_HTTP_REQUEST_METHOD
-		    : fi == 4 ? MODEL_COND_QUERY_STRING
-		              : MODEL_COND_SOURCE_IP);
+		enum model_cond_field mf =
+		    (enum model_cond_field)(fi == 0   ? MODEL_COND_HOST_HEADER
+		                            : fi == 1 ? MODEL_COND_PATH_PATTERN
+		                            : fi == 2 ? MODEL_COND_HTTP_HEADER
+		                            : fi == 3 ? MODEL_COND_HTTP_REQUEST_METHOD
+		                            : fi == 4 ? MODEL_COND_QUERY_STRING
+		                                      : MODEL_COND_SOURCE_IP);
 		for (size_t k = 0; k < 6; k++)
 			if ((int)k != fi && cfn_node_get(cn, config_keys[k]))
 				cfn_error_at(c, cfn_node_get(cn, config_keys[k]),
@@ -586,7 +594,8 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 		if (mf != MODEL_COND_HTTP_HEADER && mf != MODEL_COND_QUERY_STRING)
 			for (size_t k = 0; k < ru->nconds; k++)
 				if (ru->conds[k].field == mf)
-					cfn_error_at(c, cn, cp, "a rule can have only one %s condition",
+					cfn_error_at(c, cn, cp,
+					             "a rule can have only one %s condition",
 					             field);
 		const char *vp;
 		bool regex;
@@ -610,10 +619,11 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 				             "found \"%s\"",
 				             name);
 			else if (strcasecmp(name, "host") == 0)
-				cfn_error_at(c, cfn_node_get(cfg, "HttpHeaderName"),
-				             cfn__path_key(c, hp, "HttpHeaderName"),
-				             "You can't use an HTTP header condition to specify the "
-				             "host header; use a host-header condition");
+				cfn_error_at(
+				    c, cfn_node_get(cfg, "HttpHeaderName"),
+				    cfn__path_key(c, hp, "HttpHeaderName"),
+				    "You can't use an HTTP header condition to specify the "
+				    "host header; use a host-header condition");
 			if (name) {
 				mc->header_name = cfn__strdup(name);
 				for (char *p = mc->header_name; *p; p++)
@@ -630,8 +640,10 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 			total++;
 			if (mf == MODEL_COND_QUERY_STRING) {
 				if (v->type != CFN_MAP) {
-					cfn_error_at(c, v, ip, "expected an object with Key and Value, "
-					             "found %s", cfn__found(c, v));
+					cfn_error_at(c, v, ip,
+					             "expected an object with Key and Value, "
+					             "found %s",
+					             cfn__found(c, v));
 					continue;
 				}
 				static const char *const qp[] = {"Key", "Value", NULL};
@@ -641,11 +653,14 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 				const char *val = cfn__prop_str(c, v, "Value", ip);
 				if (!val)
 					continue;
-				if (strlen(val) > COND_VALUE_MAX || (key && strlen(key) > COND_VALUE_MAX))
-					cfn_error_at(c, v, ip, "a query-string Key or Value has at most "
+				if (strlen(val) > COND_VALUE_MAX ||
+				    (key && strlen(key) > COND_VALUE_MAX))
+					cfn_error_at(c, v, ip,
+					             "a query-string Key or Value has at most "
 					             "128 characters");
 				if (!*val || (key && !*key))
-					cfn_error_at(c, v, ip, "a query-string Key or Value can't be "
+					cfn_error_at(c, v, ip,
+					             "a query-string Key or Value can't be "
 					             "empty");
 				wild += wildcards(val, true) + (key ? wildcards(key, true) : 0);
 				mc->qs_keys[mc->nvalues] = cfn__strdup(key);
@@ -653,7 +668,8 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 				continue;
 			}
 			if (v->type != CFN_STR) {
-				cfn_error_at(c, v, ip, "expected a string, found %s", cfn__found(c, v));
+				cfn_error_at(c, v, ip, "expected a string, found %s",
+				             cfn__found(c, v));
 				continue;
 			}
 			if (mf == MODEL_COND_SOURCE_IP) {
@@ -661,8 +677,10 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 				if (strchr(v->str, ':')) {
 					continue; /* IPv6: never the source of a 127/8 connection */
 				} else if (!strchr(v->str, '/') || cidr4_parse(v->str, &cidr) < 0) {
-					cfn_error_at(c, v, ip, "expected an IPv4 or IPv6 CIDR, found "
-					             "\"%s\"", v->str);
+					cfn_error_at(c, v, ip,
+					             "expected an IPv4 or IPv6 CIDR, found "
+					             "\"%s\"",
+					             v->str);
 				} else if (cidr.addr == 0xffffffffu && cidr.prefix == 32) {
 					cfn_error_at(c, v, ip, "255.255.255.255/32 is not allowed");
 				} else {
@@ -672,7 +690,8 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 			}
 			if (regex) {
 				if (strlen(v->str) > COND_VALUE_MAX || !*v->str) {
-					cfn_error_at(c, v, ip, "a regex value has 1..128 characters");
+					cfn_error_at(c, v, ip,
+					             "a regex value has 1..128 characters");
 					continue;
 				}
 				void *re = regex_compile(c, v, ip, mf != MODEL_COND_PATH_PATTERN);
@@ -687,18 +706,21 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 			switch (mf) {
 			case MODEL_COND_HOST_HEADER:
 				good = host_ok(v->str);
-				what = "a host name has up to 128 characters A-Z a-z 0-9 - . * ? _, "
-				       "at least one \".\" and only letters after the last \".\"";
+				what =
+				    "a host name has up to 128 characters A-Z a-z 0-9 - . * ? _, "
+				    "at least one \".\" and only letters after the last \".\"";
 				break;
 			case MODEL_COND_PATH_PATTERN:
 				good = path_ok(v->str);
-				what = "a path pattern has 1..128 characters A-Z a-z 0-9 _ - . $ / ~ "
-				       "\" ' @ : + & * ?";
+				what =
+				    "a path pattern has 1..128 characters A-Z a-z 0-9 _ - . $ / ~ "
+				    "\" ' @ : + & * ?";
 				break;
 			case MODEL_COND_HTTP_REQUEST_METHOD:
 				good = method_ok(v->str);
-				what = "a method name has 1..40 characters A-Z - _ and no wildcards "
-				       "(the match is case-sensitive)";
+				what =
+				    "a method name has 1..40 characters A-Z - _ and no wildcards "
+				    "(the match is case-sensitive)";
 				break;
 			default:
 				good = *v->str && strlen(v->str) <= COND_VALUE_MAX;

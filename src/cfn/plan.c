@@ -111,7 +111,8 @@ void cfn_plan_print(const struct model *m, FILE *out)
 				for (size_t v = 0; v < mc->ncidrs; v++) {
 					char ab[16];
 					fprintf(out, "%s%s/%u", v ? "," : " ",
-					        addr4_str(mc->cidrs[v].addr, ab), mc->cidrs[v].prefix);
+					        addr4_str(mc->cidrs[v].addr, ab),
+					        mc->cidrs[v].prefix);
 				}
 			}
 			fprintf(out, " ->");

@@ -65,7 +65,7 @@ static void test_split_and_query(void)
 	ASSERT_TRUE(alb_query_match("VERSION", "V1", sl("version=v1")));
 	ASSERT_TRUE(!alb_query_match("version", "v1", sl("version=v2")));
 	ASSERT_TRUE(alb_query_match(NULL, "*example*", sl("q=anexamplehere")));
-	ASSERT_TRUE(alb_query_match("k", "a b", sl("k=a%20b")));	/* percent-decoded */
+	ASSERT_TRUE(alb_query_match("k", "a b", sl("k=a%20b"))); /* percent-decoded */
 	ASSERT_TRUE(alb_query_match("a&b", "1", sl("a%26b=1")));
 	ASSERT_TRUE(alb_query_match("k", "\\*", sl("k=*")));
 	ASSERT_TRUE(!alb_query_match("k", "\\*", sl("k=x")));
@@ -79,7 +79,8 @@ static void test_split_and_query(void)
 	"AvailabilityZone: us-east-1a}}\n"                                                         \
 	"  B: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V1, CidrBlock: 10.0.2.0/24, "      \
 	"AvailabilityZone: us-east-1b}}\n"                                                         \
-	"  SG: {Type: AWS::EC2::SecurityGroup, Properties: {GroupDescription: d, VpcId: !Ref V1,\n" \
+	"  SG: {Type: AWS::EC2::SecurityGroup, Properties: {GroupDescription: d, VpcId: !Ref "     \
+	"V1,\n"                                                                                    \
 	"       SecurityGroupIngress: [{IpProtocol: tcp, FromPort: 80, ToPort: 80, CidrIp: "       \
 	"10.0.1.0/24}]}}\n"                                                                        \
 	"  TG0: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: HTTP, "    \
@@ -90,59 +91,55 @@ static void test_split_and_query(void)
 	"!Ref B], SecurityGroups: [!Ref SG]}}\n"                                                   \
 	"  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: !Ref "   \
 	"LB, Port: 80, Protocol: HTTP,\n"                                                          \
-	"      DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: \"404\", " \
+	"      DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "         \
+	"\"404\", "                                                                                \
 	"ContentType: text/plain, MessageBody: nope}}]}}\n"
 
-#define RULE(name, prio, conds, actions)                                                          \
+#define RULE(name, prio, conds, actions)                                                           \
 	"  " name ": {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: " \
-	"!Ref L, Priority: " prio ",\n      Conditions: " conds ",\n      Actions: " actions      \
+	"!Ref L, Priority: " prio ",\n      Conditions: " conds ",\n      Actions: " actions       \
 	"}}\n"
 
 #define FWD0 "[{Type: forward, TargetGroupArn: !Ref TG0}]"
 
-static const char *rules_template =
-    NET RULE("R1", "1", "[{Field: path-pattern, Values: [/api/*]}]", FWD0)
-	RULE("R2", "2",
-	     "[{Field: path-pattern, PathPatternConfig: {RegexValues: ['^/re/[0-9]+$']}}]", FWD0)
-	    RULE("R3", "3",
-		 "[{Field: http-header, HttpHeaderConfig: {HttpHeaderName: X-Env, Values: "
-		 "[prod*]}}]",
-		 FWD0)
-		RULE("R4", "4",
-		     "[{Field: http-request-method, HttpRequestMethodConfig: {Values: [DELETE]}}]",
-		     FWD0)
-		    RULE("R5", "5",
-			 "[{Field: query-string, QueryStringConfig: {Values: [{Key: v, Value: "
-			 "two}, {Value: '*any*'}]}}]",
-			 FWD0)
-			RULE("R6", "6",
-			     "[{Field: source-ip, SourceIpConfig: {Values: [10.0.2.0/24]}}]", FWD0)
-			    RULE("R7", "7",
-				 "[{Field: host-header, HostHeaderConfig: {RegexValues: "
-				 "['^api\\.[a-z]+\\.example\\.com$']}}]",
-				 FWD0)
-				RULE("R8", "8",
-				     "[{Field: host-header, Values: [r.example.com]}]",
-				     "[{Type: redirect, RedirectConfig: {Protocol: HTTPS, Port: "
-				     "'443', Host: '#{host}', Path: '/new/#{path}', Query: "
-				     "'#{query}&x=1', StatusCode: HTTP_301}}]")
-				    RULE("R9", "9", "[{Field: host-header, Values: [w.example.com]}]",
-					 "[{Type: forward, ForwardConfig: {TargetGroups: "
-					 "[{TargetGroupArn: !Ref TG0, Weight: 1}, {TargetGroupArn: "
-					 "!Ref TG1, Weight: 3}], TargetGroupStickinessConfig: "
-					 "{Enabled: true, DurationSeconds: 60}}}]");
+static const char *rules_template = NET RULE("R1", "1", "[{Field: path-pattern, Values: [/api/*]}]",
+                                             FWD0)
+    RULE("R2", "2", "[{Field: path-pattern, PathPatternConfig: {RegexValues: ['^/re/[0-9]+$']}}]",
+         FWD0) RULE("R3", "3",
+                    "[{Field: http-header, HttpHeaderConfig: {HttpHeaderName: X-Env, Values: "
+                    "[prod*]}}]",
+                    FWD0)
+        RULE("R4", "4",
+             "[{Field: http-request-method, HttpRequestMethodConfig: {Values: [DELETE]}}]",
+             FWD0) RULE("R5", "5",
+                        "[{Field: query-string, QueryStringConfig: {Values: [{Key: v, Value: "
+                        "two}, {Value: '*any*'}]}}]",
+                        FWD0)
+            RULE("R6", "6", "[{Field: source-ip, SourceIpConfig: {Values: [10.0.2.0/24]}}]", FWD0)
+                RULE("R7", "7",
+                     "[{Field: host-header, HostHeaderConfig: {RegexValues: "
+                     "['^api\\.[a-z]+\\.example\\.com$']}}]",
+                     FWD0) RULE("R8", "8", "[{Field: host-header, Values: [r.example.com]}]",
+                                "[{Type: redirect, RedirectConfig: {Protocol: HTTPS, Port: "
+                                "'443', Host: '#{host}', Path: '/new/#{path}', Query: "
+                                "'#{query}&x=1', StatusCode: HTTP_301}}]")
+                    RULE("R9", "9", "[{Field: host-header, Values: [w.example.com]}]",
+                         "[{Type: forward, ForwardConfig: {TargetGroups: "
+                         "[{TargetGroupArn: !Ref TG0, Weight: 1}, {TargetGroupArn: "
+                         "!Ref TG1, Weight: 3}], TargetGroupStickinessConfig: "
+                         "{Enabled: true, DurationSeconds: 60}}}]");
 
 static const struct model_action *route(const struct model *m, const char *method,
-					const char *target, const char *host,
-					const struct http_header *h, size_t nh, uint32_t src,
-					int *prio)
+                                        const char *target, const char *host,
+                                        const struct http_header *h, size_t nh, uint32_t src,
+                                        int *prio)
 {
 	struct alb_req_view rv = {.method = sl(method),
-				  .host = host,
-				  .hostlen = host ? strlen(host) : 0,
-				  .headers = h,
-				  .nheaders = nh,
-				  .src = src};
+	                          .host = host,
+	                          .hostlen = host ? strlen(host) : 0,
+	                          .headers = h,
+	                          .nheaders = nh,
+	                          .src = src};
 	alb_split_target(sl(target), &rv.path, &rv.query);
 	return alb_route_req(m, 0, &rv, prio);
 }
@@ -221,7 +218,7 @@ static void test_rules_from_template(void)
 	int n1 = 0;
 	for (uint32_t r = 0; r < 400; r++)
 		n1 += alb_forward_pick(a, -1, r) == 1;
-	ASSERT_EQ(n1, 300); /* weights 1:3 over a uniform draw */
+	ASSERT_EQ(n1, 300);                      /* weights 1:3 over a uniform draw */
 	ASSERT_EQ(alb_forward_pick(a, 0, 3), 0); /* sticky wins over the draw */
 	char v[17], cookie[64];
 	alb_tg_cookie_value(m, 1, v);
@@ -273,82 +270,88 @@ static void expect_errors(const char *text, const char *const *needles)
 static void test_load_errors(void)
 {
 	expect_errors(
-	    NET RULE("R1", "1", "[{Field: path-pattern, Values: [/a, /b, /c, /d]}, {Field: host-header, "
-		       "Values: [a.com, b.com]}]", FWD0)
-		RULE("R2", "2",
-		     "[{Field: path-pattern, Values: ['/a*?', '/b*?']}, {Field: host-header, Values: "
-		     "['*.a.com', '*.b.com']}, {Field: http-request-method, "
-		     "HttpRequestMethodConfig: {Values: [get]}}]",
-		     FWD0)
-		    RULE("R3", "3",
-			 "[{Field: path-pattern, PathPatternConfig: {RegexValues: ['(?=x)a', "
-			 "'(a)\\1', 'a++']}}]",
-			 FWD0)
-			RULE("R4", "4",
-			     "[{Field: http-header, HttpHeaderConfig: {HttpHeaderName: Host, "
-			     "Values: [x]}}, {Field: source-ip, SourceIpConfig: {Values: "
-			     "[255.255.255.255/32]}}]",
-			     "[{Type: redirect, RedirectConfig: {Host: '#{host}', StatusCode: "
-			     "HTTP_301}}]")
-			    RULE("R5", "5", "[{Field: path-pattern, Values: [/x]}]",
-				 "[{Type: fixed-response, FixedResponseConfig: {StatusCode: "
-				 "'302'}}]")
-				RULE("R6", "6", "[{Field: path-pattern, Values: [/y]}]",
-				     "[{Type: forward, ForwardConfig: {TargetGroups: "
-				     "[{TargetGroupArn: !Ref TG0, Weight: 1000}, {TargetGroupArn: "
-				     "!Ref TG1}]}}]")
-				    RULE("R7", "7", "[{Field: path-pattern, Values: [/z]}]",
-					 "[{Type: authenticate-oidc, Order: 1}, {Type: forward, "
-					 "TargetGroupArn: !Ref TG0, Order: 2}]"),
+	    NET RULE("R1", "1",
+	             "[{Field: path-pattern, Values: [/a, /b, /c, /d]}, {Field: host-header, "
+	             "Values: [a.com, b.com]}]",
+	             FWD0) RULE("R2", "2",
+	                        "[{Field: path-pattern, Values: ['/a*?', '/b*?']}, {Field: "
+	                        "host-header, Values: "
+	                        "['*.a.com', '*.b.com']}, {Field: http-request-method, "
+	                        "HttpRequestMethodConfig: {Values: [get]}}]",
+	                        FWD0)
+	        RULE("R3", "3",
+	             "[{Field: path-pattern, PathPatternConfig: {RegexValues: ['(?=x)a', "
+	             "'(a)\\1', 'a++']}}]",
+	             FWD0) RULE("R4", "4",
+	                        "[{Field: http-header, HttpHeaderConfig: {HttpHeaderName: Host, "
+	                        "Values: [x]}}, {Field: source-ip, SourceIpConfig: {Values: "
+	                        "[255.255.255.255/32]}}]",
+	                        "[{Type: redirect, RedirectConfig: {Host: '#{host}', StatusCode: "
+	                        "HTTP_301}}]")
+	            RULE("R5", "5", "[{Field: path-pattern, Values: [/x]}]",
+	                 "[{Type: fixed-response, FixedResponseConfig: {StatusCode: "
+	                 "'302'}}]")
+	                RULE("R6", "6", "[{Field: path-pattern, Values: [/y]}]",
+	                     "[{Type: forward, ForwardConfig: {TargetGroups: "
+	                     "[{TargetGroupArn: !Ref TG0, Weight: 1000}, {TargetGroupArn: "
+	                     "!Ref TG1}]}}]")
+	                    RULE("R7", "7", "[{Field: path-pattern, Values: [/z]}]",
+	                         "[{Type: authenticate-oidc, Order: 1}, {Type: forward, "
+	                         "TargetGroupArn: !Ref TG0, Order: 2}]"),
 	    (const char *const[]){
-		"R1.Properties.Conditions[0].Values: a condition can have at most 3 match "
-		"evaluations, found 4",
-		"R1.Properties.Conditions: a rule can have at most 5 condition values, found 6",
-		"R2.Properties.Conditions: a rule can have at most 5 wildcard characters, found 6",
-		"R2.Properties.Conditions[2].HttpRequestMethodConfig.Values[0]: a method name",
-		"RegexValues[0]: regular expressions here do not support lookaheads",
-		"RegexValues[1]: regular expressions here do not support backreferences",
-		"RegexValues[2]: regular expressions here do not support possessive quantifiers",
-		"HttpHeaderName: You can't use an HTTP header condition to specify the host header",
-		"255.255.255.255/32 is not allowed",
-		"R4.Properties.Actions[0].RedirectConfig: a redirect must change at least one of "
-		"protocol, host, port or path",
-		"R5.Properties.Actions[0].FixedResponseConfig.StatusCode: StatusCode must match",
-		"R6.Properties.Actions[0].ForwardConfig.TargetGroups[0].Weight: must be 0..999",
-		"R6.Properties.Actions[0].ForwardConfig.TargetGroups[1]: with several target "
-		"groups each needs a Weight",
-		"R7.Properties.Actions[0].Type: action type authenticate-oidc is out of vpcd's "
-		"scope",
-		NULL});
+	        "R1.Properties.Conditions[0].Values: a condition can have at most 3 match "
+	        "evaluations, found 4",
+	        "R1.Properties.Conditions: a rule can have at most 5 condition values, found 6",
+	        "R2.Properties.Conditions: a rule can have at most 5 wildcard characters, found 6",
+	        "R2.Properties.Conditions[2].HttpRequestMethodConfig.Values[0]: a method name",
+	        "RegexValues[0]: regular expressions here do not support lookaheads",
+	        "RegexValues[1]: regular expressions here do not support backreferences",
+	        "RegexValues[2]: regular expressions here do not support possessive quantifiers",
+	        "HttpHeaderName: You can't use an HTTP header condition to specify the host header",
+	        "255.255.255.255/32 is not allowed",
+	        "R4.Properties.Actions[0].RedirectConfig: a redirect must change at least one of "
+	        "protocol, host, port or path",
+	        "R5.Properties.Actions[0].FixedResponseConfig.StatusCode: StatusCode must match",
+	        "R6.Properties.Actions[0].ForwardConfig.TargetGroups[0].Weight: must be 0..999",
+	        "R6.Properties.Actions[0].ForwardConfig.TargetGroups[1]: with several target "
+	        "groups each needs a Weight",
+	        "R7.Properties.Actions[0].Type: action type authenticate-oidc is out of vpcd's "
+	        "scope",
+	        NULL});
 }
 
 static void test_action_errors(void)
 {
 	expect_errors(
-	    NET "  TLS: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: "
-		"!Ref LB, Port: 443, Protocol: HTTPS, Certificates: [{CertificateArn: x}],\n"
-		"      DefaultActions: [{Type: redirect, RedirectConfig: {Protocol: HTTP, Port: "
-		"'80', StatusCode: HTTP_302}}]}}\n" RULE(
-		    "R1", "1", "[{Field: path-pattern, Values: [/a]}]",
-		    "[{Type: forward, TargetGroupArn: !Ref TG0}, {Type: fixed-response, "
-		    "FixedResponseConfig: {StatusCode: '200'}, Order: 2}]")
-		RULE("R2", "2", "[{Field: path-pattern, Values: [/b]}]",
-		     "[{Type: redirect, Order: 1, RedirectConfig: {Path: 'x', StatusCode: HTTP_301}}]")
-		    RULE("R3", "3",
-			 "[{Field: path-pattern, Values: [/c]}, {Field: path-pattern, Values: [/d]}]",
-			 "[{Type: forward, ForwardConfig: {TargetGroups: [{TargetGroupArn: !Ref TG0}], "
-			 "TargetGroupStickinessConfig: {Enabled: true}}}]"),
+	    NET
+	    "  TLS: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: "
+	    "!Ref LB, Port: 443, Protocol: HTTPS, Certificates: [{CertificateArn: x}],\n"
+	    "      DefaultActions: [{Type: redirect, RedirectConfig: {Protocol: HTTP, Port: "
+	    "'80', StatusCode: HTTP_302}}]}}\n" RULE(
+	        "R1", "1", "[{Field: path-pattern, Values: [/a]}]",
+	        "[{Type: forward, TargetGroupArn: !Ref TG0}, {Type: fixed-response, "
+	        "FixedResponseConfig: {StatusCode: '200'}, Order: 2}]")
+	        RULE("R2", "2", "[{Field: path-pattern, Values: [/b]}]",
+	             "[{Type: redirect, Order: 1, RedirectConfig: {Path: 'x', StatusCode: "
+	             "HTTP_301}}]") RULE("R3", "3",
+	                                 "[{Field: path-pattern, Values: [/c]}, {Field: "
+	                                 "path-pattern, Values: [/d]}]",
+	                                 "[{Type: forward, ForwardConfig: {TargetGroups: "
+	                                 "[{TargetGroupArn: !Ref TG0}], "
+	                                 "TargetGroupStickinessConfig: {Enabled: true}}}]"),
 	    (const char *const[]){
-		"TLS.Properties.DefaultActions[0].RedirectConfig.Protocol: You can't redirect HTTPS "
-		"to HTTP",
-		"R1.Properties.Actions[0]: Order (1..50000) is required with several actions",
-		"R1.Properties.Actions[1]: a rule must have exactly one forward, fixed-response or "
-		"redirect action",
-		"R2.Properties.Actions[0].RedirectConfig.Path: Path must be absolute",
-		"R3.Properties.Conditions[1]: a rule can have only one path-pattern condition",
-		"R3.Properties.Actions[0].ForwardConfig.TargetGroupStickinessConfig: DurationSeconds "
-		"(1..604800) is required",
-		NULL});
+	        "TLS.Properties.DefaultActions[0].RedirectConfig.Protocol: You can't redirect "
+	        "HTTPS "
+	        "to HTTP",
+	        "R1.Properties.Actions[0]: Order (1..50000) is required with several actions",
+	        "R1.Properties.Actions[1]: a rule must have exactly one forward, fixed-response or "
+	        "redirect action",
+	        "R2.Properties.Actions[0].RedirectConfig.Path: Path must be absolute",
+	        "R3.Properties.Conditions[1]: a rule can have only one path-pattern condition",
+	        "R3.Properties.Actions[0].ForwardConfig.TargetGroupStickinessConfig: "
+	        "DurationSeconds "
+	        "(1..604800) is required",
+	        NULL});
 }
 
 static void test_regex_scanner(void)
