@@ -475,6 +475,10 @@ static struct cfn_node *getatt_value(struct cfn_ctx *c, const char *res, const c
 	if (!r->done || r->failed)
 		return NULL;
 	struct cfn_node *v = cfn_node_get(r->attrs, attr);
+	if (!v && r->type && strcmp(r->type->name, "unknown") == 0)
+		/* --allow-unknown: a stand-in value, so strings can be built */
+		return cfn_node_str(&c->a, cfn_arena_printf(&c->a, "%s.%s", res, attr), at->line,
+		                    at->col);
 	if (!v) {
 		cfn_error_at(c, at, path, "Fn::GetAtt %s.%s has no value here", res, attr);
 		return NULL;
@@ -1692,6 +1696,10 @@ static void resources_load(struct cfn_ctx *c)
 		if (!r->type)
 			r->type = cfn_type_find_extra(t->str);
 		if (!r->type && c->multi && c->multi->opt->allow_unknown) {
+			/* Kept, with no schema and no effect, so the plan lists it. */
+			static const struct cfn_type unknown = {"unknown", true, NULL, NULL,
+			                                        NULL,      NULL, NULL};
+			r->type = &unknown;
 			cfn_warn_at(c, t, path_key(c, r->path, "Type"),
 			            "unknown resource type %s: accepted with no effect "
 			            "(--allow-unknown); its Ref is its logical id",

@@ -489,7 +489,7 @@ static void on_diag(void *arg, const struct cfn_diag *d)
 static void test_allow_unknown(void)
 {
 	const char *text = "Resources:\n  Q: {Type: AWS::SQS::Queue}\n"
-	                   "Outputs:\n  O: {Value: !Ref Q}\n";
+	                   "Outputs:\n  O: {Value: !Ref Q}\n  A: {Value: !GetAtt Q.Arn}\n";
 	ASSERT_ERR(text, "unknown resource type AWS::SQS::Queue");
 	struct cfn_options o;
 	cfn_options_default(&o);
@@ -498,6 +498,12 @@ static void test_allow_unknown(void)
 	ASSERT_TRUE(r.m != NULL);
 	ASSERT_STR_CONTAINS(r.errs, "t.yaml:2:13: warning: Resources.Q.Type: unknown resource "
 	                            "type AWS::SQS::Queue: accepted with no effect");
+	if (r.m) {
+		ASSERT_EQ(r.m->nresources, 1); /* listed in the plan, no effect */
+		ASSERT_TRUE(r.m->resources[0].no_effect);
+		ASSERT_STR_EQ(r.m->outputs[0].value, "Q");
+		ASSERT_STR_EQ(r.m->outputs[1].value, "Q.Arn");
+	}
 	run_free(&r);
 	struct diags ds = {0};
 	o.on_diag = on_diag;
