@@ -1474,6 +1474,12 @@ static void params_load(struct cfn_ctx *c, const char *const *kv_in, size_t nkv,
 				struct cfn_node *j =
 				    fn_join(c, dn, args, path_key(c, path, "Default"));
 				v = j ? j->str : NULL;
+			} else if (is_intrinsic(dn)) {
+				cfn_error_at(c, dn, path_key(c, path, "Default"),
+				             "Template format error: a parameter's Default is a "
+				             "literal; %s cannot be used in Parameters",
+				             dn->entries[0].key);
+				continue;
 			} else {
 				cfn_error_at(c, dn, path_key(c, path, "Default"),
 				             "expected a string, found %s", found_desc(c, dn));

@@ -107,6 +107,9 @@ static void test_param_types(void)
 	param_case("{Type: List<AWS::EC2::KeyPair::KeyName>, Default: x}", NULL,
 	           "unknown parameter type");
 	param_case("{Default: x}", NULL, "every parameter needs a Type");
+	param_case("{Type: String, Default: !Ref AWS::Region}", NULL,
+	           "Parameters.P.Default: Template format error: a parameter's Default is a "
+	           "literal; Ref cannot be used in Parameters");
 }
 
 static void test_param_constraints(void)
