@@ -171,9 +171,10 @@ static json_t *lbs_json(const struct api_sources *src)
 		}
 		for (size_t j = 0; j < m->nlisteners; j++) {
 			const struct model_listener *l = &m->listeners[j];
-			json_t *rules = json_array();
+			json_t *rules;
 			if (l->lb != (int)i)
-				continue;
+				continue; /* before allocating: nothing to leak */
+			rules = json_array();
 			for (size_t k = 0; k < l->nrules; k++)
 				json_array_append_new(rules, rule_json(m, &m->rules[l->rules[k]]));
 			json_array_append_new(
@@ -322,19 +323,33 @@ static json_t *zones_json(const struct api_sources *src)
 		json_t *recs = json_array();
 		for (size_t j = 0; j < m->nrecords; j++) {
 			const struct model_record *r = &m->records[j];
-			json_t *vals = json_array();
+			static const char *const pol[] = {"simple", "weighted", "failover",
+							  "multivalue", "other"};
+			json_t *vals, *jr;
 			if (r->zone != (int)i)
 				continue;
+			vals = json_array();
 			for (size_t k = 0; k < r->nvalues; k++)
 				json_array_append_new(vals, json_string(r->values[k]));
 			if (r->alias_lb >= 0)
 				json_array_append_new(
 					vals, json_string(m->lbs[r->alias_lb].dns_name));
-			json_array_append_new(recs,
-					      json_pack("{s:s, s:s, s:i, s:o, s:b}", "name",
-							r->name, "type", r->type, "ttl",
-							(int)r->ttl, "values", vals, "alias",
-							r->alias_lb >= 0));
+			jr = json_pack("{s:s, s:s, s:i, s:o, s:b}", "name", r->name, "type",
+				       r->type, "ttl", (int)r->ttl, "values", vals, "alias",
+				       r->alias_lb >= 0);
+			/* Routing policy, as Route53's ResourceRecordSet names it. */
+			if (jr && r->set_id) {
+				json_object_set_new(jr, "set_identifier", json_string(r->set_id));
+				json_object_set_new(jr, "routing_policy",
+						    json_string(pol[r->routing <= 4 ? r->routing : 4]));
+				if (r->routing == MODEL_ROUTING_WEIGHTED)
+					json_object_set_new(jr, "weight", json_integer(r->weight));
+				if (r->routing == MODEL_ROUTING_FAILOVER)
+					json_object_set_new(jr, "failover",
+							    json_string(r->primary ? "PRIMARY"
+										   : "SECONDARY"));
+			}
+			json_array_append_new(recs, jr);
 		}
 		json_array_append_new(zones, json_pack("{s:s, s:s, s:b, s:o}", "name", z->name,
 						       "id", z->id, "private", z->private_zone,
