@@ -409,3 +409,12 @@ def test_cname_chain_leaving_the_zone_goes_upstream(env):
     assert r.rcode() == dns.rcode.NXDOMAIN  # the rcode of the chain's end (RFC 6604)
     assert texts(r, "CNAME") == ["gone.example.org."]
     assert r.authority[0].rdtype == dns.rdatatype.SOA
+
+
+def test_stack_json_shows_routing(env):
+    zones = {z["name"]: z for z in env.stack()["zones"]}
+    recs = [r for r in zones[Z]["records"] if r["name"] == f"w.{Z}"]
+    assert sorted((r["set_identifier"], r["weight"]) for r in recs) == [
+        ("never", 0), ("one", 1), ("three", 3)]
+    assert all(r["routing_policy"] == "weighted" for r in recs)
+    assert "svc.other.example.com." in [r["name"] for r in zones["other.example.com."]["records"]]
