@@ -6,6 +6,7 @@
  */
 #include "cfn/cfn_int.h"
 #include "dns/rdata.h"
+#include "dns/wire.h"
 #include "cfn/albrules.h"
 
 #include <ctype.h>
@@ -2004,4 +2005,17 @@ void cfn_build_model(struct cfn_ctx *c)
 	}
 	uint32_t base = m->nvpcs ? m->vpcs[0].lo_base : (c->net.addr & 0xffff0000u);
 	m->resolver_addr = base + 2;
+	/* The resolver compares names in wire form on every query: once here. */
+	for (size_t i = 0; i < m->nzones + m->nrecords; i++) {
+		const char *s = i < m->nzones ? m->zones[i].name : m->records[i - m->nzones].name;
+		uint8_t w[255];
+		int wl = s ? dns_name_from_str(s, w) : -1;
+		uint8_t *p = wl > 0 ? malloc((size_t)wl) : NULL;
+		if (p)
+			memcpy(p, w, (size_t)wl);
+		if (i < m->nzones)
+			m->zones[i].wire_name = p;
+		else
+			m->records[i - m->nzones].wire_name = p;
+	}
 }

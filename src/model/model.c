@@ -119,6 +119,7 @@ void model_free(struct model *m)
 		free(m->zones[i].logical);
 		free(m->zones[i].id);
 		free(m->zones[i].name);
+		free(m->zones[i].wire_name);
 		free(m->zones[i].vpcs);
 	}
 	free(m->zones);
@@ -127,6 +128,7 @@ void model_free(struct model *m)
 		free(m->records[i].name);
 		free(m->records[i].type);
 		free(m->records[i].set_id);
+		free(m->records[i].wire_name);
 		free_values(m->records[i].values, m->records[i].nvalues);
 	}
 	free(m->records);

@@ -172,6 +172,7 @@ struct model_zone {
 	bool private_zone;
 	int *vpcs;
 	size_t nvpcs;
+	uint8_t *wire_name; /* name in DNS wire form (added by cfn; NULL: convert) */
 };
 
 enum model_routing {
@@ -199,6 +200,7 @@ struct model_record {
 	int weight;	      /* Weighted: 0..255 */
 	bool primary;	      /* Failover: PRIMARY, else SECONDARY */
 	bool eval_health;     /* AliasTarget.EvaluateTargetHealth */
+	uint8_t *wire_name;   /* name in DNS wire form (added by cfn; NULL: convert) */
 };
 
 struct model_cluster {
