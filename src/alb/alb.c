@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +76,9 @@
 #define XFF_MAX_ADDRS 30     /* AWS: more is 463 */
 #define ACCEPT_PAUSE_MS 100u
 #define COUT_HIGH 16384	     /* stop taking requests while this much waits for the client */
+#define LOG_FLUSH_MS 1000u	       /* access-log lines wait in memory at most this long */
+#define LOG_BUF (64u * 1024u)	       /* access-log buffer */
+#define UP_WAIT (EPOLLIN | EPOLLRDHUP) /* a target connection pooled, or awaiting a response */
 
 struct abuf {
 	char *p;
@@ -222,6 +226,34 @@ static size_t abuf_room(struct abuf *b)
 		b->off = 0;
 	}
 	return b->cap - b->len;
+}
+
+/* Room to read client bytes into; a released cin (idle) is taken again
+ * on the next read. */
+static size_t cin_room(struct alb_conn *c)
+{
+	return c->cin.cap == 0 ? BUF_START : abuf_room(&c->cin);
+}
+
+/* An empty BUF_START buffer for b (cap 0), from the plane's free list. */
+static int buf_take(struct alb *a, struct abuf *b)
+{
+	char *p = a->nbufpool > 0 ? a->bufpool[--a->nbufpool] : malloc(BUF_START);
+	if (!p)
+		return -ENOMEM;
+	*b = (struct abuf){.p = p, .cap = BUF_START};
+	return 0;
+}
+
+/* Releases b's memory (its contents are dropped): a BUF_START buffer goes
+ * back to the free list, anything else to free(). */
+static void buf_give(struct alb *a, struct abuf *b)
+{
+	if (b->cap == BUF_START && a->nbufpool < ALB_BUFPOOL_MAX)
+		a->bufpool[a->nbufpool++] = b->p;
+	else
+		free(b->p);
+	*b = (struct abuf){0};
 }
 
 /* --- targets --- */
@@ -497,12 +529,17 @@ static struct alb_up *pool_take(struct alb_target *t)
 	return NULL;
 }
 
+/* The pool takes u over: the socket stays registered with epoll (the pool
+ * becomes its owner), watching for the target closing it. UP_WAIT is also
+ * the mask while a response is awaited, so a keep-alive request costs no
+ * epoll_ctl on the target side. */
 static void pool_put(struct alb_up *u)
 {
 	struct alb_target *t = u->t;
 	u->c = NULL;
+	loop_io_set_owner(&u->io, on_pooled_io, u);
 	if (t->removed || t->state == ALB_TARGET_DRAINING || t->npool >= POOL_MAX ||
-	    loop_io_add(u->a->loop, &u->io, u->fd, EPOLLIN | EPOLLRDHUP, on_pooled_io, u) < 0) {
+	    loop_io_mod(u->a->loop, &u->io, UP_WAIT) < 0) {
 		up_close(u);
 		return;
 	}
@@ -531,10 +568,10 @@ static void conn_close(struct alb_conn *c)
 		a->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	free(c->cin.p);
-	free(c->cout.p);
-	free(c->uin.p);
-	free(c->uout.p);
+	buf_give(a, &c->cin);
+	buf_give(a, &c->cout);
+	buf_give(a, &c->uin);
+	buf_give(a, &c->uout);
 	loop_defer_free(a->loop, c);
 }
 
@@ -819,10 +856,13 @@ static void conn_arm(struct alb_conn *c)
 		/* RDHUP only while the half-close is news: level-triggered,
 		 * it would fire on every wait afterwards */
 		ce |= EPOLLRDHUP;
+		/* while a request runs, bytes after its body (a pipelined
+		 * request) are read into cin too, as long as there is room:
+		 * so the mask stays EPOLLIN|EPOLLRDHUP over a keep-alive
+		 * exchange and costs no epoll_ctl */
 		if (c->ph == PH_HEAD && abuf_avail(&c->cout) < COUT_HIGH)
 			ce |= EPOLLIN;
-		else if ((c->ph == PH_CONNECT || c->ph == PH_FORWARD) && !c->rq.done &&
-			 abuf_room(&c->cin) > 0)
+		else if ((c->ph == PH_CONNECT || c->ph == PH_FORWARD) && cin_room(c) > 0)
 			ce |= EPOLLIN;
 	}
 	if (abuf_avail(&c->cout) > 0 || c->rs.ready > 0)
@@ -840,7 +880,7 @@ static void conn_arm(struct alb_conn *c)
 				ue |= EPOLLOUT;
 			if (c->ph == PH_FORWARD && !u->eof && !c->rs.done &&
 			    (abuf_room(&c->uin) > 0 || (!c->resp_started && c->uin.cap < UIN_CAP)))
-				ue |= EPOLLIN;
+				ue |= UP_WAIT;
 		}
 		if (loop_io_mod(loop, &u->io, ue) < 0) {
 			conn_reply(c, 502);
@@ -851,6 +891,18 @@ static void conn_arm(struct alb_conn *c)
 	if (c->timer_ph != c->ph || !loop_timer_armed(&c->timer) ||
 	    (c->active && c->ph != PH_CONNECT))
 		timer_arm(c);
+	if (c->ph == PH_HEAD && !c->up && abuf_avail(&c->cin) == 0 && abuf_avail(&c->cout) == 0) {
+		/* idle between requests: nothing buffered is needed, so an
+		 * idle keep-alive connection costs its struct, not 32 KiB */
+		if (c->cin.cap)
+			buf_give(c->a, &c->cin);
+		if (c->uin.cap)
+			buf_give(c->a, &c->uin);
+		if (c->cout.cap)
+			buf_give(c->a, &c->cout);
+		if (c->uout.cap)
+			buf_give(c->a, &c->uout);
+	}
 }
 
 /* Advances b over the bytes after the ready ones; 0 or HTTP_MALFORMED. */
@@ -909,23 +961,18 @@ static void upstream_attach(struct alb_conn *c, struct alb_target *t)
 	struct alb_up *u;
 	int fd;
 
-	if (c->uin.cap == 0) {
-		c->uin.p = malloc(BUF_START);
-		if (!c->uin.p) {
-			conn_reply(c, 503);
-			return;
-		}
-		c->uin.cap = BUF_START;
+	if (c->uin.cap == 0 && buf_take(c->a, &c->uin) < 0) {
+		conn_reply(c, 503);
+		return;
 	}
 	u = pool_take(t);
 	if (u) {
+		/* still registered: only the owner changes; conn_arm sets
+		 * the mask (unchanged from the pool's when the head is sent
+		 * at once) */
 		u->c = c;
 		c->up = u;
-		loop_io_del(c->a->loop, &u->io);
-		if (loop_io_add(c->a->loop, &u->io, u->fd, EPOLLOUT, on_up_io, u) < 0) {
-			conn_reply(c, 502);
-			return;
-		}
+		loop_io_set_owner(&u->io, on_up_io, u);
 		c->ph = PH_FORWARD;
 		return;
 	}
@@ -1137,7 +1184,10 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		lr->request[0] == '-' ? "-" : "-", prio, t0_s, lr->actions ? lr->actions : "-",
 		lr->redirect[0] ? lr->redirect : "-", lr->error_reason ? lr->error_reason : "-",
 		lr->taddr ? target : "-", tstatus);
-	fflush(a->access_log);
+	/* lines wait in the FILE's buffer: written when it fills, or by
+	 * the timer within a second (ALB itself delivers every 5 minutes) */
+	if (!loop_timer_armed(&a->log_flush))
+		loop_timer_start(a->loop, &a->log_flush, LOG_FLUSH_MS);
 }
 
 /* Sets the AWSALBTG cookies for target group tg on the coming response. */
@@ -1373,7 +1423,6 @@ static void finish_request(struct alb_conn *c)
 		log_finish(c, c->lr.target_status);
 	if (u) {
 		c->up = NULL;
-		loop_io_del(c->a->loop, &u->io);
 		if (reuse)
 			pool_put(u);
 		else
@@ -1390,39 +1439,57 @@ static void finish_request(struct alb_conn *c)
 	}
 }
 
+/* Sends what waits in head (a rewritten head, or ALB-generated bytes) and
+ * then the first body_ready bytes of body, in one sendmsg while both have
+ * bytes (the head and the body bytes already read go out together).
+ * Returns bytes sent (0 on EAGAIN) or -1 on an error; *head_sent and
+ * *body_sent say how the count splits. */
+static ssize_t send2(int fd, struct abuf *head, struct abuf *body, size_t body_ready,
+		     size_t *body_sent)
+{
+	struct iovec iov[2];
+	struct msghdr mh = {.msg_iov = iov};
+	size_t hn = abuf_avail(head);
+	ssize_t w;
+
+	if (hn > 0)
+		iov[mh.msg_iovlen++] = (struct iovec){head->p + head->off, hn};
+	if (body_ready > 0)
+		iov[mh.msg_iovlen++] = (struct iovec){body->p + body->off, body_ready};
+	*body_sent = 0;
+	if (mh.msg_iovlen == 0)
+		return 0;
+	w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	if (w < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	if ((size_t)w <= hn) {
+		head->off += (size_t)w;
+	} else {
+		head->off += hn;
+		*body_sent = (size_t)w - hn;
+		body->off += *body_sent;
+	}
+	if (head->off == head->len)
+		head->off = head->len = 0;
+	return w;
+}
+
 static int client_write(struct alb_conn *c)
 {
 	for (;;) {
-		const char *p;
-		size_t n;
+		size_t want = abuf_avail(&c->cout) + c->rs.ready, body_sent;
 		ssize_t w;
-		bool from_cout = abuf_avail(&c->cout) > 0;
-		if (from_cout) {
-			p = c->cout.p + c->cout.off;
-			n = abuf_avail(&c->cout);
-		} else if (c->rs.ready > 0) {
-			p = c->uin.p + c->uin.off;
-			n = c->rs.ready;
-		} else {
+		if (want == 0)
 			return 0;
-		}
-		w = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
+		w = send2(c->fd, &c->cout, &c->uin, c->rs.ready, &body_sent);
+		if (w < 0)
 			return -1;
-		}
+		if (w == 0)
+			return 0;
 		c->active = true;
 		c->tx_total += (uint64_t)w;
-		if (from_cout) {
-			c->cout.off += (size_t)w;
-			if (c->cout.off == c->cout.len)
-				c->cout.off = c->cout.len = 0;
-		} else {
-			c->uin.off += (size_t)w;
-			c->rs.ready -= (size_t)w;
-		}
-		if ((size_t)w < n)
+		c->rs.ready -= body_sent;
+		if ((size_t)w < want)
 			return 0;
 	}
 }
@@ -1433,35 +1500,18 @@ static int up_write(struct alb_conn *c)
 	if (!u || !u->connected)
 		return 0;
 	for (;;) {
-		const char *p;
-		size_t n;
+		size_t want = abuf_avail(&c->uout) + c->rq.ready, body_sent;
 		ssize_t w;
-		bool from_uout = abuf_avail(&c->uout) > 0;
-		if (from_uout) {
-			p = c->uout.p + c->uout.off;
-			n = abuf_avail(&c->uout);
-		} else if (c->rq.ready > 0) {
-			p = c->cin.p + c->cin.off;
-			n = c->rq.ready;
-		} else {
+		if (want == 0)
 			return 0;
-		}
-		w = send(u->fd, p, n, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
+		w = send2(u->fd, &c->uout, &c->cin, c->rq.ready, &body_sent);
+		if (w < 0)
 			return -1;
-		}
+		if (w == 0)
+			return 0;
 		c->active = true;
-		if (from_uout) {
-			c->uout.off += (size_t)w;
-			if (c->uout.off == c->uout.len)
-				c->uout.off = c->uout.len = 0;
-		} else {
-			c->cin.off += (size_t)w;
-			c->rq.ready -= (size_t)w;
-		}
-		if ((size_t)w < n)
+		c->rq.ready -= body_sent;
+		if ((size_t)w < want)
 			return 0;
 	}
 }
@@ -1680,8 +1730,13 @@ static void on_client_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 		}
 	}
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
-		size_t room = abuf_room(&c->cin);
-		bool want = c->ph == PH_HEAD || !c->rq.done;
+		size_t room;
+		bool want = c->ph != PH_CLOSING || !c->rq.done;
+		if (c->cin.cap == 0 && buf_take(c->a, &c->cin) < 0) {
+			conn_close(c); /* out of memory */
+			return;
+		}
+		room = abuf_room(&c->cin);
 		if (room == 0 && c->ph == PH_HEAD && c->cin.cap < CIN_CAP) {
 			/* a request head bigger than the buffer: grow, up to
 			 * the 64 KiB limit */
@@ -1751,17 +1806,12 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 			a->lb_cnt[lb].new_conns++;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = calloc(1, sizeof(*c));
-		if (c)
-			c->cin.p = malloc(BUF_START);
-		if (!c || !c->cin.p) {
+		c = calloc(1, sizeof(*c)); /* cin is taken on the first read */
+		if (!c) {
 			/* out of memory: refuse this one, keep serving */
-			if (c)
-				free(c);
 			close(fd);
 			continue;
 		}
-		c->cin.cap = BUF_START;
 		c->a = a;
 		c->ls = ls;
 		c->fd = fd;
@@ -1772,7 +1822,6 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 		loop_timer_init(&c->timer, on_conn_timer, c);
 		if (loop_io_add(loop, &c->io, fd, EPOLLIN | EPOLLRDHUP, on_client_io, c) < 0) {
 			close(fd);
-			free(c->cin.p);
 			free(c);
 			continue;
 		}
@@ -1792,6 +1841,14 @@ static void on_accept_resume(struct loop *loop, struct loop_timer *tm)
 
 /* --- the plane --- */
 
+static void on_log_flush(struct loop *loop, struct loop_timer *tm)
+{
+	struct alb *a = tm->data;
+	(void)loop;
+	if (a->access_log)
+		fflush(a->access_log);
+}
+
 struct alb *alb_new(struct loop *loop, const struct model *m)
 {
 	struct alb *a = calloc(1, sizeof(*a));
@@ -1800,6 +1857,7 @@ struct alb *alb_new(struct loop *loop, const struct model *m)
 	a->loop = loop;
 	a->m = m;
 	a->ntgs = m->ntgs;
+	loop_timer_init(&a->log_flush, on_log_flush, a);
 	a->tgs = calloc(m->ntgs ? m->ntgs : 1, sizeof(*a->tgs));
 	a->lb_cnt = calloc(m->nlbs ? m->nlbs : 1, sizeof(*a->lb_cnt));
 	if (!a->tgs || !a->lb_cnt) {
@@ -1909,19 +1967,33 @@ void alb_free(struct alb *a)
 	}
 	free(a->tgs);
 	free(a->lb_cnt);
+	while (a->nbufpool > 0)
+		free(a->bufpool[--a->nbufpool]);
+	loop_timer_stop(a->loop, &a->log_flush);
 	if (a->access_log)
-		fclose(a->access_log);
+		fclose(a->access_log); /* writes what is buffered */
+	free(a->log_buf);
 	free(a);
 }
 
 int alb_set_access_log(struct alb *a, const char *path)
 {
 	FILE *f = fopen(path, "ae");
-	if (!f)
-		return -errno;
+	/* glibc ignores setvbuf's size without a buffer: give it one */
+	char *buf = malloc(LOG_BUF);
+	if (!f || !buf) {
+		int err = f ? ENOMEM : errno;
+		if (f)
+			fclose(f);
+		free(buf);
+		return -err;
+	}
+	setvbuf(f, buf, _IOFBF, LOG_BUF);
 	if (a->access_log)
-		fclose(a->access_log);
+		fclose(a->access_log); /* writes what is buffered */
+	free(a->log_buf);
 	a->access_log = f;
+	a->log_buf = buf;
 	return 0;
 }
 

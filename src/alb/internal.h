@@ -80,6 +80,8 @@ struct alb_lsock {
 	uint32_t addr; /* the LB node address it is bound to */
 };
 
+#define ALB_BUFPOOL_MAX 64 /* free 16 KiB I/O buffers kept for reuse */
+
 struct alb {
 	struct loop *loop;
 	const struct model *m;
@@ -91,7 +93,11 @@ struct alb {
 	alb_health_fn hfn;
 	void *hdata;
 	struct alb_counters *lb_cnt; /* per model LB */
-	FILE *access_log;	     /* or NULL */
+	FILE *access_log;	     /* or NULL; fully buffered, flushed by log_flush */
+	char *log_buf;		     /* access_log's stdio buffer (64 KiB) */
+	struct loop_timer log_flush; /* armed while access-log lines wait in memory */
+	char *bufpool[ALB_BUFPOOL_MAX]; /* free I/O buffers of connections */
+	size_t nbufpool;
 	uint64_t rnd;		     /* weighted forward draws */
 };
 

@@ -103,6 +103,12 @@ int loop_io_mod(struct loop *loop, struct loop_io *io, uint32_t events)
 	return 0;
 }
 
+void loop_io_set_owner(struct loop_io *io, loop_io_fn cb, void *data)
+{
+	io->cb = cb;
+	io->data = data;
+}
+
 void loop_io_del(struct loop *loop, struct loop_io *io)
 {
 	if (!io->active)

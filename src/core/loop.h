@@ -52,7 +52,12 @@ uint64_t loop_now_ms(struct loop *loop);
 /* Registers fd for events; cb is called with the io. Returns 0 or -errno. */
 int loop_io_add(struct loop *loop, struct loop_io *io, int fd, uint32_t events, loop_io_fn cb,
 		void *data);
+/* Changes the interest mask; no syscall when it is unchanged. */
 int loop_io_mod(struct loop *loop, struct loop_io *io, uint32_t events);
+/* Hands a registered io to another owner: its callback and data change, its
+ * epoll registration stays (no syscall). A socket is registered once for its
+ * whole life and changes owners this way (e.g. a pooled connection). */
+void loop_io_set_owner(struct loop_io *io, loop_io_fn cb, void *data);
 /* Unregisters (does not close) the fd. Safe on an io that is not active. */
 void loop_io_del(struct loop *loop, struct loop_io *io);
 
