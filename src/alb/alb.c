@@ -1069,12 +1069,17 @@ static void log_begin(struct alb_conn *c, const struct http_request *r, long n)
 			*p = '\'';
 }
 
-static void fmt_time_us(char *out, size_t n, const struct timespec *rt)
+/* ISO 8601 with microseconds; the part up to the second is formatted once
+ * per second (cache in a: most lines of a second share it). */
+static void fmt_time_us(struct alb *a, char *out, size_t n, const struct timespec *rt)
 {
-	struct tm tm;
-	gmtime_r(&rt->tv_sec, &tm);
-	size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + k, n - k, ".%06ldZ", rt->tv_nsec / 1000);
+	if (!a->tcache_len || a->tcache_sec != rt->tv_sec) {
+		struct tm tm;
+		gmtime_r(&rt->tv_sec, &tm);
+		a->tcache_len = strftime(a->tcache, sizeof(a->tcache), "%Y-%m-%dT%H:%M:%S", &tm);
+		a->tcache_sec = rt->tv_sec;
+	}
+	snprintf(out, n, "%.*s.%06ldZ", (int)a->tcache_len, a->tcache, rt->tv_nsec / 1000);
 }
 
 static void count_status(struct alb_counters *k, int elb_status, int target_status)
@@ -1150,9 +1155,9 @@ static void log_finish(struct alb_conn *c, int elb_status)
 			ct.tv_nsec += 1000000000l;
 			ct.tv_sec--;
 		}
-		fmt_time_us(t0_s, sizeof(t0_s), &ct);
+		fmt_time_us(a, t0_s, sizeof(t0_s), &ct);
 	}
-	fmt_time_us(now_s, sizeof(now_s), &rt);
+	fmt_time_us(a, now_s, sizeof(now_s), &rt);
 	if (lr->target_s >= 0) {
 		req_s = (double)(lr->t_disp.tv_sec - lr->t0.tv_sec) +
 			(double)(lr->t_disp.tv_nsec - lr->t0.tv_nsec) / 1e9;

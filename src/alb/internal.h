@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "alb/alb.h"
 #include "alb/health.h"
@@ -96,6 +97,9 @@ struct alb {
 	FILE *access_log;	     /* or NULL; fully buffered, flushed by log_flush */
 	char *log_buf;		     /* access_log's stdio buffer (64 KiB) */
 	struct loop_timer log_flush; /* armed while access-log lines wait in memory */
+	time_t tcache_sec;	     /* access-log time up to the second, */
+	char tcache[32];	     /* formatted for tcache_sec */
+	size_t tcache_len;	     /* 0: nothing cached */
 	char *bufpool[ALB_BUFPOOL_MAX]; /* free I/O buffers of connections */
 	size_t nbufpool;
 	uint64_t rnd;		     /* weighted forward draws */
