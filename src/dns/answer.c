@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "core/addr.h"
+#include "dns/index.h"
 #include "dns/rdata.h"
 #include "dns/wire.h"
 
@@ -31,6 +32,7 @@
 
 struct answer {
 	const struct model *m;
+	const struct dns_index *ix;
 	int vpc;
 	const struct dns_answer_env *env;
 	struct dns_writer w;
@@ -41,26 +43,6 @@ struct answer {
 	bool chase;   /* our CNAME chain leaves what we know: ask upstream for its end */
 	uint8_t chase_name[DNS_NAME_MAX];
 };
-
-static uint16_t type_code(const char *t)
-{
-	return dns_type_from_str(t);
-}
-
-/* Model names are text; compare them to a wire name by converting. */
-static bool name_eq_str(const uint8_t *name, const char *s)
-{
-	uint8_t w[DNS_NAME_MAX];
-	return s && dns_name_from_str(s, w) > 0 && dns_name_eq(name, w);
-}
-
-static int find_lb(const struct model *m, const uint8_t *name)
-{
-	for (size_t i = 0; i < m->nlbs; i++)
-		if (name_eq_str(name, m->lbs[i].dns_name))
-			return (int)i;
-	return -1;
-}
 
 static bool zone_visible(const struct model_zone *z, int vpc)
 {
@@ -75,21 +57,16 @@ static bool zone_visible(const struct model_zone *z, int vpc)
 }
 
 /* The most specific zone visible to vpc that holds name, or -1. */
-static int find_zone(const struct model *m, int vpc, const uint8_t *name, uint8_t *apex)
+static int find_zone(const struct answer *a, int vpc, const uint8_t *name, uint8_t *apex)
 {
+	const struct model *m = a->m;
 	int best = -1;
 	size_t best_labels = 0;
 	for (size_t i = 0; i < m->nzones; i++) {
-		uint8_t zbuf[DNS_NAME_MAX];
-		const uint8_t *z = m->zones[i].wire_name;
+		const uint8_t *z = dns_index_zone_name(a->ix, i);
 		size_t l;
-		if (!zone_visible(&m->zones[i], vpc) || !m->zones[i].name)
+		if (!z || !zone_visible(&m->zones[i], vpc))
 			continue;
-		if (!z) { /* a model built by hand (tests) */
-			if (dns_name_from_str(m->zones[i].name, zbuf) < 0)
-				continue;
-			z = zbuf;
-		}
 		if (!dns_name_is_sub(name, z))
 			continue;
 		l = dns_name_labels(z);
@@ -104,33 +81,16 @@ static int find_zone(const struct model *m, int vpc, const uint8_t *name, uint8_
 
 /* Does name own anything in zone z: the apex, a record set, or (as an
  * empty non-terminal) a name below it? */
-static bool name_exists(const struct model *m, int z, const uint8_t *apex, const uint8_t *name)
+static bool name_exists(const struct answer *a, int z, const uint8_t *apex, const uint8_t *name)
 {
-	if (dns_name_eq(name, apex))
-		return true;
-	for (size_t i = 0; i < m->nrecords; i++) {
-		uint8_t rbuf[DNS_NAME_MAX];
-		const uint8_t *r = m->records[i].wire_name;
-		if (m->records[i].zone != z || !m->records[i].name)
-			continue;
-		if (!r) {
-			if (dns_name_from_str(m->records[i].name, rbuf) < 0)
-				continue;
-			r = rbuf;
-		}
-		if (dns_name_is_sub(r, name))
-			return true;
-	}
-	return false;
+	return dns_name_eq(name, apex) || dns_index_find(a->ix, z, name) != NULL;
 }
 
-static bool record_at(const struct model *m, int z, size_t i, const uint8_t *name)
+/* The record sets at name in zone z (none: NULL or nrec 0). */
+static const struct dns_index_node *records_at(const struct answer *a, int z,
+					       const uint8_t *name)
 {
-	if (m->records[i].zone != z)
-		return false;
-	if (m->records[i].wire_name)
-		return dns_name_eq(name, m->records[i].wire_name);
-	return name_eq_str(name, m->records[i].name);
+	return dns_index_find(a->ix, z, name);
 }
 
 /* Route53's private zones all carry the same reserved name servers; public
@@ -201,7 +161,7 @@ static uint32_t map_addr(const struct answer *a, int z, uint32_t addr)
 static size_t add_record(struct answer *a, int z, size_t i, const uint8_t *owner, int only)
 {
 	const struct model_record *r = &a->m->records[i];
-	uint16_t type = type_code(r->type);
+	uint16_t type = dns_index_type(a->ix, i);
 	size_t n = 0;
 
 	if (r->alias_lb >= 0) {
@@ -298,11 +258,13 @@ static bool set_healthy(const struct answer *a, size_t i)
 static size_t group_of(const struct answer *a, int z, const uint8_t *src, uint16_t t, int *idx)
 {
 	const struct model *m = a->m;
+	const struct dns_index_node *at = records_at(a, z, src);
 	size_t n = 0;
-	for (size_t i = 0; i < m->nrecords && n < GROUP_MAX; i++)
-		if (m->records[i].set_id && record_at(m, z, i, src) &&
-		    type_code(m->records[i].type) == t)
-			idx[n++] = (int)i;
+	for (size_t k = 0; at && k < at->nrec && n < GROUP_MAX; k++) {
+		int i = at->recs[k];
+		if (m->records[i].set_id && dns_index_type(a->ix, (size_t)i) == t)
+			idx[n++] = i;
+	}
 	return n;
 }
 
@@ -405,27 +367,32 @@ static void add_group(struct answer *a, int z, const uint8_t *src, uint16_t t,
 static int find_cname(struct answer *a, int z, const uint8_t *src)
 {
 	const struct model *m = a->m;
+	const struct dns_index_node *at;
 	int idx[GROUP_MAX];
 	size_t n = group_of(a, z, src, DNS_T_CNAME, idx);
 	if (n > 0)
 		return pick_set(a, idx, n);
-	for (size_t i = 0; i < m->nrecords; i++)
-		if (record_at(m, z, i, src) && type_code(m->records[i].type) == DNS_T_CNAME &&
-		    m->records[i].alias_lb < 0 && m->records[i].nvalues > 0)
-			return (int)i;
+	at = records_at(a, z, src);
+	for (size_t k = 0; at && k < at->nrec; k++) {
+		int i = at->recs[k];
+		if (dns_index_type(a->ix, (size_t)i) == DNS_T_CNAME && m->records[i].alias_lb < 0 &&
+		    m->records[i].nvalues > 0)
+			return i;
+	}
 	return -1;
 }
 
 /* RFC 4592: the wildcard that may answer for name, which does not exist:
  * "*." + its closest encloser. Returns false when there is none. */
-static bool find_wildcard(const struct model *m, int z, const uint8_t *apex, const uint8_t *name,
+static bool find_wildcard(const struct answer *a, int z, const uint8_t *apex, const uint8_t *name,
 			  uint8_t *src)
 {
 	size_t ln = dns_name_labels(name), la = dns_name_labels(apex);
 	for (size_t k = 1; k <= ln - la; k++) {
 		const uint8_t *ce = dns_name_skip(name, k);
+		const struct dns_index_node *at;
 		size_t cl;
-		if (!name_exists(m, z, apex, ce))
+		if (!name_exists(a, z, apex, ce))
 			continue;
 		cl = dns_name_len(ce);
 		if (cl + 2 > DNS_NAME_MAX)
@@ -433,10 +400,8 @@ static bool find_wildcard(const struct model *m, int z, const uint8_t *apex, con
 		src[0] = 1;
 		src[1] = '*';
 		memcpy(src + 2, ce, cl);
-		for (size_t i = 0; i < m->nrecords; i++)
-			if (record_at(m, z, i, src))
-				return true;
-		return false;
+		at = records_at(a, z, src);
+		return at && at->nrec > 0;
 	}
 	return false;
 }
@@ -579,7 +544,8 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 	const uint8_t *name = qname;
 
 	for (int hop = 0; hop <= CHASE_MAX; hop++) {
-		int lb = find_lb(m, name), z, cn;
+		int lb = dns_index_find_lb(a->ix, name), z, cn;
+		const struct dns_index_node *at;
 		const uint8_t *from = name; /* where the records live (wildcards) */
 		size_t before;
 
@@ -590,7 +556,7 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 				add_lb_addrs(a, lb, name);
 			return;
 		}
-		z = find_zone(m, a->vpc, name, apex);
+		z = find_zone(a, a->vpc, name, apex);
 		if (z < 0 && answer_host_names(a, name, qtype))
 			return;
 		if (z < 0) {
@@ -605,8 +571,8 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 		}
 		if (hop == 0)
 			a->flags |= DNS_F_AA;
-		if (!name_exists(m, z, apex, name)) {
-			if (!find_wildcard(m, z, apex, name, src)) {
+		if (!name_exists(a, z, apex, name)) {
+			if (!find_wildcard(a, z, apex, name, src)) {
 				a->rcode = DNS_R_NXDOMAIN;
 				add_negative(a, z, apex);
 				return;
@@ -636,12 +602,11 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 				}
 			}
 		}
-		for (size_t i = 0; i < m->nrecords; i++) {
-			uint16_t t;
+		at = records_at(a, z, from);
+		for (size_t k = 0; at && k < at->nrec; k++) {
+			size_t i = (size_t)at->recs[k];
+			uint16_t t = dns_index_type(a->ix, i);
 			bool seen = false;
-			if (!record_at(m, z, i, from))
-				continue;
-			t = type_code(m->records[i].type);
 			/* The apex SOA and NS are Route53's own, written above. */
 			if ((t == DNS_T_SOA || t == DNS_T_NS) && dns_name_eq(name, apex))
 				continue;
@@ -651,9 +616,10 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 				add_record(a, z, i, name, -1);
 				continue;
 			}
-			for (size_t j = 0; j < i && !seen; j++) /* each group once */
-				seen = m->records[j].set_id && record_at(m, z, j, from) &&
-				       type_code(m->records[j].type) == t;
+			for (size_t j = 0; j < k && !seen; j++) { /* each group once */
+				size_t o = (size_t)at->recs[j];
+				seen = m->records[o].set_id && dns_index_type(a->ix, o) == t;
+			}
 			if (!seen)
 				add_group(a, z, from, t, name);
 		}
@@ -689,15 +655,35 @@ static size_t reply_short(struct answer *a, const struct dns_query *q, bool with
 size_t dns_answer(const struct model *m, int vpc, const uint8_t *q, size_t qlen, uint8_t *out,
 		  size_t cap, bool tcp)
 {
-	return dns_answer_ex(m, vpc, NULL, q, qlen, out, cap, tcp, NULL);
+	return dns_answer_ex(m, NULL, vpc, NULL, q, qlen, out, cap, tcp, NULL);
 }
 
-size_t dns_answer_ex(const struct model *m, int vpc, const struct dns_answer_env *env,
-		     const uint8_t *q, size_t qlen, uint8_t *out, size_t cap, bool tcp,
-		     struct dns_fwd_req *fwd)
+static size_t answer_indexed(const struct model *m, const struct dns_index *ix, int vpc,
+			     const struct dns_answer_env *env, const uint8_t *q, size_t qlen,
+			     uint8_t *out, size_t cap, bool tcp, struct dns_fwd_req *fwd);
+
+size_t dns_answer_ex(const struct model *m, const struct dns_index *ix, int vpc,
+		     const struct dns_answer_env *env, const uint8_t *q, size_t qlen, uint8_t *out,
+		     size_t cap, bool tcp, struct dns_fwd_req *fwd)
+{
+	struct dns_index *own;
+	size_t r;
+	if (ix)
+		return answer_indexed(m, ix, vpc, env, q, qlen, out, cap, tcp, fwd);
+	own = dns_index_new(m); /* once per call: for tests and tools */
+	if (!own)
+		return 0;
+	r = answer_indexed(m, own, vpc, env, q, qlen, out, cap, tcp, fwd);
+	dns_index_free(own);
+	return r;
+}
+
+static size_t answer_indexed(const struct model *m, const struct dns_index *ix, int vpc,
+			     const struct dns_answer_env *env, const uint8_t *q, size_t qlen,
+			     uint8_t *out, size_t cap, bool tcp, struct dns_fwd_req *fwd)
 {
 	struct dns_query query;
-	struct answer a = {.m = m, .vpc = vpc, .env = env};
+	struct answer a = {.m = m, .ix = ix, .vpc = vpc, .env = env};
 	size_t limit;
 	int rc;
 

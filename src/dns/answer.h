@@ -10,10 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/index.h"
 #include "dns/wire.h"
 #include "model/model.h"
 
-/* Builds the reply to one query message against the model. q/qlen is the
+/* Builds the reply to one query message against the model (indexing it
+ * for this one call: servers use dns_answer_ex with a kept index). q/qlen is the
  * query as received; out/cap the reply buffer. Over UDP the reply is kept
  * within 512 bytes, or the query's EDNS0 size when larger; when tcp, only
  * within cap (and 65535). vpc is the index of the VPC whose resolver got the
@@ -51,13 +53,15 @@ struct dns_fwd_req {
 	size_t prefix_len; /* >0: out holds our part (header, question, CNAMEs) */
 };
 
-/* dns_answer with env, and when fwd is not NULL: for a well-formed question
- * that is none of ours (the case dns_answer REFUSES), or whose CNAME chain
- * leaves the zones we know, fills *fwd and returns 0, so that the caller
- * asks upstream resolvers (dns/forward.h). */
-size_t dns_answer_ex(const struct model *m, int vpc, const struct dns_answer_env *env,
-		     const uint8_t *q, size_t qlen, uint8_t *out, size_t cap, bool tcp,
-		     struct dns_fwd_req *fwd);
+/* dns_answer with ix, the index of m (dns/index.h; NULL: built for this
+ * call, and 0 returned when that runs out of memory), with env, and when
+ * fwd is not NULL: for a well-formed question that is none of ours (the
+ * case dns_answer REFUSES), or whose CNAME chain leaves the zones we know,
+ * fills *fwd and returns 0, so that the caller asks upstream resolvers
+ * (dns/forward.h). */
+size_t dns_answer_ex(const struct model *m, const struct dns_index *ix, int vpc,
+		     const struct dns_answer_env *env, const uint8_t *q, size_t qlen, uint8_t *out,
+		     size_t cap, bool tcp, struct dns_fwd_req *fwd);
 
 /* The UDP payload size we advertise in our OPT records. */
 #define DNS_EDNS_OUR_SIZE 1232

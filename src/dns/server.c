@@ -19,9 +19,11 @@
 #include "core/log.h"
 #include "dns/answer.h"
 #include "dns/forward.h"
+#include "dns/index.h"
 #include "dns/wire.h"
 
 #define UDP_BURST 256
+#define UDP_BATCH 32 /* datagrams per recvmmsg and replies per sendmmsg */
 #define READ_BURST 16
 #define IN_MAX (2 + DNS_MSG_MAX)
 #define IN_INITIAL 1024
@@ -55,6 +57,7 @@ struct dns_conn {
 struct dns_server {
 	struct loop *loop;
 	const struct model *m;
+	struct dns_index *ix; /* of m; NULL (out of memory): built per query */
 	struct dns_listener *listeners;
 	struct dns_conn *conns;
 	size_t nconns;
@@ -62,7 +65,13 @@ struct dns_server {
 	struct dns_forward *fwd;
 	struct dns_answer_env env;
 	uint32_t rng;
-	uint8_t rbuf[DNS_MSG_MAX];	   /* one UDP datagram */
+	/* UDP batches: UDP_BATCH datagrams and their replies. The buffers are
+	 * allocated apart (touched only as far as messages reach). */
+	uint8_t (*rbufs)[DNS_MSG_MAX];
+	uint8_t (*replies)[DNS_MSG_MAX];
+	struct mmsghdr min[UDP_BATCH], mout[UDP_BATCH];
+	struct iovec iin[UDP_BATCH], iout[UDP_BATCH];
+	struct sockaddr_in from[UDP_BATCH];
 	uint8_t reply[2 + DNS_MSG_MAX]; /* one reply, room for the TCP length */
 	uint8_t prefix[DNS_MSG_MAX];	/* our part of a chained answer */
 };
@@ -89,10 +98,21 @@ struct dns_server *dns_server_new(struct loop *loop, const struct model *m)
 	if (getrandom(&s->rng, sizeof(s->rng), GRND_NONBLOCK) != sizeof(s->rng) || !s->rng)
 		s->rng = 0x9e3779b9u;
 	s->env.rng = &s->rng;
+	s->ix = dns_index_new(m);
+	s->rbufs = malloc(UDP_BATCH * sizeof(*s->rbufs));
+	s->replies = malloc(UDP_BATCH * sizeof(*s->replies));
 	s->fwd = dns_forward_new(loop, on_forwarded, s);
-	if (!s->fwd) {
+	if (!s->fwd || !s->ix || !s->rbufs || !s->replies) {
+		dns_forward_free(s->fwd);
+		dns_index_free(s->ix);
+		free(s->rbufs);
+		free(s->replies);
 		free(s);
 		return NULL;
+	}
+	for (int i = 0; i < UDP_BATCH; i++) {
+		s->iin[i] = (struct iovec){.iov_base = s->rbufs[i], .iov_len = DNS_MSG_MAX};
+		s->min[i].msg_hdr = (struct msghdr){.msg_iov = &s->iin[i], .msg_iovlen = 1};
 	}
 	return s;
 }
@@ -105,31 +125,58 @@ void dns_server_set_tcp_idle(struct dns_server *s, uint32_t ms)
 void dns_server_set_model(struct dns_server *s, const struct model *m)
 {
 	s->m = m;
+	dns_index_free(s->ix);
+	s->ix = dns_index_new(m);
+	if (!s->ix)
+		log_warn("dns: out of memory for the index of the new model: answers will be slow");
 	for (struct dns_listener *l = s->listeners; l; l = l->next)
 		l->vpc = vpc_for_addr(m, l->addr);
 }
 
 /* ---- UDP ---- */
 
-/* The reply to the datagram in rbuf, or 0 when there is none now (dropped,
- * or forwarded: it then comes through on_forwarded). */
+/* The reply (into reply, DNS_MSG_MAX bytes) to the datagram msg/n, or 0
+ * when there is none now (dropped, or forwarded: it then comes through
+ * on_forwarded). */
 static size_t udp_answer(struct dns_server *s, struct dns_listener *l,
-			 const struct sockaddr_in *from, size_t n)
+			 const struct sockaddr_in *from, const uint8_t *msg, size_t n,
+			 uint8_t *reply)
 {
 	struct dns_fwd_req fwd = {0};
-	size_t r = dns_answer_ex(s->m, l->vpc, &s->env, s->rbuf, n, s->reply, DNS_MSG_MAX, false,
+	size_t r = dns_answer_ex(s->m, s->ix, l->vpc, &s->env, msg, n, reply, DNS_MSG_MAX, false,
 				 &fwd);
 	struct dns_query q;
 	struct dns_fwd_client cl = {.fd = l->udp.fd, .addr = *from};
 	if (!fwd.forward)
 		return r;
-	if (dns_query_parse(s->rbuf, n, &q) < 0)
+	if (dns_query_parse(msg, n, &q) < 0)
 		return 0;
-	memcpy(s->prefix, s->reply, fwd.prefix_len);
+	memcpy(s->prefix, reply, fwd.prefix_len);
 	return dns_forward_query_chain(s->fwd, &q, fwd.name, s->prefix, fwd.prefix_len, &cl,
-				       s->reply, DNS_MSG_MAX);
+				       reply, DNS_MSG_MAX);
 }
 
+/* Sends the nout replies of mout. A reply that cannot be sent now is
+ * dropped: the client retries, as it would on a lost datagram. */
+static void udp_send(struct dns_server *s, int fd, unsigned nout)
+{
+	unsigned k = 0;
+	while (k < nout) {
+		int rc = sendmmsg(fd, s->mout + k, nout - k, MSG_DONTWAIT);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			k++; /* this one fails: drop it, go on with the next */
+			continue;
+		}
+		if (rc == 0)
+			break;
+		k += (unsigned)rc;
+	}
+}
+
+/* Reads datagrams in batches (recvmmsg) until the socket is drained or
+ * UDP_BURST were read, and answers each batch with one sendmmsg. */
 static void on_udp(struct loop *loop, struct loop_io *io, uint32_t events)
 {
 	struct dns_listener *l = io->data;
@@ -137,25 +184,40 @@ static void on_udp(struct loop *loop, struct loop_io *io, uint32_t events)
 	(void)loop;
 	(void)events;
 
-	for (int i = 0; i < UDP_BURST; i++) {
-		struct sockaddr_in from;
-		socklen_t fromlen = sizeof(from);
-		ssize_t n = recvfrom(io->fd, s->rbuf, sizeof(s->rbuf), 0, (struct sockaddr *)&from,
-				     &fromlen);
-		size_t r;
+	for (int total = 0; total < UDP_BURST;) {
+		unsigned nout = 0;
+		int n;
+		for (int i = 0; i < UDP_BATCH; i++) {
+			s->min[i].msg_hdr.msg_name = &s->from[i];
+			s->min[i].msg_hdr.msg_namelen = sizeof(s->from[i]);
+		}
+		n = recvmmsg(io->fd, s->min, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_debug("dns: udp recvfrom: %s", strerror(errno));
+				log_debug("dns: udp recvmmsg: %s", strerror(errno));
 			return;
 		}
-		r = udp_answer(s, l, &from, (size_t)n);
-		/* A reply that cannot be sent now is dropped: the client
-		 * retries, as it would on a lost datagram. */
-		if (r > 0)
-			(void)sendto(io->fd, s->reply, r, MSG_DONTWAIT, (struct sockaddr *)&from,
-				     fromlen);
+		for (int i = 0; i < n; i++) {
+			size_t r = udp_answer(s, l, &s->from[i], s->rbufs[i], s->min[i].msg_len,
+					      s->replies[i]);
+			if (r == 0)
+				continue;
+			s->iout[nout] = (struct iovec){.iov_base = s->replies[i], .iov_len = r};
+			s->mout[nout].msg_hdr = (struct msghdr){
+				.msg_name = &s->from[i],
+				.msg_namelen = s->min[i].msg_hdr.msg_namelen,
+				.msg_iov = &s->iout[nout],
+				.msg_iovlen = 1,
+			};
+			nout++;
+		}
+		if (nout > 0)
+			udp_send(s, io->fd, nout);
+		total += n;
+		if (n < UDP_BATCH) /* drained: epoll (level-triggered) says when more come */
+			return;
 	}
 }
 
@@ -238,7 +300,7 @@ static size_t tcp_answer(struct dns_conn *c, const uint8_t *msg, size_t len)
 {
 	struct dns_server *s = c->s;
 	struct dns_fwd_req fwd = {0};
-	size_t r = dns_answer_ex(s->m, c->l->vpc, &s->env, msg, len, s->reply + 2, DNS_MSG_MAX,
+	size_t r = dns_answer_ex(s->m, s->ix, c->l->vpc, &s->env, msg, len, s->reply + 2, DNS_MSG_MAX,
 				 true, &fwd);
 	struct dns_query q;
 	struct dns_fwd_client cl = {.owner = c, .fd = -1, .tcp = true};
@@ -539,6 +601,9 @@ void dns_server_free(struct dns_server *s)
 	while (s->conns)
 		conn_close(s->conns);
 	dns_forward_free(s->fwd);
+	dns_index_free(s->ix);
+	free(s->rbufs);
+	free(s->replies);
 	while (s->listeners) {
 		struct dns_listener *l = s->listeners;
 		s->listeners = l->next;

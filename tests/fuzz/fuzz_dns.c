@@ -67,7 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static const uint8_t prefix[] = {0, 1, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
 						 3, 'w', 'w', 'w', 0, 0, 1, 0, 1};
 		struct dns_fwd_req fwd = {0};
-		(void)dns_answer_ex(&m, 0, NULL, data, size, out, sizeof(out), false, &fwd);
+		struct dns_index *ix = dns_index_new(&m); /* as the server keeps it */
+		if (ix)
+			(void)dns_answer_ex(&m, ix, 0, NULL, data, size, out, sizeof(out), false,
+					    &fwd);
+		dns_index_free(ix);
 		if (dns_query_parse(prefix, sizeof(prefix), &q) == 0) {
 			(void)dns_forward_cache_ttl(data, size);
 			(void)dns_forward_rewrite(data, size, 5, &q, false, out, sizeof(out));

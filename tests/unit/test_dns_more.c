@@ -183,7 +183,7 @@ static size_t ask_env(const struct dns_answer_env *env, const char *name, uint32
 {
 	static uint8_t q[512], out[4096];
 	size_t ql = build_query(q, sizeof(q), 7, name, DNS_T_A, 0);
-	size_t n = dns_answer_ex(policy_model(), 0, env, q, ql, out, sizeof(out), false, NULL);
+	size_t n = dns_answer_ex(policy_model(), NULL, 0, env, q, ql, out, sizeof(out), false, NULL);
 	int rcode = -1;
 	size_t k = n ? answer_addrs(out, n, addrs, cap, &rcode) : 0;
 	ASSERT_EQ(rcode, DNS_R_NOERROR);
