@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +48,7 @@ static const char usage[] =
 	"               [--dns-upstream ADDR:PORT]... [--images FILE]\n"
 	"  vpcd status [--api ADDR:PORT] [--json]\n"
 	"  vpcd host stop ID [--api ADDR:PORT]\n"
+	"  vpcd apply FILE [--param K=V]... [--api ADDR:PORT]\n"
 	"  vpcd exec [--api ADDR:PORT] -- CMD [ARG]...\n"
 	"  vpcd demo-app\n";
 
@@ -226,21 +229,22 @@ static void diag_to_json(void *arg, const struct cfn_diag *d)
 /* diags: with validate --format json, where errors and warnings go. */
 /* Completes containers that name only an image from --images; reports the
  * ones that cannot run. Returns 0 or 1. */
-static int images_apply(const struct cli *cli, struct model *m)
+static int images_apply(const struct cli *cli, struct model *m, FILE *errf)
 {
 	struct ecs_images *im = NULL;
 	char err[512];
 	int n;
 	if (cli->images && ecs_images_load(cli->images, &im, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vpcd: --images %s\n", err);
+		fprintf(errf, "vpcd: --images %s\n", err);
 		return 1;
 	}
-	n = ecs_images_apply(im, m, cli->nfiles ? cli->files[0] : NULL, stderr);
+	n = ecs_images_apply(im, m, cli->nfiles ? cli->files[0] : NULL, errf);
 	ecs_images_free(im);
 	return n != 0;
 }
 
-static int load_model_diags(const struct cli *cli, struct model **out, json_t *diags)
+static int load_model_diags(const struct cli *cli, struct model **out, json_t *diags,
+			    FILE *errf)
 {
 	struct cfn_options o;
 	char **fkv = NULL;
@@ -255,11 +259,11 @@ static int load_model_diags(const struct cli *cli, struct model **out, json_t *d
 		o.stack_name = cli->stack_name;
 	if (cli->net && (cidr4_parse(cli->net, &o.net) < 0 || o.net.prefix != 16 ||
 			 (o.net.addr >> 24) != 127)) {
-		fprintf(stderr, "vpcd: --net wants a /16 inside 127.0.0.0/8, got '%s'\n",
+		fprintf(errf, "vpcd: --net wants a /16 inside 127.0.0.0/8, got '%s'\n",
 			cli->net);
 		return 2;
 	}
-	if (cli->params_file && cfn_params_read(cli->params_file, &fkv, &nfkv, stderr) < 0)
+	if (cli->params_file && cfn_params_read(cli->params_file, &fkv, &nfkv, errf) < 0)
 		return 2;
 	/* The file first, so --param K=V given too wins. */
 	kv = calloc(nfkv + cli->nparams + 1, sizeof(*kv));
@@ -280,8 +284,8 @@ static int load_model_diags(const struct cli *cli, struct model **out, json_t *d
 		o.on_diag = diag_to_json;
 		o.diag_arg = diags;
 	}
-	rc = cfn_load_many(cli->files, cli->nfiles, &o, out, stderr) ? 1 : 0;
-	if (rc == 0 && images_apply(cli, *out) != 0) {
+	rc = cfn_load_many(cli->files, cli->nfiles, &o, out, errf) ? 1 : 0;
+	if (rc == 0 && images_apply(cli, *out, errf) != 0) {
 		model_free(*out);
 		*out = NULL;
 		rc = 1;
@@ -293,7 +297,7 @@ static int load_model_diags(const struct cli *cli, struct model **out, json_t *d
 
 static int load_model(const struct cli *cli, struct model **out)
 {
-	return load_model_diags(cli, out, NULL);
+	return load_model_diags(cli, out, NULL, stderr);
 }
 
 static int cmd_validate(int argc, char **argv)
@@ -307,7 +311,7 @@ static int cmd_validate(int argc, char **argv)
 		json_t *diags = json_pack("{s:[], s:[]}", "errors", "warnings");
 		if (!diags)
 			return 1;
-		rc = load_model_diags(&cli, &m, diags);
+		rc = load_model_diags(&cli, &m, diags, stderr);
 		if (rc != 2) {
 			json_dumpf(diags, stdout, JSON_INDENT(2));
 			fputc('\n', stdout);
@@ -334,7 +338,102 @@ struct up {
 	struct ecs *ecs;
 	struct api *api;
 	int stopping;
+	const struct cli *cli;	 /* what it was started with, for apply */
+	struct model **applied; /* models of `vpcd apply`, kept until exit */
+	size_t napplied;
 };
+
+/* POST /v1/apply {"template": PATH, "params": ["K=V", ...]}: loads PATH
+ * with the options vpcd was started with (its --param first, then the
+ * apply's), refuses any difference but the services' DesiredCount and
+ * DeploymentConfiguration and the task definitions' contents (409), and
+ * hands the rest to the ECS plane. The new model is kept until exit: the
+ * ECS plane points into its task definitions; the other planes keep the
+ * model they started with. */
+static char *up_apply(void *data, const char *body, size_t len, int *status)
+{
+	struct up *up = data;
+	struct cli cli = *up->cli;
+	struct model *m = NULL, **v;
+	json_error_t jerr;
+	json_t *req = json_loadb(body, len, 0, &jerr), *params, *resp = NULL;
+	const char *file = req ? json_string_value(json_object_get(req, "template")) : NULL;
+	char *errtext = NULL, *out, msg[4096];
+	size_t errlen = 0, ndiff;
+	FILE *errf;
+	int rc;
+
+	*status = 400;
+	if (!file || *file != '/') {
+		json_decref(req);
+		return strdup("{\"error\": \"apply wants {\\\"template\\\": "
+			      "ABSOLUTE-PATH, \\\"params\\\": [\\\"K=V\\\", ...]}\"}\n");
+	}
+	if (up->cli->nfiles != 1) {
+		*status = 409;
+		json_decref(req);
+		return strdup("{\"error\": \"apply needs a vpcd started with one template\"}\n");
+	}
+	cli.files[0] = file;
+	cli.file = file;
+	/* The running stack, whatever the new file is called. */
+	cli.stack_name = up->model->stack_name;
+	params = json_object_get(req, "params");
+	for (size_t i = 0; i < json_array_size(params); i++) {
+		const char *kv = json_string_value(json_array_get(params, i));
+		if (!kv || !strchr(kv, '=') || cli.nparams == MAX_PARAMS) {
+			json_decref(req);
+			return strdup("{\"error\": \"params wants K=V strings\"}\n");
+		}
+		cli.params[cli.nparams++] = kv;
+	}
+	errf = open_memstream(&errtext, &errlen);
+	if (!errf) {
+		json_decref(req);
+		return NULL;
+	}
+	rc = load_model_diags(&cli, &m, NULL, errf);
+	fclose(errf);
+	if (rc) {
+		resp = json_pack("{s:s, s:s}", "error", "the template does not load", "details",
+				 errtext ? errtext : "");
+		goto done;
+	}
+	ndiff = ecs_model_diff(up->model, m, msg, sizeof(msg));
+	if (ndiff) {
+		*status = 409;
+		resp = json_pack("{s:s, s:s}", "error",
+				 "vpcd apply changes only ECS services' DesiredCount and "
+				 "DeploymentConfiguration and task definitions; the template "
+				 "differs in:",
+				 "details", msg);
+		goto done;
+	}
+	v = realloc(up->applied, (up->napplied + 1) * sizeof(*v));
+	if (!v) {
+		*status = 500;
+		goto done;
+	}
+	up->applied = v;
+	rc = ecs_apply(up->ecs, m, msg, sizeof(msg));
+	if (rc < 0) {
+		*status = 500;
+		resp = json_pack("{s:s}", "error", strerror(-rc));
+		goto done;
+	}
+	up->applied[up->napplied++] = m; /* the ECS plane points into it now */
+	m = NULL;
+	*status = 200;
+	log_info("apply %s: %s", file, rc ? msg : "no change");
+	resp = json_pack("{s:i, s:s}", "changed", rc, "message", rc ? msg : "no change");
+done:
+	model_free(m);
+	free(errtext);
+	json_decref(req);
+	out = resp ? json_dumps(resp, JSON_INDENT(2)) : NULL;
+	json_decref(resp);
+	return out;
+}
 
 static int hook_register(void *data, int tg, uint32_t addr, uint16_t port)
 {
@@ -539,6 +638,9 @@ static int up_start(struct up *up, const struct cli *cli)
 	src.resolver_addr = up->model->resolver_addr;
 	src.resolver_port = (uint16_t)(53 + cli->port_offset);
 	src.port_offset = cli->port_offset;
+	src.apply = up_apply;
+	src.apply_data = up;
+	up->cli = cli;
 	up->api = api_new(up->loop, &src);
 	if (!up->api)
 		return -ENOMEM;
@@ -634,6 +736,9 @@ out:
 	ecs_proc_set_resolver(0); /* removes the tasks' resolv.conf */
 	loop_free(up.loop);
 	model_free(up.model);
+	for (size_t i = 0; i < up.napplied; i++)
+		model_free(up.applied[i]);
+	free(up.applied);
 	return rc;
 }
 
@@ -651,6 +756,98 @@ static int cmd_host(int argc, char **argv)
 	if (rc)
 		return rc;
 	return status_host_stop(cli.api ? cli.api : DEFAULT_API, cli.file);
+}
+
+/* vpcd apply FILE [--param K=V]... [--api ADDR:PORT]: POST /v1/apply with
+ * the template's absolute path and the params. */
+static int cmd_apply(int argc, char **argv)
+{
+	struct cli cli = {0};
+	struct sockaddr_in sa;
+	struct timeval tv = {.tv_sec = 60};
+	const char *api;
+	char abs[4096], hdr[512], *body = NULL, *buf = NULL, *msg;
+	size_t len = 0, cap = 0;
+	json_t *req, *params, *resp = NULL;
+	uint32_t addr;
+	uint16_t port;
+	int rc = cli_parse(argc, argv, &cli, 1), fd = -1, code = 0;
+
+	if (rc)
+		return rc;
+	if (cli.nfiles != 1) {
+		fprintf(stderr, "vpcd: apply wants one template FILE\n");
+		return 2;
+	}
+	api = cli.api ? cli.api : DEFAULT_API;
+	if (!realpath(cli.file, abs)) {
+		fprintf(stderr, "vpcd: %s: %s\n", cli.file, strerror(errno));
+		return 1;
+	}
+	params = json_array();
+	for (size_t i = 0; i < cli.nparams; i++)
+		json_array_append_new(params, json_string(cli.params[i]));
+	req = json_pack("{s:s, s:o}", "template", abs, "params", params);
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body || addrport4_parse(api, &addr, &port) < 0) {
+		fprintf(stderr, "vpcd: --api wants ADDR:PORT, got '%s'\n", api);
+		free(body);
+		return 2;
+	}
+	rc = 1;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto out;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	sockaddr4_make(&sa, addr, port);
+	snprintf(hdr, sizeof(hdr),
+		 "POST /v1/apply HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		 api, strlen(body));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, hdr, strlen(hdr)) != (ssize_t)strlen(hdr) ||
+	    write(fd, body, strlen(body)) != (ssize_t)strlen(body))
+		goto out;
+	for (;;) {
+		ssize_t n;
+		if (len + 4097 > cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
+			if (!nb)
+				goto out;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!buf || strncmp(buf, "HTTP/1.1 ", 9) != 0)
+		goto out;
+	buf[len] = '\0';
+	code = atoi(buf + 9);
+	resp = strstr(buf, "\r\n\r\n") ? json_loads(strstr(buf, "\r\n\r\n") + 4, 0, NULL) : NULL;
+	msg = (char *)json_string_value(json_object_get(resp, code == 200 ? "message" : "error"));
+	if (code == 200) {
+		printf("%s\n", msg ? msg : "applied");
+		rc = 0;
+	} else {
+		const char *details = json_string_value(json_object_get(resp, "details"));
+		fprintf(stderr, "vpcd: apply: %s\n%s", msg ? msg : "refused",
+			details ? details : "");
+	}
+out:
+	if (code == 0)
+		fprintf(stderr, "vpcd: apply: no answer from the admin API at %s\n", api);
+	json_decref(resp);
+	free(buf);
+	free(body);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 static int cmd_status(int argc, char **argv)
@@ -700,6 +897,8 @@ int main(int argc, char **argv)
 		return cmd_host(argc - 1, argv + 1);
 	if (!strcmp(cmd, "exec"))
 		return cmd_exec(argc - 1, argv + 1);
+	if (!strcmp(cmd, "apply"))
+		return cmd_apply(argc - 1, argv + 1);
 	if (!strcmp(cmd, "demo-app"))
 		return demo_app_main(argc - 1, argv + 1);
 	fprintf(stderr, "vpcd: unknown command '%s'\n%s", cmd, usage);

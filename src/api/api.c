@@ -282,6 +282,10 @@ static json_t *services_json(const struct api_sources *src)
 									 : json_null());
 			json_object_set_new(o, "health_status", json_string(t->health_status));
 			json_object_set_new(o, "launch_type", json_string(t->launch_type));
+			json_object_set_new(o, "task_definition_arn",
+					    t->task_definition_arn
+						    ? json_string(t->task_definition_arn)
+						    : json_null());
 			json_array_append_new(jt, o);
 		}
 		json_array_append_new(
@@ -290,6 +294,24 @@ static json_t *services_json(const struct api_sources *src)
 					s->cluster >= 0 ? m->clusters[s->cluster].name : "",
 					"desired", si.desired, "running", si.running, "pending",
 					si.pending, "tasks", jt, "events", je));
+		if (src->ecs) {
+			/* Deployments as DescribeServices lists them. */
+			struct ecs_deployment_info di[16];
+			size_t nd = ecs_service_deployments(src->ecs, (int)i, di, 16);
+			json_t *jd = json_array();
+			for (size_t k = 0; k < nd && k < 16; k++)
+				json_array_append_new(
+					jd, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:I}",
+						      "id", di[k].id, "status", di[k].status,
+						      "taskDefinition", di[k].task_definition_arn,
+						      "desiredCount", di[k].desired, "runningCount",
+						      di[k].running, "pendingCount", di[k].pending,
+						      "rolloutState", di[k].rollout_state,
+						      "createdAtMs", (json_int_t)di[k].created_ms,
+						      "updatedAtMs", (json_int_t)di[k].updated_ms));
+			json_object_set_new(json_array_get(svcs, json_array_size(svcs) - 1),
+					    "deployments", jd);
+		}
 	}
 	free(tasks);
 	return svcs;
@@ -458,6 +480,23 @@ static int conn_route(struct api_conn *c)
 		return conn_set_response(c, 400, "Bad Request", "text/plain", "bad request\n");
 	if (strcmp(method, "POST") == 0 && strncmp(path, "/v1/hosts/", 10) == 0)
 		return conn_host_stop(c, path + 10);
+	if (strcmp(method, "POST") == 0 && strcmp(path, "/v1/apply") == 0 && c->api->src.apply) {
+		const char *body = strstr(c->req, "\r\n\r\n") + 4;
+		int status = 500, rc;
+		char *r = c->api->src.apply(c->api->src.apply_data, body,
+					    c->reqlen - (size_t)(body - c->req), &status);
+		if (!r)
+			return conn_set_response(c, 500, "Internal Server Error", "text/plain",
+						 "out of memory\n");
+		rc = conn_set_response(c, status,
+				       status == 200   ? "OK"
+				       : status == 409 ? "Conflict"
+				       : status == 400 ? "Bad Request"
+						       : "Error",
+				       "application/json", r);
+		free(r);
+		return rc;
+	}
 	if (strcmp(method, "GET") != 0)
 		return conn_set_response(c, 405, "Method Not Allowed", "text/plain",
 					 "only GET\n");
@@ -518,6 +557,18 @@ static void conn_on_io(struct loop *loop, struct loop_io *io, uint32_t events)
 			if (c->reqlen == API_REQ_MAX - 1)
 				conn_close(c);
 			return;
+		}
+		{
+			/* A body (POST /v1/apply): wait for Content-Length bytes. */
+			char *hend = strstr(c->req, "\r\n\r\n") + 4;
+			const char *cl = strcasestr(c->req, "\r\nContent-Length:");
+			size_t want = cl && cl < hend ? strtoul(cl + 17, NULL, 10) : 0;
+			if (want > API_REQ_MAX - 1 - (size_t)(hend - c->req)) {
+				conn_close(c);
+				return;
+			}
+			if (c->reqlen - (size_t)(hend - c->req) < want)
+				return;
 		}
 		if (conn_route(c) < 0) {
 			conn_close(c);

@@ -27,6 +27,11 @@ struct api_sources {
 	uint16_t resolver_port;
 	int port_offset;
 	struct ecs *ecs_ctl; /* the same plane, for POST /v1/hosts/ID/stop; may be NULL */
+	/* POST /v1/apply (`vpcd apply`): body is the request's JSON body;
+	 * returns the response's JSON body (malloc'd, NULL when out of memory)
+	 * and its status in *status. NULL: 404. */
+	char *(*apply)(void *data, const char *body, size_t len, int *status);
+	void *apply_data;
 };
 
 struct api;

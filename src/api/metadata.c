@@ -29,6 +29,14 @@ static const char *td_revision(const char *arn)
 	return c ? c + 1 : "1";
 }
 
+/* The revision the task runs (a deployment's), else the template's. */
+static const char *task_revision(const struct ecs_task_info *t, const struct model_task_def *td)
+{
+	return td_revision(t->task_definition_arn ? t->task_definition_arn
+	                                          : td ? td->arn
+	                                               : NULL);
+}
+
 static json_t *container_json(const struct api_sources *src, const struct ecs_task_info *t,
                               const struct ecs_container_info *c)
 {
@@ -44,7 +52,7 @@ static json_t *container_json(const struct api_sources *src, const struct ecs_ta
 	snprintf(docker_id, sizeof(docker_id), "%s%010llu", t->id,
 	         (unsigned long long)(h % 10000000000ull));
 	snprintf(docker_name, sizeof(docker_name), "ecs-%s-%s-%s-%.20s",
-	         td && td->family ? td->family : "task", td_revision(td ? td->arn : NULL), c->name,
+	         td && td->family ? td->family : "task", task_revision(t, td), c->name,
 	         t->id);
 	snprintf(arn, sizeof(arn),
 	         "arn:aws:ecs:%s:%s:container/%s/%s/%08llx-%04llx-%04llx-%04llx-%012llx",
@@ -58,7 +66,7 @@ static json_t *container_json(const struct api_sources *src, const struct ecs_ta
 	    cl && cl->name ? cl->name : "default", "com.amazonaws.ecs.container-name", c->name,
 	    "com.amazonaws.ecs.task-arn", t->arn, "com.amazonaws.ecs.task-definition-family",
 	    td && td->family ? td->family : "", "com.amazonaws.ecs.task-definition-version",
-	    td_revision(td ? td->arn : NULL));
+	    task_revision(t, td));
 	nets = json_pack("[{s:s, s:[s], s:i}]", "NetworkMode",
 	                 td && td->network_mode ? td->network_mode : "awsvpc", "IPv4Addresses",
 	                 addr4_str(t->addr, addr), "AttachmentIndex", 0);
@@ -125,7 +133,7 @@ json_t *api_metadata_json(const struct api_sources *src, const char *tail)
 		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "Cluster",
 		              cl && cl->arn ? cl->arn : "default", "TaskARN", t.arn, "Family",
 		              td && td->family ? td->family : "", "Revision",
-		              td_revision(td ? td->arn : NULL), "ServiceName",
+		              task_revision(&t, td), "ServiceName",
 		              sv->name ? sv->name : sv->logical, "DesiredStatus", t.desired_status,
 		              "KnownStatus", status, "AvailabilityZone", t.az ? t.az : "",
 		              "LaunchType", t.launch_type, "Containers", arr);

@@ -118,6 +118,9 @@ struct ecs_task {
 	uint32_t elb_unhealthy;        /* bit i: service lb i reports unhealthy */
 	char elb_tg_arn[256];          /* the first unhealthy target group */
 	struct loop_timer grace_timer; /* re-checks health when the grace ends */
+	const struct model_task_def *td; /* what it was launched with */
+	size_t rev;                      /* index into its service's deployments */
+	uint32_t elb_healthy;            /* bit i: service lb i reports healthy */
 };
 
 /* Addresses in use in one subnet; allocation is next-fit so that a
@@ -127,7 +130,22 @@ struct ecs_pool {
 	uint8_t *used;
 };
 
+/* One deployment of a service: a task definition revision. The last one of
+ * a service is PRIMARY; older ones with live tasks are ACTIVE. */
+struct ecs_dep {
+	char id[40]; /* ecs-svc/ + 19 digits */
+	const struct model_task_def *td;
+	char *td_arn; /* ...:task-definition/FAMILY:REV */
+	uint64_t created_ms, updated_ms;
+	bool completed;
+	bool announce; /* "deployment completed." (not for the first one) */
+};
+
 struct ecs_svc {
+	int desired, min_pct, max_pct; /* from the model, then from applies */
+	struct ecs_dep *deps;           /* last = PRIMARY */
+	size_t ndeps;
+	bool stuck_reported;
 	unsigned failures; /* consecutive failed starts, for the back-off */
 	uint64_t next_start_ms;
 	bool steady;
@@ -214,12 +232,11 @@ static const char *svc_name(const struct ecs *e, int s)
 	return e->m->services[s].name ? e->m->services[s].name : e->m->services[s].logical;
 }
 
+/* The PRIMARY deployment's task definition: what new tasks run. */
 static const struct model_task_def *svc_taskdef(const struct ecs *e, int s)
 {
-	int td = e->m->services[s].task_def;
-	if (td < 0 || (size_t)td >= e->m->ntask_defs)
-		return NULL;
-	return &e->m->task_defs[td];
+	const struct ecs_svc *sv = &e->svcs[s];
+	return sv->ndeps ? sv->deps[sv->ndeps - 1].td : NULL;
 }
 
 static const char *subnet_az(const struct ecs *e, int subnet)
@@ -471,7 +488,7 @@ static void task_free(struct ecs *e, struct ecs_task *t)
 static void task_targets(struct ecs *e, struct ecs_task *t, bool reg)
 {
 	const struct model_service *sv = &e->m->services[t->service];
-	const struct model_task_def *td = svc_taskdef(e, t->service);
+	const struct model_task_def *td = t->td;
 	/* Set first: a synchronous report from the balancer must not lead
 	 * back here. */
 	t->registered = reg;
@@ -607,7 +624,8 @@ static void on_kill_timer(struct loop *loop, struct loop_timer *timer)
 static const struct model_container *task_container(const struct ecs *e, const struct ecs_task *t,
                                                     size_t ci)
 {
-	const struct model_task_def *td = svc_taskdef(e, t->service);
+	const struct model_task_def *td = t->td;
+	(void)e;
 	return td && ci < td->ncontainers ? &td->containers[ci] : NULL;
 }
 
@@ -754,9 +772,11 @@ static void hc_reaped(struct ecs *e, struct ecs_hc *h, int st)
 		return;
 	start = loop_now_ms(e->loop) < t->started_ms + (uint64_t)c->hc_start_period_s * 1000u;
 	h->status = ecs_health_step(h->status, &h->fails, ok, start, c->hc_retries);
-	if (h->status != before)
+	if (h->status != before) {
 		log_info("ecs: task %s container %s is %s", t->id, c->name ? c->name : "?",
 		         ecs_health_str(h->status));
+		sched_soon(e); /* a deployment may wait for it */
+	}
 	loop_timer_stop(e->loop, &h->timer);
 	loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_interval_s * 1000u);
 	task_check_health(e, t);
@@ -778,7 +798,7 @@ static void task_hc_start(struct ecs *e, struct ecs_task *t)
  * StopTimeout (capped at max_timeout_s when > 0): STOPPING. */
 static void task_signal_stop(struct ecs *e, struct ecs_task *t, int max_timeout_s)
 {
-	const struct model_task_def *td = svc_taskdef(e, t->service);
+	const struct model_task_def *td = t->td;
 	int timeout_s = 0;
 
 	loop_timer_stop(e->loop, &t->drain_timer);
@@ -1012,6 +1032,8 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	loop_timer_init(&t->grace_timer, on_grace_timer, t);
 	t->e = e;
 	t->service = s;
+	t->td = td;
+	t->rev = e->svcs[s].ndeps - 1;
 	t->host = pl.host;
 	t->subnet = pl.subnet;
 	t->last = TS_PROVISIONING;
@@ -1092,7 +1114,7 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 	/* A container is its whole process group, as with a PID namespace:
 	 * whatever the leader left behind goes with it. */
 	kill(-pid, SIGKILL);
-	td = svc_taskdef(e, t->service);
+	td = t->td;
 	cname =
 	    td && ci < td->ncontainers && td->containers[ci].name ? td->containers[ci].name : "?";
 	if (WIFEXITED(status))
@@ -1142,17 +1164,119 @@ static void sched_soon(struct ecs *e)
 		loop_timer_start(e->loop, &e->sched_timer, 0);
 }
 
+/* --- deployments --- */
+
+/* A deployment id as ECS prints it: ecs-svc/ and 19 digits. */
+static void dep_make_id(char *out, size_t len)
+{
+	char hex[33];
+	unsigned long long v = 0;
+	task_make_id(hex);
+	for (int i = 0; i < 16; i++)
+		v = v * 16 + (unsigned long long)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+	snprintf(out, len, "ecs-svc/%019llu", v % 10000000000000000000ull);
+}
+
+/* Adds a deployment of task definition td (arn copied) to service s; it
+ * becomes the PRIMARY one. Returns 0 or -ENOMEM. */
+static int svc_add_dep(struct ecs *e, int s, const struct model_task_def *td, const char *arn,
+                       bool announce)
+{
+	struct ecs_svc *sv = &e->svcs[s];
+	struct ecs_dep *v = realloc(sv->deps, (sv->ndeps + 1) * sizeof(*v));
+	struct ecs_dep *d;
+	if (!v)
+		return -ENOMEM;
+	sv->deps = v;
+	d = &sv->deps[sv->ndeps];
+	memset(d, 0, sizeof(*d));
+	d->td = td;
+	d->td_arn = strdup(arn ? arn : "");
+	if (!d->td_arn)
+		return -ENOMEM;
+	dep_make_id(d->id, sizeof(d->id));
+	d->created_ms = d->updated_ms = e->loop ? loop_now_ms(e->loop) : 0;
+	d->announce = announce;
+	sv->ndeps++;
+	return 0;
+}
+
+/* The service's target groups this task's definition has a container for,
+ * as bits of the service's LoadBalancers. */
+static uint32_t task_lb_mask(const struct ecs *e, const struct ecs_task *t)
+{
+	const struct model_service *ms = &e->m->services[t->service];
+	uint32_t mask = 0;
+	for (size_t i = 0; i < ms->nlbs && i < 32; i++)
+		for (size_t c = 0; t->td && c < t->td->ncontainers; c++)
+			if (ms->lbs[i].container_name && t->td->containers[c].name &&
+			    strcmp(ms->lbs[i].container_name, t->td->containers[c].name) == 0 &&
+			    ms->lbs[i].target_group >= 0)
+				mask |= 1u << i;
+	return mask;
+}
+
+/* Healthy as the deployment counts it (minimumHealthyPercent): RUNNING,
+ * healthy in every target group of the service, and HEALTHY when a
+ * container has a health check. Without either, RUNNING is enough. */
+static bool task_healthy(const struct ecs *e, const struct ecs_task *t)
+{
+	uint32_t mask;
+	bool has_check = false;
+	if (t->last != TS_RUNNING || !t->desired_running)
+		return false;
+	mask = task_lb_mask(e, t);
+	if ((t->elb_healthy & mask) != mask || (t->elb_unhealthy & mask))
+		return false;
+	for (size_t i = 0; t->td && i < t->td->ncontainers; i++)
+		has_check |= t->td->containers[i].hc_argv != NULL;
+	return !has_check || task_health(e, t) == ECS_HEALTH_HEALTHY;
+}
+
+/* The rolling update as ECS computes it: at most floor(N * max% / 100)
+ * tasks RUNNING or PENDING, at least ceil(N * min% / 100) RUNNING and
+ * healthy; new tasks run the PRIMARY deployment's task definition. Old
+ * tasks (and tasks beyond N) are stopped, unhealthy ones first, healthy
+ * ones only while enough others are healthy. */
 static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wake)
 {
-	const struct model_service *ms = &e->m->services[s];
 	struct ecs_svc *sv = &e->svcs[s];
+	size_t prim = sv->ndeps ? sv->ndeps - 1 : 0;
+	struct ecs_dep *pd = sv->ndeps ? &sv->deps[prim] : NULL;
 	char ids[1024];
 	struct ecs_task *batch[64];
-	size_t len = 0, nstarted = 0;
-	size_t have = count_svc_tasks(e, s, NULL, -1, -1);
+	size_t len = 0, nstarted = 0, nstopped = 0;
+	int n = sv->desired > 0 ? sv->desired : 0;
+	int max_tasks = (int)((long long)n * sv->max_pct / 100);
+	int min_healthy = (int)(((long long)n * sv->min_pct + 99) / 100);
+	int total = 0, nnew = 0, healthy = 0, nold = 0, nbusy = 0, can_stop, excess;
+	bool all_new_running = true;
+
+	if (max_tasks < n)
+		max_tasks = n; /* AWS requires max >= 100 % for a replica service */
+	for (size_t i = 0; i < e->nlive; i++) {
+		const struct ecs_task *t = e->live[i];
+		if (t->service != s)
+			continue;
+		if (!t->desired_running) {
+			nbusy++; /* draining or stopping */
+			if (t->rev != prim)
+				nold++;
+			continue;
+		}
+		total++;
+		if (t->rev == prim) {
+			nnew++;
+			if (t->last != TS_RUNNING)
+				all_new_running = false;
+		} else {
+			nold++;
+		}
+		healthy += task_healthy(e, t);
+	}
 
 	ids[0] = '\0';
-	while ((int)have < ms->desired && nstarted < sizeof(batch) / sizeof(batch[0])) {
+	while (nnew < n && total < max_tasks && nstarted < sizeof(batch) / sizeof(batch[0])) {
 		struct ecs_task *t;
 		if (now < sv->next_start_ms) {
 			if (sv->next_start_ms < *next_wake)
@@ -1171,7 +1295,10 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 			len += (size_t)snprintf(ids + len, sizeof(ids) - len, " (task %s)", t->id);
 		if (t->last == TS_STOPPING || t->last == TS_STOPPED)
 			break; /* failed to start: task_finish armed the back-off */
-		have++;
+		nnew++;
+		total++;
+		if (t->last != TS_RUNNING)
+			all_new_running = false;
 	}
 	if (nstarted)
 		svc_event(e, s, "(service %s) has started %zu tasks:%s.", svc_name(e, s), nstarted,
@@ -1180,15 +1307,60 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 	for (size_t i = 0; i < nstarted; i++)
 		if (batch[i]->last == TS_RUNNING)
 			task_targets(e, batch[i], true);
-	if ((int)have < ms->desired && nstarted == sizeof(batch) / sizeof(batch[0]))
+	if (nnew < n && nstarted == sizeof(batch) / sizeof(batch[0]))
 		sched_soon(e);
-	if ((int)have == ms->desired && !sv->steady) {
-		bool all_running = true;
-		for (size_t i = 0; i < e->nlive; i++)
-			if (e->live[i]->service == s && e->live[i]->desired_running &&
-			    e->live[i]->last != TS_RUNNING)
-				all_running = false;
-		if (all_running) {
+
+	/* Stops: tasks of older deployments, then tasks beyond N. Unhealthy
+	 * ones do not count for the minimum and go first. */
+	can_stop = healthy - min_healthy;
+	excess = nnew - n;
+	for (int pass = 0; pass < 4; pass++) {
+		bool old_pass = pass < 2, want_healthy = pass == 1 || pass == 3;
+		/* Backwards: newest first among the excess; begin_stop may
+		 * finish (and remove) the current task. */
+		for (size_t i = e->nlive; i-- > 0;) {
+			struct ecs_task *t = e->live[i];
+			char reason[128];
+			bool h;
+			if (t->service != s || !t->desired_running || (t->rev != prim) != old_pass)
+				continue;
+			if (!old_pass && excess <= 0)
+				break;
+			h = task_healthy(e, t);
+			if (h != want_healthy || (h && can_stop <= 0))
+				continue;
+			if (h)
+				can_stop--;
+			if (!old_pass)
+				excess--;
+			snprintf(reason, sizeof(reason), "Scaling activity initiated by (deployment %s)",
+			         pd ? pd->id : "");
+			nstopped++;
+			task_begin_stop(e, t, "ServiceSchedulerInitiated", reason, 0);
+		}
+	}
+
+	if (pd && (nnew < n || nold > 0) && !nstarted && !nstopped && total >= max_tasks &&
+	    healthy == total && can_stop <= 0) {
+		if (!sv->stuck_reported)
+			svc_event(e, s,
+			          "service %s was unable to stop or start tasks during a deployment "
+			          "because of the service deployment configuration. Update the "
+			          "minimumHealthyPercent or maximumPercent value and try again.",
+			          svc_name(e, s));
+		sv->stuck_reported = true;
+	}
+
+	/* Steady: N tasks of the PRIMARY deployment RUNNING, nothing else. */
+	if (pd && nnew == n && nold == 0 && nbusy == 0 && nstopped == 0 && all_new_running) {
+		if (!pd->completed) {
+			pd->completed = true;
+			pd->updated_ms = now;
+			if (pd->announce)
+				svc_event(e, s, "(service %s) (deployment %s) deployment completed.",
+				          svc_name(e, s), pd->id);
+		}
+		if (!sv->steady) {
 			sv->steady = true;
 			svc_event(e, s, "(service %s) has reached a steady state.", svc_name(e, s));
 		}
@@ -1233,6 +1405,18 @@ struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_
 	e->svcs = calloc(m->nservices ? m->nservices : 1, sizeof(*e->svcs));
 	if (!e->state_dir || !e->svcs || pools_init(e) < 0 || hosts_init(e) < 0)
 		goto fail;
+	for (size_t s = 0; s < m->nservices; s++) {
+		const struct model_service *ms = &m->services[s];
+		const struct model_task_def *td =
+		    ms->task_def >= 0 && (size_t)ms->task_def < m->ntask_defs
+		        ? &m->task_defs[ms->task_def]
+		        : NULL;
+		e->svcs[s].desired = ms->desired;
+		e->svcs[s].min_pct = ms->min_healthy_pct;
+		e->svcs[s].max_pct = ms->max_pct;
+		if (svc_add_dep(e, (int)s, td, td ? td->arn : NULL, false) < 0)
+			goto fail;
+	}
 	if (ecs_proc_exe_dir(e->exe_dir, sizeof(e->exe_dir)) < 0)
 		e->exe_dir[0] = '\0';
 	loop_timer_init(&e->sched_timer, on_sched, e);
@@ -1322,9 +1506,13 @@ void ecs_free(struct ecs *e)
 	for (size_t i = 0; e->pools && i < e->m->nsubnets; i++)
 		free(e->pools[i].used);
 	free(e->pools);
-	for (size_t s = 0; e->svcs && s < e->m->nservices; s++)
+	for (size_t s = 0; e->svcs && s < e->m->nservices; s++) {
 		for (size_t k = 0; k < ECS_EVENTS_KEEP; k++)
 			free(e->svcs[s].events[k]);
+		for (size_t k = 0; k < e->svcs[s].ndeps; k++)
+			free(e->svcs[s].deps[k].td_arn);
+		free(e->svcs[s].deps);
+	}
 	free(e->svcs);
 	free(e->hosts);
 	free(e->asg_launched);
@@ -1368,6 +1556,9 @@ static void task_info(const struct ecs *e, const struct ecs_task *t, struct ecs_
 	    .health_status = ecs_health_str(task_health(e, t)),
 	    .launch_type = e->m->services[t->service].fargate ? "FARGATE" : "EC2",
 	    .subnet = t->subnet,
+	    .task_definition_arn = t->rev < e->svcs[t->service].ndeps
+	                               ? e->svcs[t->service].deps[t->rev].td_arn
+	                               : NULL,
 	};
 }
 
@@ -1388,7 +1579,7 @@ void ecs_service_info(const struct ecs *e, int service, struct ecs_service_info 
 	*out = (struct ecs_service_info){.service = service};
 	if (service < 0 || (size_t)service >= e->m->nservices)
 		return;
-	out->desired = e->m->services[service].desired;
+	out->desired = e->svcs[service].desired;
 	for (size_t i = 0; i < e->nlive; i++) {
 		const struct ecs_task *t = e->live[i];
 		if (t->service != service || !t->desired_running)
@@ -1442,6 +1633,7 @@ void ecs_target_health(struct ecs *e, int tg, uint32_t addr, uint16_t port,
 					snprintf(t->elb_tg_arn, sizeof(t->elb_tg_arn), "%s",
 					         e->m->tgs[tg].arn ? e->m->tgs[tg].arn : "");
 				t->elb_unhealthy |= 1u << k;
+				t->elb_healthy &= ~(1u << k);
 				svc_event(e, t->service,
 				          "(service %s) (task %s) (port %u) is unhealthy in "
 				          "(target-group %s) due to (reason %s).",
@@ -1452,6 +1644,10 @@ void ecs_target_health(struct ecs *e, int tg, uint32_t addr, uint16_t port,
 				break;
 			case ECS_TARGET_HEALTHY:
 				t->elb_unhealthy &= ~(1u << k);
+				if (!(t->elb_healthy & (1u << k))) {
+					t->elb_healthy |= 1u << k;
+					sched_soon(e); /* a deployment may wait for it */
+				}
 				break;
 			case ECS_TARGET_OTHER:
 				break;
@@ -1578,4 +1774,151 @@ size_t ecs_task_containers(const struct ecs *e, const char *id, struct ecs_task_
 		};
 	}
 	return t->nprocs;
+}
+
+/* --- deployments: apply, introspection --- */
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool argv_eq(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb || (!a) != (!b))
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!str_eq(a[i], b[i]))
+			return false;
+	return true;
+}
+
+/* Whether two task definitions would run the same tasks. */
+static bool td_equal(const struct model_task_def *a, const struct model_task_def *b)
+{
+	if (!a || !b)
+		return a == b;
+	if (!str_eq(a->family, b->family) || !str_eq(a->network_mode, b->network_mode) ||
+	    a->ncontainers != b->ncontainers)
+		return false;
+	for (size_t i = 0; i < a->ncontainers; i++) {
+		const struct model_container *x = &a->containers[i], *y = &b->containers[i];
+		if (!str_eq(x->name, y->name) || !str_eq(x->image, y->image) ||
+		    !argv_eq(x->argv, x->argc, y->argv, y->argc) || x->nenv != y->nenv ||
+		    x->nports != y->nports || x->essential != y->essential ||
+		    x->stop_timeout_s != y->stop_timeout_s || !str_eq(x->working_dir, y->working_dir) ||
+		    !argv_eq(x->hc_argv, x->hc_argc, y->hc_argv, y->hc_argc) ||
+		    x->hc_interval_s != y->hc_interval_s || x->hc_timeout_s != y->hc_timeout_s ||
+		    x->hc_retries != y->hc_retries || x->hc_start_period_s != y->hc_start_period_s)
+			return false;
+		for (size_t k = 0; k < x->nenv; k++)
+			if (!str_eq(x->env[k].key, y->env[k].key) ||
+			    !str_eq(x->env[k].value, y->env[k].value))
+				return false;
+		for (size_t k = 0; k < x->nports; k++)
+			if (x->ports[k].container_port != y->ports[k].container_port ||
+			    x->ports[k].host_port != y->ports[k].host_port)
+				return false;
+	}
+	return true;
+}
+
+int ecs_apply(struct ecs *e, const struct model *nm, char *msg, size_t len)
+{
+	size_t o = 0;
+	int changed = 0;
+	if (len)
+		msg[0] = '\0';
+	if (nm->nservices != e->m->nservices)
+		return -EINVAL;
+	for (size_t s = 0; s < nm->nservices; s++) {
+		const struct model_service *ns = &nm->services[s];
+		struct ecs_svc *sv = &e->svcs[s];
+		const struct model_task_def *td =
+		    ns->task_def >= 0 && (size_t)ns->task_def < nm->ntask_defs
+		        ? &nm->task_defs[ns->task_def]
+		        : NULL;
+		bool new_td = !td_equal(svc_taskdef(e, (int)s), td);
+		bool scale = ns->desired != sv->desired || ns->min_healthy_pct != sv->min_pct ||
+		             ns->max_pct != sv->max_pct;
+		if (!new_td && !scale)
+			continue;
+		changed++;
+		if (new_td) {
+			/* The next revision of the family: ...:FAMILY:REV. */
+			const char *base = td && td->arn ? td->arn : "";
+			const char *colon = strrchr(base, ':');
+			size_t blen = colon ? (size_t)(colon - base) : strlen(base);
+			char *arn = malloc(blen + 24);
+			int rc;
+			if (!arn)
+				return -ENOMEM;
+			snprintf(arn, blen + 24, "%.*s:%zu", (int)blen, base, sv->ndeps + 1);
+			rc = svc_add_dep(e, (int)s, td, arn, true);
+			free(arn);
+			if (rc < 0)
+				return rc;
+			/* A new task definition starts afresh (ECS resets the
+			 * throttle). */
+			sv->failures = 0;
+			sv->next_start_ms = 0;
+		}
+		sv->desired = ns->desired;
+		sv->min_pct = ns->min_healthy_pct;
+		sv->max_pct = ns->max_pct;
+		sv->steady = false;
+		sv->stuck_reported = false;
+		if (o < len)
+			o += (size_t)snprintf(msg + o, len - o, "%s%s: %s%s%sdesired %d, min %d%%, max %d%%",
+			                      o ? "; " : "", svc_name(e, (int)s),
+			                      new_td ? "new deployment " : "",
+			                      new_td ? sv->deps[sv->ndeps - 1].id : "",
+			                      new_td ? ", " : "", sv->desired,
+			                      sv->min_pct, sv->max_pct);
+		if (new_td && o < len)
+			o += (size_t)snprintf(msg + o, len - o, " (%s)", sv->deps[sv->ndeps - 1].td_arn);
+	}
+	if (changed)
+		sched_soon(e);
+	return changed;
+}
+
+size_t ecs_service_deployments(const struct ecs *e, int service, struct ecs_deployment_info *out,
+                               size_t cap)
+{
+	const struct ecs_svc *sv;
+	size_t n = 0;
+	if (service < 0 || (size_t)service >= e->m->nservices)
+		return 0;
+	sv = &e->svcs[service];
+	for (size_t k = sv->ndeps; k-- > 0;) {
+		const struct ecs_dep *d = &sv->deps[k];
+		struct ecs_deployment_info di = {.id = d->id,
+		                                 .task_definition_arn = d->td_arn,
+		                                 .status = k + 1 == sv->ndeps ? "PRIMARY" : "ACTIVE",
+		                                 .rollout_state =
+		                                     d->completed ? "COMPLETED" : "IN_PROGRESS",
+		                                 .desired = k + 1 == sv->ndeps ? sv->desired : 0,
+		                                 .created_ms = d->created_ms,
+		                                 .updated_ms = d->updated_ms};
+		bool any = false;
+		for (size_t i = 0; i < e->nlive; i++) {
+			const struct ecs_task *t = e->live[i];
+			if (t->service != service || t->rev != k)
+				continue;
+			any = true;
+			if (!t->desired_running)
+				continue;
+			if (t->last == TS_RUNNING)
+				di.running++;
+			else if (t->last == TS_PROVISIONING || t->last == TS_PENDING)
+				di.pending++;
+		}
+		if (k + 1 != sv->ndeps && !any)
+			continue; /* INACTIVE: no longer listed */
+		if (n < cap)
+			out[n] = di;
+		n++;
+	}
+	return n;
 }

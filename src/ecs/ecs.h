@@ -104,6 +104,7 @@ struct ecs_task_info {
 	const char *health_status;  /* HEALTHY, UNHEALTHY, UNKNOWN (container checks) */
 	const char *launch_type;    /* "EC2" or "FARGATE" */
 	int subnet;                 /* model subnet index */
+	const char *task_definition_arn; /* the revision it runs (...:FAMILY:REV) */
 };
 struct ecs_service_info {
 	int service;
@@ -137,5 +138,38 @@ size_t ecs_tasks(const struct ecs *e, struct ecs_task_info *out, size_t cap);
 void ecs_service_info(const struct ecs *e, int service, struct ecs_service_info *out);
 /* Service events, newest first, ECS wording. Returns the count copied. */
 size_t ecs_service_events(const struct ecs *e, int service, const char **out, size_t cap);
+
+/* Deployments (`vpcd apply`). A service's changed task definition starts a
+ * new PRIMARY deployment (task definition ...:FAMILY:REV+1): the scheduler
+ * starts its tasks within floor(N * MaximumPercent / 100) tasks, keeps
+ * ceil(N * MinimumHealthyPercent / 100) RUNNING and healthy (in their
+ * target groups and container checks), and drains and stops the older
+ * deployments' tasks as the new ones become healthy. DesiredCount and
+ * DeploymentConfiguration changes take effect at once. nm must have the
+ * same services in the same order as the plane's model (the caller checks)
+ * and must outlive the plane: the plane keeps pointers to its task
+ * definitions. msg gets one line of what changed. Returns the number of
+ * services changed, or -errno. */
+int ecs_apply(struct ecs *e, const struct model *nm, char *msg, size_t len);
+
+struct ecs_deployment_info {
+	const char *id;     /* ecs-svc/NNNNNNNNNNNNNNNNNNN */
+	const char *status; /* PRIMARY or ACTIVE */
+	const char *task_definition_arn;
+	const char *rollout_state; /* IN_PROGRESS or COMPLETED */
+	int desired, running, pending;
+	uint64_t created_ms, updated_ms; /* loop clock */
+};
+/* The service's deployments, PRIMARY first, then ACTIVE ones (older ones
+ * that still have tasks). Returns the count, which may exceed cap. */
+size_t ecs_service_deployments(const struct ecs *e, int service, struct ecs_deployment_info *out,
+                               size_t cap);
+
+/* The differences between a running model and a new one that `vpcd apply`
+ * cannot apply (anything but AWS::ECS::Service DesiredCount and
+ * DeploymentConfiguration and AWS::ECS::TaskDefinition contents), resource
+ * by resource, one "LOGICAL (TYPE): what" per line into out. Returns the
+ * number of differences. (src/ecs/deploy.c) */
+size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out, size_t len);
 
 #endif
