@@ -347,7 +347,7 @@ def render(args, note, servers, results, cname):
         st, ans = cname[s]
         out.append(f"- {s}: {st}, answer {', '.join(ans) if ans else '(none)'}")
     if "vpcd" in results and nsd:
-        out += ["", f"Goal of issue 5: vpcd ≥ 1.25× NSD with no loss. Reached: "
+        out += ["", f"Goal of issue 5: vpcd ≥ 1.25× NSD with no loss. Measured: "
                 f"{results['vpcd']['qps'] / nsd['qps']:.2f}× with {results['vpcd']['lost']} lost."]
     return "\n".join(out) + "\n"
 

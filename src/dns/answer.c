@@ -179,7 +179,7 @@ static size_t add_record(struct answer *a, int z, size_t i, const uint8_t *owner
 			continue;
 		switch (type) {
 		case DNS_T_A:
-			if (addr4_parse(v, &ip) < 0)
+			if (!dns_index_a(a->ix, i, k, &ip)) /* parsed once, in the index */
 				continue;
 			dns_writer_rr_a(&a->w, owner, r->ttl, map_addr(a, z, ip));
 			break;
@@ -254,11 +254,11 @@ static bool set_healthy(const struct answer *a, size_t i)
 
 #define GROUP_MAX 256
 
-/* The record sets of type t at src that carry a SetIdentifier. */
-static size_t group_of(const struct answer *a, int z, const uint8_t *src, uint16_t t, int *idx)
+/* The record sets of type t at node at that carry a SetIdentifier. */
+static size_t group_of(const struct answer *a, const struct dns_index_node *at, uint16_t t,
+		       int *idx)
 {
 	const struct model *m = a->m;
-	const struct dns_index_node *at = records_at(a, z, src);
 	size_t n = 0;
 	for (size_t k = 0; at && k < at->nrec && n < GROUP_MAX; k++) {
 		int i = at->recs[k];
@@ -347,13 +347,13 @@ static void add_multivalue(struct answer *a, int z, const int *idx, size_t n,
 }
 
 /* Answers the routing group (record sets with a SetIdentifier) of type t
- * at src by its policy. */
-static void add_group(struct answer *a, int z, const uint8_t *src, uint16_t t,
+ * at node at by its policy. */
+static void add_group(struct answer *a, int z, const struct dns_index_node *at, uint16_t t,
 		      const uint8_t *owner)
 {
 	const struct model *m = a->m;
 	int idx[GROUP_MAX];
-	size_t n = group_of(a, z, src, t, idx);
+	size_t n = group_of(a, at, t, idx);
 	if (n == 0)
 		return;
 	if (m->records[idx[0]].routing == MODEL_ROUTING_MULTIVALUE)
@@ -362,17 +362,15 @@ static void add_group(struct answer *a, int z, const uint8_t *src, uint16_t t,
 		add_record(a, z, (size_t)pick_set(a, idx, n), owner, -1);
 }
 
-/* The CNAME record set at src in zone z that answers (weighted and
- * failover CNAMEs pick one), or -1. */
-static int find_cname(struct answer *a, int z, const uint8_t *src)
+/* The CNAME record set at node at that answers (weighted and failover
+ * CNAMEs pick one), or -1. */
+static int find_cname(struct answer *a, const struct dns_index_node *at)
 {
 	const struct model *m = a->m;
-	const struct dns_index_node *at;
 	int idx[GROUP_MAX];
-	size_t n = group_of(a, z, src, DNS_T_CNAME, idx);
+	size_t n = group_of(a, at, DNS_T_CNAME, idx);
 	if (n > 0)
 		return pick_set(a, idx, n);
-	at = records_at(a, z, src);
 	for (size_t k = 0; at && k < at->nrec; k++) {
 		int i = at->recs[k];
 		if (dns_index_type(a->ix, (size_t)i) == DNS_T_CNAME && m->records[i].alias_lb < 0 &&
@@ -383,9 +381,10 @@ static int find_cname(struct answer *a, int z, const uint8_t *src)
 }
 
 /* RFC 4592: the wildcard that may answer for name, which does not exist:
- * "*." + its closest encloser. Returns false when there is none. */
+ * "*." + its closest encloser, into src, its record sets into *atp.
+ * Returns false when there is none. */
 static bool find_wildcard(const struct answer *a, int z, const uint8_t *apex, const uint8_t *name,
-			  uint8_t *src)
+			  uint8_t *src, const struct dns_index_node **atp)
 {
 	size_t ln = dns_name_labels(name), la = dns_name_labels(apex);
 	for (size_t k = 1; k <= ln - la; k++) {
@@ -401,6 +400,7 @@ static bool find_wildcard(const struct answer *a, int z, const uint8_t *apex, co
 		src[1] = '*';
 		memcpy(src + 2, ce, cl);
 		at = records_at(a, z, src);
+		*atp = at;
 		return at && at->nrec > 0;
 	}
 	return false;
@@ -546,7 +546,6 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 	for (int hop = 0; hop <= CHASE_MAX; hop++) {
 		int lb = dns_index_find_lb(a->ix, name), z, cn;
 		const struct dns_index_node *at;
-		const uint8_t *from = name; /* where the records live (wildcards) */
 		size_t before;
 
 		if (lb >= 0) {
@@ -571,15 +570,16 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 		}
 		if (hop == 0)
 			a->flags |= DNS_F_AA;
-		if (!name_exists(a, z, apex, name)) {
-			if (!find_wildcard(a, z, apex, name, src)) {
+		/* The record sets at name, or at the wildcard standing for it. */
+		at = records_at(a, z, name);
+		if (!at && !dns_name_eq(name, apex)) { /* name does not exist */
+			if (!find_wildcard(a, z, apex, name, src, &at)) {
 				a->rcode = DNS_R_NXDOMAIN;
 				add_negative(a, z, apex);
 				return;
 			}
-			from = src;
 		}
-		cn = find_cname(a, z, from);
+		cn = find_cname(a, at);
 		if (cn >= 0 && qtype != DNS_T_CNAME && qtype != DNS_T_ANY) {
 			if (dns_name_from_str(m->records[cn].values[0], next) < 0)
 				return;
@@ -602,7 +602,6 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 				}
 			}
 		}
-		at = records_at(a, z, from);
 		for (size_t k = 0; at && k < at->nrec; k++) {
 			size_t i = (size_t)at->recs[k];
 			uint16_t t = dns_index_type(a->ix, i);
@@ -621,7 +620,7 @@ static void resolve(struct answer *a, const uint8_t *qname, uint16_t qtype)
 				seen = m->records[o].set_id && dns_index_type(a->ix, o) == t;
 			}
 			if (!seen)
-				add_group(a, z, from, t, name);
+				add_group(a, z, at, t, name);
 		}
 		if (a->ancount == before)
 			add_negative(a, z, apex); /* NODATA */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "dns/rdata.h"
 #include "dns/wire.h"
 
@@ -32,6 +33,9 @@ struct dns_index {
 	int *recs;
 	uint16_t *types;
 	size_t ntypes;
+	uint32_t *a4;	  /* the values of A record sets, parsed */
+	uint32_t *a4_off; /* per record set: where its values start in a4 */
+	uint16_t *a4_ok;  /* per record set: bit k set when value k parsed */
 	uint8_t *zone_names; /* DNS_NAME_MAX each; first byte 0xff: none */
 	size_t nzones;
 	uint8_t *lb_names; /* DNS_NAME_MAX each, lower-cased; 0xff: none */
@@ -128,6 +132,9 @@ void dns_index_free(struct dns_index *ix)
 	free(ix->names);
 	free(ix->recs);
 	free(ix->types);
+	free(ix->a4);
+	free(ix->a4_off);
+	free(ix->a4_ok);
 	free(ix->zone_names);
 	free(ix->lb_names);
 	free(ix);
@@ -214,6 +221,28 @@ struct dns_index *dns_index_new(const struct model *m)
 		ix->recs[n->rec_off + n->fill++] = (int)i;
 	}
 
+	/* The A values, parsed once (MODEL_MAX_VALUES <= 16 bits of a4_ok). */
+	nrecs = 0;
+	for (size_t i = 0; i < m->nrecords; i++)
+		if (ix->types[i] == DNS_T_A)
+			nrecs += m->records[i].nvalues < MODEL_MAX_VALUES ? m->records[i].nvalues
+									 : MODEL_MAX_VALUES;
+	ix->a4 = malloc((nrecs ? nrecs : 1) * sizeof(*ix->a4));
+	ix->a4_off = calloc(m->nrecords ? m->nrecords : 1, sizeof(*ix->a4_off));
+	ix->a4_ok = calloc(m->nrecords ? m->nrecords : 1, sizeof(*ix->a4_ok));
+	if (!ix->a4 || !ix->a4_off || !ix->a4_ok)
+		goto fail;
+	nrecs = 0;
+	for (size_t i = 0; i < m->nrecords; i++) {
+		const struct model_record *r = &m->records[i];
+		ix->a4_off[i] = (uint32_t)nrecs;
+		if (ix->types[i] != DNS_T_A)
+			continue;
+		for (size_t k = 0; k < r->nvalues && k < MODEL_MAX_VALUES; k++, nrecs++)
+			if (r->values[k] && addr4_parse(r->values[k], &ix->a4[nrecs]) == 0)
+				ix->a4_ok[i] |= (uint16_t)(1u << k);
+	}
+
 	for (size_t z = 0; z < m->nzones; z++) {
 		uint8_t *out = ix->zone_names + z * DNS_NAME_MAX;
 		const struct model_zone *zo = &m->zones[z];
@@ -247,6 +276,14 @@ const struct dns_index_node *dns_index_find(const struct dns_index *ix, int z,
 		return NULL;
 	n = lookup(ix, z, l, len, hash_name(z, l, len), &slot);
 	return n ? &n->pub : NULL;
+}
+
+bool dns_index_a(const struct dns_index *ix, size_t i, size_t k, uint32_t *addr)
+{
+	if (i >= ix->ntypes || k >= MODEL_MAX_VALUES || !(ix->a4_ok[i] >> k & 1))
+		return false;
+	*addr = ix->a4[ix->a4_off[i] + k];
+	return true;
 }
 
 uint16_t dns_index_type(const struct dns_index *ix, size_t i)

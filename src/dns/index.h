@@ -17,6 +17,7 @@
 #ifndef VPCD_DNS_INDEX_H
 #define VPCD_DNS_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,9 @@ void dns_index_free(struct dns_index *ix);
  * set of z is at or below name. */
 const struct dns_index_node *dns_index_find(const struct dns_index *ix, int z,
 					    const uint8_t *name);
+/* Value k of record set i, an A record set, parsed: false when it does
+ * not parse as an IPv4 address (or i is not an A record set). */
+bool dns_index_a(const struct dns_index *ix, size_t i, size_t k, uint32_t *addr);
 /* The type of record set i as a number (0: unknown). */
 uint16_t dns_index_type(const struct dns_index *ix, size_t i);
 /* The wire form of zone z's apex, NULL when it has none (no or bad name). */
