@@ -2513,6 +2513,22 @@ void cfn_nested_load(struct cfn_ctx *c, struct cfn_res *r)
 		             child->m->outputs[i].value);
 }
 
+static void order_doc(struct cfn_multi *mu, size_t d, const size_t *off, bool *seen,
+                      struct cfn_ctx *b)
+{
+	if (seen[d])
+		return;
+	seen[d] = true;
+	const struct cfn_ctx *doc = mu->docs[d];
+	for (size_t k = 0; k < doc->norder; k++) {
+		const struct cfn_res *r = &doc->res[doc->order[k]];
+		for (size_t e = 0; r->stack && e < mu->ndocs; e++)
+			if (mu->docs[e] == r->stack)
+				order_doc(mu, e, off, seen, b);
+		b->order[b->norder++] = (int)off[d] + doc->order[k];
+	}
+}
+
 /* One build context over the resources of every document, in order, so
  * the model has one set of indexes and a stack can use what another made. */
 static struct cfn_ctx *build_all(struct cfn_multi *mu)
@@ -2534,14 +2550,25 @@ static struct cfn_ctx *build_all(struct cfn_multi *mu)
 	b->net = opt->net.prefix ? opt->net : (struct cidr4){127u << 24 | 77u << 16, 16};
 	b->res = cfn_arena_alloc(&b->a, (n + 1) * sizeof(*b->res));
 	b->order = cfn_arena_alloc(&b->a, (n + 1) * sizeof(*b->order));
+	size_t *off = cfn__calloc(mu->ndocs + 1, sizeof(*off));
+	bool *seen = cfn__calloc(mu->ndocs + 1, sizeof(*seen));
 	for (size_t d = 0; d < mu->ndocs; d++) {
 		struct cfn_ctx *doc = mu->docs[d];
 		for (size_t i = 0; i < doc->nres; i++)
 			b->res[b->nres + i] = doc->res[i];
-		for (size_t k = 0; k < doc->norder; k++)
-			b->order[b->norder++] = (int)b->nres + doc->order[k];
+		off[d] = b->nres;
 		b->nres += doc->nres;
 	}
+	/* Creation order: each stack named in turn, a nested stack's resources
+	 * where its AWS::CloudFormation::Stack resource comes in its parent's
+	 * order, so they come after what its Parameters use from the parent. */
+	for (size_t d = 0; d < mu->ndocs; d++)
+		if (!mu->docs[d]->nested)
+			order_doc(mu, d, off, seen, b);
+	for (size_t d = 0; d < mu->ndocs; d++)
+		order_doc(mu, d, off, seen, b);
+	free(off);
+	free(seen);
 	b->m = cfn__calloc(1, sizeof(*b->m));
 	b->m->region = cfn__strdup(b->region);
 	b->m->account = cfn__strdup(b->account);

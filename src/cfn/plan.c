@@ -2,14 +2,17 @@
  * The plan: what each resource of a model becomes on this machine, one line
  * per resource in creation order (vpcd validate prints it).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cfn/cfn.h"
 
+/* The nth (from 0) entry of arr with logical id lg: nested stacks may use
+ * one logical id each, and the model holds them in creation order too. */
 #define FIND(arr, cnt, lg)                                                                         \
-	for (size_t i_ = 0; i_ < (cnt); i_++)                                                      \
-		if (strcmp((arr)[i_].logical, (lg)) == 0)
+	for (size_t i_ = 0, n_ = 0; i_ < (cnt); i_++)                                              \
+		if (strcmp((arr)[i_].logical, (lg)) == 0 && n_++ == nth)
 
 /* " forward to NAME", " forward to A:1,B:3 (sticky 300s)", " fixed-response
  * 404", " redirect 301" */
@@ -42,6 +45,10 @@ void cfn_plan_print(const struct model *m, FILE *out)
 	        m->region, m->account, m->nresources, addr4_str(m->resolver_addr, a));
 	for (size_t k = 0; k < m->nresources; k++) {
 		const struct model_resource *r = &m->resources[k];
+		size_t nth = 0; /* resources before this one of its logical id and type */
+		for (size_t j = 0; j < k; j++)
+			nth += strcmp(m->resources[j].logical, r->logical) == 0 &&
+			       strcmp(m->resources[j].type, r->type) == 0;
 		fprintf(out, "  %-40s %-42s ", r->logical, r->type);
 		if (r->no_effect) {
 			fprintf(out, "accepted, no effect\n");
@@ -156,11 +163,18 @@ void cfn_plan_print(const struct model *m, FILE *out)
 			        m->zones[i_].private_zone ? "private" : "public", m->zones[i_].name,
 			        m->zones[i_].id);
 		}
-		FIND(m->records, m->nrecords, r->logical)
-		{
+		/* A RecordSetGroup has several records, one after the other: the
+		 * nth run of them, "; " between them. */
+		for (size_t i_ = 0, run = 0; i_ < m->nrecords; i_++) {
 			const struct model_record *rec = &m->records[i_];
-			/* A RecordSetGroup has several: "; " between them. */
-			if (i_ > 0 && strcmp(m->records[i_ - 1].logical, rec->logical) == 0)
+			bool cont = i_ > 0 && strcmp(m->records[i_ - 1].logical, rec->logical) == 0;
+			if (strcmp(rec->logical, r->logical) != 0)
+				continue;
+			if (!cont)
+				run++;
+			if (run != nth + 1)
+				continue;
+			if (cont)
 				fputs("; ", out);
 			fprintf(out, "%s %s", rec->name, rec->type);
 			if (rec->set_id && rec->routing == MODEL_ROUTING_WEIGHTED)

@@ -193,6 +193,16 @@ int cfn__ref_index(struct cfn_ctx *c, const struct cfn_node *n, const char *type
 		return cfn__default_subnet(c, n, path);
 	if (ri < 0 && strcmp(type, "AWS::EC2::VPC") == 0 && strncmp(n->str, "vpc-", 4) == 0)
 		return cfn__default_vpc(c, n->str);
+	/* A group made outside the template (a parameter of type
+	 * AWS::EC2::SecurityGroup::Id): its rules are not known here. */
+	if (ri < 0 && strcmp(type, "AWS::EC2::SecurityGroup") == 0 &&
+	    strncmp(n->str, "sg-", 3) == 0) {
+		cfn_warn_at(c, n, path,
+		            "security group %s is not in the template: vpcd does not know its "
+		            "rules, so it leaves it out (nothing is filtered by it)",
+		            n->str);
+		return -1;
+	}
 	if (ri < 0 || c->res[ri].model_index < 0) {
 		cfn_error_at(c, n, path,
 		             "\"%s\" is not %s of this template (use Ref or Fn::GetAtt)", n->str,

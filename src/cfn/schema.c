@@ -8,6 +8,7 @@
  */
 #include "cfn/cfn_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *pp_of(struct cfn_ctx *c, struct cfn_res *r)
@@ -379,6 +380,211 @@ static void v_logicalname(struct cfn_ctx *c, struct cfn_res *r)
 	cfn_attr_set(c, r, NULL, cfn_gen_name(c, r->logical, 128));
 }
 
+/* ---------- EC2 network plumbing ----------
+ * Gateways, route tables, routes, Elastic IPs and endpoints: on one machine every
+ * subnet reaches every other and the outside through the host, so they change
+ * nothing here; their Refs are the ids AWS gives. */
+
+static const char *const p_igw[] = {"Tags", NULL};
+static const char *const a_igw[] = {"InternetGatewayId", NULL};
+static const char *const p_gwatt[] = {"InternetGatewayId", "VpcId", "VpnGatewayId", NULL};
+static const char *const r_vpcid[] = {"VpcId", NULL};
+static const char *const p_eip[] = {"Address",           "Domain",
+                                    "InstanceId",        "IpamPoolId",
+                                    "NetworkBorderGroup", "PublicIpv4Pool",
+                                    "Tags",              "TransferAddress",
+                                    NULL};
+static const char *const a_eip[] = {"AllocationId", "PublicIp", NULL};
+static const char *const e_eipdomain[] = {"standard", "vpc", NULL};
+static const char *const p_nat[] = {"AllocationId",
+                                    "ConnectivityType",
+                                    "MaxDrainDurationSeconds",
+                                    "PrivateIpAddress",
+                                    "SecondaryAllocationIds",
+                                    "SecondaryPrivateIpAddressCount",
+                                    "SecondaryPrivateIpAddresses",
+                                    "SubnetId",
+                                    "Tags",
+                                    NULL};
+static const char *const r_nat[] = {"SubnetId", NULL};
+static const char *const a_nat[] = {"NatGatewayId", NULL};
+static const char *const e_connectivity[] = {"private", "public", NULL};
+static const char *const p_rtb[] = {"Tags", "VpcId", NULL};
+static const char *const a_rtb[] = {"RouteTableId", NULL};
+static const char *const p_route[] = {"CarrierGatewayId",
+                                      "CoreNetworkArn",
+                                      "DestinationCidrBlock",
+                                      "DestinationIpv6CidrBlock",
+                                      "DestinationPrefixListId",
+                                      "EgressOnlyInternetGatewayId",
+                                      "GatewayId",
+                                      "InstanceId",
+                                      "LocalGatewayId",
+                                      "NatGatewayId",
+                                      "NetworkInterfaceId",
+                                      "RouteTableId",
+                                      "TransitGatewayId",
+                                      "VpcEndpointId",
+                                      "VpcPeeringConnectionId",
+                                      NULL};
+static const char *const r_route[] = {"RouteTableId", NULL};
+static const char *const a_route[] = {"CidrBlock", NULL};
+static const char *const p_rtbassoc[] = {"RouteTableId", "SubnetId", NULL};
+static const char *const a_id[] = {"Id", NULL};
+static const char *const p_vpce[] = {"DnsOptions",
+                                     "IpAddressType",
+                                     "PolicyDocument",
+                                     "PrivateDnsEnabled",
+                                     "ResourceConfigurationArn",
+                                     "RouteTableIds",
+                                     "SecurityGroupIds",
+                                     "ServiceName",
+                                     "ServiceNetworkArn",
+                                     "SubnetIds",
+                                     "Tags",
+                                     "VpcEndpointType",
+                                     "VpcId",
+                                     NULL};
+static const char *const a_vpce[] = {"CreationTimestamp", "Id", NULL};
+static const char *const e_vpcetype[] = {"Interface",        "Gateway",
+                                         "GatewayLoadBalancer", "ServiceNetwork",
+                                         "Resource",         NULL};
+
+static void v_igw(struct cfn_ctx *c, struct cfn_res *r)
+{
+	const char *id = hex_id(c, r, "igw", 17);
+	cfn_attr_set(c, r, NULL, id);
+	cfn_attr_set(c, r, "InternetGatewayId", id);
+}
+
+static void v_gwatt(struct cfn_ctx *c, struct cfn_res *r)
+{
+	const char *pp = pp_of(c, r);
+	if (!cfn_node_get(r->props, "InternetGatewayId") && !cfn_node_get(r->props, "VpnGatewayId"))
+		cfn_error_at(c, r->props, pp, "needs InternetGatewayId or VpnGatewayId");
+	cfn_attr_set(c, r, NULL, cfn_gen_name(c, r->logical, 128));
+}
+
+static void v_eip(struct cfn_ctx *c, struct cfn_res *r)
+{
+	char h[9];
+	cfn_hex(c, r->logical, "eip", h, 8);
+	unsigned long v = strtoul(h, NULL, 16);
+	/* An address of TEST-NET-3 (RFC 5737): it never leaves the machine. */
+	const char *ip = cfn_arena_printf(&c->a, "203.0.113.%lu", 1 + v % 254);
+	cfn__prop_enum(c, r->props, "Domain", pp_of(c, r), "standard", e_eipdomain);
+	cfn_attr_set(c, r, NULL, ip);
+	cfn_attr_set(c, r, "PublicIp", ip);
+	cfn_attr_set(c, r, "AllocationId", hex_id(c, r, "eipalloc", 17));
+}
+
+static void v_nat(struct cfn_ctx *c, struct cfn_res *r)
+{
+	const char *pp = pp_of(c, r);
+	cfn__prop_enum(c, r->props, "ConnectivityType", pp, "public", e_connectivity);
+	cfn__prop_int(c, r->props, "MaxDrainDurationSeconds", pp, 350, 1, 4000);
+	const char *id = hex_id(c, r, "nat", 17);
+	cfn_attr_set(c, r, NULL, id);
+	cfn_attr_set(c, r, "NatGatewayId", id);
+}
+
+static void v_rtb(struct cfn_ctx *c, struct cfn_res *r)
+{
+	const char *id = hex_id(c, r, "rtb", 17);
+	cfn_attr_set(c, r, NULL, id);
+	cfn_attr_set(c, r, "RouteTableId", id);
+}
+
+static void v_route(struct cfn_ctx *c, struct cfn_res *r)
+{
+	const char *pp = pp_of(c, r);
+	const char *cidr = cfn__prop_str(c, r->props, "DestinationCidrBlock", pp);
+	if (!cidr && !cfn_node_get(r->props, "DestinationIpv6CidrBlock") &&
+	    !cfn_node_get(r->props, "DestinationPrefixListId"))
+		cfn_error_at(c, r->props, pp,
+		             "needs DestinationCidrBlock, DestinationIpv6CidrBlock or "
+		             "DestinationPrefixListId");
+	cfn_attr_set(c, r, NULL, cfn_gen_name(c, r->logical, 128));
+	cfn_attr_set(c, r, "CidrBlock", cidr ? cidr : "");
+}
+
+static void v_rtbassoc(struct cfn_ctx *c, struct cfn_res *r)
+{
+	const char *id = hex_id(c, r, "rtbassoc", 17);
+	cfn_attr_set(c, r, NULL, id);
+	cfn_attr_set(c, r, "Id", id);
+}
+
+static void v_vpce(struct cfn_ctx *c, struct cfn_res *r)
+{
+	const char *pp = pp_of(c, r);
+	cfn__prop_enum(c, r->props, "VpcEndpointType", pp, "Gateway", e_vpcetype);
+	cfn__prop_list(c, r->props, "RouteTableIds", pp);
+	cfn__prop_list(c, r->props, "SubnetIds", pp);
+	cfn__prop_list(c, r->props, "SecurityGroupIds", pp);
+	cfn__prop_bool(c, r->props, "PrivateDnsEnabled", pp, false);
+	const char *id = hex_id(c, r, "vpce", 17);
+	cfn_attr_set(c, r, NULL, id);
+	cfn_attr_set(c, r, "Id", id);
+	cfn_attr_set(c, r, "CreationTimestamp", "2010-09-09T00:00:00Z");
+}
+
+/* ---------- AWS::CloudWatch::Alarm (no metrics are sent to CloudWatch) ---------- */
+
+static const char *const p_alarm[] = {"ActionsEnabled",
+                                      "AlarmActions",
+                                      "AlarmDescription",
+                                      "AlarmName",
+                                      "ComparisonOperator",
+                                      "DatapointsToAlarm",
+                                      "Dimensions",
+                                      "EvaluateLowSampleCountPercentile",
+                                      "EvaluationPeriods",
+                                      "ExtendedStatistic",
+                                      "InsufficientDataActions",
+                                      "MetricName",
+                                      "Metrics",
+                                      "Namespace",
+                                      "OKActions",
+                                      "Period",
+                                      "Statistic",
+                                      "Tags",
+                                      "Threshold",
+                                      "ThresholdMetricId",
+                                      "TreatMissingData",
+                                      "Unit",
+                                      NULL};
+static const char *const r_alarm[] = {"ComparisonOperator", "EvaluationPeriods", NULL};
+static const char *const a_alarm[] = {"Arn", NULL};
+static const char *const e_cmp[] = {"GreaterThanOrEqualToThreshold",
+                                    "GreaterThanThreshold",
+                                    "LessThanThreshold",
+                                    "LessThanOrEqualToThreshold",
+                                    "LessThanLowerOrGreaterThanUpperThreshold",
+                                    "LessThanLowerThreshold",
+                                    "GreaterThanUpperThreshold",
+                                    NULL};
+static const char *const e_stat[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum",
+                                     NULL};
+
+static void v_alarm(struct cfn_ctx *c, struct cfn_res *r)
+{
+	const char *pp = pp_of(c, r);
+	const char *name = cfn__prop_str(c, r->props, "AlarmName", pp);
+	if (!name)
+		name = cfn_gen_name(c, r->logical, 255);
+	cfn__prop_enum(c, r->props, "ComparisonOperator", pp, NULL, e_cmp);
+	cfn__prop_enum(c, r->props, "Statistic", pp, NULL, e_stat);
+	cfn__prop_int(c, r->props, "EvaluationPeriods", pp, 1, 1, 2147483647);
+	cfn__prop_int(c, r->props, "Period", pp, 60, 1, 2147483647);
+	cfn__prop_list(c, r->props, "AlarmActions", pp);
+	cfn__prop_list(c, r->props, "Dimensions", pp);
+	cfn_attr_set(c, r, NULL, name);
+	cfn_attr_set(c, r, "Arn",
+	             cfn_arena_printf(&c->a, "arn:aws:cloudwatch:%s:%s:alarm:%s", c->region,
+	                              c->account, name));
+}
+
 /* ---------- AWS::CloudFormation::Stack ---------- */
 
 static const char *const p_stack[] = {"NotificationARNs", "Parameters", "Tags", "TemplateURL",
@@ -417,6 +623,16 @@ static const struct cfn_type extra[] = {
     {"AWS::Logs::SubscriptionFilter", true, NULL, NULL, a_none, v_logicalname, NULL},
     {"AWS::CloudFormation::WaitConditionHandle", true, p_stack + 5, NULL, a_none,
      v_logicalname, NULL},
+    {"AWS::EC2::InternetGateway", true, p_igw, NULL, a_igw, v_igw, NULL},
+    {"AWS::EC2::VPCGatewayAttachment", true, p_gwatt, r_vpcid, a_none, v_gwatt, NULL},
+    {"AWS::EC2::EIP", true, p_eip, NULL, a_eip, v_eip, NULL},
+    {"AWS::EC2::NatGateway", true, p_nat, r_nat, a_nat, v_nat, NULL},
+    {"AWS::EC2::RouteTable", true, p_rtb, r_vpcid, a_rtb, v_rtb, NULL},
+    {"AWS::EC2::Route", true, p_route, r_route, a_route, v_route, NULL},
+    {"AWS::EC2::SubnetRouteTableAssociation", true, p_rtbassoc, p_rtbassoc, a_id, v_rtbassoc,
+     NULL},
+    {"AWS::EC2::VPCEndpoint", true, p_vpce, r_vpcid, a_vpce, v_vpce, NULL},
+    {"AWS::CloudWatch::Alarm", true, p_alarm, r_alarm, a_alarm, v_alarm, NULL},
     /* Nested stacks: their resources are built as part of the model. */
     {"AWS::CloudFormation::Stack", true, p_stack, r_stack, NULL, v_stack, NULL},
 };

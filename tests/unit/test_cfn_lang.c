@@ -422,6 +422,74 @@ static void test_nested_stack(void)
 	run_free(&r);
 }
 
+/* Two nested stacks of one child template under a parent whose cluster
+ * they use: each child's resources are built where its stack comes in the
+ * parent's order (after the cluster), and the plan gives each its own line. */
+static void test_nested_stack_order(void)
+{
+	write_tmp("svc.yaml",
+	          "Parameters:\n  Cluster: {Type: String}\n  Vpc: {Type: String}\n"
+	          "  Listener: {Type: String}\n  Path: {Type: String}\n"
+	          "  Prio: {Type: Number}\n"
+	          "Resources:\n"
+	          "  TD: {Type: AWS::ECS::TaskDefinition, Properties: {Family: !Ref Path, "
+	          "ContainerDefinitions: [{Name: web, Image: x, Command: [true], Memory: 64, "
+	          "PortMappings: [{ContainerPort: 80}]}]}}\n"
+	          "  TG: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Port: 80, "
+	          "Protocol: HTTP, VpcId: !Ref Vpc}}\n"
+	          "  Rule: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: "
+	          "{ListenerArn: !Ref Listener, Priority: !Ref Prio, Conditions: [{Field: "
+	          "path-pattern, Values: [!Sub '/${Path}']}], Actions: [{Type: forward, "
+	          "TargetGroupArn: !Ref TG}]}}\n"
+	          "  Svc: {Type: AWS::ECS::Service, DependsOn: Rule, Properties: {Cluster: "
+	          "!Ref Cluster, TaskDefinition: !Ref TD, DesiredCount: 1, LoadBalancers: "
+	          "[{ContainerName: web, ContainerPort: 80, TargetGroupArn: !Ref TG}]}}\n");
+	char text[4096];
+	snprintf(text, sizeof(text),
+	         "%s"
+	         "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: "
+	         "internal, Subnets: [!Ref S1, !Ref S2]}}\n"
+	         "  DTG: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Port: 80, "
+	         "Protocol: HTTP, VpcId: !Ref V}}\n"
+	         "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: "
+	         "{LoadBalancerArn: !Ref LB, Port: 80, Protocol: HTTP, DefaultActions: [{Type: "
+	         "forward, TargetGroupArn: !Ref DTG}]}}\n"
+	         "  C: {Type: AWS::ECS::Cluster}\n"
+	         "  A: {Type: AWS::CloudFormation::Stack, Properties: {TemplateURL: svc.yaml, "
+	         "Parameters: {Cluster: !Ref C, Vpc: !Ref V, Listener: !Ref L, Path: a, Prio: 1}}}\n"
+	         "  B: {Type: AWS::CloudFormation::Stack, Properties: {TemplateURL: svc.yaml, "
+	         "Parameters: {Cluster: !Ref C, Vpc: !Ref V, Listener: !Ref L, Path: b, Prio: 2}}}\n",
+	         "Resources:\n"
+	         "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+	         "  S1: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: "
+	         "10.0.0.0/24, AvailabilityZone: us-east-1a}}\n"
+	         "  S2: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: "
+	         "10.0.1.0/24, AvailabilityZone: us-east-1b}}\n");
+	const char *parent = write_tmp("two.yaml", text);
+	struct cfn_options o;
+	cfn_options_default(&o);
+	struct run r = run_many(&parent, 1, &o);
+	ASSERT_STR_EQ(r.errs, "");
+	if (r.m) {
+		ASSERT_EQ(r.m->nservices, 2);
+		ASSERT_EQ(r.m->services[0].cluster, 0);
+		char *plan = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&plan, &len);
+		cfn_plan_print(r.m, f);
+		fclose(f);
+		/* One task definition per line, each stack's own. */
+		ASSERT_STR_CONTAINS(plan, "AWS::ECS::TaskDefinition                   a:1, 1 "
+		                          "container web [true]\n");
+		ASSERT_STR_CONTAINS(plan, "AWS::ECS::TaskDefinition                   b:1, 1 "
+		                          "container web [true]\n");
+		ASSERT_STR_CONTAINS(plan, "priority 2 path /b -> forward to ");
+		ASSERT_TRUE(strstr(plan, "cluster \"") < strstr(plan, "a:1, 1 container"));
+		free(plan);
+	}
+	run_free(&r);
+}
+
 /* ---------- schemas and --allow-unknown ---------- */
 
 static void test_schemas(void)
@@ -471,6 +539,72 @@ static void test_schemas(void)
 	           "missing required property PolicyDocument");
 	ASSERT_ERR("Resources:\n  L: {Type: AWS::Logs::LogStream, Properties: {}}\n",
 	           "missing required property LogGroupName");
+	/* EC2 network plumbing: accepted with no effect, with the ids AWS gives. */
+	ASSERT_OK("Resources:\n"
+	          "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+	          "  S: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: "
+	          "10.0.0.0/24, AvailabilityZone: us-east-1a}}\n"
+	          "  IGW: {Type: AWS::EC2::InternetGateway}\n"
+	          "  Att: {Type: AWS::EC2::VPCGatewayAttachment, Properties: {VpcId: !Ref V, "
+	          "InternetGatewayId: !Ref IGW}}\n"
+	          "  EIP: {Type: AWS::EC2::EIP, DependsOn: Att, Properties: {Domain: vpc}}\n"
+	          "  NAT: {Type: AWS::EC2::NatGateway, Properties: {AllocationId: !GetAtt "
+	          "EIP.AllocationId, SubnetId: !Ref S}}\n"
+	          "  RT: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref V}}\n"
+	          "  R: {Type: AWS::EC2::Route, Properties: {RouteTableId: !Ref RT, "
+	          "DestinationCidrBlock: 0.0.0.0/0, NatGatewayId: !Ref NAT}}\n"
+	          "  A: {Type: AWS::EC2::SubnetRouteTableAssociation, Properties: {RouteTableId: "
+	          "!Ref RT, SubnetId: !Ref S}}\n"
+	          "  E: {Type: AWS::EC2::VPCEndpoint, Properties: {VpcId: !Ref V, ServiceName: "
+	          "com.amazonaws.us-east-1.s3, RouteTableIds: [!Ref RT]}}\n"
+	          "  AL: {Type: AWS::CloudWatch::Alarm, Properties: {ComparisonOperator: "
+	          "GreaterThanThreshold, EvaluationPeriods: '3', Period: '60', Threshold: 90, "
+	          "Statistic: Maximum, MetricName: CPUUtilization, Namespace: AWS/ECS}}\n"
+	          "Outputs:\n  I: {Value: !GetAtt IGW.InternetGatewayId}\n"
+	          "  P: {Value: !GetAtt EIP.PublicIp}\n  N: {Value: !Ref NAT}\n"
+	          "  AA: {Value: !GetAtt AL.Arn}\n");
+	ASSERT_ERR("Resources:\n  RT: {Type: AWS::EC2::RouteTable, Properties: {}}\n",
+	           "missing required property VpcId");
+	ASSERT_ERR("Resources:\n  R: {Type: AWS::EC2::Route, Properties: {RouteTableId: rtb-1, "
+	           "GatewayId: igw-1}}\n",
+	           "needs DestinationCidrBlock, DestinationIpv6CidrBlock or DestinationPrefixListId");
+	ASSERT_ERR("Resources:\n  E: {Type: AWS::EC2::EIP, Properties: {Domain: vcp}}\n",
+	           "must be one of standard, vpc; found \"vcp\" (did you mean vpc?)");
+	ASSERT_ERR("Resources:\n  N: {Type: AWS::EC2::NatGateway, Properties: {}}\n",
+	           "missing required property SubnetId");
+	ASSERT_ERR("Resources:\n  A: {Type: AWS::EC2::VPCGatewayAttachment, Properties: {VpcId: "
+	           "vpc-1}}\n",
+	           "needs InternetGatewayId or VpnGatewayId");
+	ASSERT_ERR("Resources:\n  A: {Type: AWS::CloudWatch::Alarm, Properties: "
+	           "{ComparisonOperator: GreaterThenThreshold, EvaluationPeriods: 1}}\n",
+	           "(did you mean GreaterThanThreshold?)");
+}
+
+/* A security group id of the account, not of the template: a warning, and
+ * the load balancer is not filtered by it. */
+static void test_outside_security_group(void)
+{
+	const char *params[] = {"SG=sg-0123"};
+	struct run r = run_params("Parameters:\n  SG: {Type: 'AWS::EC2::SecurityGroup::Id'}\n"
+	                          "Resources:\n"
+	                          "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, "
+	                          "Properties: {Subnets: [subnet-1, subnet-2], SecurityGroups: "
+	                          "[!Ref SG]}}\n",
+	                          params, 1);
+	ASSERT_TRUE(r.m != NULL);
+	ASSERT_STR_CONTAINS(r.errs, "warning: Resources.LB.Properties.SecurityGroups[0]: security "
+	                            "group sg-0123 is not in the template: vpcd does not know its "
+	                            "rules");
+	if (r.m)
+		ASSERT_EQ(r.m->lbs[0].nsgs, 0);
+	run_free(&r);
+	/* Not an id at all: still an error. */
+	const char *bad[] = {"SG=web"};
+	ASSERT_ERR_P("Parameters:\n  SG: {Type: String}\n"
+	             "Resources:\n"
+	             "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, "
+	             "Properties: {Subnets: [subnet-1, subnet-2], SecurityGroups: [!Ref SG]}}\n",
+	             bad, 1, "\"web\" is not a security group of this template");
 }
 
 struct diags {
@@ -666,7 +800,9 @@ T_MAIN({
 	T_RUN(test_pseudo_and_cidr);
 	T_RUN(test_import_value);
 	T_RUN(test_nested_stack);
+	T_RUN(test_nested_stack_order);
 	T_RUN(test_schemas);
+	T_RUN(test_outside_security_group);
 	T_RUN(test_allow_unknown);
 	T_RUN(test_lint_checks);
 	T_RUN(test_params_file);
