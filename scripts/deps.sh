@@ -2,7 +2,7 @@
 # Installs the Debian packages vpcd needs to build, run and test, when missing.
 set -e
 pkgs="gcc clang make cmake ninja-build pkg-config libjansson-dev libyaml-dev libpcre2-dev
-      curl bind9-dnsutils python3 python3-pytest python3-requests python3-dnspython
+      curl bind9-dnsutils python3 python3-pytest python3-requests python3-dnspython python3-yaml
       iproute2 procps util-linux libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
