@@ -1168,6 +1168,14 @@ static void b_service(struct cfn_ctx *c, struct cfn_res *r)
 	cfn__check_keys(c, dc, dp, dprops, NULL, "property");
 	s->min_healthy_pct = cfn__prop_int(c, dc, "MinimumHealthyPercent", dp, 100, 0, 100);
 	s->max_pct = cfn__prop_int(c, dc, "MaximumPercent", dp, 200, 100, 200);
+	{
+		struct cfn_node *cb = cfn__prop_map(c, dc, "DeploymentCircuitBreaker", dp);
+		const char *cbp = cfn__path_key(c, dp, "DeploymentCircuitBreaker");
+		static const char *const cbprops[] = {"Enable", "Rollback", NULL};
+		cfn__check_keys(c, cb, cbp, cbprops, NULL, "property");
+		s->cb_enable = cfn__prop_bool(c, cb, "Enable", cbp, false);
+		s->cb_rollback = cfn__prop_bool(c, cb, "Rollback", cbp, false);
+	}
 	s->grace_s =
 	    cfn__prop_int(c, r->props, "HealthCheckGracePeriodSeconds", pp, 0, 0, 2147483647);
 	struct cfn_node *lbs = cfn__prop_list(c, r->props, "LoadBalancers", pp);

@@ -138,11 +138,14 @@ struct ecs_dep {
 	char *td_arn; /* ...:task-definition/FAMILY:REV */
 	uint64_t created_ms, updated_ms;
 	bool completed;
+	bool failed;           /* the circuit breaker tripped */
+	unsigned failed_tasks; /* tasks of it that failed, for the breaker */
 	bool announce; /* "deployment completed." (not for the first one) */
 };
 
 struct ecs_svc {
 	int desired, min_pct, max_pct; /* from the model, then from applies */
+	bool cb_enable, cb_rollback;   /* DeploymentCircuitBreaker */
 	struct ecs_dep *deps;           /* last = PRIMARY */
 	size_t ndeps;
 	bool stuck_reported;
@@ -177,6 +180,8 @@ struct ecs {
 };
 
 static void sched_soon(struct ecs *e);
+static int svc_add_dep(struct ecs *e, int s, const struct model_task_def *td, const char *arn,
+                       bool announce);
 static void task_hc_stop(struct ecs *e, struct ecs_task *t);
 static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code, const char *reason,
                             int max_timeout_s);
@@ -553,6 +558,68 @@ static void done_soon(struct ecs *e)
 		loop_timer_start(e->loop, &e->done_timer, 0);
 }
 
+/* The deployment circuit breaker: a task of the PRIMARY deployment (one
+ * started by an apply, not yet completed) that failed to start, exited, or
+ * failed its health checks counts; at clamp(ceil(N / 2), 10, 200) failures
+ * the deployment is FAILED and, with Rollback, a new deployment of the
+ * last completed one's task definition takes over (its tasks still running
+ * join it). */
+static void cb_task_failed(struct ecs *e, struct ecs_task *t)
+{
+	struct ecs_svc *sv = &e->svcs[t->service];
+	struct ecs_dep *d;
+	unsigned threshold = ((unsigned)(sv->desired > 0 ? sv->desired : 0) + 1) / 2;
+	char failed_id[40], *arn;
+	const struct model_task_def *td;
+	size_t k, prim;
+
+	if (e->shutting_down || !sv->cb_enable || t->rev + 1 != sv->ndeps || !t->stop_code)
+		return;
+	d = &sv->deps[t->rev];
+	if (!d->announce || d->completed || d->failed)
+		return;
+	if (strcmp(t->stop_code, "TaskFailedToStart") != 0 &&
+	    strcmp(t->stop_code, "EssentialContainerExited") != 0 &&
+	    strncmp(t->reason, "Task failed", 11) != 0)
+		return;
+	if (threshold < 10)
+		threshold = 10;
+	if (threshold > 200)
+		threshold = 200;
+	if (++d->failed_tasks < threshold)
+		return;
+	d->failed = true;
+	d->updated_ms = loop_now_ms(e->loop);
+	snprintf(failed_id, sizeof(failed_id), "%s", d->id);
+	svc_event(e, t->service, "(service %s) (deployment %s) deployment failed: tasks failed to start.",
+	          svc_name(e, t->service), failed_id);
+	sched_soon(e);
+	if (!sv->cb_rollback)
+		return;
+	for (k = t->rev; k-- > 0;)
+		if (sv->deps[k].completed)
+			break;
+	if (k == SIZE_MAX)
+		return; /* nothing completed to go back to */
+	td = sv->deps[k].td;
+	arn = strdup(sv->deps[k].td_arn);
+	if (!arn || svc_add_dep(e, t->service, td, arn, true) < 0) {
+		free(arn);
+		return;
+	}
+	free(arn);
+	prim = sv->ndeps - 1;
+	for (size_t i = 0; i < e->nlive; i++)
+		if (e->live[i]->service == t->service && e->live[i]->rev == k)
+			e->live[i]->rev = prim;
+	sv->steady = false;
+	sv->stuck_reported = false;
+	sv->failures = 0;
+	sv->next_start_ms = 0;
+	svc_event(e, t->service, "(service %s) (deployment %s) rolling back to (deployment %s).",
+	          svc_name(e, t->service), failed_id, sv->deps[prim].id);
+}
+
 /* Every container is gone: STOPPED. The task moves to the stopped list. */
 static void task_finish(struct ecs *e, struct ecs_task *t)
 {
@@ -566,6 +633,7 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 	task_hc_stop(e, t);
 	if (t->registered)
 		task_targets(e, t, false);
+	cb_task_failed(e, t);
 	if (t->last == TS_STOPPING || t->last == TS_RUNNING || t->last == TS_DEACTIVATING) {
 		if (t->started_ms)
 			svc_event(e, t->service,
@@ -1276,7 +1344,9 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 	}
 
 	ids[0] = '\0';
-	while (nnew < n && total < max_tasks && nstarted < sizeof(batch) / sizeof(batch[0])) {
+	/* A failed deployment launches no new tasks (and keeps the old ones). */
+	while (pd && !pd->failed && nnew < n && total < max_tasks &&
+	       nstarted < sizeof(batch) / sizeof(batch[0])) {
 		struct ecs_task *t;
 		if (now < sv->next_start_ms) {
 			if (sv->next_start_ms < *next_wake)
@@ -1324,6 +1394,8 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 			bool h;
 			if (t->service != s || !t->desired_running || (t->rev != prim) != old_pass)
 				continue;
+			if (old_pass && pd && pd->failed)
+				continue;
 			if (!old_pass && excess <= 0)
 				break;
 			h = task_healthy(e, t);
@@ -1340,7 +1412,7 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 		}
 	}
 
-	if (pd && (nnew < n || nold > 0) && !nstarted && !nstopped && total >= max_tasks &&
+	if (pd && !pd->failed && (nnew < n || nold > 0) && !nstarted && !nstopped && total >= max_tasks &&
 	    healthy == total && can_stop <= 0) {
 		if (!sv->stuck_reported)
 			svc_event(e, s,
@@ -1414,6 +1486,8 @@ struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_
 		e->svcs[s].desired = ms->desired;
 		e->svcs[s].min_pct = ms->min_healthy_pct;
 		e->svcs[s].max_pct = ms->max_pct;
+		e->svcs[s].cb_enable = ms->cb_enable;
+		e->svcs[s].cb_rollback = ms->cb_rollback;
 		if (svc_add_dep(e, (int)s, td, td ? td->arn : NULL, false) < 0)
 			goto fail;
 	}
@@ -1840,7 +1914,8 @@ int ecs_apply(struct ecs *e, const struct model *nm, char *msg, size_t len)
 		        : NULL;
 		bool new_td = !td_equal(svc_taskdef(e, (int)s), td);
 		bool scale = ns->desired != sv->desired || ns->min_healthy_pct != sv->min_pct ||
-		             ns->max_pct != sv->max_pct;
+		             ns->max_pct != sv->max_pct || ns->cb_enable != sv->cb_enable ||
+		             ns->cb_rollback != sv->cb_rollback;
 		if (!new_td && !scale)
 			continue;
 		changed++;
@@ -1866,6 +1941,8 @@ int ecs_apply(struct ecs *e, const struct model *nm, char *msg, size_t len)
 		sv->desired = ns->desired;
 		sv->min_pct = ns->min_healthy_pct;
 		sv->max_pct = ns->max_pct;
+		sv->cb_enable = ns->cb_enable;
+		sv->cb_rollback = ns->cb_rollback;
 		sv->steady = false;
 		sv->stuck_reported = false;
 		if (o < len)
@@ -1896,8 +1973,9 @@ size_t ecs_service_deployments(const struct ecs *e, int service, struct ecs_depl
 		struct ecs_deployment_info di = {.id = d->id,
 		                                 .task_definition_arn = d->td_arn,
 		                                 .status = k + 1 == sv->ndeps ? "PRIMARY" : "ACTIVE",
-		                                 .rollout_state =
-		                                     d->completed ? "COMPLETED" : "IN_PROGRESS",
+		                                 .rollout_state = d->failed      ? "FAILED"
+		                                                  : d->completed ? "COMPLETED"
+		                                                                 : "IN_PROGRESS",
 		                                 .desired = k + 1 == sv->ndeps ? sv->desired : 0,
 		                                 .created_ms = d->created_ms,
 		                                 .updated_ms = d->updated_ms};

@@ -284,6 +284,9 @@ struct model_service {
 	/* LaunchType FARGATE (or, without LaunchType, a task definition that
 	 * requires FARGATE only): tasks go into subnets, no hosts needed. */
 	bool fargate;
+	/* DeploymentConfiguration.DeploymentCircuitBreaker (added by cfn) */
+	bool cb_enable;
+	bool cb_rollback;
 };
 
 /* An entry of the template's Outputs whose Condition holds (added by cfn). */

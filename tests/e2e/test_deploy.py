@@ -228,3 +228,45 @@ def test_apply_refuses_other_changes(vpcd_factory, tmp_path):
     assert [d["status"] for d in svc["deployments"]] == ["PRIMARY"]
     assert {t["id"] for t in v.tasks()} == {t["id"] for t in before}
     assert v.proc.poll() is None
+
+
+def test_circuit_breaker_rolls_back_a_failing_version(vpcd_factory):
+    """A version whose container exits after 1.5 s: 10 failed tasks
+    (clamp(ceil(2 / 2), 10, 200)) fail the deployment, and Rollback returns
+    to the last completed one, with no failed request on the way."""
+    v = vpcd_factory(TEMPLATE)
+    v.wait_healthy(TG, 2)
+    first = service(v)["deployments"][0]
+    addrs = [n["address"] for n in v.stack()["load_balancers"][0]["nodes"]]
+    with Load(addrs) as load:
+        out = apply(v, "Version=3", "Command=sh,-c,sleep 1.5; exit 1")
+        assert out.returncode == 0, out.stderr
+        failed_id = service(v)["deployments"][0]["id"]
+        assert failed_id != first["id"]
+
+        def rolled_back():
+            s = service(v)
+            d = s["deployments"]
+            return (len(d) == 1 and d[0]["id"] != failed_id
+                    and d[0]["rolloutState"] == "COMPLETED" and s)
+        svc = wait_for("the rollback to complete", rolled_back, v, timeout=120)
+        time.sleep(1)
+    print(f"\ncircuit breaker: requests {load.total()}, 2xx {load.ok}, "
+          f"non-2xx {len(load.bad)}, connection errors {len(load.errors)}")
+    assert load.bad == [] and load.errors == [], (load.bad[:5], load.errors[:5])
+    d = svc["deployments"][0]
+    assert d["taskDefinition"] == first["taskDefinition"]  # service-a:1
+    name = svc["name"]
+    events = list(reversed(svc["events"]))
+    assert f"(service {name}) (deployment {failed_id}) deployment failed: " \
+        "tasks failed to start." in events
+    assert f"(service {name}) (deployment {failed_id}) rolling back to " \
+        f"(deployment {d['id']})." in events
+    failed = [t for t in svc["tasks"] if t["task_definition_arn"].endswith(":2")]
+    assert len(failed) >= 10
+    assert {t["stop_code"] for t in failed} <= {"EssentialContainerExited",
+                                                "ServiceSchedulerInitiated"}
+    running = [t for t in svc["tasks"] if t["last_status"] == "RUNNING"]
+    assert len(running) == 2
+    assert {t["task_definition_arn"] for t in running} == {first["taskDefinition"]}
+    assert all(b.startswith("hello from service-a-v1 task") for _, b in load.bodies)
