@@ -48,15 +48,24 @@ REFARCH_PARENT = """Resources:
         VPC: !GetAtt VPC.Outputs.VPC
         Subnets: !GetAtt VPC.Outputs.PublicSubnets
         SecurityGroup: !GetAtt SecurityGroups.Outputs.LoadBalancerSecurityGroup
-  Cluster:
-    Type: AWS::ECS::Cluster
+  ECS:
+    Type: AWS::CloudFormation::Stack
+    Properties:
+      TemplateURL: https://example.com/ecs-cluster.yaml
+      Parameters:
+        EnvironmentName: !Ref AWS::StackName
+        InstanceType: t2.large
+        ClusterSize: 2
+        VPC: !GetAtt VPC.Outputs.VPC
+        SecurityGroup: !GetAtt SecurityGroups.Outputs.ECSHostSecurityGroup
+        Subnets: !GetAtt VPC.Outputs.PrivateSubnets
   ProductService:
     Type: AWS::CloudFormation::Stack
     Properties:
       TemplateURL: https://example.com/product-service.yaml
       Parameters:
         VPC: !GetAtt VPC.Outputs.VPC
-        Cluster: !Ref Cluster
+        Cluster: !GetAtt ECS.Outputs.Cluster
         Listener: !GetAtt ALB.Outputs.Listener
   WebsiteService:
     Type: AWS::CloudFormation::Stack
@@ -64,11 +73,12 @@ REFARCH_PARENT = """Resources:
       TemplateURL: https://example.com/website-service.yaml
       Parameters:
         VPC: !GetAtt VPC.Outputs.VPC
-        Cluster: !Ref Cluster
+        Cluster: !GetAtt ECS.Outputs.Cluster
         Listener: !GetAtt ALB.Outputs.Listener
         ProductServiceUrl: !Join ["/", [!GetAtt ALB.Outputs.LoadBalancerUrl, "products"]]
 """
-REFARCH = ["vpc", "security-groups", "load-balancers", "product-service", "website-service"]
+REFARCH = ["vpc", "security-groups", "load-balancers", "ecs-cluster", "product-service",
+           "website-service"]
 
 
 def refarch(tmp_path):
@@ -124,6 +134,20 @@ def case_refarch_load_balancers(tmp_path):
     assert "HTTP port 80, default forward to master-default" in out
 
 
+def case_refarch_ecs_cluster(tmp_path):
+    rc, out, err = validate(fx("refarch-ecs-cluster.yaml"), "--param", "EnvironmentName=prod",
+                            "--param", "VPC=vpc-0abc", "--param", "Subnets=subnet-1a,subnet-1b",
+                            "--param", "SecurityGroup=sg-0123")
+    assert rc == 0, err
+    assert 'cluster "prod"' in out
+    assert "4 hosts (min 4, max 4) in us-east-1a us-east-1b" in out
+    rc, out, err = refarch(tmp_path)
+    assert rc == 0, err
+    assert 'cluster "master"' in out
+    # the private subnets of the VPC stack, one host in each AZ
+    assert "2 hosts (min 2, max 2) in us-east-1a us-east-1b" in out
+
+
 def case_refarch_product_service(tmp_path):
     rc, out, err = refarch(tmp_path)
     assert rc == 0, err
@@ -166,6 +190,7 @@ CASES = {
     "refarch-vpc.yaml": case_refarch_vpc,
     "refarch-security-groups.yaml": case_refarch_security_groups,
     "refarch-load-balancers.yaml": case_refarch_load_balancers,
+    "refarch-ecs-cluster.yaml": case_refarch_ecs_cluster,
     "refarch-product-service.yaml": case_refarch_product_service,
     "refarch-website-service.yaml": case_refarch_website_service,
     "fargate-private-vpc.yaml": case_fargate_private_vpc,
@@ -192,11 +217,10 @@ def test_every_fixture_has_a_case_and_a_source():
 
 def test_nested_stacks_built_in_their_parents_order(tmp_path):
     """Each nested stack's resources come where the stack comes in its parent's
-    order, so a service of a nested stack can use a cluster of the parent."""
+    order, after the stacks whose outputs its Parameters use."""
     rc, out, _ = refarch(tmp_path)
     assert rc == 0
-    assert out.index("Cluster                                  AWS::ECS::Cluster") < \
-        out.index("product-service:1")
+    assert out.index('cluster "master"') < out.index("product-service:1")
     assert out.index("  ALB ") < out.index("  ProductService ") < out.index("  WebsiteService ")
 
 
