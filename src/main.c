@@ -346,10 +346,11 @@ struct up {
 /* POST /v1/apply {"template": PATH, "params": ["K=V", ...]}: loads PATH
  * with the options vpcd was started with (its --param first, then the
  * apply's), refuses any difference but the services' DesiredCount and
- * DeploymentConfiguration and the task definitions' contents (409), and
- * hands the rest to the ECS plane. The new model is kept until exit: the
- * ECS plane points into its task definitions; the other planes keep the
- * model they started with. */
+ * DeploymentConfiguration, the task definitions' contents and Route53
+ * record sets (409), hands the rest to the ECS plane, and moves the
+ * resolver and the API to the new model. The new model is kept until exit:
+ * the ECS plane points into its task definitions; the ALB keeps the model
+ * it started with. */
 static char *up_apply(void *data, const char *body, size_t len, int *status)
 {
 	struct up *up = data;
@@ -404,8 +405,8 @@ static char *up_apply(void *data, const char *body, size_t len, int *status)
 		*status = 409;
 		resp = json_pack("{s:s, s:s}", "error",
 				 "vpcd apply changes only ECS services' DesiredCount and "
-				 "DeploymentConfiguration and task definitions; the template "
-				 "differs in:",
+				 "DeploymentConfiguration, task definitions and Route53 record "
+				 "sets; the template differs in:",
 				 "details", msg);
 		goto done;
 	}
@@ -422,6 +423,12 @@ static char *up_apply(void *data, const char *body, size_t len, int *status)
 		goto done;
 	}
 	up->applied[up->napplied++] = m; /* the ECS plane points into it now */
+	/* Record sets may differ: the resolver and the API move to the new
+	 * model (same indexes for everything else, as the diff checked). */
+	if (up->dns)
+		dns_server_set_model(up->dns, m);
+	if (up->api)
+		api_set_model(up->api, m);
 	m = NULL;
 	*status = 200;
 	log_info("apply %s: %s", file, rc ? msg : "no change");

@@ -646,6 +646,11 @@ int api_listen(struct api *api, uint32_t addr, uint16_t port)
 	return 0;
 }
 
+void api_set_model(struct api *api, const struct model *m)
+{
+	api->src.model = m;
+}
+
 void api_free(struct api *api)
 {
 	if (!api)

@@ -40,6 +40,8 @@ struct api *api_new(struct loop *loop, const struct api_sources *src);
 /* Listens on addr:port (host order). Returns 0 or -errno. */
 int api_listen(struct api *api, uint32_t addr, uint16_t port);
 void api_free(struct api *api);
+/* The model /v1/stack describes from now on (after `vpcd apply`); borrowed. */
+void api_set_model(struct api *api, const struct model *m);
 
 /* The body of GET /v1/stack. The caller owns the returned reference. */
 json_t *api_stack_json(const struct api_sources *src);

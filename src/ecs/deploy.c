@@ -207,6 +207,20 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 #undef MATCH
 }
 
+/* Record sets hang off their zone and nothing points at them, so the
+ * resolver can take a new model's records at once (dns_server_set_model);
+ * task definitions change through deployments. */
+static bool apply_may_add(const char *type)
+{
+	return type && (strcmp(type, "AWS::Route53::RecordSet") == 0 ||
+			strcmp(type, "AWS::Route53::RecordSetGroup") == 0);
+}
+
+static bool apply_may_change(const char *type)
+{
+	return apply_may_add(type) || (type && strcmp(type, "AWS::ECS::TaskDefinition") == 0);
+}
+
 size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out, size_t len)
 {
 	size_t n = 0, o = 0;
@@ -224,14 +238,15 @@ size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out
 			if (str_same(nm->resources[k].logical, r->logical))
 				q = &nm->resources[k];
 		if (!q) {
-			SAY("%s (%s): removed\n", lg(r->logical), S(r->type));
+			if (!apply_may_add(r->type))
+				SAY("%s (%s): removed\n", lg(r->logical), S(r->type));
 			continue;
 		}
 		if (!str_same(q->type, r->type)) {
 			SAY("%s: type %s changed to %s\n", lg(r->logical), S(r->type), S(q->type));
 			continue;
 		}
-		if (r->no_effect || (r->type && strcmp(r->type, "AWS::ECS::TaskDefinition") == 0))
+		if (r->no_effect || apply_may_change(r->type))
 			continue;
 		{
 			struct fp a = {0}, b = {0};
@@ -247,7 +262,7 @@ size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out
 		bool found = false;
 		for (size_t i = 0; i < old->nresources && !found; i++)
 			found = str_same(nm->resources[k].logical, old->resources[i].logical);
-		if (!found)
+		if (!found && !apply_may_add(nm->resources[k].type))
 			SAY("%s (%s): added\n", lg(nm->resources[k].logical), S(nm->resources[k].type));
 	}
 	/* Services are matched by position by the ECS plane. */

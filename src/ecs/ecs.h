@@ -167,7 +167,8 @@ size_t ecs_service_deployments(const struct ecs *e, int service, struct ecs_depl
 
 /* The differences between a running model and a new one that `vpcd apply`
  * cannot apply (anything but AWS::ECS::Service DesiredCount and
- * DeploymentConfiguration and AWS::ECS::TaskDefinition contents), resource
+ * DeploymentConfiguration, AWS::ECS::TaskDefinition contents, and Route53
+ * record sets, which may also come and go), resource
  * by resource, one "LOGICAL (TYPE): what" per line into out. Returns the
  * number of differences. (src/ecs/deploy.c) */
 size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out, size_t len);
