@@ -62,6 +62,7 @@
 #include "alb/route.h"
 #include "core/addr.h"
 #include "core/log.h"
+#include "http/desync.h"
 #include "http/http1.h"
 
 #define CIN_CAP (HTTP_HEAD_MAX + 4096)
@@ -150,6 +151,12 @@ struct alb_conn {
 	struct alb_logrec lr;
 	uint64_t rx_total, tx_total; /* bytes read from / written to the client */
 	char cookie[320];	     /* Set-Cookie lines for the forwarded response */
+	/* desync mitigation (docs/desync.md): the request's access-log
+	 * classification fields ("-" when Compliant or not classified), and
+	 * whether both connections close after the response (Ambiguous in
+	 * defensive mode) */
+	const char *dclass, *dreason;
+	bool desync_close;
 };
 
 static const char *const state_names[] = {"initial",  "healthy",  "unhealthy",
@@ -1112,6 +1119,7 @@ static void log_finish(struct alb_conn *c, int elb_status)
 	char now_s[40], t0_s[40], ca[16], ta[16], target[32], tstatus[8], prio[12];
 	struct timespec rt, mono;
 	double req_s, resp_s;
+	const char *dclass, *dreason;
 
 	if (!lr->on) {
 		/* a request that could not be parsed */
@@ -1139,6 +1147,9 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		lk->fixed_response++;
 	if (lr->actions && strcmp(lr->actions, "redirect") == 0)
 		lk->redirect++;
+	dclass = c->dclass ? c->dclass : "-";
+	dreason = c->dreason ? c->dreason : "-";
+	c->dclass = c->dreason = NULL; /* the next record is classified anew */
 	if (!a->access_log)
 		return;
 	clock_gettime(CLOCK_REALTIME, &rt);
@@ -1179,7 +1190,7 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		snprintf(prio, sizeof(prio), "-");
 	fprintf(a->access_log,
 		"http %s %s %s:%u %s %.3f %.3f %.3f %d %s %llu %llu \"%s\" \"%s\" - - %s \"%s\" "
-		"\"%s\" \"-\" %s %s \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"-\" \"-\" -\n",
+		"\"%s\" \"-\" %s %s \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" -\n",
 		now_s, lb->full_name ? lb->full_name : "-", addr4_str(c->caddr, ca),
 		c->peer_port, target, req_s, lr->target_s, resp_s, elb_status, tstatus,
 		(unsigned long long)(c->rx_total - abuf_avail(&c->cin) - lr->rx_base),
@@ -1188,7 +1199,7 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		lr->tg >= 0 ? m->tgs[lr->tg].arn : "-", lr->trace[0] ? lr->trace : "-",
 		lr->request[0] == '-' ? "-" : "-", prio, t0_s, lr->actions ? lr->actions : "-",
 		lr->redirect[0] ? lr->redirect : "-", lr->error_reason ? lr->error_reason : "-",
-		lr->taddr ? target : "-", tstatus);
+		lr->taddr ? target : "-", tstatus, dclass, dreason);
 	/* lines wait in the FILE's buffer: written when it fills, or by
 	 * the timer within a second (ALB itself delivers every 5 minutes) */
 	if (!loop_timer_armed(&a->log_flush))
@@ -1275,6 +1286,12 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		return;
 	}
 	c->client_keep = f.keep_alive;
+	if (c->desync_close) {
+		/* Ambiguous in defensive mode: forwarded, then both connections
+		 * close (the response says Connection: close) */
+		c->client_keep = false;
+		c->close_after = true;
+	}
 	c->client_minor = r->minor;
 	c->upgrade = f.upgrade && r->minor == 1;
 	c->head_req = r->method.n == 4 && memcmp(r->method.p, "HEAD", 4) == 0;
@@ -1422,7 +1439,7 @@ static void finish_request(struct alb_conn *c)
 {
 	struct alb_up *u = c->up;
 	bool reuse = u && !u->eof && c->resp_keep && c->rq.done && c->rq.ready == 0 &&
-		     abuf_avail(&c->uin) == 0 && c->rs.kind != HTTP_BODY_CLOSE;
+		     abuf_avail(&c->uin) == 0 && c->rs.kind != HTTP_BODY_CLOSE && !c->desync_close;
 
 	if (c->lr.on && c->lr.target_status)
 		log_finish(c, c->lr.target_status);
@@ -1526,13 +1543,49 @@ static void parse_head(struct alb_conn *c)
 	struct http_header hs[MAX_HEADERS];
 	struct http_request r = {.headers = hs, .maxheaders = MAX_HEADERS};
 	long n;
+	bool complete = false;
 
 	if (abuf_avail(&c->cin) == 0) {
 		if (c->client_eof)
 			conn_close(c);
 		return;
 	}
+	{
+		const struct model *m = c->a->m;
+		int lbi = m->listeners[c->ls->listener].lb;
+		struct desync_field dfs[MAX_HEADERS];
+		struct desync_verdict dv;
+		long dn = desync_classify_head(c->cin.p + c->cin.off, abuf_avail(&c->cin), dfs,
+					       MAX_HEADERS, NULL, &dv);
+		c->dclass = c->dreason = NULL;
+		c->desync_close = false;
+		if (dn > 0) {
+			complete = true;
+			c->dclass = desync_log_classification(&dv);
+			c->dreason = desync_log_reason(&dv);
+			if (dv.tier != DESYNC_COMPLIANT)
+				c->a->lb_cnt[lbi].desync_nc++;
+			switch (desync_decide((enum desync_mode)m->lbs[lbi].desync_mode, dv.tier)) {
+			case DESYNC_REJECT:
+				c->rq = (struct body){.done = true};
+				c->client_keep = false;
+				conn_reply(c, 400);
+				return;
+			case DESYNC_FORWARD_THEN_CLOSE:
+				c->desync_close = true;
+				break;
+			case DESYNC_FORWARD:
+				break;
+			}
+		}
+	}
 	n = http_parse_request(c->cin.p + c->cin.off, abuf_avail(&c->cin), &r);
+	if (n == HTTP_INCOMPLETE && complete) {
+		/* the classifier saw a complete head, the strict parser reads
+		 * it as unfinished (a line ending they split differently):
+		 * waiting could only hang, so it is malformed */
+		n = HTTP_MALFORMED;
+	}
 	if (n == HTTP_INCOMPLETE) {
 		if (c->client_eof)
 			conn_close(c);
@@ -2129,6 +2182,9 @@ char *alb_metrics_text(const struct alb *a)
 	     offsetof(struct alb_counters, elb_504), 1, 1},
 	    {"HTTP_Fixed_Response_Count", "Fixed-response actions",
 	     offsetof(struct alb_counters, fixed_response), 1, 0},
+	    {"DesyncMitigationMode_NonCompliant_Request_Count",
+	     "Requests not Compliant per the desync classifier",
+	     offsetof(struct alb_counters, desync_nc), 1, 0},
 	    {"HTTP_Redirect_Count", "Redirect actions", offsetof(struct alb_counters, redirect), 1,
 	     0},
 	    {"NewConnectionCount", "TCP connections accepted",

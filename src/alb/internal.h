@@ -59,6 +59,7 @@ struct alb_counters {
 	double trt_sum;	    /* seconds */
 	uint64_t rejected;  /* dropped by security groups (not a CloudWatch metric) */
 	uint64_t new_conns;
+	uint64_t desync_nc; /* DesyncMitigationMode_NonCompliant_Request_Count */
 };
 
 struct alb_tg {

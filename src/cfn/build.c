@@ -8,6 +8,7 @@
 #include "dns/rdata.h"
 #include "dns/wire.h"
 #include "cfn/albrules.h"
+#include "http/desync.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -800,6 +801,14 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 		const char *k = cfn__prop_str(c, a, "Key", ap);
 		if (k && strcmp(k, "idle_timeout.timeout_seconds") == 0)
 			l->idle_timeout_s = cfn__prop_int(c, a, "Value", ap, 60, 1, 4000);
+		if (k && strcmp(k, "routing.http.desync_mitigation_mode") == 0) {
+			static const char *const dms[] = {"defensive", "strictest", "monitor",
+			                                  NULL};
+			const char *v = cfn__prop_enum(c, a, "Value", ap, "defensive", dms);
+			enum desync_mode dm = DESYNC_MODE_DEFENSIVE;
+			(void)desync_mode_parse((struct http_slice){v, strlen(v)}, &dm);
+			l->desync_mode = (int)dm;
+		}
 	}
 	r->model_index = (int)m->nlbs++;
 }

@@ -163,6 +163,9 @@ struct model_lb {
 	int *sgs;
 	size_t nsgs;
 	int idle_timeout_s; /* default 60 */
+	/* routing.http.desync_mitigation_mode: an enum desync_mode
+	 * (http/desync.h); 0 is defensive, the default */
+	int desync_mode;
 };
 
 struct model_zone {
