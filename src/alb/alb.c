@@ -297,6 +297,7 @@ void alb__target_set(struct alb_target *t, enum alb_target_state s, const char *
 	if (!t->removed)
 		a->tgs[t->tg].states[t->idx] = s;
 	if (prev != s) {
+		alb__ss_note(t, prev);
 		log_info("target %s:%u in tg %s is %s%s%s", addr4_str(t->addr, ab), t->port,
 			 a->m->tgs[t->tg].name ? a->m->tgs[t->tg].name : "?",
 			 alb_target_state_str(s), reason ? ": " : "", reason ? reason : "");
@@ -1350,7 +1351,7 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		return;
 	}
 	g = &a->tgs[tgi];
-	ti = alb_select_rr(g->states, g->n, &g->rr);
+	ti = alb__select(a, tgi);
 	h = http_header_find(r->headers, r->nheaders, "x-forwarded-for");
 	if (h && xff_count(h->value) >= XFF_MAX_ADDRS) {
 		c->cin.off += (size_t)n;

@@ -47,6 +47,9 @@ struct alb_target {
 	size_t hc_sent, hc_outlen, hc_len;
 	char hc_out[1280];
 	char hc_in[512];
+	/* slow start (select.c): in it since ss_t0 (CLOCK_MONOTONIC) */
+	bool ss;
+	struct timespec ss_t0;
 };
 
 /* CloudWatch-style counters (metrics.c prints them). */
@@ -105,6 +108,12 @@ struct alb {
 	size_t nbufpool;
 	uint64_t rnd;		     /* weighted forward draws */
 };
+
+/* The target for a request to group tgi, by the group's algorithm
+ * (select.c); -1 when none can take it. */
+int alb__select(struct alb *a, int tgi);
+/* Slow start bookkeeping on t's state change from prev (select.c). */
+void alb__ss_note(struct alb_target *t, enum alb_target_state prev);
 
 /* Moves t to state with reason (static string or NULL) and description,
  * keeps the group's state mirror, and calls the health callback on a change. */

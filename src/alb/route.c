@@ -457,3 +457,91 @@ int alb_select_rr(const enum alb_target_state *st, size_t n, size_t *rr)
 	}
 	return -1;
 }
+
+static bool cand_ok(const struct alb_cand *c, int pass)
+{
+	return pass == 0 ? routable(c->state) : fail_open_ok(c->state);
+}
+
+/* A draw weighted by share over the candidates of the pass; -1 when every
+ * share is 0 (then the caller picks without weights). */
+static int pick_weighted(const struct alb_cand *c, size_t n, int pass, uint32_t rnd)
+{
+	double sum = 0, x;
+
+	for (size_t i = 0; i < n; i++)
+		if (cand_ok(&c[i], pass) && c[i].share > 0)
+			sum += c[i].share;
+	if (sum <= 0)
+		return -1;
+	x = (double)rnd / 4294967296.0 * sum;
+	for (size_t i = 0; i < n; i++) {
+		if (!cand_ok(&c[i], pass) || c[i].share <= 0)
+			continue;
+		if (x < c[i].share)
+			return (int)i;
+		x -= c[i].share;
+	}
+	for (size_t i = n; i-- > 0;) /* rounding: the last one */
+		if (cand_ok(&c[i], pass) && c[i].share > 0)
+			return (int)i;
+	return -1;
+}
+
+int alb_select(int algo, const struct alb_cand *c, size_t n, size_t *rr, uint32_t rnd)
+{
+	size_t start;
+
+	if (n == 0)
+		return -1;
+	start = *rr % n;
+	for (int pass = 0; pass < 2; pass++) {
+		int best = -1;
+		bool any = false, ramp = false;
+		for (size_t i = 0; i < n; i++) {
+			if (cand_ok(&c[i], pass)) {
+				any = true;
+				if (c[i].share < 1)
+					ramp = true;
+			}
+		}
+		if (!any)
+			continue;
+		if (algo == MODEL_ALGO_WEIGHTED_RANDOM ||
+		    (algo == MODEL_ALGO_ROUND_ROBIN && ramp)) {
+			best = pick_weighted(c, n, pass, rnd);
+			if (best >= 0) {
+				*rr = (size_t)best + 1;
+				return best;
+			}
+		}
+		for (size_t k = 0; k < n; k++) {
+			size_t i = (start + k) % n;
+			if (!cand_ok(&c[i], pass))
+				continue;
+			if (algo != MODEL_ALGO_LEAST_OUTSTANDING) {
+				best = (int)i;
+				break;
+			}
+			if (best < 0 || c[i].outstanding < c[best].outstanding)
+				best = (int)i;
+		}
+		if (best >= 0) {
+			*rr = (size_t)best + 1;
+			return best;
+		}
+	}
+	return -1;
+}
+
+double alb_slow_start_share(double elapsed_s, int dur_s)
+{
+	double f;
+
+	if (dur_s <= 0 || elapsed_s >= dur_s)
+		return 1;
+	if (elapsed_s < 0)
+		elapsed_s = 0;
+	f = elapsed_s / dur_s;
+	return f < 0.01 ? 0.01 : f;
+}

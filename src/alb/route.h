@@ -95,4 +95,27 @@ bool alb_sg_allows(const struct model *m, int lb, uint32_t src, int port);
  * Returns the index and advances *rr, or -1 if nothing can take traffic. */
 int alb_select_rr(const enum alb_target_state *states, size_t n, size_t *rr);
 
+/* One candidate of a target group for the algorithms below. */
+struct alb_cand {
+	enum alb_target_state state;
+	uint32_t outstanding; /* requests in flight on the target */
+	double share;	      /* slow start: 0..1 of a full share; 1 when not ramping */
+};
+
+/* Selects a target of c[0..n) with algorithm algo (enum model_lb_algo):
+ * among routable targets (else fail open as alb_select_rr does),
+ * - round robin: the next after *rr; while some candidate ramps up (share
+ *   < 1, slow start) a pick is weighted by share instead (share / sum of
+ *   shares, rnd the draw), so a new target's share grows linearly;
+ * - least outstanding requests: fewest in flight, ties in round robin order
+ *   from *rr;
+ * - weighted random: uniform over the candidates weighted by share (rnd the
+ *   draw); AWS's anomaly mitigation is not done.
+ * Returns the index (advancing *rr) or -1 when nothing can take traffic. */
+int alb_select(int algo, const struct alb_cand *c, size_t n, size_t *rr, uint32_t rnd);
+/* The slow-start share of a target elapsed_s seconds into a window of
+ * dur_s seconds: linear from a small floor (so a new target is not starved
+ * to nothing) to 1. */
+double alb_slow_start_share(double elapsed_s, int dur_s);
+
 #endif

@@ -699,6 +699,8 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 	hc->matcher = cfn__strdup(codes ? codes : "200");
 	t->deregistration_delay_s = 300;
 	struct cfn_node *attrs = cfn__prop_list(c, r->props, "TargetGroupAttributes", pp);
+	const struct cfn_node *ss_node = NULL;
+	const char *ss_path = NULL;
 	for (size_t i = 0; attrs && i < attrs->n; i++) {
 		const struct cfn_node *a = attrs->items[i];
 		const char *ap = cfn__item_path(c, pp, "TargetGroupAttributes", i);
@@ -709,7 +711,31 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 		const char *k = cfn__prop_str(c, a, "Key", ap);
 		if (k && strcmp(k, "deregistration_delay.timeout_seconds") == 0)
 			t->deregistration_delay_s = cfn__prop_int(c, a, "Value", ap, 300, 0, 3600);
+		if (k && strcmp(k, "load_balancing.algorithm.type") == 0) {
+			static const char *const algos[] = {"round_robin", "least_outstanding_requests",
+							    "weighted_random", NULL};
+			const char *v = cfn__prop_enum(c, a, "Value", ap, "round_robin", algos);
+			for (int j = 0; algos[j]; j++)
+				if (v && strcmp(v, algos[j]) == 0)
+					t->lb_algo = j;
+		}
+		if (k && strcmp(k, "slow_start.duration_seconds") == 0) {
+			t->slow_start_s = cfn__prop_int(c, a, "Value", ap, 0, 0, 900);
+			if (t->slow_start_s > 0 && t->slow_start_s < 30) {
+				cfn_error_at(c, a, ap,
+					     "slow_start.duration_seconds must be 0 or 30..900, found %d",
+					     t->slow_start_s);
+				ss_node = NULL;
+			} else if (t->slow_start_s > 0) {
+				ss_node = a;
+				ss_path = ap;
+			}
+		}
 	}
+	if (ss_node && t->lb_algo == MODEL_ALGO_LEAST_OUTSTANDING)
+		cfn_error_at(c, ss_node, ss_path,
+			     "slow_start.duration_seconds cannot be used with "
+			     "load_balancing.algorithm.type least_outstanding_requests (AWS refuses it)");
 	r->model_index = (int)m->ntgs++;
 }
 

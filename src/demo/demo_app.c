@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -158,6 +159,22 @@ static int handle_request(struct demo_conn *c, const struct http_request *r, boo
 	}
 	if (plen == 5 && memcmp(r->target.p, "/echo", 5) == 0)
 		return respond_echo(c, r, head_only);
+	if (plen == 6 && memcmp(r->target.p, "/sleep", 6) == 0) {
+		/* /sleep?ms=N (at most 10000): answers after N ms. It blocks the
+		 * whole task (one loop): a slow target for load-balancing tests. */
+		long ms = 0;
+		if (q && (size_t)(r->target.p + r->target.n - q) > 4 && memcmp(q, "?ms=", 4) == 0)
+			ms = strtol(q + 4, NULL, 10);
+		if (ms > 10000)
+			ms = 10000;
+		if (ms > 0) {
+			struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
+		n = snprintf(body, sizeof(body), "slept %ld ms on %s:%d\n", ms, s->host, s->port);
+		return respond(c, head_only, 200, "OK", body, (size_t)n);
+	}
 	return respond(c, head_only, 404, "Not Found", "Not Found\n", 10);
 }
 

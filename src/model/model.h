@@ -74,6 +74,15 @@ struct model_target_group {
 	char *target_type; /* instance | ip */
 	struct model_health_check hc;
 	int deregistration_delay_s; /* default 300 */
+	/* load_balancing.algorithm.type: enum model_lb_algo */
+	int lb_algo;
+	int slow_start_s; /* slow_start.duration_seconds: 0 (off) or 30..900 */
+};
+
+enum model_lb_algo {
+	MODEL_ALGO_ROUND_ROBIN,
+	MODEL_ALGO_LEAST_OUTSTANDING,
+	MODEL_ALGO_WEIGHTED_RANDOM
 };
 
 enum model_action_type {

@@ -117,6 +117,68 @@ static void test_rules_sorted_and_defaults(void)
 	model_free(m);
 }
 
+static struct model *tg_attrs(const char *attrs, char **errs)
+{
+	char t[1024];
+	snprintf(t, sizeof(t),
+		 "Resources:\n"
+		 "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+		 "  TG:\n"
+		 "    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n"
+		 "    Properties:\n"
+		 "      Protocol: HTTP\n"
+		 "      Port: 80\n"
+		 "      VpcId: !Ref V\n"
+		 "      TargetGroupAttributes: %s\n",
+		 attrs);
+	return load(t, errs);
+}
+
+static void test_tg_algorithms(void)
+{
+	char *errs;
+	struct model *m = tg_attrs("[]", &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	ASSERT_TRUE(m != NULL);
+	ASSERT_EQ(m->tgs[0].lb_algo, MODEL_ALGO_ROUND_ROBIN);
+	ASSERT_EQ(m->tgs[0].slow_start_s, 0);
+	model_free(m);
+	m = tg_attrs("[{Key: load_balancing.algorithm.type, Value: weighted_random}, "
+		     "{Key: slow_start.duration_seconds, Value: \"30\"}]",
+		     &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	ASSERT_TRUE(m != NULL);
+	ASSERT_EQ(m->tgs[0].lb_algo, MODEL_ALGO_WEIGHTED_RANDOM);
+	ASSERT_EQ(m->tgs[0].slow_start_s, 30);
+	model_free(m);
+	m = tg_attrs("[{Key: load_balancing.algorithm.type, Value: least_outstanding_requests}]",
+		     &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	ASSERT_EQ(m->tgs[0].lb_algo, MODEL_ALGO_LEAST_OUTSTANDING);
+	model_free(m);
+	m = tg_attrs("[{Key: load_balancing.algorithm.type, Value: least_outstanding_requests}, "
+		     "{Key: slow_start.duration_seconds, Value: 60}]",
+		     &errs);
+	ASSERT_STR_CONTAINS(errs, "cannot be used with");
+	free(errs);
+	model_free(m);
+	m = tg_attrs("[{Key: slow_start.duration_seconds, Value: 10}]", &errs);
+	ASSERT_STR_CONTAINS(errs, "must be 0 or 30..900");
+	free(errs);
+	model_free(m);
+	m = tg_attrs("[{Key: slow_start.duration_seconds, Value: 901}]", &errs);
+	ASSERT_TRUE(errs[0] != 0);
+	free(errs);
+	model_free(m);
+	m = tg_attrs("[{Key: load_balancing.algorithm.type, Value: fastest}]", &errs);
+	ASSERT_STR_CONTAINS(errs, "round_robin");
+	free(errs);
+	model_free(m);
+}
+
 static void test_novalue_and_ecs(void)
 {
 	char *errs;
@@ -435,6 +497,7 @@ static void test_default_vpc(void)
 }
 
 T_MAIN({
+	T_RUN(test_tg_algorithms);
 	T_RUN(test_default_vpc);
 	T_RUN(test_address_map);
 	T_RUN(test_rules_sorted_and_defaults);

@@ -1,0 +1,78 @@
+/*
+ * Target selection glue: builds the candidates of a target group (state,
+ * requests in flight, slow-start share) for alb_select (route.c, pure), and
+ * keeps the slow-start windows of targets.
+ *
+ * Requests in flight on a target are its upstream connections that carry a
+ * request: every upstream connection holds a ref on its target, idle ones
+ * sit in the pool, so refs - npool.
+ */
+#include "alb/internal.h"
+#include "alb/route.h"
+
+#include <stdlib.h>
+
+#define SELECT_STACK 64
+
+static double since(const struct timespec *t0, const struct timespec *now)
+{
+	return (double)(now->tv_sec - t0->tv_sec) + (double)(now->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int alb__select(struct alb *a, int tgi)
+{
+	struct alb_tg *g = &a->tgs[tgi];
+	const struct model_target_group *mtg = &a->m->tgs[tgi];
+	struct alb_cand stack[SELECT_STACK], *c = stack;
+	struct timespec now = {0};
+	int r;
+
+	if (mtg->lb_algo == MODEL_ALGO_ROUND_ROBIN && mtg->slow_start_s <= 0)
+		return alb_select_rr(g->states, g->n, &g->rr);
+	if (g->n > SELECT_STACK) {
+		c = malloc(g->n * sizeof(*c));
+		if (!c)
+			return alb_select_rr(g->states, g->n, &g->rr);
+	}
+	if (mtg->slow_start_s > 0)
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	for (size_t i = 0; i < g->n; i++) {
+		const struct alb_target *t = g->t[i];
+		c[i].state = g->states[i];
+		c[i].outstanding = t->refs > (int)t->npool ? (uint32_t)(t->refs - (int)t->npool) : 0;
+		c[i].share = 1;
+		if (t->ss && mtg->slow_start_s > 0)
+			c[i].share = alb_slow_start_share(since(&t->ss_t0, &now), mtg->slow_start_s);
+	}
+	a->rnd = a->rnd * 6364136223846793005ull + 1442695040888963407ull;
+	r = alb_select(mtg->lb_algo, c, g->n, &g->rr, (uint32_t)(a->rnd >> 32));
+	if (c != stack)
+		free(c);
+	return r;
+}
+
+void alb__ss_note(struct alb_target *t, enum alb_target_state prev)
+{
+	const struct model_target_group *mtg = &t->a->m->tgs[t->tg];
+	struct alb_tg *g = &t->a->tgs[t->tg];
+	struct timespec now;
+
+	if (t->state != ALB_TARGET_HEALTHY) {
+		t->ss = false; /* AWS: an unhealthy target leaves slow start */
+		return;
+	}
+	if (prev == ALB_TARGET_HEALTHY || mtg->slow_start_s <= 0 || t->removed)
+		return;
+	/* AWS: only when some healthy target is not in slow start */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (size_t i = 0; i < g->n; i++) {
+		const struct alb_target *o = g->t[i];
+		if (o == t || o->state != ALB_TARGET_HEALTHY)
+			continue;
+		if (!o->ss || since(&o->ss_t0, &now) >= mtg->slow_start_s) {
+			t->ss = true;
+			t->ss_t0 = now;
+			return;
+		}
+	}
+}

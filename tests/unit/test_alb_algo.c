@@ -1,0 +1,130 @@
+/* Target-group algorithms without I/O: round robin, least outstanding
+ * requests (ties in round-robin order), weighted random (distribution), and
+ * slow start's linear share. */
+#include "t.h"
+
+#include "alb/route.h"
+
+static uint32_t lcg(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(*s >> 32);
+}
+
+static void test_rr(void)
+{
+	struct alb_cand c[3] = {{ALB_TARGET_HEALTHY, 0, 1},
+				{ALB_TARGET_UNHEALTHY, 0, 1},
+				{ALB_TARGET_HEALTHY, 0, 1}};
+	size_t rr = 0;
+	int seen[3] = {0};
+	for (int i = 0; i < 10; i++)
+		seen[alb_select(MODEL_ALGO_ROUND_ROBIN, c, 3, &rr, 0)]++;
+	ASSERT_EQ(seen[0], 5);
+	ASSERT_EQ(seen[1], 0);
+	ASSERT_EQ(seen[2], 5);
+	ASSERT_EQ(alb_select(MODEL_ALGO_ROUND_ROBIN, c, 0, &rr, 0), -1);
+}
+
+static void test_lor(void)
+{
+	struct alb_cand c[3] = {{ALB_TARGET_HEALTHY, 3, 1},
+				{ALB_TARGET_HEALTHY, 1, 1},
+				{ALB_TARGET_HEALTHY, 2, 1}};
+	size_t rr = 0;
+	ASSERT_EQ(alb_select(MODEL_ALGO_LEAST_OUTSTANDING, c, 3, &rr, 0), 1);
+	ASSERT_EQ(alb_select(MODEL_ALGO_LEAST_OUTSTANDING, c, 3, &rr, 0), 1);
+	/* an unhealthy idle target is not preferred */
+	c[0].outstanding = 0;
+	c[0].state = ALB_TARGET_UNHEALTHY;
+	ASSERT_EQ(alb_select(MODEL_ALGO_LEAST_OUTSTANDING, c, 3, &rr, 0), 1);
+	/* ties go round robin */
+	c[0].state = ALB_TARGET_HEALTHY;
+	c[0].outstanding = c[1].outstanding = c[2].outstanding = 0;
+	int seen[3] = {0};
+	for (int i = 0; i < 30; i++)
+		seen[alb_select(MODEL_ALGO_LEAST_OUTSTANDING, c, 3, &rr, 0)]++;
+	ASSERT_EQ(seen[0], 10);
+	ASSERT_EQ(seen[1], 10);
+	ASSERT_EQ(seen[2], 10);
+	/* simulated load: each pick adds one in flight, so picks stay balanced */
+	int load[3] = {0};
+	for (int i = 0; i < 9; i++) {
+		int k = alb_select(MODEL_ALGO_LEAST_OUTSTANDING, c, 3, &rr, 0);
+		c[k].outstanding++;
+		load[k]++;
+	}
+	ASSERT_EQ(load[0], 3);
+	ASSERT_EQ(load[1], 3);
+	ASSERT_EQ(load[2], 3);
+	/* fail open: no healthy target */
+	c[0].state = c[1].state = c[2].state = ALB_TARGET_UNHEALTHY;
+	c[2].outstanding = 0;
+	ASSERT_EQ(alb_select(MODEL_ALGO_LEAST_OUTSTANDING, c, 3, &rr, 0), 2);
+	c[0].state = c[1].state = c[2].state = ALB_TARGET_DRAINING;
+	ASSERT_EQ(alb_select(MODEL_ALGO_LEAST_OUTSTANDING, c, 3, &rr, 0), -1);
+}
+
+static void test_weighted_random(void)
+{
+	struct alb_cand c[4] = {{ALB_TARGET_HEALTHY, 0, 1},
+				{ALB_TARGET_HEALTHY, 0, 1},
+				{ALB_TARGET_DRAINING, 0, 1},
+				{ALB_TARGET_HEALTHY, 0, 1}};
+	uint64_t s = 42;
+	size_t rr = 0;
+	int seen[4] = {0};
+	for (int i = 0; i < 30000; i++)
+		seen[alb_select(MODEL_ALGO_WEIGHTED_RANDOM, c, 4, &rr, lcg(&s))]++;
+	ASSERT_EQ(seen[2], 0);
+	for (int k = 0; k < 4; k++) {
+		if (k == 2)
+			continue;
+		/* uniform: 10000 each, within 5% */
+		ASSERT_TRUE(seen[k] > 9500 && seen[k] < 10500);
+	}
+	/* the extremes of the draw stay in range */
+	ASSERT_EQ(alb_select(MODEL_ALGO_WEIGHTED_RANDOM, c, 4, &rr, 0), 0);
+	ASSERT_EQ(alb_select(MODEL_ALGO_WEIGHTED_RANDOM, c, 4, &rr, UINT32_MAX), 3);
+}
+
+static void test_slow_start(void)
+{
+	/* linear share */
+	ASSERT_TRUE(alb_slow_start_share(0, 100) > 0);
+	ASSERT_TRUE(alb_slow_start_share(0, 100) <= 0.01);
+	ASSERT_TRUE(alb_slow_start_share(25, 100) == 0.25);
+	ASSERT_TRUE(alb_slow_start_share(50, 100) == 0.5);
+	ASSERT_TRUE(alb_slow_start_share(100, 100) == 1);
+	ASSERT_TRUE(alb_slow_start_share(1000, 100) == 1);
+	ASSERT_TRUE(alb_slow_start_share(5, 0) == 1);
+	/* a target at 1/3 of its window gets 1/3 of a full share: 1/4 of picks
+	 * against one full target, with round robin and weighted random */
+	int algos[2] = {MODEL_ALGO_ROUND_ROBIN, MODEL_ALGO_WEIGHTED_RANDOM};
+	for (int a = 0; a < 2; a++) {
+		struct alb_cand c[2] = {{ALB_TARGET_HEALTHY, 0, 1},
+					{ALB_TARGET_HEALTHY, 0, alb_slow_start_share(10, 30)}};
+		uint64_t s = 7;
+		size_t rr = 0;
+		int seen[2] = {0};
+		for (int i = 0; i < 40000; i++)
+			seen[alb_select(algos[a], c, 2, &rr, lcg(&s))]++;
+		ASSERT_TRUE(seen[1] > 9500 && seen[1] < 10500);
+		/* window over: plain round robin again */
+		c[1].share = alb_slow_start_share(30, 30);
+		seen[0] = seen[1] = 0;
+		for (int i = 0; i < 1000; i++)
+			seen[alb_select(algos[a], c, 2, &rr, lcg(&s))]++;
+		if (algos[a] == MODEL_ALGO_ROUND_ROBIN)
+			ASSERT_EQ(seen[1], 500);
+		else
+			ASSERT_TRUE(seen[1] > 430 && seen[1] < 570);
+	}
+}
+
+T_MAIN({
+	T_RUN(test_rr);
+	T_RUN(test_lor);
+	T_RUN(test_weighted_random);
+	T_RUN(test_slow_start);
+})
