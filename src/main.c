@@ -28,6 +28,7 @@
 #include "core/loop.h"
 #include "demo/demo.h"
 #include "dns/server.h"
+#include "ecs/autoscale.h"
 #include "ecs/ecs.h"
 #include "ecs/proc.h"
 #include "ecs/images.h"
@@ -341,6 +342,7 @@ struct up {
 	const struct cli *cli;	 /* what it was started with, for apply */
 	struct model **applied; /* models of `vpcd apply`, kept until exit */
 	size_t napplied;
+	struct aas *aas; /* Application Auto Scaling, after the ECS plane started */
 };
 
 /* POST /v1/apply {"template": PATH, "params": ["K=V", ...]}: loads PATH
@@ -442,6 +444,13 @@ done:
 	return out;
 }
 
+/* ALBRequestCountPerTarget's inputs, for Application Auto Scaling. */
+static int hook_tg_requests(void *data, int tg, uint64_t *requests, size_t *healthy)
+{
+	struct up *up = data;
+	return up->alb ? alb_tg_requests(up->alb, tg, requests, healthy) : -ENODEV;
+}
+
 static int hook_register(void *data, int tg, uint32_t addr, uint16_t port)
 {
 	struct up *up = data;
@@ -539,7 +548,10 @@ static void on_stop_signal(struct loop *loop, int signo, void *data)
 	}
 	up->stopping = 1;
 	log_info("%s: stopping listeners and tasks", strsignal(signo));
-	/* Listeners go first so no new request reaches a task being stopped. */
+	/* No more scaling; listeners go first so no new request reaches a
+	 * task being stopped. */
+	aas_free(up->aas);
+	up->aas = NULL;
 	api_free(up->api);
 	up->api = NULL;
 	dns_server_free(up->dns);
@@ -671,6 +683,11 @@ static int up_start(struct up *up, const struct cli *cli)
 		log_error("ecs: cannot start tasks: %s", strerror(-rc));
 		return rc;
 	}
+	/* Application Auto Scaling of the services' DesiredCount. */
+	up->aas = aas_new(up->loop, up->model, up->ecs, hook_tg_requests, up);
+	if (!up->aas)
+		return -ENOMEM;
+	aas_start(up->aas);
 	return 0;
 }
 
@@ -738,6 +755,7 @@ static int cmd_up(int argc, char **argv)
 out:
 	api_free(up.api);
 	dns_server_free(up.dns);
+	aas_free(up.aas);
 	alb_free(up.alb);
 	ecs_free(up.ecs);
 	ecs_proc_set_resolver(0); /* removes the tasks' resolv.conf */

@@ -71,5 +71,8 @@ int alb_set_access_log(struct alb *a, const char *path);
  * Prometheus text format; the caller frees the string. NULL when out of
  * memory. */
 char *alb_metrics_text(const struct alb *a);
+/* Target group tg's RequestCount so far and its healthy targets now (for
+ * ALBRequestCountPerTarget, src/alb/stats.c). 0 or -EINVAL. */
+int alb_tg_requests(const struct alb *a, int tg, uint64_t *requests, size_t *healthy);
 
 #endif

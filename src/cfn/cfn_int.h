@@ -204,5 +204,8 @@ int cfn__default_vpc(struct cfn_ctx *c, const char *id);
 
 /* Builds c->m from the evaluated resources in creation order. */
 void cfn_build_model(struct cfn_ctx *c);
+/* Application Auto Scaling targets and policies, and the task definitions'
+ * Cpu, once the rest of the model is built (scaling.c). */
+void cfn__build_scaling(struct cfn_ctx *c);
 
 #endif

@@ -149,6 +149,25 @@ void cfn_plan_print(const struct model *m, FILE *out)
 			        s->desired, s->desired == 1 ? "" : "s", s->min_healthy_pct,
 			        s->max_pct);
 		}
+		FIND(m->scalable_targets, m->nscalable_targets, r->logical)
+		{
+			const struct model_scalable_target *t = &m->scalable_targets[i_];
+			fprintf(out, "%s DesiredCount %d..%d (%s)", m->services[t->service].name,
+			        t->min, t->max, t->resource_id);
+		}
+		FIND(m->scaling_policies, m->nscaling_policies, r->logical)
+		{
+			const struct model_scaling_policy *p = &m->scaling_policies[i_];
+			fprintf(out, "target tracking %s %g",
+			        p->metric == MODEL_METRIC_ECS_CPU ? "ECSServiceAverageCPUUtilization"
+			                                          : "ALBRequestCountPerTarget",
+			        p->target_value);
+			if (p->tg >= 0)
+				fprintf(out, " on %s", m->tgs[p->tg].name);
+			fprintf(out, " for %s, cooldown out %ds in %ds%s",
+			        m->scalable_targets[p->target].resource_id, p->scale_out_cooldown_s,
+			        p->scale_in_cooldown_s, p->disable_scale_in ? ", scale-in disabled" : "");
+		}
 		FIND(m->asgs, m->nasgs, r->logical)
 		{
 			const struct model_asg *g = &m->asgs[i_];

@@ -204,6 +204,27 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 			for (size_t k = 0; k < s->nsgs; k++)
 				fp_idx(f, "sg", s->sgs[k], m->nsgs, sg_name, m);
 		}
+	/* Application Auto Scaling runs on the model vpcd started with: a
+	 * change to it is refused, not ignored. */
+	for (size_t i = 0; i < m->nscalable_targets; i++)
+		if (MATCH(scalable_targets)) {
+			const struct model_scalable_target *t = &m->scalable_targets[i];
+			fp_add(f, "%s %d %d %s", S(t->resource_id), t->min, t->max,
+			       t->service >= 0 && (size_t)t->service < m->nservices
+			           ? lg(m->services[t->service].logical)
+			           : "-");
+		}
+	for (size_t i = 0; i < m->nscaling_policies; i++)
+		if (MATCH(scaling_policies)) {
+			const struct model_scaling_policy *p = &m->scaling_policies[i];
+			fp_add(f, "%s %d %.17g %d %d %d", S(p->name), (int)p->metric, p->target_value,
+			       p->scale_out_cooldown_s, p->scale_in_cooldown_s, p->disable_scale_in);
+			fp_idx(f, "tg", p->tg, m->ntgs, tg_name, m);
+			fp_add(f, "target=%s",
+			       p->target >= 0 && (size_t)p->target < m->nscalable_targets
+			           ? lg(m->scalable_targets[p->target].logical)
+			           : "-");
+		}
 #undef MATCH
 }
 

@@ -2000,3 +2000,21 @@ size_t ecs_service_deployments(const struct ecs *e, int service, struct ecs_depl
 	}
 	return n;
 }
+
+int ecs_service_set_desired(struct ecs *e, int service, int desired, const char *event)
+{
+	struct ecs_svc *sv;
+	if (service < 0 || (size_t)service >= e->m->nservices || desired < 0)
+		return -EINVAL;
+	sv = &e->svcs[service];
+	if (event)
+		svc_event(e, service, "%s", event);
+	if (sv->desired == desired)
+		return 0;
+	/* As ecs_apply changes DesiredCount: no new deployment. */
+	sv->desired = desired;
+	sv->steady = false;
+	sv->stuck_reported = false;
+	sched_soon(e);
+	return 1;
+}

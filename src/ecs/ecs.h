@@ -173,4 +173,11 @@ size_t ecs_service_deployments(const struct ecs *e, int service, struct ecs_depl
  * number of differences. (src/ecs/deploy.c) */
 size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out, size_t len);
 
+/* Sets a service's desired count as a DesiredCount change of `vpcd apply`
+ * does (no new deployment; the scheduler starts or drains and stops tasks),
+ * after adding event (may be NULL) to the service's events. Returns 1 when
+ * the count changed, 0 when it already was desired, -EINVAL. (Application
+ * Auto Scaling, src/ecs/autoscale.c, scales through it.) */
+int ecs_service_set_desired(struct ecs *e, int service, int desired, const char *event);
+
 #endif

@@ -189,5 +189,16 @@ void model_free(struct model *m)
 		free(m->outputs[i].export_name);
 	}
 	free(m->outputs);
+	for (size_t i = 0; i < m->nscalable_targets; i++) {
+		free(m->scalable_targets[i].logical);
+		free(m->scalable_targets[i].resource_id);
+	}
+	free(m->scalable_targets);
+	for (size_t i = 0; i < m->nscaling_policies; i++) {
+		free(m->scaling_policies[i].logical);
+		free(m->scaling_policies[i].name);
+		free(m->scaling_policies[i].arn);
+	}
+	free(m->scaling_policies);
 	free(m);
 }

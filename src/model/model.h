@@ -260,6 +260,9 @@ struct model_task_def {
 	char *network_mode;
 	struct model_container *containers;
 	size_t ncontainers;
+	/* Cpu units (1024 = one vCPU): the task's Cpu, else the sum of its
+	 * containers' Cpu, 0 when neither is given (added by cfn) */
+	int cpu;
 };
 
 struct model_asg {
@@ -308,6 +311,35 @@ struct model_output {
 	char *export_name; /* Export.Name, or NULL */
 };
 
+/* AWS::ApplicationAutoScaling::ScalableTarget of an ECS service's
+ * DesiredCount (other namespaces are not kept). */
+struct model_scalable_target {
+	char *logical;
+	char *resource_id; /* service/CLUSTER/SERVICE */
+	int service;	   /* model service index */
+	int min, max;	   /* MinCapacity, MaxCapacity */
+};
+
+enum model_scaling_metric {
+	MODEL_METRIC_ALB_REQUESTS_PER_TARGET, /* ALBRequestCountPerTarget */
+	MODEL_METRIC_ECS_CPU,		      /* ECSServiceAverageCPUUtilization */
+};
+
+/* AWS::ApplicationAutoScaling::ScalingPolicy of type TargetTrackingScaling
+ * with a predefined metric vpcd measures. */
+struct model_scaling_policy {
+	char *logical;
+	char *name; /* PolicyName */
+	char *arn;
+	int target; /* model scalable target index */
+	enum model_scaling_metric metric;
+	int tg;		       /* ALBRequestCountPerTarget: ResourceLabel's target group, else -1 */
+	double target_value;   /* TargetValue */
+	int scale_out_cooldown_s; /* default 300 (ECS) */
+	int scale_in_cooldown_s;  /* default 300 (ECS) */
+	bool disable_scale_in;
+};
+
 /* One entry per resource of the template, in creation order. */
 struct model_resource {
 	char *logical;
@@ -350,6 +382,11 @@ struct model {
 	uint32_t resolver_addr; /* VPC base + 2 of the first VPC, loopback */
 	struct model_output *outputs; /* added by cfn */
 	size_t noutputs;
+	/* Application Auto Scaling (added by cfn, src/cfn/scaling.c) */
+	struct model_scalable_target *scalable_targets;
+	size_t nscalable_targets;
+	struct model_scaling_policy *scaling_policies;
+	size_t nscaling_policies;
 };
 
 /* Maps a VPC-space address onto loopback for vpc v. */

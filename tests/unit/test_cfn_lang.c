@@ -519,7 +519,14 @@ static void test_schemas(void)
 	                     "ServiceNamespace: %s}}\n";
 	char t[512];
 	snprintf(t, sizeof(t), target, "1", "ecs");
-	ASSERT_OK(t);
+	{
+		/* valid, but no service c/web here: a warning, no effect */
+		struct run r_ = run_params(t, NULL, 0);
+		ASSERT_TRUE(r_.m != NULL);
+		ASSERT_STR_CONTAINS(r_.errs, "warning: Resources.T.Properties.ResourceId: "
+		                             "service/c/web names no ECS service of the template");
+		run_free(&r_);
+	}
 	snprintf(t, sizeof(t), target, "5", "ecs");
 	ASSERT_ERR(t, "Minimum capacity cannot be greater than maximum capacity (5 > 4)");
 	snprintf(t, sizeof(t), target, "1", "ec2");

@@ -1,0 +1,83 @@
+"""Application Auto Scaling: the seed's service (2 tasks) with a scalable
+target of 2..4 tasks and target tracking on ALBRequestCountPerTarget at 300
+requests per target per minute (10 s cooldowns). ~40 requests/s, about 1200
+per target per minute on 2 targets, scales it out with no failed request; once
+the load stops it scales back in to 2."""
+import os
+import time
+
+from test_deploy import Load, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATE = os.path.join(HERE, "templates", "autoscale.json")
+TG = "service-a-target-group"
+
+
+def service(v):
+    return v.stack()["services"][0]
+
+
+def healthy(v):
+    return [t for t in v.targets(TG) if t["state"] == "healthy"]
+
+
+def test_validate_shows_the_policy():
+    import subprocess
+    from conftest import VPCD
+    out = subprocess.run([VPCD, "validate", TEMPLATE], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "DesiredCount 2..4 (service/Main Cluster/" in out.stdout
+    assert ("target tracking ALBRequestCountPerTarget 300 on service-a-target-group"
+            in out.stdout)
+    assert "cooldown out 10s in 10s" in out.stdout
+    assert "accepted, no effect" not in [l for l in out.stdout.splitlines()
+                                         if "ApplicationAutoScaling" in l][0]
+
+
+def test_scale_out_under_load_and_back_in(vpcd_factory):
+    v = vpcd_factory(TEMPLATE)
+    v.wait_healthy(TG, 2)
+    assert service(v)["desired"] == 2
+    addrs = [n["address"] for n in v.stack()["load_balancers"][0]["nodes"]]
+
+    with Load(addrs, rate=40, threads=4) as load:
+        t0 = time.monotonic()
+        wait_for("a scale-out", lambda: service(v)["desired"] > 2, v, timeout=60)
+        t_out = time.monotonic() - t0
+        desired = service(v)["desired"]
+        wait_for(f"{desired} healthy targets", lambda: len(healthy(v)) >= desired, v,
+                 timeout=60)
+        t_healthy = time.monotonic() - t0
+        time.sleep(2)  # answers from the new tasks too
+    print(f"\nscale-out: desired 2 -> {desired} after {t_out:.1f} s, {desired} healthy after "
+          f"{t_healthy:.1f} s; requests: {load.total()} in {load.seconds:.1f} s "
+          f"({load.total() / load.seconds:.0f}/s), 2xx {load.ok}, non-2xx {len(load.bad)}, "
+          f"connection errors {len(load.errors)}")
+    assert load.bad == [], load.bad[:5]
+    assert load.errors == [], load.errors[:5]
+    assert 2 < desired <= 4
+    assert load.total() / load.seconds >= 30
+    svc = service(v)
+    name = svc["name"]
+    events = list(reversed(svc["events"]))  # oldest first
+    act = [i for i, e in enumerate(events)
+           if f"Successfully set desired count to {desired}. Change successfully fulfilled by "
+              f"ecs." in e]
+    assert act, events
+    assert "TargetTracking-service/Main Cluster/" in events[act[0]]
+    assert "-AlarmHigh-" in events[act[0]]
+    assert any(e.startswith(f"(service {name}) has started {desired - 2} tasks:")
+               for e in events[act[0] + 1:]), events
+
+    # No load: 15 low datapoints of 5 s, then back to MinCapacity.
+    t1 = time.monotonic()
+    wait_for("the scale-in", lambda: service(v)["desired"] == 2, v, timeout=150)
+    t_in = time.monotonic() - t1
+    wait_for("2 tasks left", lambda: len(v.tasks()) == 2
+             and not v.tasks("DEACTIVATING") and not v.tasks("STOPPING"), v, timeout=30)
+    print(f"scale-in: desired {desired} -> 2 {t_in:.1f} s after the load stopped")
+    events = list(reversed(service(v)["events"]))
+    assert any("Successfully set desired count to 2." in e and "-AlarmLow-" in e
+               for e in events), events
+    assert t_in >= 15 * 5 - 10  # scale in waits for a longer low alarm
