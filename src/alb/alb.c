@@ -150,7 +150,7 @@ struct alb_conn {
 	uint16_t peer_port;
 	struct alb_logrec lr;
 	uint64_t rx_total, tx_total; /* bytes read from / written to the client */
-	char cookie[320];	     /* Set-Cookie lines for the forwarded response */
+	char cookie[640];	     /* Set-Cookie lines for the forwarded response */
 	/* desync mitigation (docs/desync.md): the request's access-log
 	 * classification fields ("-" when Compliant or not classified), and
 	 * whether both connections close after the response (Ambiguous in
@@ -1351,7 +1351,7 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		return;
 	}
 	g = &a->tgs[tgi];
-	ti = alb__select(a, tgi);
+	ti = alb__pick(a, tgi, r->headers, r->nheaders, c->cookie, sizeof(c->cookie));
 	h = http_header_find(r->headers, r->nheaders, "x-forwarded-for");
 	if (h && xff_count(h->value) >= XFF_MAX_ADDRS) {
 		c->cin.off += (size_t)n;

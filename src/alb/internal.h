@@ -18,6 +18,7 @@
 #include "alb/alb.h"
 #include "alb/health.h"
 #include "core/loop.h"
+#include "http/http1.h"
 #include "model/model.h"
 
 struct alb_up;
@@ -112,6 +113,12 @@ struct alb {
 /* The target for a request to group tgi, by the group's algorithm
  * (select.c); -1 when none can take it. */
 int alb__select(struct alb *a, int tgi);
+/* alb__select with lb_cookie stickiness (AWSALB) when group tgi has it:
+ * the target the request's cookie names while it is routable, else a new
+ * pick; for a stickiness group, the AWSALB and AWSALBCORS Set-Cookie lines
+ * naming the target are appended to cookie (NUL-terminated, cap bytes). */
+int alb__pick(struct alb *a, int tgi, const struct http_header *h, size_t n, char *cookie,
+	      size_t cap);
 /* Slow start bookkeeping on t's state change from prev (select.c). */
 void alb__ss_note(struct alb_target *t, enum alb_target_state prev);
 

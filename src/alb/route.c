@@ -545,3 +545,122 @@ double alb_slow_start_share(double elapsed_s, int dur_s)
 	f = elapsed_s / dur_s;
 	return f < 0.01 ? 0.01 : f;
 }
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = ROTL(v1, 13);                                                                 \
+		v1 ^= v0;                                                                          \
+		v0 = ROTL(v0, 32);                                                                 \
+		v2 += v3;                                                                          \
+		v3 = ROTL(v3, 16);                                                                 \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = ROTL(v3, 21);                                                                 \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = ROTL(v1, 17);                                                                 \
+		v1 ^= v2;                                                                          \
+		v2 = ROTL(v2, 32);                                                                 \
+	} while (0)
+
+uint64_t alb_siphash64(const uint64_t key[2], uint64_t m)
+{
+	uint64_t v0 = 0x736f6d6570736575ull ^ key[0], v1 = 0x646f72616e646f6dull ^ key[1];
+	uint64_t v2 = 0x6c7967656e657261ull ^ key[0], v3 = 0x7465646279746573ull ^ key[1];
+	uint64_t b = (uint64_t)8 << 56;
+
+	v3 ^= m;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= m;
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static uint64_t lb_cookie_payload(int tg, uint32_t addr, uint16_t port)
+{
+	return (uint64_t)((uint32_t)tg & 0xffffu) << 48 | (uint64_t)addr << 16 | port;
+}
+
+void alb_lb_cookie_value(const uint64_t key[2], int tg, uint32_t addr, uint16_t port,
+			 char out[33])
+{
+	uint64_t p = lb_cookie_payload(tg, addr, port);
+	uint64_t pad = alb_siphash64(key, UINT64_MAX);
+	snprintf(out, 33, "%016llX%016llX", (unsigned long long)(p ^ pad),
+		 (unsigned long long)alb_siphash64(key, p));
+}
+
+static bool hex64(const char *p, uint64_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 16; i++) {
+		int d;
+		if (p[i] >= '0' && p[i] <= '9')
+			d = p[i] - '0';
+		else if (p[i] >= 'A' && p[i] <= 'F')
+			d = p[i] - 'A' + 10;
+		else
+			return false;
+		*v = *v << 4 | (uint64_t)d;
+	}
+	return true;
+}
+
+static int lb_cookie_decode(const uint64_t key[2], int tg, const char *p, size_t n,
+			    uint32_t *addr, uint16_t *port)
+{
+	uint64_t a, mac, pl;
+	if (n != 32 || !hex64(p, &a) || !hex64(p + 16, &mac))
+		return -1;
+	pl = a ^ alb_siphash64(key, UINT64_MAX);
+	if (alb_siphash64(key, pl) != mac || (pl >> 48) != ((uint32_t)tg & 0xffffu))
+		return -1;
+	*addr = (uint32_t)(pl >> 16);
+	*port = (uint16_t)pl;
+	return 1;
+}
+
+int alb_lb_cookie_find(const uint64_t key[2], int tg, const struct http_header *h, size_t n,
+		       uint32_t *addr, uint16_t *port)
+{
+	int cors = 0;
+	uint32_t ca = 0;
+	uint16_t cp = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!http_slice_ieq(h[i].name, "cookie"))
+			continue;
+		const char *p = h[i].value.p, *end = p + h[i].value.n;
+		while (p < end) {
+			while (p < end && (*p == ' ' || *p == ';'))
+				p++;
+			const char *e = p;
+			while (e < end && *e != ';')
+				e++;
+			size_t len = (size_t)(e - p);
+			while (len && p[len - 1] == ' ')
+				len--;
+			if (len >= 7 && memcmp(p, "AWSALB=", 7) == 0)
+				return lb_cookie_decode(key, tg, p + 7, len - 7, addr, port);
+			if (len >= 11 && memcmp(p, "AWSALBCORS=", 11) == 0 && cors == 0)
+				cors = lb_cookie_decode(key, tg, p + 11, len - 11, &ca, &cp);
+			p = e;
+		}
+	}
+	if (cors == 1) {
+		*addr = ca;
+		*port = cp;
+	}
+	return cors;
+}

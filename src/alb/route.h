@@ -118,4 +118,19 @@ int alb_select(int algo, const struct alb_cand *c, size_t n, size_t *rr, uint32_
  * to nothing) to 1. */
 double alb_slow_start_share(double elapsed_s, int dur_s);
 
+/* lb_cookie stickiness: the AWSALB cookie value naming target addr:port of
+ * group tg (32 hex digits + NUL). The first 16 digits are tg, addr and port
+ * XORed with a keyed pad, the last 16 a SipHash-2-4 under key of those
+ * three: opaque to clients and not forgeable without the key (per process,
+ * so cookies do not outlive a restart). */
+void alb_lb_cookie_value(const uint64_t key[2], int tg, uint32_t addr, uint16_t port,
+			 char out[33]);
+/* The target that the request's AWSALB cookie (else AWSALBCORS) names in
+ * group tg: 1 with *addr and *port set; 0 without the cookie; -1 when the
+ * cookie is invalid, forged or for another group. */
+int alb_lb_cookie_find(const uint64_t key[2], int tg, const struct http_header *h, size_t n,
+		       uint32_t *addr, uint16_t *port);
+/* SipHash-2-4 of the 8 bytes of m (little-endian) under key. */
+uint64_t alb_siphash64(const uint64_t key[2], uint64_t m);
+
 #endif

@@ -10,7 +10,12 @@
 #include "alb/internal.h"
 #include "alb/route.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #define SELECT_STACK 64
 
@@ -75,4 +80,65 @@ void alb__ss_note(struct alb_target *t, enum alb_target_state prev)
 			return;
 		}
 	}
+}
+
+static const uint64_t *cookie_key(void)
+{
+	static uint64_t key[2];
+	static bool set;
+
+	if (!set) {
+		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			key[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
+			key[1] = (uint64_t)ts.tv_sec * 0xC2B2AE3D27D4EB4Full ^ (uint64_t)(uintptr_t)key;
+		}
+		set = true;
+	}
+	return key;
+}
+
+int alb__pick(struct alb *a, int tgi, const struct http_header *h, size_t n, char *cookie,
+	      size_t cap)
+{
+	const struct model_target_group *mtg = &a->m->tgs[tgi];
+	struct alb_tg *g = &a->tgs[tgi];
+	const uint64_t *key;
+	uint32_t addr;
+	uint16_t port;
+	int ti = -1;
+	char v[33], exp[64];
+	size_t len;
+	time_t t;
+	struct tm tm;
+
+	if (!mtg->sticky)
+		return alb__select(a, tgi);
+	key = cookie_key();
+	if (alb_lb_cookie_find(key, tgi, h, n, &addr, &port) == 1) {
+		for (size_t i = 0; i < g->n; i++) {
+			if (g->t[i]->addr == addr && g->t[i]->port == port &&
+			    (g->states[i] == ALB_TARGET_HEALTHY ||
+			     g->states[i] == ALB_TARGET_UNAVAILABLE)) {
+				ti = (int)i;
+				break;
+			}
+		}
+	}
+	if (ti < 0)
+		ti = alb__select(a, tgi);
+	if (ti < 0)
+		return ti;
+	alb_lb_cookie_value(key, tgi, g->t[ti]->addr, g->t[ti]->port, v);
+	t = time(NULL) + mtg->sticky_s;
+	gmtime_r(&t, &tm);
+	strftime(exp, sizeof(exp), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	len = strlen(cookie);
+	if (len < cap)
+		snprintf(cookie + len, cap - len,
+			 "Set-Cookie: AWSALB=%s; Expires=%s; Path=/\r\n"
+			 "Set-Cookie: AWSALBCORS=%s; Expires=%s; Path=/; SameSite=None; Secure\r\n",
+			 v, exp, v, exp);
+	return ti;
 }

@@ -699,8 +699,9 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 	hc->matcher = cfn__strdup(codes ? codes : "200");
 	t->deregistration_delay_s = 300;
 	struct cfn_node *attrs = cfn__prop_list(c, r->props, "TargetGroupAttributes", pp);
-	const struct cfn_node *ss_node = NULL;
-	const char *ss_path = NULL;
+	const struct cfn_node *ss_node = NULL, *st_node = NULL;
+	const char *ss_path = NULL, *st_path = NULL, *st_type = NULL;
+	t->sticky_s = 86400;
 	for (size_t i = 0; attrs && i < attrs->n; i++) {
 		const struct cfn_node *a = attrs->items[i];
 		const char *ap = cfn__item_path(c, pp, "TargetGroupAttributes", i);
@@ -719,6 +720,17 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 				if (v && strcmp(v, algos[j]) == 0)
 					t->lb_algo = j;
 		}
+		if (k && strcmp(k, "stickiness.enabled") == 0)
+			t->sticky = cfn__prop_bool(c, a, "Value", ap, false);
+		if (k && strcmp(k, "stickiness.type") == 0) {
+			static const char *const sts[] = {"lb_cookie", "app_cookie", "source_ip",
+							  NULL};
+			st_type = cfn__prop_enum(c, a, "Value", ap, "lb_cookie", sts);
+			st_node = a;
+			st_path = ap;
+		}
+		if (k && strcmp(k, "stickiness.lb_cookie.duration_seconds") == 0)
+			t->sticky_s = cfn__prop_int(c, a, "Value", ap, 86400, 1, 604800);
 		if (k && strcmp(k, "slow_start.duration_seconds") == 0) {
 			t->slow_start_s = cfn__prop_int(c, a, "Value", ap, 0, 0, 900);
 			if (t->slow_start_s > 0 && t->slow_start_s < 30) {
@@ -731,6 +743,17 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 				ss_path = ap;
 			}
 		}
+	}
+	if (st_node && t->sticky && st_type && strcmp(st_type, "lb_cookie") != 0) {
+		cfn_error_at(c, st_node, st_path,
+			     strcmp(st_type, "app_cookie") == 0
+				 ? "stickiness.type app_cookie is not supported by vpcd yet "
+				   "(lb_cookie is)"
+				 : "stickiness.type %s is for Network Load Balancers; an "
+				   "Application Load Balancer's target group takes lb_cookie or "
+				   "app_cookie",
+			     st_type);
+		t->sticky = false;
 	}
 	if (ss_node && t->lb_algo == MODEL_ALGO_LEAST_OUTSTANDING)
 		cfn_error_at(c, ss_node, ss_path,

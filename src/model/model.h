@@ -77,6 +77,8 @@ struct model_target_group {
 	/* load_balancing.algorithm.type: enum model_lb_algo */
 	int lb_algo;
 	int slow_start_s; /* slow_start.duration_seconds: 0 (off) or 30..900 */
+	bool sticky;	  /* stickiness.enabled with stickiness.type lb_cookie (AWSALB) */
+	int sticky_s;	  /* stickiness.lb_cookie.duration_seconds, default 86400 */
 };
 
 enum model_lb_algo {

@@ -1,6 +1,6 @@
 /* Target-group algorithms without I/O: round robin, least outstanding
  * requests (ties in round-robin order), weighted random (distribution), and
- * slow start's linear share. */
+ * slow start's linear share; the AWSALB cookie. */
 #include "t.h"
 
 #include "alb/route.h"
@@ -122,9 +122,56 @@ static void test_slow_start(void)
 	}
 }
 
+static void test_siphash(void)
+{
+	/* SipHash-2-4 reference vector: key 00..0f, message 00..07 */
+	uint64_t k[2] = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
+	ASSERT_TRUE(alb_siphash64(k, 0x0706050403020100ull) == 0x93f5f5799a932462ull);
+}
+
+static void test_lb_cookie(void)
+{
+	uint64_t k[2] = {1, 2}, k2[2] = {1, 3};
+	char v[33], hv[80];
+	uint32_t addr = 0;
+	uint16_t port = 0;
+	alb_lb_cookie_value(k, 3, 0x7f4d0105u, 8080, v);
+	ASSERT_EQ(strlen(v), 32);
+	/* opaque: the address does not show */
+	ASSERT_TRUE(strstr(v, "7F4D0105") == NULL);
+	snprintf(hv, sizeof(hv), "a=b; AWSALB=%s; c=d", v);
+	struct http_header h[2] = {{{"Host", 4}, {"x", 1}}, {{"Cookie", 6}, {hv, strlen(hv)}}};
+	ASSERT_EQ(alb_lb_cookie_find(k, 3, h, 2, &addr, &port), 1);
+	ASSERT_TRUE(addr == 0x7f4d0105u);
+	ASSERT_EQ(port, 8080);
+	/* another group, another key: invalid */
+	ASSERT_EQ(alb_lb_cookie_find(k, 4, h, 2, &addr, &port), -1);
+	ASSERT_EQ(alb_lb_cookie_find(k2, 3, h, 2, &addr, &port), -1);
+	/* a flipped digit: invalid */
+	hv[strlen("a=b; AWSALB=") + 5] ^= 1;
+	ASSERT_EQ(alb_lb_cookie_find(k, 3, h, 2, &addr, &port), -1);
+	/* no cookie; AWSALBTG is not AWSALB */
+	snprintf(hv, sizeof(hv), "AWSALBTG=%s", v);
+	h[1].value.n = strlen(hv);
+	ASSERT_EQ(alb_lb_cookie_find(k, 3, h, 2, &addr, &port), 0);
+	ASSERT_EQ(alb_lb_cookie_find(k, 3, h, 1, &addr, &port), 0);
+	/* AWSALBCORS alone is enough (cross-origin requests) */
+	snprintf(hv, sizeof(hv), "AWSALBCORS=%s", v);
+	h[1].value.n = strlen(hv);
+	addr = 0;
+	ASSERT_EQ(alb_lb_cookie_find(k, 3, h, 2, &addr, &port), 1);
+	ASSERT_TRUE(addr == 0x7f4d0105u);
+	/* different targets, different values */
+	char v2[33];
+	alb_lb_cookie_value(k, 3, 0x7f4d0205u, 8080, v2);
+	ASSERT_TRUE(strcmp(v, v2) != 0);
+}
+
 T_MAIN({
 	T_RUN(test_rr);
 	T_RUN(test_lor);
 	T_RUN(test_weighted_random);
 	T_RUN(test_slow_start);
+	T_RUN(test_siphash);
+	T_RUN(test_lb_cookie);
 })

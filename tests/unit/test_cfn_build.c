@@ -173,6 +173,30 @@ static void test_tg_algorithms(void)
 	ASSERT_TRUE(errs[0] != 0);
 	free(errs);
 	model_free(m);
+	m = tg_attrs("[{Key: stickiness.enabled, Value: \"true\"}, {Key: stickiness.type, Value: "
+		     "lb_cookie}, {Key: stickiness.lb_cookie.duration_seconds, Value: \"60\"}]",
+		     &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	ASSERT_TRUE(m->tgs[0].sticky);
+	ASSERT_EQ(m->tgs[0].sticky_s, 60);
+	model_free(m);
+	m = tg_attrs("[{Key: stickiness.enabled, Value: \"false\"}]", &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	ASSERT_TRUE(!m->tgs[0].sticky);
+	ASSERT_EQ(m->tgs[0].sticky_s, 86400);
+	model_free(m);
+	m = tg_attrs("[{Key: stickiness.enabled, Value: \"true\"}, {Key: stickiness.type, Value: "
+		     "app_cookie}]",
+		     &errs);
+	ASSERT_STR_CONTAINS(errs, "app_cookie is not supported by vpcd yet");
+	free(errs);
+	model_free(m);
+	m = tg_attrs("[{Key: stickiness.lb_cookie.duration_seconds, Value: 604801}]", &errs);
+	ASSERT_TRUE(errs[0] != 0);
+	free(errs);
+	model_free(m);
 	m = tg_attrs("[{Key: load_balancing.algorithm.type, Value: fastest}]", &errs);
 	ASSERT_STR_CONTAINS(errs, "round_robin");
 	free(errs);
