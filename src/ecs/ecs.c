@@ -21,12 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "ecs/health.h"
 #include "ecs/proc.h"
+#include "ecs/state.h"
 
 #define ECS_STOPPED_KEEP 50
 #define ECS_EVENTS_KEEP 100
@@ -81,6 +85,16 @@ struct ecs_proc {
 	pid_t pid; /* process group leader; 0 when never started */
 	bool alive;
 	int status; /* wait status once reaped */
+	struct ecs_pidw *w; /* pidfd watch of an adopted (not child) process */
+};
+
+/* An adopted container is no child of ours: its exit is seen through a
+ * pidfd on the loop instead of SIGCHLD. */
+struct ecs_pidw {
+	struct loop_io io;
+	struct ecs *e;
+	pid_t pid;
+	int fd;
 };
 
 /* One container's health check: a timer that alternates between "run the
@@ -175,11 +189,14 @@ struct ecs {
 	struct loop_timer sched_timer;
 	struct loop_timer done_timer;
 	bool started, shutting_down, sigchld;
+	int lock_fd; /* <state-dir>/vpcd.pid, flock'd; -1 before ecs_start */
 	void (*done)(void *data);
 	void *done_data;
 };
 
 static void sched_soon(struct ecs *e);
+static void ecs_state_save(struct ecs *e);
+static void ecs_adopt(struct ecs *e);
 static int svc_add_dep(struct ecs *e, int s, const struct model_task_def *td, const char *arn,
                        bool announce);
 static void task_hc_stop(struct ecs *e, struct ecs_task *t);
@@ -481,6 +498,13 @@ static void task_free(struct ecs *e, struct ecs_task *t)
 	loop_timer_stop(e->loop, &t->grace_timer);
 	for (size_t i = 0; t->hcs && i < t->nprocs; i++)
 		loop_timer_stop(e->loop, &t->hcs[i].timer);
+	for (size_t i = 0; t->procs && i < t->nprocs; i++)
+		if (t->procs[i].w) {
+			loop_io_del(e->loop, &t->procs[i].w->io);
+			close(t->procs[i].w->fd);
+			free(t->procs[i].w);
+			t->procs[i].w = NULL;
+		}
 	free(t->hcs);
 	free(t->procs);
 	free(t->arn);
@@ -671,6 +695,7 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 	}
 	e->stopped[e->nstopped++] = t;
 	sv->steady = false;
+	ecs_state_save(e);
 	sched_soon(e);
 	done_soon(e);
 }
@@ -1449,6 +1474,7 @@ static void on_sched(struct loop *loop, struct loop_timer *timer)
 		sched_service(e, (int)s, now, &next_wake);
 	if (next_wake != UINT64_MAX && !loop_timer_armed(&e->sched_timer))
 		loop_timer_start(loop, &e->sched_timer, next_wake > now ? next_wake - now : 0);
+	ecs_state_save(e);
 }
 
 static void on_done(struct loop *loop, struct loop_timer *timer)
@@ -1459,6 +1485,290 @@ static void on_done(struct loop *loop, struct loop_timer *timer)
 	e->done = NULL;
 	if (done)
 		done(e->done_data);
+}
+
+/* --- runtime state on disk, adoption after a restart --- */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Writes <state-dir>/state.json: every live task that has a process. Only
+ * the vpcd holding the state dir's lock writes. */
+static void ecs_state_save(struct ecs *e)
+{
+	struct ecs_state_task *v;
+	char path[PATH_MAX];
+	uint64_t now = loop_now_ms(e->loop), wnow = wall_ms();
+	size_t n = 0;
+	int rc;
+
+	if (e->lock_fd < 0)
+		return;
+	v = calloc(e->nlive ? e->nlive : 1, sizeof(*v));
+	if (!v)
+		return;
+	for (size_t i = 0; i < e->nlive; i++) {
+		const struct ecs_task *t = e->live[i];
+		struct ecs_state_task *o = &v[n];
+		const struct ecs_svc *sv = &e->svcs[t->service];
+		if (t->nalive == 0)
+			continue;
+		snprintf(o->id, sizeof(o->id), "%s", t->id);
+		snprintf(o->arn, sizeof(o->arn), "%s", t->arn ? t->arn : "");
+		o->service = t->service;
+		snprintf(o->service_logical, sizeof(o->service_logical), "%s",
+		         e->m->services[t->service].logical ? e->m->services[t->service].logical
+		                                            : "");
+		snprintf(o->host_id, sizeof(o->host_id), "%s",
+		         t->host >= 0 ? e->hosts[t->host].id : "");
+		o->subnet = t->subnet;
+		o->addr = t->addr;
+		snprintf(o->td_arn, sizeof(o->td_arn), "%s",
+		         t->rev < sv->ndeps ? sv->deps[t->rev].td_arn : "");
+		o->started_unix_ms =
+		    t->started_ms && now >= t->started_ms ? wnow - (now - t->started_ms) : 0;
+		for (size_t k = 0; k < t->nprocs && k < ECS_STATE_MAX_PROCS; k++) {
+			const struct model_container *c = task_container(e, t, k);
+			struct ecs_state_proc *p = &o->procs[k];
+			snprintf(p->name, sizeof(p->name), "%s", c && c->name ? c->name : "");
+			if (t->procs[k].alive) {
+				p->pid = p->pgid = (int)t->procs[k].pid;
+				p->starttime = ecs_state_proc_starttime(p->pid);
+			}
+			o->nprocs = k + 1;
+		}
+		n++;
+	}
+	snprintf(path, sizeof(path), "%s/state.json", e->state_dir);
+	rc = ecs_state_write(path, v, n);
+	if (rc < 0)
+		log_warn("ecs: cannot write %s: %s", path, strerror(-rc));
+	free(v);
+}
+
+static void on_pidfd(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+	struct ecs_pidw *w = io->data;
+	struct ecs *e = w->e;
+	pid_t pid = w->pid;
+	(void)events;
+	loop_io_del(loop, io);
+	close(w->fd);
+	for (size_t i = 0; i < e->nlive; i++)
+		for (size_t k = 0; k < e->live[i]->nprocs; k++)
+			if (e->live[i]->procs[k].w == w)
+				e->live[i]->procs[k].w = NULL;
+	loop_defer_free(loop, w);
+	/* Not our child: its exit status is not ours to read. */
+	log_info("ecs: adopted process %d is gone (exit status unknown: not a child of "
+	         "this vpcd)",
+	         (int)pid);
+	on_reaped(e, pid, 0);
+}
+
+/* A pidfd for pid, checked to be the process started at starttime. */
+static int pidfd_for(int pid, uint64_t starttime)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -errno;
+	if (ecs_state_proc_starttime(pid) != starttime) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+static void stopped_push(struct ecs *e, struct ecs_task *t)
+{
+	if (e->nstopped == ECS_STOPPED_KEEP) {
+		task_free(e, e->stopped[0]);
+		memmove(&e->stopped[0], &e->stopped[1],
+		        (ECS_STOPPED_KEEP - 1) * sizeof(e->stopped[0]));
+		e->nstopped--;
+	}
+	e->stopped[e->nstopped++] = t;
+}
+
+/* One task of state.json: adopted when its service and task definition
+ * still match and every container still runs (same pid, same start time);
+ * recorded STOPPED and left to the scheduler to replace otherwise. */
+static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
+{
+	struct ecs_task *t;
+	const struct ecs_svc *sv;
+	int s = -1, fds[ECS_STATE_MAX_PROCS];
+	size_t nok = 0;
+	char abuf[16];
+	bool ok;
+
+	for (size_t i = 0; i < e->m->nservices && s < 0; i++)
+		if (e->m->services[i].logical &&
+		    strcmp(e->m->services[i].logical, st->service_logical) == 0)
+			s = (int)i;
+	sv = s >= 0 ? &e->svcs[s] : NULL;
+	ok = sv && sv->ndeps && strcmp(sv->deps[sv->ndeps - 1].td_arn, st->td_arn) == 0 &&
+	     svc_taskdef(e, s) && svc_taskdef(e, s)->ncontainers == st->nprocs && st->nprocs > 0;
+	for (size_t k = 0; k < st->nprocs; k++) {
+		fds[k] = -1;
+		if (st->procs[k].pid <= 0 || !st->procs[k].starttime)
+			continue;
+		fds[k] = pidfd_for(st->procs[k].pid, st->procs[k].starttime);
+		nok += fds[k] >= 0;
+	}
+	if (!ok) {
+		/* Not the template's any more: its processes go. */
+		for (size_t k = 0; k < st->nprocs; k++)
+			if (fds[k] >= 0) {
+				kill(-st->procs[k].pgid, SIGTERM);
+				close(fds[k]);
+			}
+		log_warn("ecs: task %s of state.json (service %s, %s) is not in the template any "
+		         "more: %zu processes sent SIGTERM",
+		         st->id, st->service_logical, st->td_arn, nok);
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->procs = calloc(st->nprocs, sizeof(*t->procs));
+	if (t)
+		t->hcs = calloc(st->nprocs, sizeof(*t->hcs));
+	if (t)
+		t->arn = strdup(st->arn);
+	if (!t || !t->procs || !t->hcs || !t->arn ||
+	    (e->nlive == e->caplive && nok == st->nprocs)) {
+		size_t cap = e->caplive ? e->caplive * 2 : 16;
+		struct ecs_task **v = t && t->procs && t->hcs && t->arn
+		                          ? realloc(e->live, cap * sizeof(*v))
+		                          : NULL;
+		if (!v) {
+			for (size_t k = 0; k < st->nprocs; k++)
+				if (fds[k] >= 0)
+					close(fds[k]);
+			if (t)
+				task_free(e, t);
+			log_error("ecs: out of memory adopting task %s", st->id);
+			return;
+		}
+		e->live = v;
+		e->caplive = cap;
+	}
+	snprintf(t->id, sizeof(t->id), "%s", st->id);
+	t->e = e;
+	t->service = s;
+	t->td = svc_taskdef(e, s);
+	t->rev = sv->ndeps - 1;
+	t->nprocs = st->nprocs;
+	t->host = -1;
+	for (size_t h = 0; h < e->nhosts; h++)
+		if (strcmp(e->hosts[h].id, st->host_id) == 0)
+			t->host = (int)h;
+	t->subnet = st->subnet >= 0 && (size_t)st->subnet < e->m->nsubnets ? st->subnet : 0;
+	t->addr = st->addr;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		t->hcs[i].t = t;
+		t->hcs[i].ci = i;
+		loop_timer_init(&t->hcs[i].timer, on_hc_timer, &t->hcs[i]);
+		t->procs[i].pid = st->procs[i].pid;
+	}
+	loop_timer_init(&t->drain_timer, on_drain_timer, t);
+	loop_timer_init(&t->grace_timer, on_grace_timer, t);
+	loop_timer_init(&t->kill_timer, on_kill_timer, t);
+
+	if (nok < st->nprocs) {
+		/* Something died while vpcd was down: the rest goes too. */
+		for (size_t k = 0; k < st->nprocs; k++)
+			if (fds[k] >= 0) {
+				kill(-st->procs[k].pgid, SIGKILL);
+				close(fds[k]);
+			}
+		t->last = TS_STOPPED;
+		t->desired_running = false;
+		t->stop_code = "EssentialContainerExited";
+		snprintf(t->reason, sizeof(t->reason), "Task stopped while vpcd was down");
+		t->started_ms = 0;
+		log_info("ecs: task %s (%s) stopped: %s: %s", t->id, addr4_str(t->addr, abuf),
+		         t->stop_code, t->reason);
+		svc_event(e, s, "(service %s) has stopped 1 running tasks: (task %s).",
+		          svc_name(e, s), t->id);
+		stopped_push(e, t);
+		return;
+	}
+	/* Adopted. Its address and host slot are taken again. */
+	if (t->subnet < (int)e->m->nsubnets) {
+		struct ecs_pool *p = &e->pools[t->subnet];
+		if (t->addr - p->base < p->size)
+			p->used[t->addr - p->base] = 1;
+	}
+	if (t->host >= 0)
+		e->hosts[t->host].ntasks++;
+	for (size_t k = 0; k < st->nprocs; k++) {
+		struct ecs_pidw *w = calloc(1, sizeof(*w));
+		int rc = w ? loop_io_add(e->loop, &w->io, fds[k], EPOLLIN, on_pidfd, w) : -ENOMEM;
+		if (rc < 0) {
+			/* Without a watch the exit would go unseen: stop it. */
+			free(w);
+			kill(-st->procs[k].pgid, SIGKILL);
+			close(fds[k]);
+			continue;
+		}
+		w->e = e;
+		w->pid = st->procs[k].pid;
+		w->fd = fds[k];
+		t->procs[k].w = w;
+		t->procs[k].alive = true;
+		t->nalive++;
+	}
+	t->last = TS_RUNNING;
+	t->desired_running = true;
+	{
+		uint64_t now = loop_now_ms(e->loop), wnow = wall_ms();
+		uint64_t age = st->started_unix_ms && wnow > st->started_unix_ms
+		                   ? wnow - st->started_unix_ms
+		                   : 0;
+		t->started_ms = now > age ? now - age : 1;
+	}
+	e->live[e->nlive++] = t;
+	log_info("ecs: task %s (%s) adopted: container pid %d still runs", t->id,
+	         addr4_str(t->addr, abuf), (int)t->procs[0].pid);
+	svc_event(e, s, "(service %s) adopted 1 running tasks after a restart: (task %s).",
+	          svc_name(e, s), t->id);
+	if (t->nalive < t->nprocs) {
+		task_begin_stop(e, t, "EssentialContainerExited", "Task stopped while vpcd was down",
+		                0);
+		return;
+	}
+	task_hc_start(e, t);
+	task_targets(e, t, true);
+}
+
+/* Reads <state-dir>/state.json left by a vpcd that is gone (we hold the
+ * lock) and adopts or records its tasks; extra ones are stopped by the
+ * scheduler as beyond DesiredCount. */
+static void ecs_adopt(struct ecs *e)
+{
+	char path[PATH_MAX];
+	struct ecs_state_task *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/state.json", e->state_dir);
+	rc = ecs_state_read(path, &v, &n);
+	if (rc == -ENOENT)
+		return;
+	if (rc < 0) {
+		log_warn("ecs: %s unreadable (%s): no task adopted", path, strerror(-rc));
+		return;
+	}
+	if (n)
+		log_info("ecs: %s lists %zu tasks of a vpcd that is gone", path, n);
+	for (size_t i = 0; i < n; i++)
+		adopt_one(e, &v[i]);
+	free(v);
 }
 
 /* --- public API --- */
@@ -1495,6 +1805,7 @@ struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_
 		e->exe_dir[0] = '\0';
 	loop_timer_init(&e->sched_timer, on_sched, e);
 	loop_timer_init(&e->done_timer, on_done, e);
+	e->lock_fd = -1;
 	return e;
 fail:
 	ecs_free(e);
@@ -1503,7 +1814,7 @@ fail:
 
 int ecs_start(struct ecs *e)
 {
-	int rc;
+	int rc, holder = 0;
 	if (e->started)
 		return -EALREADY;
 	if (!e->sigchld) {
@@ -1521,7 +1832,19 @@ int ecs_start(struct ecs *e)
 		log_info("ecs: host %s in %s (%s)", e->hosts[i].id,
 		         e->m->subnets[e->hosts[i].subnet].az,
 		         e->m->subnets[e->hosts[i].subnet].id);
+	rc = ecs_state_lock(e->state_dir, &holder);
+	if (rc < 0) {
+		if (rc == -EWOULDBLOCK)
+			log_error("ecs: state directory %s is in use by another vpcd (pid %d); "
+			          "stop it or give another --state-dir",
+			          e->state_dir, holder);
+		else
+			log_error("ecs: cannot lock %s/vpcd.pid: %s", e->state_dir, strerror(-rc));
+		return rc;
+	}
+	e->lock_fd = rc;
 	e->started = true;
+	ecs_adopt(e);
 	/* Launch synchronously so that ecs_start's caller sees the tasks. */
 	on_sched(e->loop, &e->sched_timer);
 	return 0;
@@ -1590,6 +1913,8 @@ void ecs_free(struct ecs *e)
 	free(e->svcs);
 	free(e->hosts);
 	free(e->asg_launched);
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);
 	free(e->state_dir);
 	free(e);
 }
