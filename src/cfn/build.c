@@ -918,6 +918,13 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 	                 ru->listener >= 0 ? m->listeners[ru->listener].protocol : "HTTP",
 	                 &ru->action);
 	cfn__alb_conditions(c, cfn__prop_list(c, r->props, "Conditions", pp), pp, ru);
+	{
+		const struct cfn_node *tr = cfn_node_get(r->props, "Transforms");
+		if (tr && !(tr->type == CFN_LIST && tr->n == 0))
+			cfn_error_at(c, tr, cfn__path_key(c, pp, "Transforms"),
+				     "rule transforms (host-header-rewrite, url-rewrite) are not "
+				     "supported by vpcd yet; the rule cannot run without them");
+	}
 	r->model_index = (int)m->nrules++;
 }
 

@@ -197,6 +197,31 @@ static void test_tg_algorithms(void)
 	ASSERT_TRUE(errs[0] != 0);
 	free(errs);
 	model_free(m);
+	{
+		const char *t =
+		    "Resources:\n"
+		    "  V: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+		    "  SN: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: "
+		    "10.0.0.0/24, AvailabilityZone: us-east-1a}}\n"
+		    "  SN2: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V, CidrBlock: "
+		    "10.0.1.0/24, AvailabilityZone: us-east-1b}}\n"
+		    "  TG: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: "
+		    "HTTP, Port: 80, VpcId: !Ref V}}\n"
+		    "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Scheme: "
+		    "internal, Subnets: [!Ref SN, !Ref SN2]}}\n"
+		    "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: "
+		    "!Ref LB, Port: 80, Protocol: HTTP, DefaultActions: [{Type: forward, "
+		    "TargetGroupArn: !Ref TG}]}}\n"
+		    "  R: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+		    "!Ref L, Priority: 1, Conditions: [{Field: path-pattern, Values: [/a]}], "
+		    "Actions: [{Type: forward, TargetGroupArn: !Ref TG}], Transforms: [{Type: "
+		    "url-rewrite, UrlRewriteConfig: {Rewrites: [{Regex: a, Replace: b}]}}]}}\n";
+		m = load(t, &errs);
+		ASSERT_STR_CONTAINS(errs, "rule transforms (host-header-rewrite, url-rewrite) are "
+					  "not supported by vpcd yet");
+		free(errs);
+		model_free(m);
+	}
 	m = tg_attrs("[{Key: load_balancing.algorithm.type, Value: fastest}]", &errs);
 	ASSERT_STR_CONTAINS(errs, "round_robin");
 	free(errs);
