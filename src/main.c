@@ -788,15 +788,12 @@ static int cmd_host(int argc, char **argv)
 static int cmd_apply(int argc, char **argv)
 {
 	struct cli cli = {0};
-	struct sockaddr_in sa;
-	struct timeval tv = {.tv_sec = 60};
-	const char *api;
-	char abs[4096], hdr[512], *body = NULL, *buf = NULL, *msg;
-	size_t len = 0, cap = 0;
-	json_t *req, *params, *resp = NULL;
+	const char *api, *msg;
+	char abs[4096], *body = NULL;
+	json_t *req, *params, *resp;
 	uint32_t addr;
 	uint16_t port;
-	int rc = cli_parse(argc, argv, &cli, 1), fd = -1, code = 0;
+	int rc = cli_parse(argc, argv, &cli, 1), code;
 
 	if (rc)
 		return rc;
@@ -820,58 +817,23 @@ static int cmd_apply(int argc, char **argv)
 		free(body);
 		return 2;
 	}
-	rc = 1;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto out;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	sockaddr4_make(&sa, addr, port);
-	snprintf(hdr, sizeof(hdr),
-		 "POST /v1/apply HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-		 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-		 api, strlen(body));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    write(fd, hdr, strlen(hdr)) != (ssize_t)strlen(hdr) ||
-	    write(fd, body, strlen(body)) != (ssize_t)strlen(body))
-		goto out;
-	for (;;) {
-		ssize_t n;
-		if (len + 4097 > cap) {
-			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
-			if (!nb)
-				goto out;
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	if (!buf || strncmp(buf, "HTTP/1.1 ", 9) != 0)
-		goto out;
-	buf[len] = '\0';
-	code = atoi(buf + 9);
-	resp = strstr(buf, "\r\n\r\n") ? json_loads(strstr(buf, "\r\n\r\n") + 4, 0, NULL) : NULL;
-	msg = (char *)json_string_value(json_object_get(resp, code == 200 ? "message" : "error"));
-	if (code == 200) {
+	/* A deployment's load of the template can take a while: 60 s. */
+	resp = status_api_call(api, "POST", "/v1/apply", body, 60, &code);
+	free(body);
+	msg = json_string_value(json_object_get(resp, code == 200 ? "message" : "error"));
+	if (code == 0) {
+		fprintf(stderr, "vpcd: apply: no answer from the admin API at %s\n", api);
+		rc = 1;
+	} else if (code == 200) {
 		printf("%s\n", msg ? msg : "applied");
 		rc = 0;
 	} else {
 		const char *details = json_string_value(json_object_get(resp, "details"));
 		fprintf(stderr, "vpcd: apply: %s\n%s", msg ? msg : "refused",
 			details ? details : "");
+		rc = 1;
 	}
-out:
-	if (code == 0)
-		fprintf(stderr, "vpcd: apply: no answer from the admin API at %s\n", api);
 	json_decref(resp);
-	free(buf);
-	free(body);
-	if (fd >= 0)
-		close(fd);
 	return rc;
 }
 

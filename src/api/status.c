@@ -19,19 +19,19 @@
 
 #define STATUS_MAX_BODY (16u << 20)
 
-/* Blocking request (method path, empty body); returns the parsed JSON body
- * or NULL, and the response's status code in *code (0 when none came). */
-static json_t *api_call(const char *api, const char *method, const char *path, int *code)
+json_t *status_api_call(const char *api, const char *method, const char *path,
+			const char *body, int timeout_s, int *code)
 {
 	struct sockaddr_in sa;
-	struct timeval tv = {.tv_sec = 5};
+	struct timeval tv = {.tv_sec = timeout_s};
 	uint32_t addr;
 	uint16_t port;
-	char req[256], *buf = NULL, *body;
-	size_t len = 0, cap = 0;
+	char req[512], *buf = NULL, *rbody;
+	size_t len = 0, cap = 0, blen = body ? strlen(body) : 0;
 	json_t *j = NULL;
 	int fd = -1;
 
+	*code = 0;
 	if (addrport4_parse(api, &addr, &port) < 0)
 		return NULL;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -42,11 +42,12 @@ static json_t *api_call(const char *api, const char *method, const char *path, i
 	sockaddr4_make(&sa, addr, port);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto out;
-	*code = 0;
 	snprintf(req, sizeof(req),
-		 "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-		 method, path, api);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		 "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %zu\r\n"
+		 "Connection: close\r\n\r\n",
+		 method, path, api, body ? "Content-Type: application/json\r\n" : "", blen);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
+	    (blen && write(fd, body, blen) != (ssize_t)blen))
 		goto out;
 	for (;;) {
 		ssize_t n;
@@ -69,13 +70,15 @@ static json_t *api_call(const char *api, const char *method, const char *path, i
 			break;
 		len += (size_t)n;
 	}
+	if (!buf)
+		goto out;
 	buf[len] = '\0';
 	if (strncmp(buf, "HTTP/1.1 ", 9) != 0)
 		goto out;
 	*code = atoi(buf + 9);
-	body = strstr(buf, "\r\n\r\n");
-	if (body)
-		j = json_loads(body + 4, 0, NULL);
+	rbody = strstr(buf, "\r\n\r\n");
+	if (rbody)
+		j = json_loads(rbody + 4, 0, NULL);
 out:
 	free(buf);
 	if (fd >= 0)
@@ -86,7 +89,7 @@ out:
 static json_t *api_get(const char *api, const char *path)
 {
 	int code;
-	json_t *j = api_call(api, "GET", path, &code);
+	json_t *j = status_api_call(api, "GET", path, NULL, 5, &code);
 	if (code != 200) {
 		json_decref(j);
 		return NULL;
@@ -107,7 +110,7 @@ int status_host_stop(const char *api, const char *id)
 			return 1;
 		}
 	snprintf(path, sizeof(path), "/v1/hosts/%.64s/stop", id);
-	j = api_call(api, "POST", path, &code);
+	j = status_api_call(api, "POST", path, NULL, 5, &code);
 	msg = j ? json_string_value(json_object_get(j, code == 200 ? "message" : "error")) : NULL;
 	if (code == 0) {
 		fprintf(stderr, "vpcd: no answer from the admin API at %s\n", api);
