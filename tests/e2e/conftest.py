@@ -17,7 +17,15 @@ VPCD = os.environ.get("VPCD_BIN", os.path.join(ROOT, "build", "vpcd"))
 EXAMPLE = os.path.join(ROOT, "examples", "service-a.json")
 
 # Each vpcd of the run gets its own loopback /16 so runs never collide.
-_nets = itertools.count(80 + (os.getpid() % 40))
+# VPCD_E2E_NET0/VPCD_E2E_NET_SPAN pin a run to second octets
+# [NET0, NET0+SPAN) (cycled) so concurrent runs on one machine stay apart.
+def _net_octets():
+    base = int(os.environ.get("VPCD_E2E_NET0", 80 + (os.getpid() % 40)))
+    span = int(os.environ.get("VPCD_E2E_NET_SPAN", 255 - base))
+    return (base + i % span for i in itertools.count())
+
+
+_nets = _net_octets()
 
 
 def free_port():
