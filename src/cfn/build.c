@@ -1210,6 +1210,7 @@ static void b_service(struct cfn_ctx *c, struct cfn_res *r)
 	if (!cfn_node_get(r->props, "TaskDefinition"))
 		cfn_error_at(c, r->props, pp, "missing required property TaskDefinition");
 	s->desired = cfn__prop_int(c, r->props, "DesiredCount", pp, 1, 0, 1000000);
+	s->desired_set = cfn_node_get(r->props, "DesiredCount") != NULL;
 	static const char *const lts[] = {"EC2", "FARGATE", "EXTERNAL", NULL};
 	cfn__prop_enum(c, r->props, "LaunchType", pp, "EC2", lts);
 	static const char *const strat[] = {"REPLICA", "DAEMON", NULL};

@@ -1,7 +1,8 @@
 /*
- * What `vpcd apply` refuses: every difference between the running model and
- * a new one except AWS::ECS::Service DesiredCount / DeploymentConfiguration
- * and the contents of AWS::ECS::TaskDefinition. Each resource of the model
+ * What `vpcd apply` refuses (and which DesiredCount it sets): every
+ * difference between the running model and a new one except
+ * AWS::ECS::Service DesiredCount / DeploymentConfiguration and the contents
+ * of AWS::ECS::TaskDefinition. Each resource of the model
  * is reduced to a fingerprint (its settings, references by logical id), and
  * the fingerprints of equal logical ids are compared. Resources accepted
  * with no effect (IAM, logs, ...) only have to be present in both.
@@ -240,6 +241,16 @@ static bool apply_may_add(const char *type)
 static bool apply_may_change(const char *type)
 {
 	return apply_may_add(type) || (type && strcmp(type, "AWS::ECS::TaskDefinition") == 0);
+}
+
+int ecs_apply_desired(int live, bool prev_set, int prev, bool new_set, int nw)
+{
+	/* CloudFormation diffs the template against the last applied one,
+	 * not against the service: an unchanged DesiredCount is not sent,
+	 * so a count set by auto scaling stays. */
+	if (!new_set || (prev_set && prev == nw))
+		return live;
+	return nw;
 }
 
 size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out, size_t len)

@@ -159,6 +159,8 @@ struct ecs_dep {
 
 struct ecs_svc {
 	int desired, min_pct, max_pct; /* from the model, then from applies */
+	int tmpl_desired;              /* DesiredCount of the last applied template */
+	bool tmpl_desired_set;         /* ... when it had one */
 	bool cb_enable, cb_rollback;   /* DeploymentCircuitBreaker */
 	struct ecs_dep *deps;           /* last = PRIMARY */
 	size_t ndeps;
@@ -1794,6 +1796,8 @@ struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_
 		        ? &m->task_defs[ms->task_def]
 		        : NULL;
 		e->svcs[s].desired = ms->desired;
+		e->svcs[s].tmpl_desired = ms->desired;
+		e->svcs[s].tmpl_desired_set = ms->desired_set;
 		e->svcs[s].min_pct = ms->min_healthy_pct;
 		e->svcs[s].max_pct = ms->max_pct;
 		e->svcs[s].cb_enable = ms->cb_enable;
@@ -2238,9 +2242,13 @@ int ecs_apply(struct ecs *e, const struct model *nm, char *msg, size_t len)
 		        ? &nm->task_defs[ns->task_def]
 		        : NULL;
 		bool new_td = !td_equal(svc_taskdef(e, (int)s), td);
-		bool scale = ns->desired != sv->desired || ns->min_healthy_pct != sv->min_pct ||
+		int desired = ecs_apply_desired(sv->desired, sv->tmpl_desired_set, sv->tmpl_desired,
+		                                ns->desired_set, ns->desired);
+		bool scale = desired != sv->desired || ns->min_healthy_pct != sv->min_pct ||
 		             ns->max_pct != sv->max_pct || ns->cb_enable != sv->cb_enable ||
 		             ns->cb_rollback != sv->cb_rollback;
+		sv->tmpl_desired = ns->desired;
+		sv->tmpl_desired_set = ns->desired_set;
 		if (!new_td && !scale)
 			continue;
 		changed++;
@@ -2263,7 +2271,7 @@ int ecs_apply(struct ecs *e, const struct model *nm, char *msg, size_t len)
 			sv->failures = 0;
 			sv->next_start_ms = 0;
 		}
-		sv->desired = ns->desired;
+		sv->desired = desired;
 		sv->min_pct = ns->min_healthy_pct;
 		sv->max_pct = ns->max_pct;
 		sv->cb_enable = ns->cb_enable;

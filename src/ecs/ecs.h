@@ -26,6 +26,7 @@
 #ifndef VPCD_ECS_ECS_H
 #define VPCD_ECS_ECS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -145,7 +146,8 @@ size_t ecs_service_events(const struct ecs *e, int service, const char **out, si
  * ceil(N * MinimumHealthyPercent / 100) RUNNING and healthy (in their
  * target groups and container checks), and drains and stops the older
  * deployments' tasks as the new ones become healthy. DesiredCount and
- * DeploymentConfiguration changes take effect at once. nm must have the
+ * DeploymentConfiguration changes take effect at once; DesiredCount only
+ * when the template's value changed (ecs_apply_desired). nm must have the
  * same services in the same order as the plane's model (the caller checks)
  * and must outlive the plane: the plane keeps pointers to its task
  * definitions. msg gets one line of what changed. Returns the number of
@@ -172,6 +174,15 @@ size_t ecs_service_deployments(const struct ecs *e, int service, struct ecs_depl
  * by resource, one "LOGICAL (TYPE): what" per line into out. Returns the
  * number of differences. (src/ecs/deploy.c) */
 size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out, size_t len);
+
+/* The desired count a service gets from `vpcd apply`, as CloudFormation
+ * updates a service: only a property whose template value changed is sent
+ * to ECS. live: the count now (Application Auto Scaling may have changed
+ * it); prev_set/prev: DesiredCount in the previously applied template (or
+ * the one vpcd started with); new_set/nw: in the new one. A DesiredCount
+ * absent from the new template, or equal to the previous one, keeps live;
+ * otherwise nw. (src/ecs/deploy.c) */
+int ecs_apply_desired(int live, bool prev_set, int prev, bool new_set, int nw);
 
 /* Sets a service's desired count as a DesiredCount change of `vpcd apply`
  * does (no new deployment; the scheduler starts or drains and stops tasks),

@@ -288,6 +288,9 @@ struct model_service {
 	int cluster;
 	int task_def;
 	int desired;
+	/* DesiredCount is in the template; without it a new service runs 1
+	 * task and an update keeps the live count (CloudFormation). */
+	bool desired_set;
 	struct model_service_lb *lbs;
 	size_t nlbs;
 	int min_healthy_pct; /* default 100 */

@@ -81,3 +81,55 @@ def test_scale_out_under_load_and_back_in(vpcd_factory):
     assert any("Successfully set desired count to 2." in e and "-AlarmLow-" in e
                for e in events), events
     assert t_in >= 15 * 5 - 10  # scale in waits for a longer low alarm
+
+
+def test_apply_keeps_the_scaled_count(vpcd_factory, tmp_path):
+    """CloudFormation updates only the properties whose template value
+    changed: an apply that changes the container's environment (a new
+    deployment) keeps the count auto scaling set; one that changes
+    DesiredCount sets it."""
+    from test_deploy import apply
+    v = vpcd_factory(TEMPLATE)
+    v.wait_healthy(TG, 2)
+    addrs = [n["address"] for n in v.stack()["load_balancers"][0]["nodes"]]
+    text = open(TEMPLATE).read()
+    assert '"Value": "service-a"' in text and '"DesiredCount": 2' in text
+    v2 = tmp_path / "v2.json"
+    v2.write_text(text.replace('"Value": "service-a"', '"Value": "service-a-v2"'))
+    v3 = tmp_path / "v3.json"
+    v3.write_text(text.replace('"Value": "service-a"', '"Value": "service-a-v2"')
+                  .replace('"DesiredCount": 2', '"DesiredCount": 3'))
+
+    with Load(addrs, rate=40, threads=4) as load:
+        wait_for("a scale-out", lambda: service(v)["desired"] > 2, v, timeout=60)
+        scaled = service(v)["desired"]
+        out = apply(v, template=str(v2))
+        assert out.returncode == 0, out.stderr
+        assert "new deployment ecs-svc/" in out.stdout, out.stdout
+        assert f"desired {scaled}," in out.stdout, out.stdout
+        t0 = time.monotonic()
+
+        def completed():
+            s = service(v)
+            d = s["deployments"]
+            assert s["desired"] >= scaled, s["desired"]  # never back to the template's 2
+            return len(d) == 1 and d[0]["rolloutState"] == "COMPLETED" and s
+        svc = wait_for("the deployment to complete", completed, v, timeout=120)
+        took = time.monotonic() - t0
+    print(f"\nscaled to {scaled} before the apply; deployment completed in {took:.1f} s "
+          f"with desired {svc['desired']}; requests {load.total()}, 2xx {load.ok}, "
+          f"non-2xx {len(load.bad)}, connection errors {len(load.errors)}")
+    assert load.bad == [] and load.errors == [], (load.bad[:5], load.errors[:5])
+    assert svc["desired"] >= scaled
+    running = [t for t in svc["tasks"] if t["last_status"] == "RUNNING"]
+    assert len(running) == svc["desired"]
+    assert {t["task_definition_arn"].rsplit(":", 1)[1] for t in running} == {"2"}
+
+    # DesiredCount 2 -> 3 in the template: set, whatever scaling did.
+    out = apply(v, template=str(v3))
+    assert out.returncode == 0, out.stderr
+    assert "desired 3," in out.stdout and "new deployment" not in out.stdout, out.stdout
+    assert service(v)["desired"] == 3
+    # The same template again: DesiredCount unchanged, nothing sent.
+    out = apply(v, template=str(v3))
+    assert out.returncode == 0 and "no change" in out.stdout, out.stdout

@@ -292,7 +292,76 @@ static void test_template_errors(void)
 	free(errs);
 }
 
+/* `vpcd apply` and a count set by auto scaling (CloudFormation sends only
+ * the properties whose template value changed). */
+static void test_apply_keeps_scaled_count(void)
+{
+	/* live 4 after a scale-out, template 2 before and after: kept */
+	ASSERT_EQ(ecs_apply_desired(4, true, 2, true, 2), 4);
+	/* the template's count changed: set, whatever scaling did */
+	ASSERT_EQ(ecs_apply_desired(4, true, 2, true, 3), 3);
+	ASSERT_EQ(ecs_apply_desired(4, true, 2, true, 4), 4);
+	ASSERT_EQ(ecs_apply_desired(4, true, 5, true, 2), 2);
+	/* no DesiredCount in the new template: omitted from the update */
+	ASSERT_EQ(ecs_apply_desired(4, true, 2, false, 1), 4);
+	ASSERT_EQ(ecs_apply_desired(4, false, 1, false, 1), 4);
+	/* absent before, present now (even equal to the default): set */
+	ASSERT_EQ(ecs_apply_desired(4, false, 1, true, 1), 1);
+}
+
+/* BASE with one piece of text replaced (malloc'd; NULL if absent). */
+static char *base_edit(const char *from, const char *to)
+{
+	const char *text = BASE;
+	const char *at = strstr(text, from);
+	size_t len = strlen(text) - strlen(from) + strlen(to) + 1;
+	char *out = at ? malloc(len) : NULL;
+	if (out)
+		snprintf(out, len, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	return out;
+}
+
+static void test_template_desired_count_and_diff(void)
+{
+	char *errs[3] = {NULL, NULL, NULL}, diff[512];
+	char *no_count = base_edit("DesiredCount: 2, ", "");
+	char *new_image = base_edit("Image: i, Command: [x], PortMappings",
+	                            "Image: j, Command: [x2], PortMappings");
+	struct model *a = load(BASE, &errs[0]);
+	struct model *b = no_count ? load(no_count, &errs[1]) : NULL;
+	struct model *c = new_image ? load(new_image, &errs[2]) : NULL;
+	ASSERT_TRUE(a && b && c);
+	if (!a || !b || !c)
+		goto out;
+	ASSERT_TRUE(a->services[0].desired_set);
+	ASSERT_EQ(a->services[0].desired, 2);
+	ASSERT_TRUE(!b->services[0].desired_set);
+	ASSERT_EQ(b->services[0].desired, 1); /* a new service runs 1 */
+	/* DesiredCount going away and task definition contents are what
+	 * apply may change: no difference refused */
+	ASSERT_EQ(ecs_model_diff(a, b, diff, sizeof(diff)), 0);
+	ASSERT_EQ(ecs_model_diff(a, c, diff, sizeof(diff)), 0);
+	ASSERT_STR_EQ(c->task_defs[0].containers[0].image, "j");
+	/* the counts the apply of c and of b set after a scale-out to 4 */
+	ASSERT_EQ(ecs_apply_desired(4, a->services[0].desired_set, a->services[0].desired,
+	                            c->services[0].desired_set, c->services[0].desired),
+	          4);
+	ASSERT_EQ(ecs_apply_desired(4, a->services[0].desired_set, a->services[0].desired,
+	                            b->services[0].desired_set, b->services[0].desired),
+	          4);
+out:
+	model_free(a);
+	model_free(b);
+	model_free(c);
+	free(no_count);
+	free(new_image);
+	for (int i = 0; i < 3; i++)
+		free(errs[i]);
+}
+
 T_MAIN({
+	T_RUN(test_apply_keeps_scaled_count);
+	T_RUN(test_template_desired_count_and_diff);
 	T_RUN(test_capacity);
 	T_RUN(test_scale_out_after_three_high_datapoints);
 	T_RUN(test_scale_out_cooldown);
