@@ -2,7 +2,8 @@
  * `vpcd demo-app`: the sample service the examples run as their tasks. A
  * small HTTP/1.1 server on the project's loop: keep-alive and pipelining,
  * request bodies (Content-Length or chunked) read and ignored, an idle
- * timeout longer than the ALB's 60 s (as AWS advises for targets), and a
+ * timeout longer than the ALB's 60 s (as AWS advises for targets), test
+ * paths (/echo, /sleep?ms=N, /burn?ms=N of CPU), and a
  * clean exit 0 on SIGTERM so that task stops look like real ones.
  */
 #include "demo/demo.h"
@@ -132,6 +133,31 @@ static int respond_echo(struct demo_conn *c, const struct http_request *r, bool 
 	return rc;
 }
 
+static long ts_ms(const struct timespec *ts)
+{
+	return (long)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
+
+/* Spins until this thread has used ms of CPU time (CPU, not wall clock, so
+ * a busy machine does not shorten it), or 20 x ms of wall clock passed.
+ * Returns the CPU ms used. */
+static long burn_cpu_ms(long ms)
+{
+	struct timespec c0, c, w0, w;
+	volatile unsigned long spin = 0;
+	if (ms <= 0 || clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0) < 0 ||
+	    clock_gettime(CLOCK_MONOTONIC, &w0) < 0)
+		return 0;
+	do {
+		for (int i = 0; i < 100000; i++)
+			spin += (unsigned long)i;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
+		clock_gettime(CLOCK_MONOTONIC, &w);
+	} while (ts_ms(&c) - ts_ms(&c0) < ms && ts_ms(&w) - ts_ms(&w0) < 20 * ms);
+	(void)spin;
+	return ts_ms(&c) - ts_ms(&c0);
+}
+
 static int handle_request(struct demo_conn *c, const struct http_request *r, bool keep_alive)
 {
 	struct demo_server *s = c->srv;
@@ -173,6 +199,20 @@ static int handle_request(struct demo_conn *c, const struct http_request *r, boo
 				;
 		}
 		n = snprintf(body, sizeof(body), "slept %ld ms on %s:%d\n", ms, s->host, s->port);
+		return respond(c, head_only, 200, "OK", body, (size_t)n);
+	}
+	if (plen == 5 && memcmp(r->target.p, "/burn", 5) == 0) {
+		/* /burn?ms=N (at most 10000): spins until the task has used N
+		 * ms of CPU, then answers: a CPU-bound request for CPU
+		 * target-tracking tests. */
+		long ms = 0, used;
+		if (q && (size_t)(r->target.p + r->target.n - q) > 4 && memcmp(q, "?ms=", 4) == 0)
+			ms = strtol(q + 4, NULL, 10);
+		if (ms > 10000)
+			ms = 10000;
+		used = burn_cpu_ms(ms);
+		n = snprintf(body, sizeof(body), "burned %ld ms of CPU on %s:%d\n", used, s->host,
+		             s->port);
 		return respond(c, head_only, 200, "OK", body, (size_t)n);
 	}
 	return respond(c, head_only, 404, "Not Found", "Not Found\n", 10);

@@ -39,11 +39,12 @@ def apply(v, *params, template=TEMPLATE):
 
 
 class Load:
-    """Threads sending GET / through both LB nodes (keep-alive, reconnect on
+    """Threads sending GET path (/) through both LB nodes (keep-alive, reconnect on
     close), paced to about `rate` requests/s in all; counts by outcome."""
 
-    def __init__(self, addrs, rate=200, threads=4):
+    def __init__(self, addrs, rate=200, threads=4, path="/"):
         self.addrs = addrs
+        self.path = path
         self.interval = threads / rate
         self.nthreads = threads
         self.stop = threading.Event()
@@ -62,7 +63,7 @@ class Load:
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(addr, 80, timeout=5)
-                conn.request("GET", "/", headers={"Host": NAME})
+                conn.request("GET", self.path, headers={"Host": NAME})
                 r = conn.getresponse()
                 body = r.read().decode(errors="replace")
                 with self.lock:

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/addr.h"
@@ -159,6 +160,22 @@ static void test_demo_app_serves(void)
 		while ((p = strstr(p, "HTTP/1.1 ")) != NULL)
 			last = p++;
 		ASSERT_TRUE(last && strncmp(last, "HTTP/1.1 404", 12) == 0);
+	}
+
+	/* /burn?ms=N uses N ms of CPU before it answers. */
+	{
+		struct timespec c0, c1;
+		clock_gettime(CLOCK_MONOTONIC, &c0);
+		ASSERT_TRUE(send_all(fd, "GET /burn?ms=30 HTTP/1.1\r\nHost: svc\r\n\r\n"));
+		n = read_responses(fd, buf, sizeof(buf), 1);
+		clock_gettime(CLOCK_MONOTONIC, &c1);
+		ASSERT_TRUE(n > 0);
+		ASSERT_TRUE(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+		ASSERT_STR_CONTAINS(buf, "\r\n\r\nburned 3");
+		ASSERT_STR_CONTAINS(buf, " ms of CPU on 127.0.0.57:");
+		/* CPU time cannot pass faster than the wall clock */
+		ASSERT_TRUE((c1.tv_sec - c0.tv_sec) * 1000 + (c1.tv_nsec - c0.tv_nsec) / 1000000 >=
+		            29);
 	}
 
 	/* Connection: close is answered and closed. */
