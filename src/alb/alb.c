@@ -739,9 +739,10 @@ static int lower_put(struct abuf *b, const char *s, size_t n)
 
 /* The head sent to the target: HTTP/1.1 (1.0 for 1.0 clients), hop-by-hop headers dropped, Host
  * as received minus the default port (lower-cased, as AWS does), the
- * X-Forwarded-* set and a trace id. */
-static int build_upstream_head(struct alb_conn *c, const struct http_request *r, const char *host,
-			       size_t hostlen)
+ * X-Forwarded-* set and a trace id. target and host are the request's, or
+ * what the rule's transforms made of them. */
+static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
+                               struct http_slice target, const char *host, size_t hostlen)
 {
 	struct abuf *b = &c->uout;
 	const struct http_header *xff = NULL;
@@ -752,7 +753,7 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 	b->off = b->len = 0;
 	rc |= abuf_put(b, r->method.p, r->method.n);
 	rc |= abuf_puts(b, " ");
-	rc |= abuf_put(b, r->target.p, r->target.n);
+	rc |= abuf_put(b, target.p, target.n);
 	/* an HTTP/1.0 client goes out as 1.0, so that the target does not
 	 * answer with chunked coding the client cannot read */
 	rc |= abuf_puts(b, r->minor == 0 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
@@ -1273,6 +1274,10 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	struct alb_tg *g;
 	struct alb_req_view rv = {0};
 	const struct model_action *act;
+	const struct model_rule *rule;
+	struct alb_rewritten rw; /* what the rule's transforms made (16 KiB, not touched
+	                          * for a rule without them) */
+	struct http_slice target = r->target;
 
 	log_begin(c, r, n);
 	c->cookie[0] = 0;
@@ -1331,6 +1336,23 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		return;
 	}
 	c->lr.actions = "forward";
+	/* transforms: after routing, before the target is picked; the access
+	 * log keeps the request as received */
+	rule = alb_action_rule(a->m, c->ls->listener, act);
+	if (rule && (rule->host_rw.re || rule->url_rw.re)) {
+		if (alb_transform(rule, host, hostlen, r->target, &rw) < 0) {
+			c->cin.off += (size_t)n;
+			body_start(&c->rq, &f);
+			conn_reply(c, 500);
+			return;
+		}
+		if (rw.host_set) {
+			host = rw.host;
+			hostlen = rw.hostlen;
+		}
+		if (rw.url_set)
+			target = (struct http_slice){rw.url, rw.urllen};
+	}
 	tgi = act->target_group;
 	if (act->nfwd) {
 		int sticky = act->tg_sticky
@@ -1359,7 +1381,7 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		conn_reply(c, 463);
 		return;
 	}
-	if (ti < 0 || build_upstream_head(c, r, host, hostlen) < 0) {
+	if (ti < 0 || build_upstream_head(c, r, target, host, hostlen) < 0) {
 		c->cin.off += (size_t)n;
 		body_start(&c->rq, &f);
 		conn_reply(c, 503);

@@ -6,6 +6,7 @@
  */
 #include "alb/route.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -239,6 +240,169 @@ int alb_route(const struct model *m, int li, const char *host, size_t len, int *
 	struct alb_req_view rq = {.host = host, .hostlen = len};
 	const struct model_action *a = alb_route_req(m, li, &rq, priority);
 	return a->type == MODEL_ACTION_FORWARD ? a->target_group : -1;
+}
+
+const struct model_rule *alb_action_rule(const struct model *m, int li,
+                                         const struct model_action *act)
+{
+	if (act == &m->listeners[li].default_action)
+		return NULL;
+	/* every other action alb_route_req returns is a rule's */
+	return (const struct model_rule *)((const char *)act - offsetof(struct model_rule, action));
+}
+
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* host[:port], or [IPv6][:port]: what a Host header may carry. */
+static bool rewritten_host_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+	if (n && s[0] == '[') {
+		for (i = 1; i < n && s[i] != ']'; i++)
+			if (!is_hex(s[i]) && s[i] != ':' && s[i] != '.')
+				return false;
+		if (i == n || i == 1)
+			return false;
+		i++;
+	} else {
+		for (; i < n && s[i] != ':'; i++)
+			if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+			      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.' ||
+			      s[i] == '_'))
+				return false;
+		if (i == 0)
+			return false;
+	}
+	if (i == n)
+		return true;
+	if (s[i] != ':' || n - i < 2 || n - i > 6)
+		return false;
+	for (i++; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* An origin-form request target: "/", then visible ASCII (what the HTTP
+ * parser takes) without "#", and every "%" starting a %XX escape. */
+static bool rewritten_url_ok(const char *s, size_t n)
+{
+	if (n == 0 || s[0] != '/')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch <= 0x20 || ch >= 0x7f || ch == '#')
+			return false;
+		if (ch == '%' && (i + 2 >= n || !is_hex(s[i + 1]) || !is_hex(s[i + 2])))
+			return false;
+	}
+	return true;
+}
+
+#define RW_MAX_GROUPS 32 /* groups a Replace can name; more fail the rewrite */
+
+/* Appends p[0..k) to out[0..*o) within cap; false when it does not fit. */
+static bool rw_put(char *out, size_t cap, size_t *o, const char *p, size_t k)
+{
+	if (k > cap - *o)
+		return false;
+	memcpy(out + *o, p, k);
+	*o += k;
+	return true;
+}
+
+int alb_rewrite(const struct model_rewrite *rw, bool host, const char *in, size_t len, char *out,
+                size_t cap, size_t *outlen)
+{
+	/* scratch per thread, made once: no allocation per request */
+	static _Thread_local pcre2_match_data *md;
+	const char *rp = rw->replace;
+	size_t o = 0;
+	PCRE2_SIZE *ov;
+	int rc;
+
+	if (!md)
+		md = pcre2_match_data_create(RW_MAX_GROUPS + 1, NULL);
+	if (!md)
+		return -1;
+	rc = pcre2_match(rw->re, (PCRE2_SPTR)in, len, 0, 0, md, NULL);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	if (rc < 0)
+		return -1; /* match limits and the like: the rewrite failed */
+	if (rc == 0)
+		rc = RW_MAX_GROUPS + 1; /* more groups than the scratch holds */
+	ov = pcre2_get_ovector_pointer(md);
+	if (!rw_put(out, cap, &o, in, ov[0]))
+		return -1;
+	while (*rp) {
+		bool brace = rp[0] == '$' && rp[1] == '{';
+		const char *d = rp + 1 + brace;
+		long g = 0;
+		if (rp[0] == '$' && rp[1] == '$') {
+			if (!rw_put(out, cap, &o, "$", 1))
+				return -1;
+			rp += 2;
+			continue;
+		}
+		if (rp[0] != '$' || *d < '0' || *d > '9') {
+			if (!rw_put(out, cap, &o, rp, 1))
+				return -1;
+			rp++;
+			continue;
+		}
+		while (*d >= '0' && *d <= '9' && g <= RW_MAX_GROUPS)
+			g = g * 10 + (*d++ - '0');
+		if (brace && *d != '}') {
+			if (!rw_put(out, cap, &o, rp, 1)) /* "${" not closed: literal */
+				return -1;
+			rp++;
+			continue;
+		}
+		d += brace;
+		if (g > rw->ngroups || g > RW_MAX_GROUPS)
+			return -1; /* a group the regex does not have */
+		/* a group that did not take part is empty */
+		if (g < rc && ov[2 * g] != PCRE2_UNSET &&
+		    !rw_put(out, cap, &o, in + ov[2 * g], ov[2 * g + 1] - ov[2 * g]))
+			return -1;
+		rp = d;
+	}
+	if (!rw_put(out, cap, &o, in + ov[1], len - ov[1]))
+		return -1;
+	*outlen = o;
+	if (host ? !rewritten_host_ok(out, o) : !rewritten_url_ok(out, o))
+		return -1;
+	return 1;
+}
+
+int alb_transform(const struct model_rule *ru, const char *host, size_t hostlen,
+                  struct http_slice target, struct alb_rewritten *out)
+{
+	out->host_set = out->url_set = false;
+	if (ru->host_rw.re && host) {
+		int rc = alb_rewrite(&ru->host_rw, true, host, hostlen, out->host,
+		                     sizeof(out->host), &out->hostlen);
+		if (rc < 0)
+			return -1;
+		out->host_set = rc > 0;
+	}
+	if (ru->url_rw.re) {
+		struct http_slice path, query;
+		alb_split_target(target, &path, &query);
+		/* path and query, without a fragment or an absolute form's
+		 * scheme and authority */
+		const char *end = query.p ? query.p + query.n : path.p + path.n;
+		int rc = alb_rewrite(&ru->url_rw, false, path.p, (size_t)(end - path.p), out->url,
+		                     sizeof(out->url), &out->urllen);
+		if (rc < 0)
+			return -1;
+		out->url_set = rc > 0;
+	}
+	return 0;
 }
 
 int alb_forward_pick(const struct model_action *a, int sticky_tg, uint32_t rnd)

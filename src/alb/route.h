@@ -55,6 +55,39 @@ const struct model_action *alb_route_req(const struct model *m, int li,
  * or -1 when the action does not forward. */
 int alb_route(const struct model *m, int li, const char *host, size_t len, int *priority);
 
+/* The rule of listener li whose action act is (as alb_route_req returned
+ * it), or NULL for the listener's default action. */
+const struct model_rule *alb_action_rule(const struct model *m, int li,
+                                         const struct model_action *act);
+
+/* Rule transforms. A rewritten value is at most this long (the request line
+ * limit); longer is a failed rewrite. */
+#define ALB_REWRITE_MAX HTTP_LINE_MAX
+struct alb_rewritten {
+	bool host_set; /* host[0..hostlen) replaces the Host header */
+	bool url_set;  /* url[0..urllen) replaces the request target */
+	size_t hostlen, urllen;
+	char host[256];
+	char url[ALB_REWRITE_MAX];
+};
+/* One rewrite: the first match of rw's regex in in[0..len) is replaced by
+ * rw->replace ($N and ${N} name groups, an unset group is empty, "$$" is a
+ * "$"; any other "$" is itself). Returns 1 with out[0..*outlen) the result,
+ * 0 when the regex does not match (the value is unchanged), -1 when the
+ * rewrite fails: a group the regex does not have, a result longer than cap,
+ * or (host true) not a host[:port] or (host false) not an origin-form
+ * request target ("/" then RFC 3986 characters, valid %XX escapes). */
+int alb_rewrite(const struct model_rewrite *rw, bool host, const char *in, size_t len, char *out,
+                size_t cap, size_t *outlen);
+/* Rule ru's transforms on a request with Host host[0..hostlen) (NULL: none)
+ * and request target target: host-header-rewrite on the host,
+ * url-rewrite on the path and query (a target in absolute form is taken
+ * from its path on). Fills *out; returns 0, or -1 when a transform matched
+ * but failed (the ALB answers 500). A rule without transforms costs two
+ * NULL tests. */
+int alb_transform(const struct model_rule *ru, const char *host, size_t hostlen,
+                  struct http_slice target, struct alb_rewritten *out);
+
 /* The target group a forward action sends to: sticky (a group of the action
  * named by its AWSALBTG cookie, when stickiness is on and its weight is not
  * 0), else by weight with rnd as the random draw. -1 when every weight is 0. */

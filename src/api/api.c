@@ -151,9 +151,22 @@ static json_t *rule_json(const struct model *m, const struct model_rule *r)
 						       mc->header_name, "regex", mc->regex, "values",
 						       vals, "summary", sum));
 	}
-	return json_pack("{s:s, s:s, s:i, s:o, s:[o]}", "logical_id", r->logical, "arn", r->arn,
-			 "priority", r->priority, "conditions", conds, "actions",
-			 action_json(m, &r->action));
+	/* Transforms as DescribeRules gives them (snake_case, as the rest) */
+	json_t *transforms = json_array();
+	if (r->host_rw.re)
+		json_array_append_new(transforms,
+		                      json_pack("{s:s, s:{s:[{s:s, s:s}]}}", "type",
+		                                "host-header-rewrite", "host_header_rewrite_config",
+		                                "rewrites", "regex", r->host_rw.regex, "replace",
+		                                r->host_rw.replace));
+	if (r->url_rw.re)
+		json_array_append_new(transforms,
+		                      json_pack("{s:s, s:{s:[{s:s, s:s}]}}", "type", "url-rewrite",
+		                                "url_rewrite_config", "rewrites", "regex",
+		                                r->url_rw.regex, "replace", r->url_rw.replace));
+	return json_pack("{s:s, s:s, s:i, s:o, s:[o], s:o}", "logical_id", r->logical, "arn",
+	                 r->arn, "priority", r->priority, "conditions", conds, "actions",
+	                 action_json(m, &r->action), "transforms", transforms);
 }
 
 static json_t *lbs_json(const struct api_sources *src)

@@ -749,3 +749,132 @@ void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *
 		             "a rule can have at most %d wildcard characters, found %zu",
 		             RULE_MAX_WILDCARDS, wild);
 }
+
+/* ---------- transforms ---------- */
+
+#define REWRITE_MAX 1024 /* Regex and Replace: "at most 1,024 characters" */
+
+/* The highest group that a Replace string names ($N or ${N}), 0 for none. */
+static long replace_max_group(const char *s)
+{
+	long max = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p != '$')
+			continue;
+		const char *d = p + 1 + (p[1] == '{');
+		if (!isdigit((unsigned char)*d))
+			continue;
+		long n = 0;
+		while (isdigit((unsigned char)*d) && n < 100000)
+			n = n * 10 + (*d++ - '0');
+		if (n > max)
+			max = n;
+	}
+	return max;
+}
+
+/* One RewriteConfig object (the config's only Rewrites entry) into rw. */
+static void rewrite_config(struct cfn_ctx *c, const struct cfn_node *cfg, const char *cp, bool host,
+                           struct model_rewrite *rw)
+{
+	static const char *const props[] = {"Rewrites", NULL};
+	static const char *const req[] = {"Rewrites", NULL};
+	static const char *const rprops[] = {"Regex", "Replace", NULL};
+	cfn__check_keys(c, cfg, cp, props, req, "property");
+	const struct cfn_node *l = cfn__prop_list(c, cfg, "Rewrites", cp);
+	const char *lp = cfn__path_key(c, cp, "Rewrites");
+	if (!l)
+		return;
+	/* AWS takes exactly one rewrite per transform */
+	if (l->n != 1) {
+		cfn_error_at(c, l, lp,
+		             "a transform has exactly one rewrite (Regex and Replace), "
+		             "found %zu",
+		             l->n);
+		return;
+	}
+	const struct cfn_node *r = l->items[0];
+	const char *rp = cfn__item_path(c, cp, "Rewrites", 0);
+	if (r->type != CFN_MAP) {
+		cfn_error_at(c, r, rp, "expected an object with Regex and Replace, found %s",
+		             cfn__found(c, r));
+		return;
+	}
+	cfn__check_keys(c, r, rp, rprops, rprops, "property");
+	const char *regex = cfn__prop_str(c, r, "Regex", rp);
+	const char *replace = cfn__prop_str(c, r, "Replace", rp);
+	if (!regex || !replace)
+		return;
+	const struct cfn_node *rn = cfn_node_get(r, "Regex");
+	const char *rxp = cfn__path_key(c, rp, "Regex");
+	if (!*regex || strlen(regex) > REWRITE_MAX) {
+		cfn_error_at(c, rn, rxp, "a rewrite Regex has 1..%d characters, found %zu",
+		             REWRITE_MAX, strlen(regex));
+		return;
+	}
+	if (strlen(replace) > REWRITE_MAX) {
+		cfn_error_at(c, cfn_node_get(r, "Replace"), cfn__path_key(c, rp, "Replace"),
+		             "a rewrite Replace has at most %d characters, found %zu", REWRITE_MAX,
+		             strlen(replace));
+		return;
+	}
+	/* host names match without regard to case, as host-header conditions do */
+	pcre2_code *re = regex_compile(c, rn, rxp, host);
+	if (!re)
+		return;
+	uint32_t groups = 0;
+	pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &groups);
+	long ref = replace_max_group(replace);
+	if (ref > (long)groups)
+		/* AWS documents no load-time check; the rewrite fails on a
+		 * match (500), so say so now */
+		cfn_warn_at(c, cfn_node_get(r, "Replace"), cfn__path_key(c, rp, "Replace"),
+		            "Replace names group $%ld but the Regex has %u capture group%s; a "
+		            "request it matches gets a 500",
+		            ref, groups, groups == 1 ? "" : "s");
+	rw->regex = cfn__strdup(regex);
+	rw->replace = cfn__strdup(replace);
+	rw->re = re;
+	rw->ngroups = (int)groups;
+}
+
+void cfn__alb_transforms(struct cfn_ctx *c, const struct cfn_node *l, const char *pp,
+                         struct model_rule *ru)
+{
+	static const char *const props[] = {"Type", "HostHeaderRewriteConfig", "UrlRewriteConfig",
+	                                    NULL};
+	static const char *const req[] = {"Type", NULL};
+	static const char *const types[] = {"host-header-rewrite", "url-rewrite", NULL};
+	bool seen[2] = {false, false};
+	for (size_t i = 0; l && i < l->n; i++) {
+		const struct cfn_node *t = l->items[i];
+		const char *tp = cfn__item_path(c, pp, "Transforms", i);
+		if (t->type != CFN_MAP) {
+			cfn_error_at(c, t, tp, "expected an object, found %s", cfn__found(c, t));
+			continue;
+		}
+		cfn__check_keys(c, t, tp, props, req, "property");
+		const char *type = cfn__prop_enum(c, t, "Type", tp, NULL, types);
+		if (!type)
+			continue;
+		bool host = strcmp(type, "host-header-rewrite") == 0;
+		const char *key = host ? "HostHeaderRewriteConfig" : "UrlRewriteConfig";
+		const char *other = host ? "UrlRewriteConfig" : "HostHeaderRewriteConfig";
+		if (cfn_node_get(t, other))
+			cfn_error_at(c, cfn_node_get(t, other), cfn__path_key(c, tp, other),
+			             "%s does not go with Type %s", other, type);
+		if (seen[!host]) {
+			cfn_error_at(c, t, tp, "a rule can have only one %s transform", type);
+			continue;
+		}
+		seen[!host] = true;
+		const struct cfn_node *cfg = cfn__prop_map(c, t, key, tp);
+		if (!cfg) {
+			if (!cfn_node_get(t, key))
+				cfn_error_at(c, t, tp, "a %s transform needs %s", type, key);
+			continue;
+		}
+		rewrite_config(c, cfg, cfn__path_key(c, tp, key), host,
+		               host ? &ru->host_rw : &ru->url_rw);
+	}
+}

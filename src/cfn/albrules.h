@@ -22,6 +22,12 @@ bool cfn__alb_actions(struct cfn_ctx *c, const struct cfn_node *l, const char *b
 /* The Conditions list (may be NULL) of rule ru, whose properties are at pp. */
 void cfn__alb_conditions(struct cfn_ctx *c, struct cfn_node *conds, const char *pp,
                          struct model_rule *ru);
+/* The Transforms list l (may be NULL) of rule ru, whose properties are at
+ * pp: at most one host-header-rewrite and one url-rewrite, each with one
+ * rewrite whose Regex is compiled here (AWS's unsupported features
+ * refused). */
+void cfn__alb_transforms(struct cfn_ctx *c, const struct cfn_node *l, const char *pp,
+                         struct model_rule *ru);
 /* The name of the regex feature AWS does not support that re uses, or NULL. */
 const char *cfn__alb_regex_unsupported(const char *re);
 

@@ -882,6 +882,11 @@ static void b_listener(struct cfn_ctx *c, struct cfn_res *r)
 		cfn_error_at(c, r->props, pp, "an HTTPS listener needs Certificates");
 	cfn__alb_actions(c, cfn__prop_list(c, r->props, "DefaultActions", pp), pp,
 	                 "DefaultActions", l->protocol, &l->default_action);
+	if (cfn_node_get(r->props, "Transforms"))
+		cfn_error_at(
+		    c, cfn_node_get(r->props, "Transforms"), cfn__path_key(c, pp, "Transforms"),
+		    "unknown property: a listener has no Transforms (AWS: \"You can't add a "
+		    "transform to a default rule\"); give them to a ListenerRule");
 	for (size_t i = 0; i < m->nlisteners; i++)
 		if (m->listeners[i].lb == l->lb && l->lb >= 0 && m->listeners[i].port == l->port)
 			cfn_error_at(
@@ -918,13 +923,7 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 	                 ru->listener >= 0 ? m->listeners[ru->listener].protocol : "HTTP",
 	                 &ru->action);
 	cfn__alb_conditions(c, cfn__prop_list(c, r->props, "Conditions", pp), pp, ru);
-	{
-		const struct cfn_node *tr = cfn_node_get(r->props, "Transforms");
-		if (tr && !(tr->type == CFN_LIST && tr->n == 0))
-			cfn_error_at(c, tr, cfn__path_key(c, pp, "Transforms"),
-				     "rule transforms (host-header-rewrite, url-rewrite) are not "
-				     "supported by vpcd yet; the rule cannot run without them");
-	}
+	cfn__alb_transforms(c, cfn__prop_list(c, r->props, "Transforms", pp), pp, ru);
 	r->model_index = (int)m->nrules++;
 }
 
@@ -1817,6 +1816,7 @@ static const char *const p_listener[] = {"AlpnPolicy",
                                          "Port",
                                          "Protocol",
                                          "SslPolicy",
+                                         "Transforms", /* refused in b_listener */
                                          NULL};
 static const char *const r_listener[] = {"LoadBalancerArn", "DefaultActions", NULL};
 static const char *const a_listener[] = {"ListenerArn", NULL};

@@ -124,6 +124,12 @@ void cfn_plan_print(const struct model *m, FILE *out)
 			}
 			fprintf(out, " ->");
 			plan_action(out, m, &ru->action);
+			if (ru->host_rw.re)
+				fprintf(out, ", host %s => %s", ru->host_rw.regex,
+				        ru->host_rw.replace);
+			if (ru->url_rw.re)
+				fprintf(out, ", url %s => %s", ru->url_rw.regex,
+				        ru->url_rw.replace);
 		}
 		FIND(m->clusters, m->nclusters, r->logical)
 		{

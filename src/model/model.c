@@ -30,6 +30,13 @@ static void free_action(struct model_action *a)
 	free(a->rd_query);
 }
 
+static void free_rewrite(struct model_rewrite *rw)
+{
+	free(rw->regex);
+	free(rw->replace);
+	pcre2_code_free(rw->re);
+}
+
 static void free_hc(struct model_health_check *hc)
 {
 	free(hc->protocol);
@@ -92,6 +99,8 @@ void model_free(struct model *m)
 		}
 		free(r->conds);
 		free_action(&r->action);
+		free_rewrite(&r->host_rw);
+		free_rewrite(&r->url_rw);
 	}
 	free(m->rules);
 	for (size_t i = 0; i < m->nlisteners; i++) {

@@ -140,6 +140,17 @@ struct model_condition {
 	void *re[MODEL_MAX_VALUES];	/* pcre2_code * per value when regex */
 };
 
+/* A listener-rule transform (host-header-rewrite or url-rewrite) with its
+ * one Rewrites entry: the first match of regex in the Host header (or the
+ * request target) is replaced by replace, where $N / ${N} name groups. re
+ * NULL: the rule has no transform of this type. */
+struct model_rewrite {
+	char *regex;
+	char *replace;
+	void *re;    /* pcre2_code * (host-header-rewrite: caseless) */
+	int ngroups; /* capture groups of re */
+};
+
 struct model_rule {
 	char *logical;
 	char *arn;
@@ -148,6 +159,9 @@ struct model_rule {
 	struct model_condition *conds;
 	size_t nconds;
 	struct model_action action;
+	/* Transforms, applied after routing to what a forward sends on */
+	struct model_rewrite host_rw;
+	struct model_rewrite url_rw;
 };
 
 struct model_listener {
