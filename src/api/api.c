@@ -340,12 +340,23 @@ static json_t *hosts_json(const struct api_sources *src)
 	n = ecs_hosts(src->ecs, hi, 256);
 	if (n > 256)
 		n = 256;
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(hosts, json_pack("{s:s, s:s, s:s, s:i, s:s}", "id", hi[i].id,
-						       "az", hi[i].az, "subnet",
-						       src->model->subnets[hi[i].subnet].id,
-						       "tasks", (int)hi[i].ntasks, "status",
-						       hi[i].status));
+	for (size_t i = 0; i < n; i++) {
+		/* Resources as ECS's DescribeContainerInstances counts them;
+		 * null without an instance type (no limit). */
+		bool known = hi[i].instance_type != NULL;
+		json_array_append_new(
+		    hosts,
+		    json_pack("{s:s, s:s, s:s, s:i, s:s, s:s?, s:o, s:o, s:o, s:o}", "id", hi[i].id,
+		              "az", hi[i].az, "subnet", src->model->subnets[hi[i].subnet].id, "tasks",
+		              (int)hi[i].ntasks, "status", hi[i].status, "instance_type",
+		              hi[i].instance_type, "registered_cpu",
+		              known ? json_integer(hi[i].cpu_registered) : json_null(),
+		              "registered_memory",
+		              known ? json_integer(hi[i].mem_registered) : json_null(),
+		              "remaining_cpu", known ? json_integer(hi[i].cpu_remaining) : json_null(),
+		              "remaining_memory",
+		              known ? json_integer(hi[i].mem_remaining) : json_null()));
+	}
 	return hosts;
 }
 

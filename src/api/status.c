@@ -212,8 +212,15 @@ static void print_services(json_t *stack)
 	size_t i, j;
 	printf("\nHOSTS\n");
 	json_array_foreach(json_object_get(stack, "hosts"), i, h)
-		printf("  %s  %s  %-7s  %lld tasks\n", str(h, "id"), str(h, "az"), str(h, "status"),
+	{
+		printf("  %s  %s  %-7s  %lld tasks", str(h, "id"), str(h, "az"), str(h, "status"),
 		       num(h, "tasks"));
+		if (json_is_integer(json_object_get(h, "registered_cpu")))
+			printf("  %s  cpu %lld/%lld  memory %lld/%lld MiB free", str(h, "instance_type"),
+			       num(h, "remaining_cpu"), num(h, "registered_cpu"),
+			       num(h, "remaining_memory"), num(h, "registered_memory"));
+		printf("\n");
+	}
 	printf("\nSERVICES\n");
 	json_array_foreach(json_object_get(stack, "services"), i, s)
 	{

@@ -1111,6 +1111,10 @@ static void container(struct cfn_ctx *c, const struct cfn_node *d, const char *c
 	ct->essential = cfn__prop_bool(c, d, "Essential", cp, true);
 	ct->stop_timeout_s = cfn__prop_int(c, d, "StopTimeout", cp, 30, 0, 120);
 	ct->working_dir = cfn__strdup(cfn__prop_str(c, d, "WorkingDirectory", cp));
+	ct->cpu = cfn__prop_int(c, d, "Cpu", cp, 0, 0, 10 * 1024 * 1024);
+	ct->memory = cfn__prop_int(c, d, "Memory", cp, 0, 6, 64 * 1024 * 1024);
+	ct->memory_reservation =
+	    cfn__prop_int(c, d, "MemoryReservation", cp, 0, 6, 64 * 1024 * 1024);
 	container_health(c, d, cp, ct);
 }
 

@@ -2577,6 +2577,7 @@ static struct cfn_ctx *build_all(struct cfn_multi *mu)
 	 * reports the validation errors of every resource too. */
 	cfn_build_model(b);
 	cfn__build_scaling(b);
+	cfn__build_placement(b);
 	b->file = first ? first->file : "";
 	/* The outputs of the stacks named (a nested stack's are its parent's
 	 * attributes). */

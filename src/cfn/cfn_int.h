@@ -207,5 +207,8 @@ void cfn_build_model(struct cfn_ctx *c);
 /* Application Auto Scaling targets and policies, and the task definitions'
  * Cpu, once the rest of the model is built (scaling.c). */
 void cfn__build_scaling(struct cfn_ctx *c);
+/* Hosts' instance types, task definitions' Cpu/Memory and services'
+ * placement, after cfn__build_scaling (ecsplace.c). */
+void cfn__build_placement(struct cfn_ctx *c);
 
 #endif

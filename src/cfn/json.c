@@ -383,6 +383,7 @@ static struct cfn_node *jp_value(struct jp *p)
 			n = cfn_node_new(p->a, CFN_STR, line, col);
 			n->str = s;
 			n->len = l;
+			n->quoted = true;
 		}
 		break;
 	}

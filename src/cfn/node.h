@@ -44,6 +44,7 @@ struct cfn_entry {
 struct cfn_node {
 	enum cfn_node_type type;
 	int line, col;
+	bool quoted; /* STR written in quotes: its text starts at col + 1 */
 	bool b;
 	const char *str; /* STR, NUM; NUL-terminated */
 	size_t len;

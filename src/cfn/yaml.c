@@ -186,6 +186,8 @@ static void yp_scalar(struct yp *p, const yaml_event_t *ev)
 	struct cfn_node *n = cfn_node_new(p->a, CFN_STR, line, col);
 	n->str = cfn_arena_strndup(p->a, v, len);
 	n->len = len;
+	n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+	            ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag) {
 		const char *s = n->str;
 		if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||

@@ -11,6 +11,7 @@
  * but not re-entrant.
  */
 #include "ecs/ecs.h"
+#include "ecs/placement.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -79,6 +80,10 @@ struct ecs_host {
 	int asg;
 	size_t ntasks;
 	bool stopped;
+	/* Registered by its instance type (0: unknown, no limit) and what
+	 * its live tasks reserve (src/ecs/placement.c decides with them). */
+	int cpu_total, mem_total;
+	int cpu_used, mem_used;
 };
 
 struct ecs_proc {
@@ -135,6 +140,7 @@ struct ecs_task {
 	const struct model_task_def *td; /* what it was launched with */
 	size_t rev;                      /* index into its service's deployments */
 	uint32_t elb_healthy;            /* bit i: service lb i reports healthy */
+	int res_cpu, res_mem;            /* reserved on its host while it lives */
 };
 
 /* Addresses in use in one subnet; allocation is next-fit so that a
@@ -168,6 +174,8 @@ struct ecs_svc {
 	unsigned failures; /* consecutive failed starts, for the back-off */
 	uint64_t next_start_ms;
 	bool steady;
+	struct place_query *member_of; /* the service's memberOf constraints */
+	char place_failed[512];        /* last placement failure event, not repeated */
 	char *events[ECS_EVENTS_KEEP]; /* ring; head = next slot */
 	size_t nevents, head;
 };
@@ -407,6 +415,8 @@ static int hosts_init(struct ecs *e)
 			host_make_id(e, (int)a, i, h->id, sizeof(h->id));
 			h->subnet = asg_host_subnet(e, g, i);
 			h->asg = (int)a;
+			h->cpu_total = g->cpu_units;
+			h->mem_total = g->memory_mib;
 		}
 		e->asg_launched[a] = g->desired;
 	}
@@ -439,54 +449,126 @@ static size_t count_svc_tasks(const struct ecs *e, int s, const char *az, int ho
 	return n;
 }
 
-/* The default placement of a replica service: the AZ with the fewest tasks
- * of the service, then the host (or subnet) with the fewest, then the host
- * with the fewest tasks overall. Returns 0, or -ENOSPC with no candidate. */
-static int place_task(const struct ecs *e, int s, struct place *out)
+/* Where a task of service s goes. On hosts: src/ecs/placement.c chooses
+ * over a snapshot of them (reservations, constraints, strategies; ECS's
+ * default spread over AZs, then instances); the failure text for the
+ * service event goes to why. Without hosts (Fargate, or no Auto Scaling
+ * group): the subnet (of the service's, else the first VPC's) whose AZ has
+ * the fewest tasks of the service, then the subnet with the fewest. Returns
+ * 0, or -ENOSPC. */
+static int place_task(const struct ecs *e, int s, struct place *out, char *why, size_t whylen)
 {
 	const struct model_service *ms = &e->m->services[s];
-	size_t best_az = SIZE_MAX, best_local = SIZE_MAX, best_total = SIZE_MAX;
-	int found = 0;
-	bool on_hosts = !ms->fargate && e->nhosts > 0;
-	bool svc_subnets = !on_hosts && ms->nsubnets > 0;
-	size_t n = on_hosts ? e->nhosts : svc_subnets ? ms->nsubnets : e->m->nsubnets;
-	for (size_t i = 0; i < n; i++) {
-		struct place c;
-		size_t naz, nlocal, ntotal;
-		if (on_hosts) {
-			if (e->hosts[i].stopped)
-				continue;
-			c.host = (int)i;
-			c.subnet = e->hosts[i].subnet;
-			ntotal = e->hosts[i].ntasks;
-		} else if (svc_subnets) {
-			/* Fargate (or awsvpc without hosts): straight into the
-			 * service's AwsvpcConfiguration subnets. */
-			c.host = -1;
-			c.subnet = ms->subnets[i];
-			if (c.subnet < 0 || (size_t)c.subnet >= e->m->nsubnets)
-				continue;
-			ntotal = 0;
-		} else {
-			/* No hosts, no subnets named: the first VPC's subnets. */
-			if (e->m->subnets[i].vpc != 0)
-				continue;
-			c.host = -1;
-			c.subnet = (int)i;
-			ntotal = 0;
+	const struct model_task_def *td = svc_taskdef(e, s);
+	size_t best_az = SIZE_MAX, best_local = SIZE_MAX;
+	bool svc_subnets = ms->nsubnets > 0;
+	size_t n = svc_subnets ? ms->nsubnets : e->m->nsubnets;
+
+	why[0] = '\0';
+	if (!ms->fargate && e->nhosts > 0) {
+		struct place_host *hs = calloc(e->nhosts, sizeof(*hs));
+		const struct place_query *mo[MODEL_MAX_PLACE_CONSTRAINTS];
+		struct place_strategy st[MODEL_MAX_PLACE_STRATEGIES];
+		struct place_req req = {0};
+		struct place_result res;
+		uint64_t rnd = 0;
+		int rc;
+		if (!hs)
+			return -ENOMEM;
+		for (size_t i = 0; i < e->nhosts; i++) {
+			const struct ecs_host *h = &e->hosts[i];
+			const struct model_asg *g = &e->m->asgs[h->asg];
+			hs[i] = (struct place_host){.attrs = {.az = subnet_az(e, h->subnet),
+			                                      .instance_type = g->instance_type,
+			                                      .os_type = "linux",
+			                                      .instance_id = h->id},
+			                            .cpu_total = h->cpu_total,
+			                            .mem_total = h->mem_total,
+			                            .cpu_free = h->cpu_total - h->cpu_used,
+			                            .mem_free = h->mem_total - h->mem_used,
+			                            .svc_tasks =
+			                                count_svc_tasks(e, s, NULL, (int)i, -1),
+			                            .total_tasks = h->ntasks,
+			                            .usable = !h->stopped};
 		}
-		naz = count_svc_tasks(e, s, subnet_az(e, c.subnet), -1, -1);
-		nlocal = count_svc_tasks(e, s, NULL, c.host, c.host >= 0 ? -1 : c.subnet);
-		if (naz < best_az || (naz == best_az && nlocal < best_local) ||
-		    (naz == best_az && nlocal == best_local && ntotal < best_total)) {
+		for (size_t k = 0; k < ms->nstrategies; k++)
+			st[k] = (struct place_strategy){
+			    .type = (enum place_strategy_type)ms->strategies[k].type,
+			    .field = (enum place_field)ms->strategies[k].field};
+		for (size_t k = 0; k < ms->nmember_of; k++)
+			mo[k] = &e->svcs[s].member_of[k];
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+			rnd = loop_now_ms(e->loop);
+		req.cpu = td ? td->cpu : 0;
+		req.mem = td ? td->memory : 0;
+		req.strategies = st;
+		req.nstrategies = ms->nstrategies;
+		req.distinct_instance = ms->distinct_instance;
+		req.member_of = mo;
+		req.nmember_of = e->svcs[s].member_of ? ms->nmember_of : 0;
+		req.random = rnd;
+		rc = place_choose(hs, e->nhosts, &req, &res);
+		free(hs);
+		if (rc < 0) {
+			place_why_text(res.why, res.closest >= 0 ? e->hosts[res.closest].id : NULL,
+			               why, whylen);
+			return rc;
+		}
+		out->host = res.host;
+		out->subnet = e->hosts[res.host].subnet;
+		return 0;
+	}
+	/* Fargate (or awsvpc without hosts): straight into the service's
+	 * AwsvpcConfiguration subnets; else the first VPC's subnets. */
+	for (size_t i = 0; i < n; i++) {
+		int subnet = svc_subnets ? ms->subnets[i] : (int)i;
+		size_t naz, nlocal;
+		if (subnet < 0 || (size_t)subnet >= e->m->nsubnets)
+			continue;
+		if (!svc_subnets && e->m->subnets[i].vpc != 0)
+			continue;
+		naz = count_svc_tasks(e, s, subnet_az(e, subnet), -1, -1);
+		nlocal = count_svc_tasks(e, s, NULL, -1, subnet);
+		if (naz < best_az || (naz == best_az && nlocal < best_local)) {
 			best_az = naz;
 			best_local = nlocal;
-			best_total = ntotal;
-			*out = c;
-			found = 1;
+			out->host = -1;
+			out->subnet = subnet;
 		}
 	}
-	return found ? 0 : -ENOSPC;
+	if (best_az == SIZE_MAX) {
+		snprintf(why, whylen,
+		         " Reason: No Container Instances were found in your cluster.");
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* A task takes its host's slot and reservation while it lives. */
+static void host_take(struct ecs *e, struct ecs_task *t)
+{
+	struct ecs_host *h;
+	if (t->host < 0)
+		return;
+	h = &e->hosts[t->host];
+	h->ntasks++;
+	t->res_cpu = t->td ? t->td->cpu : 0;
+	t->res_mem = t->td ? t->td->memory : 0;
+	h->cpu_used += t->res_cpu;
+	h->mem_used += t->res_mem;
+}
+
+static void host_give(struct ecs *e, struct ecs_task *t)
+{
+	struct ecs_host *h;
+	if (t->host < 0)
+		return;
+	h = &e->hosts[t->host];
+	if (h->ntasks > 0)
+		h->ntasks--;
+	h->cpu_used -= t->res_cpu;
+	h->mem_used -= t->res_mem;
+	t->res_cpu = t->res_mem = 0;
 }
 
 /* --- tasks --- */
@@ -684,8 +766,7 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 	t->last = TS_STOPPED;
 	t->desired_running = false;
 	pool_free(e, t->subnet, t->addr);
-	if (t->host >= 0 && e->hosts[t->host].ntasks > 0)
-		e->hosts[t->host].ntasks--;
+	host_give(e, t);
 	log_info("ecs: task %s (%s) stopped: %s: %s", t->id, addr4_str(t->addr, abuf),
 	         t->stop_code ? t->stop_code : "-", t->reason);
 	live_remove(e, t);
@@ -1091,15 +1172,23 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	const struct model_cluster *cl;
 	struct ecs_task *t = NULL;
 	struct place pl = {.host = -1, .subnet = 0};
+	struct ecs_svc *sv = &e->svcs[s];
+	char why[320], ev[sizeof(sv->place_failed)];
 	size_t arnlen;
 
-	if (!td || place_task(e, s, &pl) < 0) {
-		svc_event(e, s,
-		          "service %s was unable to place a task because no container instance "
-		          "met all of its requirements.",
-		          svc_name(e, s));
+	if (!td || place_task(e, s, &pl, why, sizeof(why)) < 0) {
+		/* As ECS, the same event is not repeated until placement works. */
+		snprintf(ev, sizeof(ev),
+		         "service %s was unable to place a task because no container instance met "
+		         "all of its requirements.%s",
+		         svc_name(e, s), why);
+		if (strcmp(ev, sv->place_failed) != 0) {
+			snprintf(sv->place_failed, sizeof(sv->place_failed), "%s", ev);
+			svc_event(e, s, "%s", ev);
+		}
 		return NULL;
 	}
+	sv->place_failed[0] = '\0';
 	if (e->nlive == e->caplive) {
 		size_t cap = e->caplive ? e->caplive * 2 : 16;
 		struct ecs_task **v = realloc(e->live, cap * sizeof(*v));
@@ -1153,8 +1242,7 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 		goto fail;
 	}
 	e->live[e->nlive++] = t;
-	if (t->host >= 0)
-		e->hosts[t->host].ntasks++;
+	host_take(e, t);
 
 	t->last = TS_PENDING;
 	if (task_start_containers(e, t, td) < 0) {
@@ -1706,8 +1794,7 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 		if (t->addr - p->base < p->size)
 			p->used[t->addr - p->base] = 1;
 	}
-	if (t->host >= 0)
-		e->hosts[t->host].ntasks++;
+	host_take(e, t);
 	for (size_t k = 0; k < st->nprocs; k++) {
 		struct ecs_pidw *w = calloc(1, sizeof(*w));
 		int rc = w ? loop_io_add(e->loop, &w->io, fds[k], EPOLLIN, on_pidfd, w) : -ENOMEM;
@@ -1804,6 +1891,20 @@ struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_
 		e->svcs[s].cb_rollback = ms->cb_rollback;
 		if (svc_add_dep(e, (int)s, td, td ? td->arn : NULL, false) < 0)
 			goto fail;
+		/* memberOf expressions were checked at load; compiled here,
+		 * pointing into the model's strings. */
+		if (ms->nmember_of) {
+			e->svcs[s].member_of = calloc(ms->nmember_of, sizeof(struct place_query));
+			if (!e->svcs[s].member_of)
+				goto fail;
+		}
+		for (size_t k = 0; k < ms->nmember_of; k++) {
+			char err[160];
+			size_t off;
+			if (place_query_parse(ms->member_of[k], strlen(ms->member_of[k]),
+			                      &e->svcs[s].member_of[k], &off, err, sizeof(err)) < 0)
+				goto fail;
+		}
 	}
 	if (ecs_proc_exe_dir(e->exe_dir, sizeof(e->exe_dir)) < 0)
 		e->exe_dir[0] = '\0';
@@ -1913,6 +2014,7 @@ void ecs_free(struct ecs *e)
 		for (size_t k = 0; k < e->svcs[s].ndeps; k++)
 			free(e->svcs[s].deps[k].td_arn);
 		free(e->svcs[s].deps);
+		free(e->svcs[s].member_of);
 	}
 	free(e->svcs);
 	free(e->hosts);
@@ -1932,7 +2034,12 @@ size_t ecs_hosts(const struct ecs *e, struct ecs_host_info *out, size_t cap)
 		                                .subnet = h->subnet,
 		                                .asg = h->asg,
 		                                .ntasks = h->ntasks,
-		                                .status = h->stopped ? "STOPPED" : "ACTIVE"};
+		                                .status = h->stopped ? "STOPPED" : "ACTIVE",
+		                                .instance_type = e->m->asgs[h->asg].instance_type,
+		                                .cpu_registered = h->cpu_total,
+		                                .mem_registered = h->mem_total,
+		                                .cpu_remaining = h->cpu_total - h->cpu_used,
+		                                .mem_remaining = h->mem_total - h->mem_used};
 	}
 	return e->nhosts;
 }
@@ -2126,6 +2233,8 @@ int ecs_host_stop(struct ecs *e, const char *id)
 	host_make_id(e, g, e->asg_launched[g]++, h->id, sizeof(h->id));
 	h->subnet = subnet;
 	h->asg = g;
+	h->cpu_total = e->m->asgs[g].cpu_units;
+	h->mem_total = e->m->asgs[g].memory_mib;
 	e->nhosts++;
 	log_info("ecs: auto scaling group %s launched host %s in %s (%s) to replace a stopped "
 	         "instance",

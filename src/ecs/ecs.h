@@ -87,7 +87,12 @@ struct ecs_host_info {
 	int subnet;
 	int asg;
 	size_t ntasks;
-	const char *status; /* "ACTIVE", or "STOPPED" after ecs_host_stop */
+	const char *status;        /* "ACTIVE", or "STOPPED" after ecs_host_stop */
+	const char *instance_type; /* NULL when its group names none */
+	/* Registered CPU units and memory MiB (0 without an instance type)
+	 * and what the live tasks' reservations leave of them. */
+	int cpu_registered, mem_registered;
+	int cpu_remaining, mem_remaining;
 };
 struct ecs_task_info {
 	const char *id;

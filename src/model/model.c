@@ -178,6 +178,7 @@ void model_free(struct model *m)
 		free(m->asgs[i].logical);
 		free(m->asgs[i].name);
 		free(m->asgs[i].subnets);
+		free(m->asgs[i].instance_type);
 	}
 	free(m->asgs);
 	for (size_t i = 0; i < m->nservices; i++) {
@@ -190,6 +191,8 @@ void model_free(struct model *m)
 		free(s->lbs);
 		free(s->subnets);
 		free(s->sgs);
+		for (size_t k = 0; k < s->nmember_of; k++)
+			free(s->member_of[k]);
 	}
 	free(m->services);
 	for (size_t i = 0; i < m->noutputs; i++) {

@@ -263,10 +263,13 @@ struct model_container {
 	 * when the container has none; Docker/ECS defaults otherwise. */
 	char **hc_argv;
 	size_t hc_argc;
-	int hc_interval_s;     /* default 30, 5..300 */
-	int hc_timeout_s;      /* default 5, 2..60 */
-	int hc_retries;        /* default 3, 1..10 */
-	int hc_start_period_s; /* default 0, 0..300 */
+	int hc_interval_s;      /* default 30, 5..300 */
+	int hc_timeout_s;       /* default 5, 2..60 */
+	int hc_retries;         /* default 3, 1..10 */
+	int hc_start_period_s;  /* default 0, 0..300 */
+	int cpu;                /* Cpu units, 0 when not given */
+	int memory;             /* Memory (hard limit, MiB), 0 when not given */
+	int memory_reservation; /* MemoryReservation (soft, MiB), 0 when not given */
 };
 
 struct model_task_def {
@@ -279,6 +282,10 @@ struct model_task_def {
 	/* Cpu units (1024 = one vCPU): the task's Cpu, else the sum of its
 	 * containers' Cpu, 0 when neither is given (added by cfn) */
 	int cpu;
+	int task_memory; /* task-level Memory in MiB, 0 when not given */
+	/* What a task reserves from its host's memory: task_memory, else the
+	 * sum of the containers' MemoryReservation (else Memory); 0 = none */
+	int memory;
 };
 
 struct model_asg {
@@ -287,7 +294,30 @@ struct model_asg {
 	int *subnets;
 	size_t nsubnets;
 	int min, max, desired;
+	/* From its LaunchConfiguration or LaunchTemplate: NULL without one;
+	 * then cpu_units and memory_mib are 0 (no limit on reservations). */
+	char *instance_type;
+	int cpu_units;  /* vCPUs x 1024 */
+	int memory_mib; /* as the ECS agent registers it */
 };
+
+/* PlacementStrategies item (ECS): spread / binpack / random. */
+enum model_place_type { MODEL_PLACE_SPREAD, MODEL_PLACE_BINPACK, MODEL_PLACE_RANDOM };
+enum model_place_field {
+	MODEL_PLACE_FIELD_NONE,
+	MODEL_PLACE_FIELD_INSTANCE, /* instanceId, host */
+	MODEL_PLACE_FIELD_AZ,       /* attribute:ecs.availability-zone */
+	MODEL_PLACE_FIELD_INSTANCE_TYPE,
+	MODEL_PLACE_FIELD_OS_TYPE,
+	MODEL_PLACE_FIELD_CPU,
+	MODEL_PLACE_FIELD_MEMORY
+};
+struct model_place_strategy {
+	enum model_place_type type;
+	enum model_place_field field;
+};
+#define MODEL_MAX_PLACE_STRATEGIES 5   /* ECS: strategy rules per service */
+#define MODEL_MAX_PLACE_CONSTRAINTS 10 /* ECS: constraints per task */
 
 struct model_service_lb {
 	char *container_name;
@@ -321,6 +351,14 @@ struct model_service {
 	/* DeploymentConfiguration.DeploymentCircuitBreaker (added by cfn) */
 	bool cb_enable;
 	bool cb_rollback;
+	/* PlacementStrategies (none: ECS's default, spread over AZs then
+	 * instances) and PlacementConstraints of the service and its task
+	 * definition (added by cfn; expressions checked at load) */
+	struct model_place_strategy strategies[MODEL_MAX_PLACE_STRATEGIES];
+	size_t nstrategies;
+	bool distinct_instance;
+	char *member_of[MODEL_MAX_PLACE_CONSTRAINTS]; /* memberOf expressions */
+	size_t nmember_of;
 };
 
 /* An entry of the template's Outputs whose Condition holds (added by cfn). */

@@ -98,7 +98,9 @@ static void test_health_check_errors(void)
 	"  TD:\n"                                                                                  \
 	"    Type: AWS::ECS::TaskDefinition\n"                                                     \
 	"    Properties:\n"                                                                        \
-	"      NetworkMode: awsvpc\n" compat "      ContainerDefinitions: [{Name: a, Image: i, "   \
+	"      NetworkMode: awsvpc\n"                                                              \
+	"      Cpu: '256'\n"                                                                       \
+	"      Memory: '0.5 GB'\n" compat "      ContainerDefinitions: [{Name: a, Image: i, "      \
 	"Command: [x]}]\n"
 #define SERVICE(extra)                                                                             \
 	"  S:\n"                                                                                   \
