@@ -140,12 +140,14 @@ static void asg_instance_type(struct cfn_ctx *c, struct cfn_res *r)
 	}
 	rc = place_instance_type(it->str, &cpu, &mem);
 	if (rc < 0) {
-		cfn_error_at(c, it, instance_type_path(c, src),
-		             rc == -ENOENT
-		                 ? "unknown instance type %s: vpcd knows the t2, t3, t3a, t4g, m5, "
-		                   "m6i, m6g, m7g, c5, c6i, c6g, c7g, r5, r6i and r6g families"
-		                 : "unknown instance type %s: its family has no such size",
-		             it->str);
+		cfn_error_at(
+		    c, it, instance_type_path(c, src),
+		    rc == -ENOENT
+		        ? "unknown instance type %s: vpcd knows the t2, t3, t3a, t4g, c4, "
+		          "m4, r4 families and m5, c5, r5, m6, c6, r6, m7, c7, r7 (i, a, g, "
+		          "d, gd)"
+		        : "unknown instance type %s: its family has no such size",
+		    it->str);
 		return;
 	}
 	a->instance_type = cfn__strdup(it->str);

@@ -54,6 +54,11 @@ void cfn_plan_print(const struct model *m, FILE *out)
 			fprintf(out, "accepted, no effect\n");
 			continue;
 		}
+		if (strcmp(r->type, "AWS::AutoScaling::LaunchConfiguration") == 0 ||
+		    strcmp(r->type, "AWS::EC2::LaunchTemplate") == 0) {
+			fprintf(out, "the instance type of its Auto Scaling groups' hosts\n");
+			continue;
+		}
 		if (strncmp(r->type, "AWS::EC2::SecurityGroupIngress", 30) == 0 ||
 		    strncmp(r->type, "AWS::EC2::SecurityGroupEgress", 29) == 0) {
 			fprintf(out, "one more rule on its security group\n");
@@ -181,6 +186,9 @@ void cfn_plan_print(const struct model *m, FILE *out)
 			        g->desired == 1 ? "" : "s", g->min, g->max);
 			for (size_t j = 0; j < g->nsubnets; j++)
 				fprintf(out, " %s", m->subnets[g->subnets[j]].az);
+			if (g->instance_type)
+				fprintf(out, ", %s (cpu %d, memory %d MiB each)", g->instance_type,
+				        g->cpu_units, g->memory_mib);
 		}
 		FIND(m->zones, m->nzones, r->logical)
 		{

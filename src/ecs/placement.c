@@ -34,12 +34,25 @@ struct itype_family {
 	bool medium; /* Graviton families have a 1-vCPU medium */
 };
 
+/* c4 (previous generation): 1.875 GiB per vCPU, and an 8xlarge of 36. */
+static const struct itype_size c4_sizes[] = {{"large", 2, 3840},     {"xlarge", 4, 7680},
+                                             {"2xlarge", 8, 15360},  {"4xlarge", 16, 30720},
+                                             {"8xlarge", 36, 61440}, {NULL, 0, 0}};
+
 static const struct itype_family families[] = {
     {"t2", t2_sizes, 0, false},  {"t3", t3_sizes, 0, false}, {"t3a", t3_sizes, 0, false},
-    {"t4g", t3_sizes, 0, false}, {"m5", NULL, 4096, false},  {"m6i", NULL, 4096, false},
-    {"m6g", NULL, 4096, true},   {"m7g", NULL, 4096, true},  {"c5", NULL, 2048, false},
-    {"c6i", NULL, 2048, false},  {"c6g", NULL, 2048, true},  {"c7g", NULL, 2048, true},
-    {"r5", NULL, 8192, false},   {"r6i", NULL, 8192, false}, {"r6g", NULL, 8192, true},
+    {"t4g", t3_sizes, 0, false}, {"c4", c4_sizes, 0, false}, {"m4", NULL, 4096, false},
+    {"m5", NULL, 4096, false},   {"m5a", NULL, 4096, false}, {"m5d", NULL, 4096, false},
+    {"m6i", NULL, 4096, false},  {"m6a", NULL, 4096, false}, {"m7i", NULL, 4096, false},
+    {"m7a", NULL, 4096, true},   {"m6g", NULL, 4096, true},  {"m6gd", NULL, 4096, true},
+    {"m7g", NULL, 4096, true},   {"c5", NULL, 2048, false},  {"c5a", NULL, 2048, false},
+    {"c5d", NULL, 2048, false},  {"c6i", NULL, 2048, false}, {"c6a", NULL, 2048, false},
+    {"c7i", NULL, 2048, false},  {"c7a", NULL, 2048, true},  {"c6g", NULL, 2048, true},
+    {"c6gd", NULL, 2048, true},  {"c7g", NULL, 2048, true},  {"r4", NULL, 7808, false},
+    {"r5", NULL, 8192, false},   {"r5a", NULL, 8192, false}, {"r5d", NULL, 8192, false},
+    {"r6i", NULL, 8192, false},  {"r6a", NULL, 8192, false}, {"r7i", NULL, 8192, false},
+    {"r7a", NULL, 8192, true},   {"r6g", NULL, 8192, true},  {"r6gd", NULL, 8192, true},
+    {"r7g", NULL, 8192, true},
 };
 
 /* What the agent registers out of installed MiB: m4.large's 8192 -> 7985. */

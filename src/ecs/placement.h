@@ -21,9 +21,10 @@
  * of type name registers: the installed memory less what the kernel keeps
  * (ECS's memory-management guide: an m4.large's 8 GiB register as 7985
  * MiB; vpcd keeps that ratio for every size). Known families: t2 t3 t3a t4g
- * m5 m6i m6g m7g c5 c6i c6g c7g r5 r6i r6g; in the m, c and r families any
- * "Nxlarge" size is computed. Returns 0, -ENOENT for an unknown family,
- * -EINVAL for a size the family does not have. */
+ * c4 listed by size; m4 m5 m5a m5d m6i m6a m6g m6gd m7i m7a m7g, c5 c5a c5d
+ * c6i c6a c6g c6gd c7i c7a c7g, r4 r5 r5a r5d r6i r6a r6g r6gd r7i r7a r7g
+ * where any "Nxlarge" size is computed (4 vCPUs per xlarge). Returns 0, -ENOENT for an unknown
+ * family, -EINVAL for a size the family does not have. */
 int place_instance_type(const char *name, int *cpu_units, int *mem_mib);
 
 /* --- task definition resources --- */

@@ -47,6 +47,10 @@ static void test_instance_types(void)
 	ASSERT_EQ(place_instance_type("m5.1xlarge", &cpu, &mem), -EINVAL);
 	ASSERT_EQ(place_instance_type("m5.02xlarge", &cpu, &mem), -EINVAL);
 	ASSERT_EQ(place_instance_type("t3.4xlarge", &cpu, &mem), -EINVAL);
+	ASSERT_EQ(place_instance_type("c4.8xlarge", &cpu, &mem), 0);
+	ASSERT_EQ(cpu, 36 * 1024);
+	ASSERT_EQ(place_instance_type("c4.large", &cpu, &mem), 0);
+	ASSERT_EQ(mem, 3840 - 98);
 }
 
 static int cpu_of(const char *s)
