@@ -11,6 +11,7 @@
  * but not re-entrant.
  */
 #include "ecs/ecs.h"
+#include "ecs/cgroup.h"
 #include "ecs/placement.h"
 
 #include <errno.h>
@@ -200,6 +201,8 @@ struct ecs {
 	struct loop_timer done_timer;
 	bool started, shutting_down, sigchld;
 	int lock_fd; /* <state-dir>/vpcd.pid, flock'd; -1 before ecs_start */
+	struct ecs_cgroup cg; /* task memory limits, set up at the first one */
+	int cg_state;         /* 0 not yet, 1 enforced, -1 not enforced */
 	void (*done)(void *data);
 	void *done_data;
 };
@@ -766,6 +769,8 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 	t->last = TS_STOPPED;
 	t->desired_running = false;
 	pool_free(e, t->subnet, t->addr);
+	if (e->cg_state > 0)
+		ecs_cgroup_task_done(&e->cg, t->id);
 	host_give(e, t);
 	log_info("ecs: task %s (%s) stopped: %s: %s", t->id, addr4_str(t->addr, abuf),
 	         t->stop_code ? t->stop_code : "-", t->reason);
@@ -1097,6 +1102,29 @@ static char **env_append(char **env, const char *kv)
 	return v;
 }
 
+/* The cgroup.procs descriptor (the caller closes it) a container enters
+ * for its memory limit (container Memory, the task's Memory above it), or
+ * -1: no limit, or limits not enforced here. */
+static int task_cgroup(struct ecs *e, const struct ecs_task *t, const struct model_task_def *td,
+                       const struct model_container *c, const char *cname)
+{
+	int fd;
+	if (!td->task_memory && !c->memory)
+		return -1;
+	if (e->cg_state == 0)
+		e->cg_state = ecs_cgroup_init(&e->cg, e->state_dir) == 0 ? 1 : -1;
+	if (e->cg_state < 0)
+		return -1;
+	fd = ecs_cgroup_container(&e->cg, t->id, td->task_memory, cname, c->memory);
+	if (fd < 0) {
+		log_warn("ecs: task %s container %s: no memory cgroup (%s): its limit is not "
+		         "enforced",
+		         t->id, cname, strerror(-fd));
+		fd = -1;
+	}
+	return fd;
+}
+
 static int task_start_containers(struct ecs *e, struct ecs_task *t, const struct model_task_def *td)
 {
 	char dir[PATH_MAX], logp[PATH_MAX + 256], host[16], cname[128];
@@ -1118,6 +1146,7 @@ static int task_start_containers(struct ecs *e, struct ecs_task *t, const struct
 		const struct model_container *c = &td->containers[i];
 		char **env;
 		pid_t pid;
+		int cgfd;
 
 		snprintf(cname, sizeof(cname), "%s", c->name ? c->name : "container");
 		for (char *p = cname; *p; p++)
@@ -1148,8 +1177,11 @@ static int task_start_containers(struct ecs *e, struct ecs_task *t, const struct
 			         "CannotStartContainerError: out of memory");
 			return -ENOMEM;
 		}
-		pid = ecs_proc_spawn(c->argv, env, c->working_dir, logp, t->reason,
-		                     sizeof(t->reason));
+		cgfd = task_cgroup(e, t, td, c, cname);
+		pid = ecs_proc_spawn_in(c->argv, env, c->working_dir, logp, cgfd, t->reason,
+		                        sizeof(t->reason));
+		if (cgfd >= 0)
+			close(cgfd);
 		ecs_proc_env_free(env);
 		if (pid < 0)
 			return (int)pid;
@@ -1307,8 +1339,13 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 		log_info("ecs: task %s container %s (pid %d) killed by signal %d", t->id, cname,
 		         (int)pid, WTERMSIG(status));
 	if (t->desired_running && td && ci < td->ncontainers && td->containers[ci].essential) {
+		/* Killed by the kernel for its memory limit: ECS's words. */
+		bool oom = e->cg_state > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+		           ecs_cgroup_oom_killed(&e->cg, t->id, cname);
 		task_begin_stop(e, t, "EssentialContainerExited",
-		                "Essential container in task exited", 0);
+		                oom ? "OutOfMemoryError: Container killed due to memory usage"
+		                    : "Essential container in task exited",
+		                0);
 		return; /* begin_stop finishes the task if nothing is left */
 	}
 	if (t->nalive == 0)
@@ -2019,6 +2056,8 @@ void ecs_free(struct ecs *e)
 	free(e->svcs);
 	free(e->hosts);
 	free(e->asg_launched);
+	if (e->cg_state > 0)
+		ecs_cgroup_fini(&e->cg);
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);
 	free(e->state_dir);

@@ -22,7 +22,7 @@
 
 extern char **environ;
 
-enum spawn_stage { STAGE_LOG = 1, STAGE_CHDIR, STAGE_EXEC };
+enum spawn_stage { STAGE_LOG = 1, STAGE_CHDIR, STAGE_EXEC, STAGE_CGROUP };
 
 struct spawn_report {
 	int stage;
@@ -233,7 +233,8 @@ static void child_report(int fd, int stage, int err)
 
 /* Runs in the child: only the current thread exists, so the set-up before
  * exec may use ordinary calls. */
-static void child_run(char *const *argv, char **env, const char *workdir, int logfd, int repfd)
+static void child_run(char *const *argv, char **env, const char *workdir, int logfd, int repfd,
+                      int cgfd)
 {
 	sigset_t none;
 	int nul;
@@ -245,6 +246,11 @@ static void child_run(char *const *argv, char **env, const char *workdir, int lo
 		repfd = fcntl(repfd, F_DUPFD_CLOEXEC, 3);
 	if (logfd < 3)
 		logfd = fcntl(logfd, F_DUPFD_CLOEXEC, 3);
+	if (cgfd >= 0 && cgfd < 3)
+		cgfd = fcntl(cgfd, F_DUPFD_CLOEXEC, 3);
+	/* Into the memory cgroup before anything of the task is allocated. */
+	if (cgfd >= 0 && write(cgfd, "0", 1) != 1)
+		child_report(repfd, STAGE_CGROUP, errno);
 	/* The loop blocks the signals it reads through signalfd, and a blocked
 	 * mask and ignored dispositions survive exec: undo both. */
 	sigemptyset(&none);
@@ -292,6 +298,10 @@ static void spawn_reason(char *reason, size_t rlen, const struct spawn_report *r
 			snprintf(reason, rlen, "CannotStartContainerError: exec: \"%s\": %s", arg0,
 			         strerror(r->err));
 		break;
+	case STAGE_CGROUP:
+		snprintf(reason, rlen, "CannotStartContainerError: entering the memory cgroup: %s",
+		         strerror(r->err));
+		break;
 	default:
 		snprintf(reason, rlen, "CannotStartContainerError: log output: %s",
 		         strerror(r->err));
@@ -300,6 +310,12 @@ static void spawn_reason(char *reason, size_t rlen, const struct spawn_report *r
 
 pid_t ecs_proc_spawn(char *const *argv, char **env, const char *workdir, const char *log_path,
                      char *reason, size_t rlen)
+{
+	return ecs_proc_spawn_in(argv, env, workdir, log_path, -1, reason, rlen);
+}
+
+pid_t ecs_proc_spawn_in(char *const *argv, char **env, const char *workdir, const char *log_path,
+                        int cgroup_fd, char *reason, size_t rlen)
 {
 	int logfd = -1, pfd[2] = {-1, -1};
 	struct spawn_report r;
@@ -329,7 +345,7 @@ pid_t ecs_proc_spawn(char *const *argv, char **env, const char *workdir, const c
 		goto out;
 	}
 	if (pid == 0)
-		child_run(argv, env, workdir, logfd, pfd[1]);
+		child_run(argv, env, workdir, logfd, pfd[1], cgroup_fd);
 	close(pfd[1]);
 	pfd[1] = -1;
 	/* Both sides set the group so that a signal sent right after we

@@ -43,5 +43,9 @@ int ecs_proc_set_resolver(uint32_t resolver_addr);
  * failed is already reaped. */
 pid_t ecs_proc_spawn(char *const *argv, char **env, const char *workdir, const char *log_path,
                      char *reason, size_t rlen);
+/* The same, the child first entering the cgroup whose cgroup.procs is open
+ * as cgroup_fd (-1: none; the caller keeps and closes it). */
+pid_t ecs_proc_spawn_in(char *const *argv, char **env, const char *workdir, const char *log_path,
+                        int cgroup_fd, char *reason, size_t rlen);
 
 #endif
