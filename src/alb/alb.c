@@ -38,9 +38,15 @@
  *   ALB-generated); response_processing_time is 0.000; sent_bytes counts
  *   what was written or queued for the client at that moment;
  *   classification fields are "-" (no desync classifier yet).
- * - Not done yet: desync classification, per-core workers (SO_REUSEPORT),
- *   slow start, AWSALB stickiness, the preserve_host_header and
- *   xff_header_processing attributes.
+ * - A client that closes (or half-closes) its side before the response
+ *   begins abandons the request, as behind ALB (and nginx, whose 499 it
+ *   is): both connections close; the access log says 460, or 400 when the
+ *   body was not complete. A WebSocket's line is written at close, type ws.
+ * - Expect: 100-continue is answered at once, before routing (AWS: "without
+ *   testing the content length header"), never to HTTP/1.0; the header is
+ *   removed and a target's own 100 is not passed on.
+ * - Not done yet: per-core workers (SO_REUSEPORT), the preserve_host_header
+ *   and xff_header_processing attributes.
  */
 #include "alb/alb.h"
 
@@ -143,6 +149,7 @@ struct alb_conn {
 	bool client_keep, client_eof, head_req, resp_started, close_after;
 	bool resp_keep;	  /* the target keeps its connection after this response */
 	bool upgrade;	  /* the request asks for a protocol upgrade (WebSocket) */
+	bool continued;	  /* the ALB sent this request's 100 Continue itself */
 	bool lingering;	  /* writes shut down; discarding input until EOF */
 	size_t lingered;
 	int client_minor; /* HTTP/1.<minor> of the client's request */
@@ -559,11 +566,18 @@ static void pool_put(struct alb_up *u)
 
 /* --- client connections --- */
 
+static void log_finish(struct alb_conn *c, int elb_status);
+
+/* Closes c. A request still open in the access log ends with it: with the
+ * target's status when its response had begun (a WebSocket's 101 too),
+ * else 460, ALB's code for a client that went away first. */
 static void conn_close(struct alb_conn *c)
 {
 	struct alb *a = c->a;
 	if (c->dead)
 		return;
+	if (c->lr.on)
+		log_finish(c, c->lr.target_status ? c->lr.target_status : 460);
 	c->dead = true;
 	if (c->up)
 		up_close(c->up);
@@ -590,8 +604,6 @@ static void fmt_date(char *buf, size_t n)
 	gmtime_r(&now, &tm);
 	strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
-
-static void log_finish(struct alb_conn *c, int elb_status);
 
 /* Reason phrases for the codes of fixed-response and redirect actions too
  * (RFC 9110); the ALB's own error codes keep http_status_reason's. */
@@ -1191,9 +1203,10 @@ static void log_finish(struct alb_conn *c, int elb_status)
 	else
 		snprintf(prio, sizeof(prio), "-");
 	fprintf(a->access_log,
-		"http %s %s %s:%u %s %.3f %.3f %.3f %d %s %llu %llu \"%s\" \"%s\" - - %s \"%s\" "
+		"%s %s %s %s:%u %s %.3f %.3f %.3f %d %s %llu %llu \"%s\" \"%s\" - - %s \"%s\" "
 		"\"%s\" \"-\" %s %s \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" -\n",
-		now_s, lb->full_name ? lb->full_name : "-", addr4_str(c->caddr, ca),
+		c->upgrade && lr->target_status == 101 ? "ws" : "http", now_s,
+		lb->full_name ? lb->full_name : "-", addr4_str(c->caddr, ca),
 		c->peer_port, target, req_s, lr->target_s, resp_s, elb_status, tstatus,
 		(unsigned long long)(c->rx_total - abuf_avail(&c->cin) - lr->rx_base),
 		(unsigned long long)(c->tx_total + abuf_avail(&c->cout) - lr->tx_base),
@@ -1320,6 +1333,18 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		conn_reply(c, 400); /* RFC 9112: a 1.1 request must carry Host */
 		return;
 	}
+	/* AWS: an Expect header is answered at once with 100 Continue,
+	 * "without testing the content length header", removed, and the
+	 * request routed; the target's own 100 (if any) is not passed on, so
+	 * the client sees exactly one. Never to an HTTP/1.0 client (RFC 9110). */
+	c->continued = false;
+	if (f.expect_continue && r->minor == 1) {
+		if (abuf_puts(&c->cout, "HTTP/1.1 100 Continue\r\n\r\n") < 0) {
+			conn_close(c);
+			return;
+		}
+		c->continued = true;
+	}
 	rv.method = r->method;
 	alb_split_target(r->target, &rv.path, &rv.query);
 	rv.host = host;
@@ -1390,11 +1415,6 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	/* the head is copied into uout: from here on cin holds body bytes */
 	c->cin.off += (size_t)n;
 	body_start(&c->rq, &f);
-	if (f.expect_continue && !c->rq.done &&
-	    abuf_puts(&c->cout, "HTTP/1.1 100 Continue\r\n\r\n") < 0) {
-		conn_reply(c, 500);
-		return;
-	}
 	c->lr.taddr = g->t[ti]->addr;
 	c->lr.tport = g->t[ti]->port;
 	clock_gettime(CLOCK_MONOTONIC, &c->lr.t_disp);
@@ -1412,6 +1432,10 @@ static int start_response(struct alb_conn *c, struct http_response *r, long n)
 
 	if (http_response_framing(r, c->head_req, &f) < 0)
 		return -1;
+	if (r->status == 100 && c->continued) {
+		c->uin.off += (size_t)n; /* the client had its 100 from us */
+		return 0;
+	}
 	if (r->status == 101) {
 		if (!c->upgrade)
 			return -1; /* switching protocols nobody asked for */
@@ -1625,6 +1649,19 @@ static void parse_head(struct alb_conn *c)
 	start_request(c, &r, n);
 }
 
+/* The client closed its side before the response began. As ALB (and
+ * nginx, whose 499 it is) does, the request is abandoned and both
+ * connections close: 460 in the access log, or 400 when the body was not
+ * complete (AWS: "The client closed the connection before sending the full
+ * request body"). A half-closed client that still waits for its answer
+ * loses it, as it does behind an ALB. */
+static void client_gone(struct alb_conn *c)
+{
+	if (c->lr.on && !c->resp_started && body_scan(&c->rq, &c->cin) == 0 && !c->rq.done)
+		log_finish(c, 400);
+	conn_close(c);
+}
+
 static void forward(struct alb_conn *c)
 {
 	struct alb_up *u = c->up;
@@ -1634,9 +1671,8 @@ static void forward(struct alb_conn *c)
 		conn_reply(c, 400);
 		return;
 	}
-	if (c->client_eof && !c->rq.done) {
-		/* the client went away mid-body */
-		conn_close(c);
+	if (c->client_eof && (!c->rq.done || !c->resp_started)) {
+		client_gone(c);
 		return;
 	}
 	if (up_write(c) < 0) {
@@ -1713,8 +1749,8 @@ static void conn_progress(struct alb_conn *c)
 				parse_head(c);
 			break;
 		case PH_CONNECT:
-			if (client_write(c) < 0)
-				conn_close(c);
+			if (c->client_eof || client_write(c) < 0)
+				client_gone(c);
 			return;
 		case PH_FORWARD:
 			forward(c);
@@ -2038,8 +2074,10 @@ void alb_free(struct alb *a)
 		close(a->socks[i].fd);
 	}
 	free(a->socks);
-	while (a->conns)
+	while (a->conns) {
+		a->conns->lr.on = false; /* shutting down: no access-log line */
 		conn_close(a->conns);
+	}
 	for (size_t i = 0; i < a->ntgs; i++) {
 		struct alb_tg *g = &a->tgs[i];
 		while (g->n > 0) {

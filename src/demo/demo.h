@@ -10,7 +10,11 @@
 /* `vpcd demo-app`: HTTP/1.1 on $HOST:$PORT (defaults 127.0.0.1:8080).
  * GET / -> "hello from <SERVICE_NAME or demo-app> task on <HOST>:<PORT>\n";
  * /application-status/health -> "OK"; /echo -> the request head back;
- * anything else 404. Arguments are ignored (argv[0] is the subcommand).
+ * /sleep?ms=N -> answers after N ms; /burn?ms=N -> after N ms of CPU;
+ * /ws -> a WebSocket echo (RFC 6455: data frames back as sent, ping ->
+ * pong, close -> close); /close, /garbage, /bighead -> no answer, a
+ * non-HTTP answer, a 40 KB response head (a misbehaving target); anything
+ * else 404. Arguments are ignored (argv[0] is the subcommand).
  * Runs until SIGTERM or SIGINT and returns 0 then; 1 when it cannot listen. */
 int demo_app_main(int argc, char **argv);
 

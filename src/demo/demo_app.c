@@ -3,7 +3,8 @@
  * small HTTP/1.1 server on the project's loop: keep-alive and pipelining,
  * request bodies (Content-Length or chunked) read and ignored, an idle
  * timeout longer than the ALB's 60 s (as AWS advises for targets), test
- * paths (/echo, /sleep?ms=N, /burn?ms=N of CPU), and a
+ * paths (/echo, /sleep?ms=N, /burn?ms=N of CPU, the /ws WebSocket echo,
+ * misbehaving /close, /garbage, /bighead), and a
  * clean exit 0 on SIGTERM so that task stops look like real ones.
  */
 #include "demo/demo.h"
@@ -21,6 +22,7 @@
 #include "core/addr.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "demo/ws.h"
 #include "http/http1.h"
 
 #define DEMO_IN_CAP (64 * 1024)     /* one request head must fit */
@@ -30,7 +32,8 @@
 #define DEMO_LINGER_MS 2000u
 #define DEMO_MAX_CONNS 20000
 
-enum conn_state { CONN_HEAD, CONN_BODY_LENGTH, CONN_BODY_CHUNKED };
+/* CONN_WS: after a /ws handshake the connection carries WebSocket frames */
+enum conn_state { CONN_HEAD, CONN_BODY_LENGTH, CONN_BODY_CHUNKED, CONN_WS };
 
 struct demo_server {
 	struct loop *loop;
@@ -58,6 +61,7 @@ struct demo_conn {
 	bool close_after; /* close once the current request is answered */
 	bool reading;
 	bool draining; /* answered and half-closed: discarding input until EOF */
+	bool ws;       /* a /ws handshake was answered: frames follow the head */
 	char *in;
 	size_t nin;
 	char *out;
@@ -111,10 +115,13 @@ static int respond(struct demo_conn *c, bool head_only, int code, const char *re
 }
 
 /* /echo: the request head as received (method, target, version, headers),
- * so tests can see what a proxy added (X-Forwarded-For, ...). */
-static int respond_echo(struct demo_conn *c, const struct http_request *r, bool head_only)
+ * so tests can see what a proxy added (X-Forwarded-For, ...); then, for a
+ * Content-Length body that fits the input buffer, an empty line and the
+ * body (what reached the target). */
+static int respond_echo(struct demo_conn *c, const struct http_request *r, bool head_only,
+                        struct http_slice body)
 {
-	size_t cap = 64 + r->method.n + r->target.n, n = 0;
+	size_t cap = 64 + r->method.n + r->target.n + body.n, n = 0;
 	char *b;
 	int rc;
 	for (size_t i = 0; i < r->nheaders; i++)
@@ -128,6 +135,11 @@ static int respond_echo(struct demo_conn *c, const struct http_request *r, bool 
 		n += (size_t)snprintf(b + n, cap - n, "%.*s: %.*s\n", (int)r->headers[i].name.n,
 		                      r->headers[i].name.p, (int)r->headers[i].value.n,
 		                      r->headers[i].value.p);
+	if (body.n) {
+		b[n++] = '\n';
+		memcpy(b + n, body.p, body.n);
+		n += body.n;
+	}
 	rc = respond(c, head_only, 200, "OK", b, n);
 	free(b);
 	return rc;
@@ -158,7 +170,107 @@ static long burn_cpu_ms(long ms)
 	return ts_ms(&c) - ts_ms(&c0);
 }
 
-static int handle_request(struct demo_conn *c, const struct http_request *r, bool keep_alive)
+/* /ws: the RFC 6455 opening handshake. A valid one gets 101 with
+ * Sec-WebSocket-Accept and the connection turns into an echo of frames
+ * (conn_ws); a wrong version gets 426 naming 13, anything else 400. */
+static int respond_ws(struct demo_conn *c, const struct http_request *r, bool head_only)
+{
+	const struct http_header *up = http_header_find(r->headers, r->nheaders, "upgrade");
+	const struct http_header *co = http_header_find(r->headers, r->nheaders, "connection");
+	const struct http_header *key =
+	    http_header_find(r->headers, r->nheaders, "sec-websocket-key");
+	const struct http_header *ver =
+	    http_header_find(r->headers, r->nheaders, "sec-websocket-version");
+	char accept[WS_ACCEPT_LEN + 1], h[256];
+	int n;
+
+	if (!http_slice_ieq(r->method, "GET") || r->minor != 1 || !up ||
+	    !http_list_has(up->value, "websocket") || !co || !http_list_has(co->value, "upgrade") ||
+	    !key || key->value.n == 0) {
+		c->close_after = true;
+		return respond(c, head_only, 400, "Bad Request", "Bad WebSocket handshake\n", 24);
+	}
+	if (!ver || ver->value.n != 2 || memcmp(ver->value.p, "13", 2) != 0) {
+		n = snprintf(h, sizeof(h),
+		             "HTTP/1.1 426 Upgrade Required\r\nServer: vpcd-demo-app\r\n"
+		             "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n");
+		return out_append(c, h, (size_t)n);
+	}
+	ws_accept_key(key->value.p, key->value.n, accept);
+	n = snprintf(h, sizeof(h),
+	             "HTTP/1.1 101 Switching Protocols\r\nServer: vpcd-demo-app\r\n"
+	             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	             "Sec-WebSocket-Accept: %s\r\n\r\n",
+	             accept);
+	c->ws = true;
+	return out_append(c, h, (size_t)n);
+}
+
+/* Queues one server frame (unmasked). */
+static int ws_send(struct demo_conn *c, bool fin, enum ws_opcode op, const uint8_t *p, size_t n)
+{
+	uint8_t h[10];
+	size_t hn = ws_frame_header(h, fin, op, n);
+	if (out_append(c, (const char *)h, hn) < 0)
+		return -ENOMEM;
+	return n ? out_append(c, (const char *)p, n) : 0;
+}
+
+/* Closes the WebSocket with status code (RFC 6455 7.4.1) after what is
+ * queued; the TCP connection closes once the close frame is out. */
+static int ws_close(struct demo_conn *c, unsigned code)
+{
+	uint8_t b[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+	c->close_after = true;
+	c->state = CONN_HEAD;
+	return ws_send(c, true, WS_OP_CLOSE, b, code ? 2 : 0);
+}
+
+/* One frame from the client, if complete at buf: data frames are echoed
+ * as they came (opcode, FIN), pings answered with pongs, a close answered
+ * with a close. Returns bytes consumed, 0 when more are needed, -1 on
+ * memory failure. */
+static long conn_ws(struct demo_conn *c, uint8_t *buf, size_t len)
+{
+	struct ws_frame f;
+	long hn = ws_frame_parse(buf, len, &f);
+	size_t total;
+	uint8_t *p;
+
+	if (hn == WS_INCOMPLETE)
+		return 0;
+	if (hn < 0 || !f.masked) /* RFC 6455 5.1: client frames are masked */
+		return ws_close(c, 1002) < 0 ? -1 : (long)len;
+	if (f.length > DEMO_IN_CAP - (uint64_t)hn)
+		return ws_close(c, 1009) < 0 ? -1 : (long)len; /* message too big */
+	total = (size_t)hn + (size_t)f.length;
+	if (len < total)
+		return 0;
+	p = buf + hn;
+	ws_unmask(p, (size_t)f.length, f.mask, 0);
+	switch (f.opcode) {
+	case WS_OP_CONT:
+	case WS_OP_TEXT:
+	case WS_OP_BINARY:
+		if (ws_send(c, f.fin, f.opcode, p, (size_t)f.length) < 0)
+			return -1;
+		break;
+	case WS_OP_PING:
+		if (ws_send(c, true, WS_OP_PONG, p, (size_t)f.length) < 0)
+			return -1;
+		break;
+	case WS_OP_PONG:
+		break;
+	case WS_OP_CLOSE:
+		if (ws_close(c, f.length >= 2 ? (unsigned)p[0] << 8 | p[1] : 0) < 0)
+			return -1;
+		break;
+	}
+	return (long)total;
+}
+
+static int handle_request(struct demo_conn *c, const struct http_request *r, bool keep_alive,
+                          struct http_slice req_body)
 {
 	struct demo_server *s = c->srv;
 	size_t plen = r->target.n;
@@ -184,7 +296,34 @@ static int handle_request(struct demo_conn *c, const struct http_request *r, boo
 		return respond(c, head_only, 200, "OK", "OK", 2);
 	}
 	if (plen == 5 && memcmp(r->target.p, "/echo", 5) == 0)
-		return respond_echo(c, r, head_only);
+		return respond_echo(c, r, head_only, req_body);
+	if (plen == 3 && memcmp(r->target.p, "/ws", 3) == 0)
+		return respond_ws(c, r, head_only);
+	/* misbehaving targets, for the load balancer's 502 */
+	if (plen == 6 && memcmp(r->target.p, "/close", 6) == 0) {
+		c->close_after = true; /* no answer: FIN with the request outstanding */
+		return 0;
+	}
+	if (plen == 8 && memcmp(r->target.p, "/garbage", 8) == 0) {
+		c->close_after = true;
+		return out_append(c, "this is not HTTP\r\n\r\n", 20);
+	}
+	if (plen == 8 && memcmp(r->target.p, "/bighead", 8) == 0) {
+		/* a response head over the ALB's 32 KiB limit */
+		static const char pre[] = "HTTP/1.1 200 OK\r\nX-Big: ";
+		static const char post[] = "\r\nContent-Length: 0\r\n\r\n";
+		size_t fill = 40000;
+		int rc = out_append(c, pre, sizeof(pre) - 1);
+		char *big = rc < 0 ? NULL : malloc(fill);
+		if (!big)
+			return -ENOMEM;
+		memset(big, 'b', fill);
+		rc = out_append(c, big, fill);
+		free(big);
+		if (rc == 0)
+			rc = out_append(c, post, sizeof(post) - 1);
+		return rc;
+	}
 	if (plen == 6 && memcmp(r->target.p, "/sleep", 6) == 0) {
 		/* /sleep?ms=N (at most 10000): answers after N ms. It blocks the
 		 * whole task (one loop): a slow target for load-balancing tests. */
@@ -308,18 +447,39 @@ static int conn_process(struct demo_conn *c)
 				rc = respond(c, false, 400, "Bad Request", "Bad Request\n", 12);
 				break;
 			}
-			if (handle_request(c, &r, f.keep_alive) < 0) {
+			struct http_slice body = {0};
+			if (f.kind == HTTP_BODY_LENGTH && f.length > 0 &&
+			    f.length <= DEMO_IN_CAP - (uint64_t)n && r.target.n >= 5 &&
+			    memcmp(r.target.p, "/echo", 5) == 0 &&
+			    (r.target.n == 5 || r.target.p[5] == '?')) {
+				/* /echo answers with the body: wait for all of it */
+				if (c->nin - off - (size_t)n < f.length)
+					break;
+				body = (struct http_slice){c->in + off + n, (size_t)f.length};
+			}
+			if (handle_request(c, &r, f.keep_alive, body) < 0) {
 				rc = -1;
 				break;
 			}
 			off += (size_t)n;
-			if (f.kind == HTTP_BODY_CHUNKED) {
+			if (c->ws) {
+				c->state = CONN_WS;
+			} else if (f.kind == HTTP_BODY_CHUNKED) {
 				c->state = CONN_BODY_CHUNKED;
 				memset(&c->chunk, 0, sizeof(c->chunk));
 			} else if (f.kind == HTTP_BODY_LENGTH && f.length > 0) {
 				c->state = CONN_BODY_LENGTH;
 				c->body_left = f.length;
 			}
+		} else if (c->state == CONN_WS) {
+			long n = conn_ws(c, (uint8_t *)c->in + off, c->nin - off);
+			if (n < 0) {
+				rc = -1;
+				break;
+			}
+			if (n == 0)
+				break;
+			off += (size_t)n;
 		} else if (c->state == CONN_BODY_LENGTH) {
 			size_t n = c->nin - off;
 			if (n > c->body_left)
