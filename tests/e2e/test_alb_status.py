@@ -10,8 +10,8 @@ The template sets the LB's idle timeout to 2 s (408, 504). demo-app's
 Not produced here because vpcd cannot hold their AWS case: 413 (a Lambda
 target; target type lambda is refused at load), 464 (ProtocolVersion HTTP2
 or GRPC; refused at load, and AWS allows them only behind HTTPS listeners),
-500 (WAF, authenticate actions: out of scope; rule transforms: another
-test)."""
+500 (WAF, authenticate actions: out of scope; a failed rule transform's
+500 is in test_alb_transforms.py)."""
 import base64
 import hashlib
 import http.client
