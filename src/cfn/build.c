@@ -1110,6 +1110,7 @@ static void container(struct cfn_ctx *c, const struct cfn_node *d, const char *c
 	}
 	ct->essential = cfn__prop_bool(c, d, "Essential", cp, true);
 	ct->stop_timeout_s = cfn__prop_int(c, d, "StopTimeout", cp, 30, 0, 120);
+	ct->start_timeout_s = cfn__prop_int(c, d, "StartTimeout", cp, 0, 2, 120);
 	ct->working_dir = cfn__strdup(cfn__prop_str(c, d, "WorkingDirectory", cp));
 	ct->cpu = cfn__prop_int(c, d, "Cpu", cp, 0, 0, 10 * 1024 * 1024);
 	ct->memory = cfn__prop_int(c, d, "Memory", cp, 0, 6, 64 * 1024 * 1024);
@@ -1162,6 +1163,7 @@ static void b_taskdef(struct cfn_ctx *c, struct cfn_res *r)
 	if (t->ncontainers && !essential)
 		cfn_error_at(c, cds, cfn__path_key(c, pp, "ContainerDefinitions"),
 		             "a task definition must have at least one essential container");
+	cfn__container_deps(c, cds, pp, t);
 	r->model_index = (int)m->ntask_defs++;
 }
 

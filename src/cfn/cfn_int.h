@@ -210,5 +210,11 @@ void cfn__build_scaling(struct cfn_ctx *c);
 /* Hosts' instance types, task definitions' Cpu/Memory and services'
  * placement, after cfn__build_scaling (ecsplace.c). */
 void cfn__build_placement(struct cfn_ctx *c);
+/* ContainerDefinitions[].DependsOn of task definition t, once all its
+ * containers are read (cds: the ContainerDefinitions list, pp: the
+ * properties' path): names resolved, conditions checked as ECS does,
+ * cycles refused; t->containers[].deps filled (containerdeps.c). */
+void cfn__container_deps(struct cfn_ctx *c, const struct cfn_node *cds, const char *pp,
+                         struct model_task_def *t);
 
 #endif

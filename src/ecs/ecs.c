@@ -3,12 +3,16 @@
  * scheduler. See ecs.h for the contract.
  *
  * A task moves PROVISIONING (address taken) -> PENDING (containers being
- * started) -> RUNNING (every container exec'd; targets registered) ->
- * DEACTIVATING (targets deregistered, draining for up to the target groups'
- * deregistration delay) -> STOPPING (SIGTERM sent, SIGKILL armed) -> STOPPED
- * (every container reaped; address freed). The scheduler runs from a
- * zero-delay timer, never from inside a reap, so replacement is "at once"
- * but not re-entrant.
+ * started, each once its DependsOn conditions hold: taskdeps.c) ->
+ * ACTIVATING (every container started or done; targets being registered)
+ * -> RUNNING -> DEACTIVATING (targets deregistered, draining for up to the
+ * target groups' deregistration delay) -> STOPPING (SIGTERM to each
+ * container once no running container depends on it, SIGKILL after its
+ * StopTimeout) -> DEPROVISIONING (every container reaped; targets and
+ * address released) -> STOPPED. Each step is recorded with its wall-clock
+ * time (the task's status history). The scheduler runs from a zero-delay
+ * timer, never from inside a reap, so replacement is "at once" but not
+ * re-entrant.
  */
 #include "ecs/ecs.h"
 #include "ecs/cgroup.h"
@@ -33,8 +37,15 @@
 #include "ecs/health.h"
 #include "ecs/proc.h"
 #include "ecs/state.h"
+#include "ecs/taskdeps.h"
 
-#define ECS_STOPPED_KEEP 50
+/* Stopped tasks stay listed for an hour, as ECS keeps them, and at most
+ * this many per service. */
+#define ECS_STOPPED_KEEP_PER_SVC 100
+#define ECS_STOPPED_KEEP_MS 3600000u
+/* The exit code the ECS agent gives a container stopped because its
+ * dependencies can never hold (that of SIGTERM). */
+#define ECS_DEP_FAILED_EXIT 143
 #define ECS_EVENTS_KEEP 100
 #define ECS_BACKOFF_MIN_MS 1000u
 #define ECS_BACKOFF_MAX_MS 30000u
@@ -50,11 +61,14 @@
 enum task_status {
 	TS_PROVISIONING,
 	TS_PENDING,
+	TS_ACTIVATING,
 	TS_RUNNING,
 	TS_DEACTIVATING,
 	TS_STOPPING,
+	TS_DEPROVISIONING,
 	TS_STOPPED
 };
+#define TS_COUNT 8
 
 static const char *task_status_str(enum task_status s)
 {
@@ -63,12 +77,16 @@ static const char *task_status_str(enum task_status s)
 		return "PROVISIONING";
 	case TS_PENDING:
 		return "PENDING";
+	case TS_ACTIVATING:
+		return "ACTIVATING";
 	case TS_RUNNING:
 		return "RUNNING";
 	case TS_DEACTIVATING:
 		return "DEACTIVATING";
 	case TS_STOPPING:
 		return "STOPPING";
+	case TS_DEPROVISIONING:
+		return "DEPROVISIONING";
 	case TS_STOPPED:
 		return "STOPPED";
 	}
@@ -90,8 +108,15 @@ struct ecs_host {
 struct ecs_proc {
 	pid_t pid; /* process group leader; 0 when never started */
 	bool alive;
-	int status; /* wait status once reaped */
-	struct ecs_pidw *w; /* pidfd watch of an adopted (not child) process */
+	bool started;        /* exec'd (or adopted) */
+	bool stopped;        /* exited, or will never start */
+	bool signalled;      /* SIGTERM sent while the task stops */
+	bool start_timed_out; /* its StartTimeout passed while others waited */
+	int exit_code;       /* once stopped: exit code, -1 when killed or unknown */
+	uint64_t start_ms;   /* loop clock when started */
+	uint64_t kill_ms;    /* once signalled: when SIGKILL follows */
+	char reason[320];    /* why it stopped, when not a plain exit */
+	struct ecs_pidw *w;  /* pidfd watch of an adopted (not child) process */
 };
 
 /* An adopted container is no child of ours: its exit is seen through a
@@ -142,6 +167,16 @@ struct ecs_task {
 	size_t rev;                      /* index into its service's deployments */
 	uint32_t elb_healthy;            /* bit i: service lb i reports healthy */
 	int res_cpu, res_mem;            /* reserved on its host while it lives */
+	struct ecs_ctr_state *cst;       /* per container, for taskdeps */
+	struct loop_timer dep_timer;     /* the next StartTimeout to expire */
+	uint64_t stop_cap_ms;            /* while stopping: SIGKILL at the latest (0: none) */
+	/* Wall-clock times (ms since the epoch; 0: not yet) and the status
+	 * history, as DescribeTasks' createdAt, startedAt, stoppingAt,
+	 * stoppedAt. */
+	uint64_t created_unix_ms, started_unix_ms, stopping_unix_ms, stopped_unix_ms;
+	uint64_t stopped_ms; /* loop clock when STOPPED, for retention */
+	struct ecs_task_status_change hist[TS_COUNT];
+	size_t nhist;
 };
 
 /* Addresses in use in one subnet; allocation is next-fit so that a
@@ -195,8 +230,8 @@ struct ecs {
 	struct ecs_svc *svcs;    /* one per model service */
 	struct ecs_task **live;  /* oldest first */
 	size_t nlive, caplive;
-	struct ecs_task *stopped[ECS_STOPPED_KEEP]; /* oldest first */
-	size_t nstopped;
+	struct ecs_task **stopped; /* oldest first */
+	size_t nstopped, capstopped;
 	struct loop_timer sched_timer;
 	struct loop_timer done_timer;
 	bool started, shutting_down, sigchld;
@@ -213,6 +248,7 @@ static void ecs_adopt(struct ecs *e);
 static int svc_add_dep(struct ecs *e, int s, const struct model_task_def *td, const char *arn,
                        bool announce);
 static void task_hc_stop(struct ecs *e, struct ecs_task *t);
+static void task_progress(struct ecs *e, struct ecs_task *t, bool activate);
 static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code, const char *reason,
                             int max_timeout_s);
 
@@ -282,6 +318,29 @@ static const char *subnet_az(const struct ecs *e, int subnet)
 static int stop_timeout_s(const struct model_container *c)
 {
 	return c->stop_timeout_s > 0 ? c->stop_timeout_s : ECS_DEFAULT_STOP_S;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Moves t to status st and records it (each status once: the lifecycle
+ * only goes forward), with the timestamps DescribeTasks shows. */
+static void task_set_status(struct ecs_task *t, enum task_status st)
+{
+	uint64_t now = wall_ms();
+	t->last = st;
+	if (t->nhist < TS_COUNT)
+		t->hist[t->nhist++] = (struct ecs_task_status_change){task_status_str(st), now};
+	if (st == TS_PROVISIONING && !t->created_unix_ms)
+		t->created_unix_ms = now;
+	if (st == TS_RUNNING)
+		t->started_unix_ms = now;
+	if (st == TS_STOPPED)
+		t->stopped_unix_ms = now;
 }
 
 /* --- address pools --- */
@@ -583,6 +642,7 @@ static void task_free(struct ecs *e, struct ecs_task *t)
 	loop_timer_stop(e->loop, &t->kill_timer);
 	loop_timer_stop(e->loop, &t->drain_timer);
 	loop_timer_stop(e->loop, &t->grace_timer);
+	loop_timer_stop(e->loop, &t->dep_timer);
 	for (size_t i = 0; t->hcs && i < t->nprocs; i++)
 		loop_timer_stop(e->loop, &t->hcs[i].timer);
 	for (size_t i = 0; t->procs && i < t->nprocs; i++)
@@ -594,8 +654,45 @@ static void task_free(struct ecs *e, struct ecs_task *t)
 		}
 	free(t->hcs);
 	free(t->procs);
+	free(t->cst);
 	free(t->arn);
 	free(t);
+}
+
+/* Keeps t in the stopped list: an hour at most, and the last
+ * ECS_STOPPED_KEEP_PER_SVC of its service. */
+static void stopped_push(struct ecs *e, struct ecs_task *t)
+{
+	uint64_t now = loop_now_ms(e->loop);
+	size_t same = 0, k = 0;
+
+	for (size_t i = 0; i < e->nstopped; i++)
+		same += e->stopped[i]->service == t->service;
+	for (size_t i = 0; i < e->nstopped; i++) {
+		struct ecs_task *o = e->stopped[i];
+		bool expired = now - o->stopped_ms > ECS_STOPPED_KEEP_MS;
+		if (expired || (o->service == t->service && same >= ECS_STOPPED_KEEP_PER_SVC)) {
+			if (o->service == t->service)
+				same--;
+			task_free(e, o);
+			continue;
+		}
+		e->stopped[k++] = o;
+	}
+	e->nstopped = k;
+	if (e->nstopped == e->capstopped) {
+		size_t cap = e->capstopped ? e->capstopped * 2 : 16;
+		struct ecs_task **v = realloc(e->stopped, cap * sizeof(*v));
+		if (!v) {
+			/* Only the record of a stopped task is lost. */
+			task_free(e, t);
+			return;
+		}
+		e->stopped = v;
+		e->capstopped = cap;
+	}
+	t->stopped_ms = now;
+	e->stopped[e->nstopped++] = t;
 }
 
 /* Registers (reg) or deregisters the task's targets. On deregistration
@@ -737,15 +834,20 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 	char abuf[16];
 	uint64_t now = loop_now_ms(e->loop);
 	struct ecs_svc *sv = &e->svcs[t->service];
+	bool was_running = t->last == TS_STOPPING || t->last == TS_RUNNING ||
+	                   t->last == TS_DEACTIVATING;
 
 	loop_timer_stop(e->loop, &t->kill_timer);
 	loop_timer_stop(e->loop, &t->drain_timer);
 	loop_timer_stop(e->loop, &t->grace_timer);
+	loop_timer_stop(e->loop, &t->dep_timer);
 	task_hc_stop(e, t);
+	/* Every container is gone; what the task held goes back. */
+	task_set_status(t, TS_DEPROVISIONING);
 	if (t->registered)
 		task_targets(e, t, false);
 	cb_task_failed(e, t);
-	if (t->last == TS_STOPPING || t->last == TS_RUNNING || t->last == TS_DEACTIVATING) {
+	if (was_running) {
 		if (t->started_ms)
 			svc_event(e, t->service,
 			          "(service %s) has stopped 1 running tasks: (task %s).",
@@ -766,37 +868,53 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 			sv->next_start_ms = 0;
 		}
 	}
-	t->last = TS_STOPPED;
 	t->desired_running = false;
 	pool_free(e, t->subnet, t->addr);
 	if (e->cg_state > 0)
 		ecs_cgroup_task_done(&e->cg, t->id);
 	host_give(e, t);
+	task_set_status(t, TS_STOPPED);
 	log_info("ecs: task %s (%s) stopped: %s: %s", t->id, addr4_str(t->addr, abuf),
 	         t->stop_code ? t->stop_code : "-", t->reason);
 	live_remove(e, t);
-	if (e->nstopped == ECS_STOPPED_KEEP) {
-		task_free(e, e->stopped[0]);
-		memmove(&e->stopped[0], &e->stopped[1],
-		        (ECS_STOPPED_KEEP - 1) * sizeof(e->stopped[0]));
-		e->nstopped--;
-	}
-	e->stopped[e->nstopped++] = t;
+	stopped_push(e, t);
 	sv->steady = false;
 	ecs_state_save(e);
 	sched_soon(e);
 	done_soon(e);
 }
 
+static void task_stop_step(struct ecs *e, struct ecs_task *t);
+
+/* SIGKILL for the containers whose StopTimeout (or the shutdown's cap)
+ * has passed since their SIGTERM. */
 static void on_kill_timer(struct loop *loop, struct loop_timer *timer)
 {
 	struct ecs_task *t = timer->data;
-	(void)loop;
+	uint64_t now = loop_now_ms(loop);
 	for (size_t i = 0; i < t->nprocs; i++) {
-		if (!t->procs[i].alive)
+		struct ecs_proc *p = &t->procs[i];
+		if (!p->alive || !p->signalled || p->kill_ms > now)
 			continue;
 		log_warn("ecs: task %s: container did not stop in time, SIGKILL", t->id);
-		kill(-t->procs[i].pid, SIGKILL);
+		kill(-p->pid, SIGKILL);
+		p->kill_ms = UINT64_MAX; /* sent; the reap follows */
+	}
+	task_stop_step(t->e, t);
+}
+
+/* What taskdeps needs to know of each container, into t->cst. */
+static void task_ctr_states(struct ecs_task *t)
+{
+	for (size_t i = 0; i < t->nprocs; i++) {
+		const struct ecs_proc *p = &t->procs[i];
+		t->cst[i] = (struct ecs_ctr_state){
+		    .started = p->started,
+		    .stopped = p->stopped,
+		    .exit_code = p->exit_code,
+		    .health = t->hcs ? t->hcs[i].status : ECS_HEALTH_UNKNOWN,
+		    .start_timed_out = p->start_timed_out,
+		};
 	}
 }
 
@@ -913,8 +1031,8 @@ static void hc_run(struct ecs *e, struct ecs_hc *h)
 	ecs_proc_env_free(env);
 	if (pid < 0) {
 		/* A check that cannot run is a failed check, as in Docker. */
-		bool start =
-		    loop_now_ms(e->loop) < t->started_ms + (uint64_t)c->hc_start_period_s * 1000u;
+		bool start = loop_now_ms(e->loop) <
+		             t->procs[h->ci].start_ms + (uint64_t)c->hc_start_period_s * 1000u;
 		log_warn("ecs: task %s container %s: health check: %s", t->id, cname, reason);
 		h->status = ecs_health_step(h->status, &h->fails, false, start, c->hc_retries);
 		loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_interval_s * 1000u);
@@ -951,55 +1069,97 @@ static void hc_reaped(struct ecs *e, struct ecs_hc *h, int st)
 	h->pid = 0;
 	if (!c)
 		return;
-	start = loop_now_ms(e->loop) < t->started_ms + (uint64_t)c->hc_start_period_s * 1000u;
+	start = loop_now_ms(e->loop) <
+	        t->procs[h->ci].start_ms + (uint64_t)c->hc_start_period_s * 1000u;
 	h->status = ecs_health_step(h->status, &h->fails, ok, start, c->hc_retries);
+	loop_timer_stop(e->loop, &h->timer);
+	loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_interval_s * 1000u);
 	if (h->status != before) {
 		log_info("ecs: task %s container %s is %s", t->id, c->name ? c->name : "?",
 		         ecs_health_str(h->status));
 		sched_soon(e); /* a deployment may wait for it */
+		if (t->last == TS_PENDING) {
+			task_progress(e, t, true); /* a container may wait for it */
+			return;
+		}
 	}
-	loop_timer_stop(e->loop, &h->timer);
-	loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_interval_s * 1000u);
 	task_check_health(e, t);
 }
 
-/* Arms the first check of every container that has one, an Interval after
- * the start, as Docker does. */
-static void task_hc_start(struct ecs *e, struct ecs_task *t)
+/* Arms the first check of container ci, if it has one, an Interval after
+ * its start, as Docker does. */
+static void task_hc_start_one(struct ecs *e, struct ecs_task *t, size_t ci)
 {
-	for (size_t i = 0; t->hcs && i < t->nprocs; i++) {
-		const struct model_container *c = task_container(e, t, i);
-		if (!c || !c->hc_argv)
-			continue;
-		loop_timer_start(e->loop, &t->hcs[i].timer, (uint64_t)c->hc_interval_s * 1000u);
-	}
+	const struct model_container *c = task_container(e, t, ci);
+	if (t->hcs && c && c->hc_argv)
+		loop_timer_start(e->loop, &t->hcs[ci].timer, (uint64_t)c->hc_interval_s * 1000u);
 }
 
-/* SIGTERM every container's process group, SIGKILL after the longest
- * StopTimeout (capped at max_timeout_s when > 0): STOPPING. */
-static void task_signal_stop(struct ecs *e, struct ecs_task *t, int max_timeout_s)
+static void task_hc_start(struct ecs *e, struct ecs_task *t)
+{
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (t->procs[i].alive)
+			task_hc_start_one(e, t, i);
+}
+
+/* One step of stopping: SIGTERM to each running container that no running
+ * container depends on (so dependents go first: reverse dependency order),
+ * its SIGKILL armed StopTimeout later (no later than t->stop_cap_ms when
+ * set); STOPPED through task_finish once nothing runs. Called again on
+ * every reap. */
+static void task_stop_step(struct ecs *e, struct ecs_task *t)
 {
 	const struct model_task_def *td = t->td;
-	int timeout_s = 0;
+	uint64_t now = loop_now_ms(e->loop), next = UINT64_MAX;
 
-	loop_timer_stop(e->loop, &t->drain_timer);
-	t->last = TS_STOPPING;
-	for (size_t i = 0; i < t->nprocs; i++) {
-		int to;
-		if (!t->procs[i].alive)
-			continue;
-		kill(-t->procs[i].pid, SIGTERM);
-		to = td ? stop_timeout_s(&td->containers[i]) : ECS_DEFAULT_STOP_S;
-		if (to > timeout_s)
-			timeout_s = to;
-	}
-	if (max_timeout_s > 0 && timeout_s > max_timeout_s)
-		timeout_s = max_timeout_s;
 	if (t->nalive == 0) {
 		task_finish(e, t);
 		return;
 	}
-	loop_timer_start(e->loop, &t->kill_timer, (uint64_t)timeout_s * 1000u);
+	task_ctr_states(t);
+	for (size_t i = 0; i < t->nprocs; i++) {
+		struct ecs_proc *p = &t->procs[i];
+		int to;
+		if (!p->alive || p->signalled)
+			continue;
+		if (td && i < td->ncontainers && !ecs_deps_may_stop(td, i, t->cst))
+			continue;
+		to = td && i < td->ncontainers ? stop_timeout_s(&td->containers[i])
+		                               : ECS_DEFAULT_STOP_S;
+		kill(-p->pid, SIGTERM);
+		p->signalled = true;
+		p->kill_ms = now + (uint64_t)to * 1000u;
+		if (t->stop_cap_ms && p->kill_ms > t->stop_cap_ms)
+			p->kill_ms = t->stop_cap_ms;
+	}
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (t->procs[i].alive && t->procs[i].signalled && t->procs[i].kill_ms < next)
+			next = t->procs[i].kill_ms;
+	loop_timer_stop(e->loop, &t->kill_timer);
+	if (next != UINT64_MAX)
+		loop_timer_start(e->loop, &t->kill_timer, next > now ? next - now : 0);
+}
+
+/* STOPPING: containers still waiting for their dependencies never start;
+ * the others are signalled in reverse dependency order, each killed after
+ * its StopTimeout (capped at max_timeout_s from now when > 0). */
+static void task_signal_stop(struct ecs *e, struct ecs_task *t, int max_timeout_s)
+{
+	loop_timer_stop(e->loop, &t->drain_timer);
+	loop_timer_stop(e->loop, &t->dep_timer);
+	task_set_status(t, TS_STOPPING);
+	t->stopping_unix_ms = wall_ms();
+	if (max_timeout_s > 0) {
+		uint64_t cap = loop_now_ms(e->loop) + (uint64_t)max_timeout_s * 1000u;
+		if (!t->stop_cap_ms || cap < t->stop_cap_ms)
+			t->stop_cap_ms = cap;
+	}
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (!t->procs[i].started && !t->procs[i].stopped) {
+			t->procs[i].stopped = true;
+			t->procs[i].exit_code = -1;
+		}
+	task_stop_step(e, t);
 }
 
 static void on_drain_timer(struct loop *loop, struct loop_timer *timer)
@@ -1044,11 +1204,15 @@ static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code,
 	}
 	loop_timer_stop(e->loop, &t->grace_timer);
 	task_hc_stop(e, t);
-	drain = t->registered && !e->shutting_down && max_timeout_s == 0 && t->nalive > 0 &&
-	        t->nalive == t->nprocs;
+	/* Draining is for a task still serving: every essential container
+	 * up. */
+	drain = t->registered && !e->shutting_down && max_timeout_s == 0 && t->nalive > 0;
+	for (size_t i = 0; drain && t->td && i < t->nprocs && i < t->td->ncontainers; i++)
+		if (t->td->containers[i].essential && !t->procs[i].alive)
+			drain = false;
 	t->draining = 0;
-	if (drain)
-		t->last = TS_DEACTIVATING; /* before deregistering: UNUSED may come at once */
+	if (drain) /* before deregistering: UNUSED may come at once */
+		task_set_status(t, TS_DEACTIVATING);
 	if (t->registered)
 		task_targets(e, t, false);
 	sched_soon(e); /* the replacement starts now, not when this one is gone */
@@ -1060,8 +1224,8 @@ static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code,
 		loop_timer_start(e->loop, &t->drain_timer, task_drain_ms(e, t) + 2000u);
 		return;
 	}
-	if (t->last == TS_DEACTIVATING || t->last == TS_RUNNING || t->last == TS_PENDING ||
-	    t->last == TS_PROVISIONING)
+	if (t->last == TS_DEACTIVATING || t->last == TS_RUNNING || t->last == TS_ACTIVATING ||
+	    t->last == TS_PENDING || t->last == TS_PROVISIONING)
 		task_signal_stop(e, t, max_timeout_s);
 }
 
@@ -1125,9 +1289,10 @@ static int task_cgroup(struct ecs *e, const struct ecs_task *t, const struct mod
 	return fd;
 }
 
-static int task_start_containers(struct ecs *e, struct ecs_task *t, const struct model_task_def *td)
+/* Creates the task's log directory; on failure t->reason says why. */
+static int task_make_dir(struct ecs *e, struct ecs_task *t)
 {
-	char dir[PATH_MAX], logp[PATH_MAX + 256], host[16], cname[128];
+	char dir[PATH_MAX];
 	int rc;
 
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/tasks/%s", e->state_dir, t->id) >= sizeof(dir)) {
@@ -1136,67 +1301,204 @@ static int task_start_containers(struct ecs *e, struct ecs_task *t, const struct
 		return -ENAMETOOLONG;
 	}
 	rc = ecs_proc_mkdirs(dir);
-	if (rc < 0) {
+	if (rc < 0)
 		snprintf(t->reason, sizeof(t->reason),
 		         "CannotStartContainerError: creating %.200s: %s", dir, strerror(-rc));
-		return rc;
-	}
-	addr4_str(t->addr, host);
-	for (size_t i = 0; i < td->ncontainers; i++) {
-		const struct model_container *c = &td->containers[i];
-		char **env;
-		pid_t pid;
-		int cgfd;
+	return rc;
+}
 
-		snprintf(cname, sizeof(cname), "%s", c->name ? c->name : "container");
-		for (char *p = cname; *p; p++)
-			if (*p == '/')
-				*p = '_';
-		snprintf(logp, sizeof(logp), "%s/%s.log", dir, cname);
-		if (!c->argv || !c->argv[0]) {
-			snprintf(
-			    t->reason, sizeof(t->reason),
-			    "CannotStartContainerError: container %s has no command (image %s)",
-			    cname, c->image ? c->image : "-");
-			return -EINVAL;
-		}
-		env = ecs_proc_env(c, host, c->nports ? c->ports[0].container_port : 0, e->exe_dir);
-		if (env && e->metadata_base[0]) {
-			char uri[320];
-			if (td->ncontainers > 1)
-				snprintf(uri, sizeof(uri),
-				         "ECS_CONTAINER_METADATA_URI_V4=%s/v4/%s-%s",
-				         e->metadata_base, t->id, cname);
-			else
-				snprintf(uri, sizeof(uri), "ECS_CONTAINER_METADATA_URI_V4=%s/v4/%s",
-				         e->metadata_base, t->id);
-			env = env_append(env, uri);
-		}
-		if (!env) {
-			snprintf(t->reason, sizeof(t->reason),
-			         "CannotStartContainerError: out of memory");
-			return -ENOMEM;
-		}
-		cgfd = task_cgroup(e, t, td, c, cname);
-		pid = ecs_proc_spawn_in(c->argv, env, c->working_dir, logp, cgfd, t->reason,
-		                        sizeof(t->reason));
-		if (cgfd >= 0)
-			close(cgfd);
-		ecs_proc_env_free(env);
-		if (pid < 0)
-			return (int)pid;
-		t->procs[i].pid = pid;
-		t->procs[i].alive = true;
-		t->nalive++;
-		log_info("ecs: task %s container %s: pid %d on %s, log %s", t->id, cname, (int)pid,
-		         host, logp);
+/* Starts container ci of t (its health check armed). Returns 0, or -errno
+ * with t->reason and the container's reason set. */
+static int task_spawn(struct ecs *e, struct ecs_task *t, size_t ci)
+{
+	const struct model_task_def *td = t->td;
+	const struct model_container *c = &td->containers[ci];
+	struct ecs_proc *p = &t->procs[ci];
+	char dir[PATH_MAX], logp[PATH_MAX + 256], host[16], cname[128];
+	char **env;
+	pid_t pid;
+	int cgfd;
+
+	task_dir(e, t, dir, sizeof(dir));
+	container_file(c, cname, sizeof(cname));
+	snprintf(logp, sizeof(logp), "%s/%s.log", dir, cname);
+	addr4_str(t->addr, host);
+	if (!c->argv || !c->argv[0]) {
+		snprintf(t->reason, sizeof(t->reason),
+		         "CannotStartContainerError: container %s has no command (image %s)", cname,
+		         c->image ? c->image : "-");
+		snprintf(p->reason, sizeof(p->reason), "%s", t->reason);
+		return -EINVAL;
 	}
+	env = ecs_proc_env(c, host, c->nports ? c->ports[0].container_port : 0, e->exe_dir);
+	if (env && e->metadata_base[0]) {
+		char uri[400];
+		if (td->ncontainers > 1)
+			snprintf(uri, sizeof(uri), "ECS_CONTAINER_METADATA_URI_V4=%s/v4/%s-%s",
+			         e->metadata_base, t->id, cname);
+		else
+			snprintf(uri, sizeof(uri), "ECS_CONTAINER_METADATA_URI_V4=%s/v4/%s",
+			         e->metadata_base, t->id);
+		env = env_append(env, uri);
+	}
+	if (!env) {
+		snprintf(t->reason, sizeof(t->reason), "CannotStartContainerError: out of memory");
+		snprintf(p->reason, sizeof(p->reason), "%s", t->reason);
+		return -ENOMEM;
+	}
+	cgfd = task_cgroup(e, t, td, c, cname);
+	pid = ecs_proc_spawn_in(c->argv, env, c->working_dir, logp, cgfd, t->reason,
+	                        sizeof(t->reason));
+	if (cgfd >= 0)
+		close(cgfd);
+	ecs_proc_env_free(env);
+	if (pid < 0) {
+		snprintf(p->reason, sizeof(p->reason), "%s", t->reason);
+		return (int)pid;
+	}
+	p->pid = pid;
+	p->alive = true;
+	p->started = true;
+	p->start_ms = loop_now_ms(e->loop);
+	t->nalive++;
+	log_info("ecs: task %s container %s: pid %d on %s, log %s", t->id, cname, (int)pid, host,
+	         logp);
+	task_hc_start_one(e, t, ci);
 	return 0;
 }
 
+/* Registers an ACTIVATING task's targets: RUNNING. */
+static void task_activate(struct ecs *e, struct ecs_task *t)
+{
+	if (t->last != TS_ACTIVATING)
+		return;
+	task_targets(e, t, true);
+	task_set_status(t, TS_RUNNING);
+	t->started_ms = loop_now_ms(e->loop);
+	if (t->started_ms == 0)
+		t->started_ms = 1;
+	sched_soon(e); /* the service's counts changed */
+	ecs_state_save(e);
+}
+
+/* Arms t->dep_timer for the earliest StartTimeout of a started container
+ * that a waiting container depends on. */
+static void task_arm_dep_timer(struct ecs *e, struct ecs_task *t)
+{
+	const struct model_task_def *td = t->td;
+	uint64_t now = loop_now_ms(e->loop), next = UINT64_MAX;
+
+	for (size_t w = 0; w < t->nprocs; w++) {
+		const struct model_container *c = &td->containers[w];
+		if (t->procs[w].started || t->procs[w].stopped)
+			continue;
+		for (size_t k = 0; k < c->ndeps; k++) {
+			size_t j = c->deps[k].container;
+			const struct ecs_proc *p = &t->procs[j];
+			uint64_t at;
+			if (j >= t->nprocs || !td->containers[j].start_timeout_s || !p->started ||
+			    p->start_timed_out)
+				continue;
+			at = p->start_ms + (uint64_t)td->containers[j].start_timeout_s * 1000u;
+			if (at < next)
+				next = at;
+		}
+	}
+	loop_timer_stop(e->loop, &t->dep_timer);
+	if (next != UINT64_MAX)
+		loop_timer_start(e->loop, &t->dep_timer, next > now ? next - now : 0);
+}
+
+/* A PENDING task moves on: every container whose dependencies hold is
+ * started; one whose dependencies never can is marked stopped (exit code
+ * 143 and the agent's reason, as ECS does), which stops the task when it is
+ * essential ("Essential container in task exited"). Once no container
+ * waits, ACTIVATING, and with activate its targets are registered at once
+ * (the scheduler does it for tasks it just launched, after its event). */
+static void task_progress(struct ecs *e, struct ecs_task *t, bool activate)
+{
+	const struct model_task_def *td = t->td;
+	bool changed = true, waiting = false;
+
+	while (changed && t->last == TS_PENDING) {
+		changed = false;
+		waiting = false;
+		task_ctr_states(t);
+		for (size_t i = 0; i < t->nprocs; i++) {
+			struct ecs_proc *p = &t->procs[i];
+			const struct model_container *c = &td->containers[i];
+			size_t bad = 0;
+			enum ecs_dep_verdict v;
+			if (p->started || p->stopped)
+				continue;
+			v = ecs_deps_ready(td, i, t->cst, &bad);
+			if (v == ECS_DEP_WAIT) {
+				waiting = true;
+				continue;
+			}
+			changed = true;
+			if (v == ECS_DEP_NEVER) {
+				ecs_deps_reason(td, i, bad, t->cst, p->reason, sizeof(p->reason));
+				p->stopped = true;
+				p->exit_code = ECS_DEP_FAILED_EXIT;
+				log_warn("ecs: task %s container %s will not start: %s", t->id,
+				         c->name ? c->name : "?", p->reason);
+				if (c->essential && t->desired_running) {
+					task_begin_stop(e, t, "EssentialContainerExited",
+					                "Essential container in task exited", 0);
+					return;
+				}
+				break; /* its dependents see it now */
+			}
+			if (task_spawn(e, t, i) < 0) {
+				t->stop_code = "TaskFailedToStart";
+				log_warn("ecs: task %s of service %s failed to start: %s", t->id,
+				         svc_name(e, t->service), t->reason);
+				/* Containers already started are stopped like any others. */
+				task_begin_stop(e, t, t->stop_code, t->reason, 0);
+				return;
+			}
+			break; /* re-evaluate: a START dependency holds now */
+		}
+	}
+	if (t->last != TS_PENDING)
+		return;
+	if (waiting) {
+		task_arm_dep_timer(e, t);
+		return;
+	}
+	loop_timer_stop(e->loop, &t->dep_timer);
+	task_set_status(t, TS_ACTIVATING);
+	if (activate)
+		task_activate(e, t);
+}
+
+/* A StartTimeout passed: the containers past theirs meet nothing more. */
+static void on_dep_timer(struct loop *loop, struct loop_timer *timer)
+{
+	struct ecs_task *t = timer->data;
+	const struct model_task_def *td = t->td;
+	uint64_t now = loop_now_ms(loop);
+
+	if (t->last != TS_PENDING)
+		return;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		struct ecs_proc *p = &t->procs[i];
+		int to = td->containers[i].start_timeout_s;
+		if (to && p->started && !p->start_timed_out &&
+		    p->start_ms + (uint64_t)to * 1000u <= now) {
+			p->start_timed_out = true;
+			log_info("ecs: task %s container %s: StartTimeout (%d s) passed", t->id,
+			         td->containers[i].name ? td->containers[i].name : "?", to);
+		}
+	}
+	task_progress(t->e, t, true);
+}
+
 /* Places and starts one task of service s. Returns the task (which may
- * already be STOPPED with TaskFailedToStart), or NULL if it could not be
- * placed. */
+ * already be STOPPED with TaskFailedToStart, or PENDING while containers
+ * wait for their dependencies; ACTIVATING when the caller is to register
+ * it), or NULL if it could not be placed. */
 static struct ecs_task *task_launch(struct ecs *e, int s)
 {
 	const struct model *m = e->m;
@@ -1233,7 +1535,8 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	if (!t)
 		return NULL;
 	t->procs = calloc(td->ncontainers ? td->ncontainers : 1, sizeof(*t->procs));
-	if (!t->procs)
+	t->cst = calloc(td->ncontainers ? td->ncontainers : 1, sizeof(*t->cst));
+	if (!t->procs || !t->cst)
 		goto fail;
 	t->nprocs = td->ncontainers;
 	t->hcs = calloc(t->nprocs ? t->nprocs : 1, sizeof(*t->hcs));
@@ -1243,16 +1546,18 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 		t->hcs[i].t = t;
 		t->hcs[i].ci = i;
 		loop_timer_init(&t->hcs[i].timer, on_hc_timer, &t->hcs[i]);
+		t->procs[i].exit_code = -1;
 	}
 	loop_timer_init(&t->drain_timer, on_drain_timer, t);
 	loop_timer_init(&t->grace_timer, on_grace_timer, t);
+	loop_timer_init(&t->dep_timer, on_dep_timer, t);
 	t->e = e;
 	t->service = s;
 	t->td = td;
 	t->rev = e->svcs[s].ndeps - 1;
 	t->host = pl.host;
 	t->subnet = pl.subnet;
-	t->last = TS_PROVISIONING;
+	task_set_status(t, TS_PROVISIONING);
 	t->desired_running = true;
 	loop_timer_init(&t->kill_timer, on_kill_timer, t);
 	task_make_id(t->id);
@@ -1276,20 +1581,15 @@ static struct ecs_task *task_launch(struct ecs *e, int s)
 	e->live[e->nlive++] = t;
 	host_take(e, t);
 
-	t->last = TS_PENDING;
-	if (task_start_containers(e, t, td) < 0) {
+	task_set_status(t, TS_PENDING);
+	if (task_make_dir(e, t) < 0) {
 		t->stop_code = "TaskFailedToStart";
 		log_warn("ecs: task %s of service %s failed to start: %s", t->id, svc_name(e, s),
 		         t->reason);
-		/* Containers already started are stopped like any others. */
 		task_begin_stop(e, t, t->stop_code, t->reason, 0);
 		return t;
 	}
-	t->last = TS_RUNNING;
-	t->started_ms = loop_now_ms(e->loop);
-	if (t->started_ms == 0)
-		t->started_ms = 1;
-	task_hc_start(e, t);
+	task_progress(e, t, false);
 	return t; /* the caller registers it, after its "has started" event */
 fail:
 	task_free(e, t);
@@ -1324,7 +1624,8 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 		return;
 	}
 	t->procs[ci].alive = false;
-	t->procs[ci].status = status;
+	t->procs[ci].stopped = true;
+	t->procs[ci].exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	t->nalive--;
 	/* A container is its whole process group, as with a PID namespace:
 	 * whatever the leader left behind goes with it. */
@@ -1338,6 +1639,10 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 	else if (WIFSIGNALED(status))
 		log_info("ecs: task %s container %s (pid %d) killed by signal %d", t->id, cname,
 		         (int)pid, WTERMSIG(status));
+	if (t->last == TS_STOPPING) {
+		task_stop_step(e, t); /* the containers it depended on go next */
+		return;
+	}
 	if (t->desired_running && td && ci < td->ncontainers && td->containers[ci].essential) {
 		/* Killed by the kernel for its memory limit: ECS's words. */
 		bool oom = e->cg_state > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
@@ -1347,6 +1652,10 @@ static void on_reaped(struct ecs *e, pid_t pid, int status)
 		                    : "Essential container in task exited",
 		                0);
 		return; /* begin_stop finishes the task if nothing is left */
+	}
+	if (t->last == TS_PENDING) {
+		task_progress(e, t, true); /* a COMPLETE or SUCCESS dependency */
+		return;
 	}
 	if (t->nalive == 0)
 		task_finish(e, t);
@@ -1527,8 +1836,7 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 		          ids);
 	/* Nothing is reaped inside this function, so the batch is intact. */
 	for (size_t i = 0; i < nstarted; i++)
-		if (batch[i]->last == TS_RUNNING)
-			task_targets(e, batch[i], true);
+		task_activate(e, batch[i]);
 	if (nnew < n && nstarted == sizeof(batch) / sizeof(batch[0]))
 		sched_soon(e);
 
@@ -1615,13 +1923,6 @@ static void on_done(struct loop *loop, struct loop_timer *timer)
 }
 
 /* --- runtime state on disk, adoption after a restart --- */
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Writes <state-dir>/state.json: every live task that has a process. Only
  * the vpcd holding the state dir's lock writes. */
@@ -1710,17 +2011,6 @@ static int pidfd_for(int pid, uint64_t starttime)
 	return fd;
 }
 
-static void stopped_push(struct ecs *e, struct ecs_task *t)
-{
-	if (e->nstopped == ECS_STOPPED_KEEP) {
-		task_free(e, e->stopped[0]);
-		memmove(&e->stopped[0], &e->stopped[1],
-		        (ECS_STOPPED_KEEP - 1) * sizeof(e->stopped[0]));
-		e->nstopped--;
-	}
-	e->stopped[e->nstopped++] = t;
-}
-
 /* One task of state.json: adopted when its service and task definition
  * still match and every container still runs (same pid, same start time);
  * recorded STOPPED and left to the scheduler to replace otherwise. */
@@ -1729,7 +2019,7 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 	struct ecs_task *t;
 	const struct ecs_svc *sv;
 	int s = -1, fds[ECS_STATE_MAX_PROCS];
-	size_t nok = 0;
+	size_t nok = 0, nwant = 0;
 	char abuf[16];
 	bool ok;
 
@@ -1742,8 +2032,15 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 	     svc_taskdef(e, s) && svc_taskdef(e, s)->ncontainers == st->nprocs && st->nprocs > 0;
 	for (size_t k = 0; k < st->nprocs; k++) {
 		fds[k] = -1;
-		if (st->procs[k].pid <= 0 || !st->procs[k].starttime)
+		if (st->procs[k].pid <= 0 || !st->procs[k].starttime) {
+			/* Not running when the state was saved: a container
+			 * that had done its work (a COMPLETE or SUCCESS
+			 * dependency) may be; an essential one may not. */
+			if (ok && svc_taskdef(e, s)->containers[k].essential)
+				nwant++;
 			continue;
+		}
+		nwant++;
 		fds[k] = pidfd_for(st->procs[k].pid, st->procs[k].starttime);
 		nok += fds[k] >= 0;
 	}
@@ -1765,11 +2062,13 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 	if (t)
 		t->hcs = calloc(st->nprocs, sizeof(*t->hcs));
 	if (t)
+		t->cst = calloc(st->nprocs, sizeof(*t->cst));
+	if (t)
 		t->arn = strdup(st->arn);
-	if (!t || !t->procs || !t->hcs || !t->arn ||
-	    (e->nlive == e->caplive && nok == st->nprocs)) {
+	if (!t || !t->procs || !t->hcs || !t->cst || !t->arn ||
+	    (e->nlive == e->caplive && nok == nwant)) {
 		size_t cap = e->caplive ? e->caplive * 2 : 16;
-		struct ecs_task **v = t && t->procs && t->hcs && t->arn
+		struct ecs_task **v = t && t->procs && t->hcs && t->cst && t->arn
 		                          ? realloc(e->live, cap * sizeof(*v))
 		                          : NULL;
 		if (!v) {
@@ -1800,20 +2099,25 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 		t->hcs[i].t = t;
 		t->hcs[i].ci = i;
 		loop_timer_init(&t->hcs[i].timer, on_hc_timer, &t->hcs[i]);
-		t->procs[i].pid = st->procs[i].pid;
+		t->procs[i].pid = st->procs[i].pid > 0 ? st->procs[i].pid : 0;
+		t->procs[i].exit_code = -1;
+		/* Every container had started: the task was saved running. */
+		t->procs[i].started = true;
+		t->procs[i].stopped = fds[i] < 0;
 	}
 	loop_timer_init(&t->drain_timer, on_drain_timer, t);
 	loop_timer_init(&t->grace_timer, on_grace_timer, t);
 	loop_timer_init(&t->kill_timer, on_kill_timer, t);
+	loop_timer_init(&t->dep_timer, on_dep_timer, t);
 
-	if (nok < st->nprocs) {
+	if (nok < nwant) {
 		/* Something died while vpcd was down: the rest goes too. */
 		for (size_t k = 0; k < st->nprocs; k++)
 			if (fds[k] >= 0) {
 				kill(-st->procs[k].pgid, SIGKILL);
 				close(fds[k]);
 			}
-		t->last = TS_STOPPED;
+		task_set_status(t, TS_STOPPED);
 		t->desired_running = false;
 		t->stop_code = "EssentialContainerExited";
 		snprintf(t->reason, sizeof(t->reason), "Task stopped while vpcd was down");
@@ -1833,8 +2137,12 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 	}
 	host_take(e, t);
 	for (size_t k = 0; k < st->nprocs; k++) {
-		struct ecs_pidw *w = calloc(1, sizeof(*w));
-		int rc = w ? loop_io_add(e->loop, &w->io, fds[k], EPOLLIN, on_pidfd, w) : -ENOMEM;
+		struct ecs_pidw *w;
+		int rc;
+		if (fds[k] < 0)
+			continue; /* done before the restart */
+		w = calloc(1, sizeof(*w));
+		rc = w ? loop_io_add(e->loop, &w->io, fds[k], EPOLLIN, on_pidfd, w) : -ENOMEM;
 		if (rc < 0) {
 			/* Without a watch the exit would go unseen: stop it. */
 			free(w);
@@ -1849,7 +2157,7 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 		t->procs[k].alive = true;
 		t->nalive++;
 	}
-	t->last = TS_RUNNING;
+	task_set_status(t, TS_RUNNING);
 	t->desired_running = true;
 	{
 		uint64_t now = loop_now_ms(e->loop), wnow = wall_ms();
@@ -1863,7 +2171,7 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 	         addr4_str(t->addr, abuf), (int)t->procs[0].pid);
 	svc_event(e, s, "(service %s) adopted 1 running tasks after a restart: (task %s).",
 	          svc_name(e, s), t->id);
-	if (t->nalive < t->nprocs) {
+	if (t->nalive < nwant) {
 		task_begin_stop(e, t, "EssentialContainerExited", "Task stopped while vpcd was down",
 		                0);
 		return;
@@ -2007,11 +2315,15 @@ void ecs_shutdown(struct ecs *e, void (*done)(void *data), void *data)
 			continue;
 		}
 		if (t->last == TS_STOPPING) {
-			/* Already stopping with its own timeout: cap it. */
+			/* Already stopping with its own timeouts: cap them. */
 			uint64_t cap = loop_now_ms(e->loop) + ECS_SHUTDOWN_STOP_MAX_S * 1000u;
-			if (!loop_timer_armed(&t->kill_timer) || t->kill_timer.when > cap)
-				loop_timer_start(e->loop, &t->kill_timer,
-				                 ECS_SHUTDOWN_STOP_MAX_S * 1000u);
+			if (!t->stop_cap_ms || cap < t->stop_cap_ms)
+				t->stop_cap_ms = cap;
+			for (size_t k = 0; k < t->nprocs; k++)
+				if (t->procs[k].signalled && t->procs[k].kill_ms > cap &&
+				    t->procs[k].kill_ms != UINT64_MAX)
+					t->procs[k].kill_ms = cap;
+			task_stop_step(e, t);
 			continue;
 		}
 		task_begin_stop(e, t, "UserInitiated", "Task stopped: vpcd is shutting down",
@@ -2042,6 +2354,7 @@ void ecs_free(struct ecs *e)
 	free(e->live);
 	for (size_t i = 0; i < e->nstopped; i++)
 		task_free(e, e->stopped[i]);
+	free(e->stopped);
 	for (size_t i = 0; e->pools && i < e->m->nsubnets; i++)
 		free(e->pools[i].used);
 	free(e->pools);
@@ -2108,7 +2421,20 @@ static void task_info(const struct ecs *e, const struct ecs_task *t, struct ecs_
 	    .task_definition_arn = t->rev < e->svcs[t->service].ndeps
 	                               ? e->svcs[t->service].deps[t->rev].td_arn
 	                               : NULL,
+	    .created_unix_ms = t->created_unix_ms,
+	    .started_unix_ms = t->started_unix_ms,
+	    .stopping_unix_ms = t->stopping_unix_ms,
+	    .stopped_unix_ms = t->stopped_unix_ms,
+	    .history = t->hist,
+	    .nhistory = t->nhist,
 	};
+}
+
+/* Stopped tasks are listed for ECS_STOPPED_KEEP_MS (also pruned when one
+ * more stops). */
+static bool stopped_listed(const struct ecs *e, const struct ecs_task *t)
+{
+	return loop_now_ms(e->loop) - t->stopped_ms <= ECS_STOPPED_KEEP_MS;
 }
 
 size_t ecs_tasks(const struct ecs *e, struct ecs_task_info *out, size_t cap)
@@ -2117,9 +2443,13 @@ size_t ecs_tasks(const struct ecs *e, struct ecs_task_info *out, size_t cap)
 	for (size_t i = 0; i < e->nlive; i++, n++)
 		if (n < cap)
 			task_info(e, e->live[i], &out[n]);
-	for (size_t i = e->nstopped; i-- > 0; n++)
+	for (size_t i = e->nstopped; i-- > 0;) {
+		if (!stopped_listed(e, e->stopped[i]))
+			continue;
 		if (n < cap)
 			task_info(e, e->stopped[i], &out[n]);
+		n++;
+	}
 	return n;
 }
 
@@ -2135,7 +2465,8 @@ void ecs_service_info(const struct ecs *e, int service, struct ecs_service_info 
 			continue;
 		if (t->last == TS_RUNNING)
 			out->running++;
-		else if (t->last == TS_PROVISIONING || t->last == TS_PENDING)
+		else if (t->last == TS_PROVISIONING || t->last == TS_PENDING ||
+		         t->last == TS_ACTIVATING)
 			out->pending++;
 	}
 }
@@ -2311,17 +2642,18 @@ size_t ecs_task_containers(const struct ecs *e, const char *id, struct ecs_task_
 	for (size_t i = 0; i < t->nprocs && i < cap; i++) {
 		const struct model_container *c = task_container(e, t, i);
 		const struct ecs_proc *p = &t->procs[i];
-		int st = p->status;
 		out[i] = (struct ecs_container_info){
 		    .name = c && c->name ? c->name : "",
 		    .image = c && c->image ? c->image : "",
 		    .index = (int)i,
 		    .pid = p->alive ? (int)p->pid : 0,
-		    .known_status = p->alive ? "RUNNING"
-		                    : p->pid ? "STOPPED"
-		                             : "PENDING",
-		    .exit_code = !p->alive && p->pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+		    .known_status = p->alive     ? "RUNNING"
+		                    : p->stopped ? "STOPPED"
+		                                 : "PENDING",
+		    .exit_code = p->stopped ? p->exit_code : -1,
 		    .health = c && c->hc_argv && t->hcs ? ecs_health_str(t->hcs[i].status) : NULL,
+		    .reason = p->reason[0] ? p->reason : NULL,
+		    .essential = c && c->essential,
 		};
 	}
 	return t->nprocs;
@@ -2470,7 +2802,8 @@ size_t ecs_service_deployments(const struct ecs *e, int service, struct ecs_depl
 				continue;
 			if (t->last == TS_RUNNING)
 				di.running++;
-			else if (t->last == TS_PROVISIONING || t->last == TS_PENDING)
+			else if (t->last == TS_PROVISIONING || t->last == TS_PENDING ||
+			         t->last == TS_ACTIVATING)
 				di.pending++;
 		}
 		if (k + 1 != sv->ndeps && !any)

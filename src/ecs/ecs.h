@@ -94,6 +94,14 @@ struct ecs_host_info {
 	int cpu_registered, mem_registered;
 	int cpu_remaining, mem_remaining;
 };
+/* One step of a task's lifecycle: PROVISIONING, PENDING, ACTIVATING,
+ * RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED (a task takes
+ * the ones that apply, in that order). */
+struct ecs_task_status_change {
+	const char *status;
+	uint64_t unix_ms; /* wall clock, ms since the epoch */
+};
+
 struct ecs_task_info {
 	const char *id;
 	const char *arn;
@@ -111,6 +119,11 @@ struct ecs_task_info {
 	const char *launch_type;    /* "EC2" or "FARGATE" */
 	int subnet;                 /* model subnet index */
 	const char *task_definition_arn; /* the revision it runs (...:FAMILY:REV) */
+	/* createdAt, startedAt (RUNNING), stoppingAt (STOPPING), stoppedAt:
+	 * wall clock ms since the epoch, 0 when not (yet) reached. */
+	uint64_t created_unix_ms, started_unix_ms, stopping_unix_ms, stopped_unix_ms;
+	const struct ecs_task_status_change *history; /* oldest first */
+	size_t nhistory;
 };
 struct ecs_service_info {
 	int service;
@@ -129,6 +142,8 @@ struct ecs_container_info {
 	const char *known_status; /* PENDING, RUNNING, STOPPED */
 	int exit_code;            /* -1 while running or when killed by a signal */
 	const char *health;       /* HEALTHY, UNHEALTHY, UNKNOWN; NULL without a check */
+	const char *reason;       /* why it stopped or never started; NULL for a plain exit */
+	bool essential;
 };
 /* Looks up a live or recently stopped task by id: fills *task and up to cap
  * containers. Returns the task's container count, 0 for an unknown id. */
@@ -138,8 +153,10 @@ size_t ecs_task_containers(const struct ecs *e, const char *id, struct ecs_task_
  * container gets ECS_CONTAINER_METADATA_URI_V4 = base/v4/TASK-ID (a task of
  * several containers: base/v4/TASK-ID-CONTAINER-NAME). base is copied. */
 void ecs_set_metadata_base(struct ecs *e, const char *base);
-/* Live tasks first (oldest first), then recently stopped ones (last 50,
- * newest first). Returns the total count, which may exceed cap. */
+/* Live tasks first (oldest first), then stopped ones (newest first): those
+ * of the last hour, at most the last 100 of each service, as ECS keeps
+ * stopped tasks about an hour. Returns the total count, which may exceed
+ * cap. */
 size_t ecs_tasks(const struct ecs *e, struct ecs_task_info *out, size_t cap);
 void ecs_service_info(const struct ecs *e, int service, struct ecs_service_info *out);
 /* Service events, newest first, ECS wording. Returns the count copied. */

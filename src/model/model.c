@@ -170,6 +170,7 @@ void model_free(struct model *m)
 			if (ct->hc_argv)
 				free_values(ct->hc_argv, ct->hc_argc);
 			free(ct->hc_argv);
+			free(ct->deps);
 		}
 		free(t->containers);
 	}

@@ -247,6 +247,19 @@ struct model_port_mapping {
 	int host_port;
 };
 
+/* ContainerDefinitions[].DependsOn[].Condition (ECS ContainerCondition). */
+enum model_dep_condition {
+	MODEL_DEP_START,    /* the dependency has started */
+	MODEL_DEP_COMPLETE, /* it exited, whatever the code */
+	MODEL_DEP_SUCCESS,  /* it exited with code 0 */
+	MODEL_DEP_HEALTHY   /* its HealthCheck reported HEALTHY */
+};
+
+struct model_container_dep {
+	size_t container; /* index in the task definition's containers */
+	enum model_dep_condition condition;
+};
+
 struct model_container {
 	char *name;
 	char *image;
@@ -270,6 +283,14 @@ struct model_container {
 	int cpu;                /* Cpu units, 0 when not given */
 	int memory;             /* Memory (hard limit, MiB), 0 when not given */
 	int memory_reservation; /* MemoryReservation (soft, MiB), 0 when not given */
+	/* DependsOn (added by cfn; checked: known names, no cycle, COMPLETE and
+	 * SUCCESS only on non-essential containers, HEALTHY only on containers
+	 * with a HealthCheck). */
+	struct model_container_dep *deps;
+	size_t ndeps;
+	/* StartTimeout: how long containers that depend on this one wait for it
+	 * to reach their condition once it started; 0 = no limit. */
+	int start_timeout_s;
 };
 
 struct model_task_def {
