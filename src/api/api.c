@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alb/alb.h"
@@ -249,6 +250,59 @@ static json_t *tgs_json(const struct api_sources *src)
 	return tgs;
 }
 
+/* An ECS timestamp as the AWS CLI prints it (ISO 8601, UTC, with ms), or
+ * null when the task has not got there. */
+static json_t *time_json(uint64_t unix_ms)
+{
+	char buf[96];
+	struct tm tm;
+	time_t sec = (time_t)(unix_ms / 1000u);
+	if (!unix_ms || !gmtime_r(&sec, &tm))
+		return json_null();
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (unsigned)(unix_ms % 1000u));
+	return json_string(buf);
+}
+
+/* A task's lifecycle and containers as DescribeTasks has them (createdAt,
+ * startedAt, stoppingAt, stoppedAt; containers[] with lastStatus, exitCode,
+ * reason, healthStatus), plus status_history: each lifecycle status the
+ * task went through and when (vpcd's). */
+static void task_lifecycle_json(const struct api_sources *src, const struct ecs_task_info *t,
+                                json_t *o)
+{
+	struct ecs_task_info ti;
+	struct ecs_container_info ci[16];
+	size_t nc = ecs_task_containers(src->ecs, t->id, &ti, ci, 16);
+	json_t *jh = json_array(), *jc = json_array();
+
+	json_object_set_new(o, "created_at", time_json(t->created_unix_ms));
+	json_object_set_new(o, "started_at", time_json(t->started_unix_ms));
+	json_object_set_new(o, "stopping_at", time_json(t->stopping_unix_ms));
+	json_object_set_new(o, "stopped_at", time_json(t->stopped_unix_ms));
+	for (size_t k = 0; k < t->nhistory; k++)
+		json_array_append_new(jh,
+		                      json_pack("{s:s, s:o, s:I}", "status", t->history[k].status,
+		                                "at", time_json(t->history[k].unix_ms), "at_ms",
+		                                (json_int_t)t->history[k].unix_ms));
+	json_object_set_new(o, "status_history", jh);
+	for (size_t k = 0; k < nc && k < 16; k++) {
+		json_t *c =
+		    json_pack("{s:s, s:s, s:b, s:i}", "name", ci[k].name, "last_status",
+		              ci[k].known_status, "essential", ci[k].essential, "pid", ci[k].pid);
+		json_object_set_new(c, "exit_code",
+		                    ci[k].exit_code >= 0 ? json_integer(ci[k].exit_code)
+		                                         : json_null());
+		json_object_set_new(c, "reason",
+		                    ci[k].reason ? json_string(ci[k].reason) : json_null());
+		json_object_set_new(c, "health_status",
+		                    json_string(ci[k].health ? ci[k].health : "UNKNOWN"));
+		json_array_append_new(jc, c);
+	}
+	json_object_set_new(o, "containers", jc);
+}
+
 static json_t *services_json(const struct api_sources *src)
 {
 	const struct model *m = src->model;
@@ -299,6 +353,7 @@ static json_t *services_json(const struct api_sources *src)
 					    t->task_definition_arn
 						    ? json_string(t->task_definition_arn)
 						    : json_null());
+			task_lifecycle_json(src, t, o);
 			json_array_append_new(jt, o);
 		}
 		json_array_append_new(

@@ -206,6 +206,25 @@ static void print_tgs(json_t *stack)
 	}
 }
 
+/* The containers of a task that is not simply running: which one waits,
+ * which exited with what, and why (a dependency that never held, say). */
+static void print_containers(json_t *t)
+{
+	json_t *c;
+	size_t k;
+	if (strcmp(str(t, "last_status"), "RUNNING") == 0)
+		return;
+	json_array_foreach(json_object_get(t, "containers"), k, c)
+	{
+		printf("      container %-20s  %-8s", str(c, "name"), str(c, "last_status"));
+		if (json_is_integer(json_object_get(c, "exit_code")))
+			printf("  exit %lld", num(c, "exit_code"));
+		if (json_is_string(json_object_get(c, "reason")))
+			printf("  %s", str(c, "reason"));
+		putchar('\n');
+	}
+}
+
 static void print_services(json_t *stack)
 {
 	json_t *s, *t, *h;
@@ -235,8 +254,9 @@ static void print_services(json_t *stack)
 			       str(t, "health_status"), str(t, "launch_type"),
 			       str(t, "last_status"));
 			if (json_is_string(json_object_get(t, "stopped_reason")))
-				printf(" (%s)", str(t, "stopped_reason"));
+				printf(" (%s: %s)", str(t, "stop_code"), str(t, "stopped_reason"));
 			putchar('\n');
+			print_containers(t);
 		}
 	}
 }

@@ -52,8 +52,7 @@ static bool find_cycle(struct cfn_ctx *c, const struct model_task_def *t,
 			             chain);
 			return true;
 		}
-		if (color[j] == WHITE &&
-		    find_cycle(c, t, src, color, stack, depth + 1, j))
+		if (color[j] == WHITE && find_cycle(c, t, src, color, stack, depth + 1, j))
 			return true;
 	}
 	color[i] = BLACK;
@@ -99,7 +98,8 @@ void cfn__container_deps(struct cfn_ctx *c, const struct cfn_node *cds, const ch
 			if (!name || !cond)
 				continue;
 			for (j = 0; j < t->ncontainers; j++)
-				if (t->containers[j].name && strcmp(t->containers[j].name, name) == 0)
+				if (t->containers[j].name &&
+				    strcmp(t->containers[j].name, name) == 0)
 					break;
 			if (j == t->ncontainers) {
 				cfn_error_at(c, cfn_node_get(it, "ContainerName"),
@@ -125,7 +125,8 @@ void cfn__container_deps(struct cfn_ctx *c, const struct cfn_node *cds, const ch
 			enum model_dep_condition cond = ct->deps[k].condition;
 			const struct cfn_node *cn = cfn_node_get(src[i][k].item, "Condition");
 			const char *cpath = cfn__path_key(c, src[i][k].path, "Condition");
-			if ((cond == MODEL_DEP_COMPLETE || cond == MODEL_DEP_SUCCESS) && dep->essential)
+			if ((cond == MODEL_DEP_COMPLETE || cond == MODEL_DEP_SUCCESS) &&
+			    dep->essential)
 				cfn_error_at(c, cn, cpath,
 				             "A dependency container with SUCCESS or COMPLETE "
 				             "condition cannot be an essential container (%s is "

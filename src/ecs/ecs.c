@@ -108,15 +108,15 @@ struct ecs_host {
 struct ecs_proc {
 	pid_t pid; /* process group leader; 0 when never started */
 	bool alive;
-	bool started;        /* exec'd (or adopted) */
-	bool stopped;        /* exited, or will never start */
-	bool signalled;      /* SIGTERM sent while the task stops */
+	bool started;         /* exec'd (or adopted) */
+	bool stopped;         /* exited, or will never start */
+	bool signalled;       /* SIGTERM sent while the task stops */
 	bool start_timed_out; /* its StartTimeout passed while others waited */
-	int exit_code;       /* once stopped: exit code, -1 when killed or unknown */
-	uint64_t start_ms;   /* loop clock when started */
-	uint64_t kill_ms;    /* once signalled: when SIGKILL follows */
-	char reason[320];    /* why it stopped, when not a plain exit */
-	struct ecs_pidw *w;  /* pidfd watch of an adopted (not child) process */
+	int exit_code;        /* once stopped: exit code, -1 when killed or unknown */
+	uint64_t start_ms;    /* loop clock when started */
+	uint64_t kill_ms;     /* once signalled: when SIGKILL follows */
+	char reason[320];     /* why it stopped, when not a plain exit */
+	struct ecs_pidw *w;   /* pidfd watch of an adopted (not child) process */
 };
 
 /* An adopted container is no child of ours: its exit is seen through a
@@ -834,8 +834,8 @@ static void task_finish(struct ecs *e, struct ecs_task *t)
 	char abuf[16];
 	uint64_t now = loop_now_ms(e->loop);
 	struct ecs_svc *sv = &e->svcs[t->service];
-	bool was_running = t->last == TS_STOPPING || t->last == TS_RUNNING ||
-	                   t->last == TS_DEACTIVATING;
+	bool was_running =
+	    t->last == TS_STOPPING || t->last == TS_RUNNING || t->last == TS_DEACTIVATING;
 
 	loop_timer_stop(e->loop, &t->kill_timer);
 	loop_timer_stop(e->loop, &t->drain_timer);
@@ -2418,9 +2418,8 @@ static void task_info(const struct ecs *e, const struct ecs_task *t, struct ecs_
 	    .health_status = ecs_health_str(task_health(e, t)),
 	    .launch_type = e->m->services[t->service].fargate ? "FARGATE" : "EC2",
 	    .subnet = t->subnet,
-	    .task_definition_arn = t->rev < e->svcs[t->service].ndeps
-	                               ? e->svcs[t->service].deps[t->rev].td_arn
-	                               : NULL,
+	    .task_definition_arn =
+	        t->rev < e->svcs[t->service].ndeps ? e->svcs[t->service].deps[t->rev].td_arn : NULL,
 	    .created_unix_ms = t->created_unix_ms,
 	    .started_unix_ms = t->started_unix_ms,
 	    .stopping_unix_ms = t->stopping_unix_ms,

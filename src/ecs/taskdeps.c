@@ -72,8 +72,7 @@ enum ecs_dep_verdict ecs_deps_ready(const struct model_task_def *td, size_t ci,
 	return v;
 }
 
-bool ecs_deps_may_stop(const struct model_task_def *td, size_t ci,
-                       const struct ecs_ctr_state *st)
+bool ecs_deps_may_stop(const struct model_task_def *td, size_t ci, const struct ecs_ctr_state *st)
 {
 	for (size_t k = 0; k < td->ncontainers; k++) {
 		const struct model_container *c = &td->containers[k];

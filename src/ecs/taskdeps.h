@@ -17,17 +17,17 @@
 
 /* What ecs.c knows about one container of a task. */
 struct ecs_ctr_state {
-	bool started;         /* its process was started */
-	bool stopped;         /* it exited, or will never start */
-	int exit_code;        /* once stopped: the exit code, -1 when killed or unknown */
+	bool started;  /* its process was started */
+	bool stopped;  /* it exited, or will never start */
+	int exit_code; /* once stopped: the exit code, -1 when killed or unknown */
 	enum ecs_health health;
 	bool start_timed_out; /* its StartTimeout passed before it met what others wait for */
 };
 
 enum ecs_dep_verdict {
-	ECS_DEP_WAIT,  /* not yet */
-	ECS_DEP_MET,   /* the condition holds */
-	ECS_DEP_NEVER  /* it can no longer hold */
+	ECS_DEP_WAIT, /* not yet */
+	ECS_DEP_MET,  /* the condition holds */
+	ECS_DEP_NEVER /* it can no longer hold */
 };
 
 /* "START", "COMPLETE", "SUCCESS", "HEALTHY". */
@@ -48,8 +48,7 @@ enum ecs_dep_verdict ecs_deps_ready(const struct model_task_def *td, size_t ci,
 
 /* While stopping: container ci may be signalled once no container that
  * depends on it still runs (started and not stopped in st). */
-bool ecs_deps_may_stop(const struct model_task_def *td, size_t ci,
-                       const struct ecs_ctr_state *st);
+bool ecs_deps_may_stop(const struct model_task_def *td, size_t ci, const struct ecs_ctr_state *st);
 
 /* The why of a dependency that can never hold, as the ECS agent words it
  * ("... for target [app] as dependency did not exit successfully."). */
