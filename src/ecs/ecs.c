@@ -2691,8 +2691,13 @@ static bool td_equal(const struct model_task_def *a, const struct model_task_def
 		    x->stop_timeout_s != y->stop_timeout_s || !str_eq(x->working_dir, y->working_dir) ||
 		    !argv_eq(x->hc_argv, x->hc_argc, y->hc_argv, y->hc_argc) ||
 		    x->hc_interval_s != y->hc_interval_s || x->hc_timeout_s != y->hc_timeout_s ||
-		    x->hc_retries != y->hc_retries || x->hc_start_period_s != y->hc_start_period_s)
+		    x->hc_retries != y->hc_retries || x->hc_start_period_s != y->hc_start_period_s ||
+		    x->start_timeout_s != y->start_timeout_s || x->ndeps != y->ndeps)
 			return false;
+		for (size_t k = 0; k < x->ndeps; k++)
+			if (x->deps[k].container != y->deps[k].container ||
+			    x->deps[k].condition != y->deps[k].condition)
+				return false;
 		for (size_t k = 0; k < x->nenv; k++)
 			if (!str_eq(x->env[k].key, y->env[k].key) ||
 			    !str_eq(x->env[k].value, y->env[k].value))
