@@ -1957,8 +1957,10 @@ static void ecs_state_save(struct ecs *e)
 		o->addr = t->addr;
 		snprintf(o->td_arn, sizeof(o->td_arn), "%s",
 		         t->rev < sv->ndeps ? sv->deps[t->rev].td_arn : "");
-		o->started_unix_ms =
-		    t->started_ms && now >= t->started_ms ? wnow - (now - t->started_ms) : 0;
+		o->started_unix_ms = t->started_unix_ms ? t->started_unix_ms
+		                     : t->started_ms && now >= t->started_ms
+		                         ? wnow - (now - t->started_ms)
+		                         : 0;
 		for (size_t k = 0; k < t->nprocs && k < ECS_STATE_MAX_PROCS; k++) {
 			const struct model_container *c = task_container(e, t, k);
 			struct ecs_state_proc *p = &o->procs[k];
@@ -2165,6 +2167,14 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 		                   ? wnow - st->started_unix_ms
 		                   : 0;
 		t->started_ms = now > age ? now - age : 1;
+		/* As far as this vpcd knows, it was created and started then
+		 * (the status history starts at RUNNING), and so were its
+		 * containers (health-check start periods count from there). */
+		if (st->started_unix_ms)
+			t->created_unix_ms = t->started_unix_ms = t->hist[0].unix_ms =
+			    st->started_unix_ms;
+		for (size_t k = 0; k < t->nprocs; k++)
+			t->procs[k].start_ms = t->started_ms;
 	}
 	e->live[e->nlive++] = t;
 	log_info("ecs: task %s (%s) adopted: container pid %d still runs", t->id,

@@ -4,13 +4,15 @@ SUCCEED, a sidecar the app waits on to be HEALTHY) starting the containers
 in order while the task is PENDING, the status sequence seen from
 /v1/stack up to RUNNING and, on a scale-in, through DEACTIVATING (draining)
 to STOPPED, stopped tasks listed with stopCode and stoppedReason, and a
-failing SUCCESS dependency stopping the task with ECS's reasons."""
+failing SUCCESS dependency stopping the task with ECS's reasons, and the
+adoption after a restart of a task whose init container is done."""
 import json
 import os
+import signal
 import subprocess
 import time
 
-from conftest import VPCD
+from conftest import VPCD, Vpcd
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BASE = os.path.join(HERE, "templates", "ecs-ec2-health.json")
@@ -208,3 +210,34 @@ def test_failing_success_dependency_stops_the_task(vpcd_factory, tmp_path):
     assert "as dependency did not exit successfully." in out, out
     # The service keeps trying (with its back-off); every try is listed.
     wait_for("a second stopped task", lambda: len(stopped()) >= 2, v, timeout=20)
+
+
+def test_restart_adopts_a_task_whose_init_container_is_done(tmp_path):
+    """state.json lists the task's running containers; init, done before the
+    SIGKILL, is no reason to replace the task."""
+    v = Vpcd(template(tmp_path), tmp_path, params(tmp_path))
+    try:
+        (tmp_path / "sidecar-ready").write_text("")
+        v.start()
+        v.wait_healthy(TG, 1)
+        before = v.tasks()[0]
+        pids = {n: c["pid"] for n, c in containers(before).items()}
+        assert pids["init"] == 0 and pids["sidecar"] > 0 and pids["serviceA"] > 0
+        v.proc.send_signal(signal.SIGKILL)
+        v.proc.wait(timeout=10)
+        v.log.close()
+
+        v.log_path = v.log_path.with_name("vpcd-2.log")
+        v.start()
+        t = wait_for("the task adopted", lambda: v.tasks() and v.tasks()[0], v, timeout=20)
+        assert t["id"] == before["id"]
+        c = containers(t)
+        assert c["init"]["last_status"] == "STOPPED"
+        assert c["sidecar"]["pid"] == pids["sidecar"]
+        assert c["serviceA"]["pid"] == pids["serviceA"]
+        assert statuses(t) == ["RUNNING"] and t["started_at"] == before["started_at"]
+        v.wait_healthy(TG, 1)
+        time.sleep(1)
+        assert [x["id"] for x in v.stack()["services"][0]["tasks"]] == [before["id"]]
+    finally:
+        v.stop()
