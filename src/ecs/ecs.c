@@ -1762,6 +1762,72 @@ static bool task_healthy(const struct ecs *e, const struct ecs_task *t)
 	return !has_check || task_health(e, t) == ECS_HEALTH_HEALTHY;
 }
 
+/* The task of service s (PRIMARY deployment prim, health want_healthy,
+ * healthy ones only if allow_healthy) to stop for a scale-in: on the host
+ * place_scale_in chooses under the service's strategies, the newest there;
+ * without hosts, the newest. NULL when none qualifies. */
+static struct ecs_task *scale_in_pick(struct ecs *e, int s, size_t prim, bool want_healthy,
+                                      bool allow_healthy)
+{
+	const struct model_service *ms = &e->m->services[s];
+	struct place_strategy st[MODEL_MAX_PLACE_STRATEGIES];
+	struct place_host *hs = e->nhosts ? calloc(e->nhosts, sizeof(*hs)) : NULL;
+	struct ecs_task *pick = NULL;
+	uint64_t rnd = 0;
+	int host = -1;
+
+	if (want_healthy && !allow_healthy) {
+		free(hs);
+		return NULL;
+	}
+	for (size_t i = 0; i < e->nlive; i++) {
+		struct ecs_task *t = e->live[i];
+		if (t->service != s || !t->desired_running || t->rev != prim ||
+		    task_healthy(e, t) != want_healthy)
+			continue;
+		if (hs && t->host >= 0)
+			hs[t->host].victims++;
+		pick = t; /* newest so far */
+	}
+	if (!pick || !hs) {
+		free(hs);
+		return pick;
+	}
+	for (size_t i = 0; i < e->nhosts; i++) {
+		const struct ecs_host *h = &e->hosts[i];
+		hs[i].attrs =
+		    (struct place_attrs){.az = subnet_az(e, h->subnet),
+		                         .instance_type = e->m->asgs[h->asg].instance_type,
+		                         .os_type = "linux",
+		                         .instance_id = h->id};
+		hs[i].cpu_total = h->cpu_total;
+		hs[i].mem_total = h->mem_total;
+		hs[i].cpu_free = h->cpu_total - h->cpu_used;
+		hs[i].mem_free = h->mem_total - h->mem_used;
+		hs[i].svc_tasks = count_svc_tasks(e, s, NULL, (int)i, -1);
+		hs[i].total_tasks = h->ntasks;
+		hs[i].usable = !h->stopped;
+	}
+	for (size_t k = 0; k < ms->nstrategies; k++)
+		st[k] = (struct place_strategy){
+		    .type = (enum place_strategy_type)ms->strategies[k].type,
+		    .field = (enum place_field)ms->strategies[k].field};
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = loop_now_ms(e->loop);
+	host = place_scale_in(hs, e->nhosts, st, ms->nstrategies, rnd);
+	free(hs);
+	if (host < 0)
+		return pick;
+	pick = NULL;
+	for (size_t i = 0; i < e->nlive; i++) {
+		struct ecs_task *t = e->live[i];
+		if (t->service == s && t->desired_running && t->rev == prim && t->host == host &&
+		    task_healthy(e, t) == want_healthy)
+			pick = t;
+	}
+	return pick;
+}
+
 /* The rolling update as ECS computes it: at most floor(N * max% / 100)
  * tasks RUNNING or PENDING, at least ceil(N * min% / 100) RUNNING and
  * healthy; new tasks run the PRIMARY deployment's task definition. Old
@@ -1846,9 +1912,22 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 	excess = nnew - n;
 	for (int pass = 0; pass < 4; pass++) {
 		bool old_pass = pass < 2, want_healthy = pass == 1 || pass == 3;
-		/* Backwards: newest first among the excess; begin_stop may
-		 * finish (and remove) the current task. */
-		for (size_t i = e->nlive; i-- > 0;) {
+		struct ecs_task *v;
+		/* Tasks beyond N: where the placement strategies say. */
+		while (!old_pass && excess > 0 &&
+		       (v = scale_in_pick(e, s, prim, want_healthy, can_stop > 0))) {
+			char reason[128];
+			if (want_healthy)
+				can_stop--;
+			excess--;
+			snprintf(reason, sizeof(reason), "Scaling activity initiated by (deployment %s)",
+			         pd ? pd->id : "");
+			nstopped++;
+			task_begin_stop(e, v, "ServiceSchedulerInitiated", reason, 0);
+		}
+		/* Backwards: newest first; begin_stop may finish (and remove)
+		 * the current task. */
+		for (size_t i = e->nlive; old_pass && i-- > 0;) {
 			struct ecs_task *t = e->live[i];
 			char reason[128];
 			bool h;

@@ -705,6 +705,60 @@ int place_choose(const struct place_host *hosts, size_t n, const struct place_re
 	return 0;
 }
 
+int place_scale_in(const struct place_host *hosts, size_t n, const struct place_strategy *st,
+                   size_t nst, uint64_t random)
+{
+	static const struct place_strategy defaults[] = {{PLACE_SPREAD, PLACE_FIELD_AZ},
+	                                                 {PLACE_SPREAD, PLACE_FIELD_INSTANCE}};
+	const struct place_strategy *strats = nst ? st : defaults;
+	size_t nstrats = nst ? nst : 2, limit = n < 256 ? n : 256, ncand = 0;
+	bool cand[256];
+	int out = -1;
+
+	for (size_t i = 0; i < limit; i++) {
+		cand[i] = hosts[i].victims > 0;
+		ncand += cand[i];
+	}
+	if (!ncand)
+		return -1;
+	for (size_t k = 0; k < nstrats && ncand > 1; k++) {
+		const struct place_strategy *s = &strats[k];
+		long long best = 0;
+		bool first = true;
+		if (s->type == PLACE_RANDOM) {
+			size_t pick;
+			random = random * 6364136223846793005ull + 1442695040888963407ull;
+			pick = (size_t)((random >> 33) % ncand);
+			for (size_t i = 0; i < limit; i++)
+				if (cand[i])
+					cand[i] = pick-- == 0;
+			ncand = 1;
+			break;
+		}
+		/* score() is "lower is better" for placing; here the highest
+		 * (most tasks sharing the value, most resource left) goes. */
+		for (size_t i = 0; i < limit; i++) {
+			long long v;
+			if (!cand[i])
+				continue;
+			v = score(hosts, n, i, s);
+			if (first || v > best)
+				best = v;
+			first = false;
+		}
+		ncand = 0;
+		for (size_t i = 0; i < limit; i++) {
+			if (cand[i] && score(hosts, n, i, s) != best)
+				cand[i] = false;
+			ncand += cand[i];
+		}
+	}
+	for (size_t i = 0; i < limit; i++)
+		if (cand[i] && (out < 0 || hosts[i].svc_tasks >= hosts[out].svc_tasks))
+			out = (int)i;
+	return out;
+}
+
 void place_why_text(enum place_why why, const char *closest_id, char *out, size_t len)
 {
 	const char *id = closest_id ? closest_id : "-";

@@ -127,6 +127,7 @@ struct place_host {
 	int cpu_free, mem_free;
 	size_t svc_tasks;   /* tasks of the service being placed */
 	size_t total_tasks; /* all tasks */
+	size_t victims;     /* scale-in: tasks of the service it may stop there */
 	bool usable;        /* ACTIVE */
 };
 
@@ -163,6 +164,15 @@ struct place_result {
  * first. Returns 0 with out->host, or -ENOSPC with out->why/closest. */
 int place_choose(const struct place_host *hosts, size_t n, const struct place_req *req,
                  struct place_result *out);
+
+/* Scale-in: the host to stop one task of the service on, among those with
+ * victims, as ECS chooses under the strategies (none: spread AZ, then
+ * instance): spread keeps the balance (the hosts whose field value has the
+ * most tasks of the service), binpack frees where most of the resource is
+ * left, random picks one; ties go to the host with the most tasks of the
+ * service, then the last. Returns its index, or -1 without victims. */
+int place_scale_in(const struct place_host *hosts, size_t n, const struct place_strategy *st,
+                   size_t nst, uint64_t random);
 
 /* The ECS service event text for a failed placement, after "service NAME
  * was unable to place a task because no container instance met all of its

@@ -32,9 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			abort();
 		for (size_t i = 0; i < q.n; i++) {
 			const struct place_qnode *nd = &q.nodes[i];
-			if (nd->kind != PLACE_Q_CMP &&
-			    (nd->left < 0 || (size_t)nd->left >= q.n || nd->right < 0 ||
-			     (size_t)nd->right >= q.n))
+			if (nd->kind != PLACE_Q_CMP && (nd->left < 0 || (size_t)nd->left >= q.n ||
+			                                nd->right < 0 || (size_t)nd->right >= q.n))
 				abort();
 			for (size_t k = 0; nd->kind == PLACE_Q_CMP && k < nd->nvalues; k++)
 				if ((size_t)nd->values[k].off + nd->values[k].len > n)

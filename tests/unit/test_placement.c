@@ -356,6 +356,33 @@ static void test_choose_constraints_and_failures(void)
 	ASSERT_STR_EQ(text, " Reason: No Container Instances were found in your cluster.");
 }
 
+static void test_scale_in(void)
+{
+	struct place_host h[4] = {host("i-1", "a", "t3.small", 2048, 1996, 2),
+	                          host("i-2", "a", "t3.small", 2048, 1996, 1),
+	                          host("i-3", "b", "t3.small", 2048, 1996, 1),
+	                          host("i-4", "b", "t3.small", 2048, 1996, 0)};
+	struct place_strategy bp = {PLACE_BINPACK, PLACE_FIELD_MEMORY};
+	for (int i = 0; i < 4; i++)
+		h[i].victims = h[i].svc_tasks;
+	/* default: the AZ with the most (a: 3), then the host with the most */
+	ASSERT_EQ(place_scale_in(h, 4, NULL, 0, 0), 0);
+	h[0].svc_tasks = h[0].victims = 1;
+	/* a: 2, b: 1 -> a; i-1 and i-2 tie: the last */
+	ASSERT_EQ(place_scale_in(h, 4, NULL, 0, 0), 1);
+	/* binpack: where most memory is left */
+	h[2].mem_free = 1000;
+	h[1].mem_free = 1500;
+	h[0].mem_free = 1800;
+	ASSERT_EQ(place_scale_in(h, 4, &bp, 1, 0), 0);
+	/* only hosts with victims count */
+	h[0].victims = 0;
+	ASSERT_EQ(place_scale_in(h, 4, &bp, 1, 0), 1);
+	for (int i = 0; i < 4; i++)
+		h[i].victims = 0;
+	ASSERT_EQ(place_scale_in(h, 4, NULL, 0, 0), -1);
+}
+
 static struct model *load(const char *text, char **errs)
 {
 	struct cfn_options o;
@@ -527,6 +554,7 @@ T_MAIN({
 	T_RUN(test_choose_binpack);
 	T_RUN(test_choose_spread_fields_and_random);
 	T_RUN(test_choose_constraints_and_failures);
+	T_RUN(test_scale_in);
 	T_RUN(test_template);
 	T_RUN(test_template_errors);
 })
