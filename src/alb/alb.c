@@ -158,6 +158,8 @@ struct alb_conn {
 	struct alb_logrec lr;
 	uint64_t rx_total, tx_total; /* bytes read from / written to the client */
 	char cookie[640];	     /* Set-Cookie lines for the forwarded response */
+	/* app_cookie group and no session: AWSALBAPP if the target sets its cookie */
+	bool app_pending;
 	/* desync mitigation (docs/desync.md): the request's access-log
 	 * classification fields ("-" when Compliant or not classified), and
 	 * whether both connections close after the response (Ambiguous in
@@ -1294,6 +1296,7 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 
 	log_begin(c, r, n);
 	c->cookie[0] = 0;
+	c->app_pending = false;
 	c->resp_started = false;
 	c->close_after = false;
 	c->rs = (struct body){0};
@@ -1398,7 +1401,8 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		return;
 	}
 	g = &a->tgs[tgi];
-	ti = alb__pick(a, tgi, r->headers, r->nheaders, c->cookie, sizeof(c->cookie));
+	ti = alb__pick(a, tgi, r->headers, r->nheaders, c->cookie, sizeof(c->cookie),
+	               &c->app_pending);
 	h = http_header_find(r->headers, r->nheaders, "x-forwarded-for");
 	if (h && xff_count(h->value) >= XFF_MAX_ADDRS) {
 		c->cin.off += (size_t)n;
@@ -1469,6 +1473,10 @@ static int start_response(struct alb_conn *c, struct http_response *r, long n)
 		rc |= abuf_put(b, h->value.p, h->value.n);
 		rc |= abuf_puts(b, "\r\n");
 	}
+	if (!interim && c->app_pending && c->lr.tg >= 0 &&
+	    alb_sets_cookie(r->headers, r->nheaders, c->a->m->tgs[c->lr.tg].app_cookie))
+		alb__app_cookie_set(c->a, c->lr.tg, c->lr.taddr, c->lr.tport, c->cookie,
+		                    sizeof(c->cookie));
 	if (!interim && c->cookie[0])
 		rc |= abuf_puts(b, c->cookie);
 	if (r->status == 101)

@@ -113,12 +113,19 @@ struct alb {
 /* The target for a request to group tgi, by the group's algorithm
  * (select.c); -1 when none can take it. */
 int alb__select(struct alb *a, int tgi);
-/* alb__select with lb_cookie stickiness (AWSALB) when group tgi has it:
- * the target the request's cookie names while it is routable, else a new
- * pick; for a stickiness group, the AWSALB and AWSALBCORS Set-Cookie lines
- * naming the target are appended to cookie (NUL-terminated, cap bytes). */
+/* alb__select with the stickiness of group tgi: lb_cookie (AWSALB): the
+ * target the request's cookie names while it is routable, else a new pick;
+ * the AWSALB and AWSALBCORS Set-Cookie lines naming the target are
+ * appended to cookie (NUL-terminated, cap bytes). app_cookie (AWSALBAPP):
+ * the same for a session (AWSALBAPP-0 and the application's cookie in the
+ * request); without one *app_pending is set: the response decides
+ * (alb__app_cookie_set when it sets the application's cookie). */
 int alb__pick(struct alb *a, int tgi, const struct http_header *h, size_t n, char *cookie,
-	      size_t cap);
+              size_t cap, bool *app_pending);
+/* Appends the AWSALBAPP-0..3 Set-Cookie lines naming target addr:port of
+ * app_cookie group tgi (stickiness for app_sticky_s from now) to cookie. */
+void alb__app_cookie_set(struct alb *a, int tgi, uint32_t addr, uint16_t port, char *cookie,
+                         size_t cap);
 /* Slow start bookkeeping on t's state change from prev (select.c). */
 void alb__ss_note(struct alb_target *t, enum alb_target_state prev);
 

@@ -828,3 +828,111 @@ int alb_lb_cookie_find(const uint64_t key[2], int tg, const struct http_header *
 	}
 	return cors;
 }
+
+/* The key of AWSALBAPP values: derived from the process key, apart from
+ * the AWSALB one. */
+static void app_key(const uint64_t key[2], uint64_t out[2])
+{
+	out[0] = alb_siphash64(key, 0x4157534c42415030ull); /* "AWSLBAP0" */
+	out[1] = alb_siphash64(key, 0x4157534c42415031ull);
+}
+
+void alb_app_cookie_value(const uint64_t key[2], int tg, uint32_t addr, uint16_t port,
+                          uint32_t until, char out[49])
+{
+	uint64_t k[2], p = lb_cookie_payload(tg, addr, port);
+	app_key(key, k);
+	snprintf(out, 49, "%016llX%08X%016llX%08X",
+	         (unsigned long long)(p ^ alb_siphash64(k, UINT64_MAX)),
+	         until ^ (uint32_t)alb_siphash64(k, UINT64_MAX - 1),
+	         (unsigned long long)alb_siphash64(k, p ^ alb_siphash64(k, until)),
+	         (uint32_t)alb_siphash64(k, p + until));
+}
+
+static bool hex32(const char *p, uint32_t *v)
+{
+	uint64_t w;
+	char b[16] = "00000000";
+	memcpy(b + 8, p, 8);
+	if (!hex64(b, &w))
+		return false;
+	*v = (uint32_t)w;
+	return true;
+}
+
+/* The value of the first cookie called name in the Cookie headers. */
+static bool cookie_get(const struct http_header *h, size_t n, const char *name, const char **v,
+                       size_t *vlen)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < n; i++) {
+		if (!http_slice_ieq(h[i].name, "cookie"))
+			continue;
+		const char *p = h[i].value.p, *end = p + h[i].value.n;
+		while (p < end) {
+			while (p < end && (*p == ' ' || *p == ';'))
+				p++;
+			const char *e = p;
+			while (e < end && *e != ';')
+				e++;
+			size_t len = (size_t)(e - p);
+			while (len && p[len - 1] == ' ')
+				len--;
+			if (len > nl && p[nl] == '=' && memcmp(p, name, nl) == 0) {
+				*v = p + nl + 1;
+				*vlen = len - nl - 1;
+				return true;
+			}
+			p = e;
+		}
+	}
+	return false;
+}
+
+int alb_app_cookie_find(const uint64_t key[2], int tg, const char *app_name,
+                        const struct http_header *h, size_t n, uint32_t now, uint32_t *addr,
+                        uint16_t *port)
+{
+	const char *v, *av;
+	size_t vlen, alen;
+	uint64_t k[2], a, mac, pl;
+	uint32_t u, mac2;
+
+	if (!cookie_get(h, n, "AWSALBAPP-0", &v, &vlen) || !cookie_get(h, n, app_name, &av, &alen))
+		return 0;
+	app_key(key, k);
+	if (vlen != 48 || !hex64(v, &a) || !hex32(v + 16, &u) || !hex64(v + 24, &mac) ||
+	    !hex32(v + 40, &mac2))
+		return -1;
+	pl = a ^ alb_siphash64(k, UINT64_MAX);
+	u ^= (uint32_t)alb_siphash64(k, UINT64_MAX - 1);
+	if (alb_siphash64(k, pl ^ alb_siphash64(k, u)) != mac ||
+	    (uint32_t)alb_siphash64(k, pl + u) != mac2 || (pl >> 48) != ((uint32_t)tg & 0xffffu))
+		return -1;
+	if (now > u)
+		return -1; /* the stickiness duration is over */
+	*addr = (uint32_t)(pl >> 16);
+	*port = (uint16_t)pl;
+	return 1;
+}
+
+bool alb_sets_cookie(const struct http_header *h, size_t n, const char *name)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < n; i++) {
+		const struct http_slice v = h[i].value;
+		size_t j = 0;
+		if (!http_slice_ieq(h[i].name, "set-cookie"))
+			continue;
+		while (j < v.n && (v.p[j] == ' ' || v.p[j] == '\t'))
+			j++;
+		if (v.n - j > nl && memcmp(v.p + j, name, nl) == 0) {
+			size_t e = j + nl;
+			while (e < v.n && (v.p[e] == ' ' || v.p[e] == '\t'))
+				e++;
+			if (e < v.n && v.p[e] == '=')
+				return true;
+		}
+	}
+	return false;
+}

@@ -163,6 +163,23 @@ void alb_lb_cookie_value(const uint64_t key[2], int tg, uint32_t addr, uint16_t 
  * cookie is invalid, forged or for another group. */
 int alb_lb_cookie_find(const uint64_t key[2], int tg, const struct http_header *h, size_t n,
 		       uint32_t *addr, uint16_t *port);
+/* app_cookie stickiness: the AWSALBAPP-0 value naming target addr:port of
+ * group tg until unix time until (48 hex digits + NUL): (tg, addr, port)
+ * and until XORed with keyed pads, then a SipHash-2-4 of both, under a key
+ * derived from key (so an AWSALB value is never a valid AWSALBAPP one). */
+void alb_app_cookie_value(const uint64_t key[2], int tg, uint32_t addr, uint16_t port,
+                          uint32_t until, char out[49]);
+/* The target that the request's AWSALBAPP-0 cookie names in group tg, when
+ * the request also carries the application's cookie app_name (AWS: clients
+ * send both back): 1 with *addr and *port set; 0 when either cookie is
+ * missing; -1 when the AWSALBAPP-0 value is invalid, forged, for another
+ * group, or stale (its stickiness ended before now, unix seconds). */
+int alb_app_cookie_find(const uint64_t key[2], int tg, const char *app_name,
+                        const struct http_header *h, size_t n, uint32_t now, uint32_t *addr,
+                        uint16_t *port);
+/* Whether response headers h[0..n) set the cookie name (a Set-Cookie whose
+ * name is name, case-sensitive as cookie names are). */
+bool alb_sets_cookie(const struct http_header *h, size_t n, const char *name);
 /* SipHash-2-4 of the 8 bytes of m (little-endian) under key. */
 uint64_t alb_siphash64(const uint64_t key[2], uint64_t m);
 

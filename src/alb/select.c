@@ -99,8 +99,71 @@ static const uint64_t *cookie_key(void)
 	return key;
 }
 
+#define APP_COOKIE_EXPIRY_S (7 * 86400) /* AWS: the AWSALBAPP cookies' own expiry, fixed */
+
+void alb__app_cookie_set(struct alb *a, int tgi, uint32_t addr, uint16_t port, char *cookie,
+                         size_t cap)
+{
+	char v[49], exp[64], lines[400];
+	time_t now = time(NULL), t = now + APP_COOKIE_EXPIRY_S;
+	struct tm tm;
+	size_t len = strlen(cookie);
+	int k;
+
+	alb_app_cookie_value(cookie_key(), tgi, addr, port,
+	                     (uint32_t)now + (uint32_t)a->m->tgs[tgi].app_sticky_s, v);
+	gmtime_r(&t, &tm);
+	strftime(exp, sizeof(exp), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	/* one shard holds the value; the other three are cleared as AWS does */
+	k = snprintf(lines, sizeof(lines),
+	             "Set-Cookie: AWSALBAPP-0=%s; Expires=%s; Path=/\r\n"
+	             "Set-Cookie: AWSALBAPP-1=_remove_; Expires=%s; Path=/\r\n"
+	             "Set-Cookie: AWSALBAPP-2=_remove_; Expires=%s; Path=/\r\n"
+	             "Set-Cookie: AWSALBAPP-3=_remove_; Expires=%s; Path=/\r\n",
+	             v, exp, exp, exp, exp);
+	/* whole lines or nothing: a cut one would break the response head */
+	if (k > 0 && (size_t)k < sizeof(lines) && len + (size_t)k < cap)
+		memcpy(cookie + len, lines, (size_t)k + 1);
+}
+
+/* alb__pick for an app_cookie group: the target of a live session (the
+ * request's AWSALBAPP-0 with the application's cookie) while it is
+ * routable; a session whose target is not moves to a new pick and stays
+ * there (AWS). A request with a session gets the cookies re-set (expiry and
+ * stickiness reset); without one, *app_pending says the response decides
+ * (it sets the application's cookie: a new session). */
+static int pick_app(struct alb *a, int tgi, const struct http_header *h, size_t n, char *cookie,
+                    size_t cap, bool *app_pending)
+{
+	const struct model_target_group *mtg = &a->m->tgs[tgi];
+	struct alb_tg *g = &a->tgs[tgi];
+	uint32_t addr;
+	uint16_t port;
+	int ti = -1, rc;
+
+	rc = alb_app_cookie_find(cookie_key(), tgi, mtg->app_cookie, h, n, (uint32_t)time(NULL),
+	                         &addr, &port);
+	for (size_t i = 0; rc == 1 && i < g->n; i++) {
+		if (g->t[i]->addr == addr && g->t[i]->port == port &&
+		    (g->states[i] == ALB_TARGET_HEALTHY ||
+		     g->states[i] == ALB_TARGET_UNAVAILABLE)) {
+			ti = (int)i;
+			break;
+		}
+	}
+	if (ti < 0)
+		ti = alb__select(a, tgi);
+	if (ti < 0)
+		return ti;
+	if (rc == 1)
+		alb__app_cookie_set(a, tgi, g->t[ti]->addr, g->t[ti]->port, cookie, cap);
+	else
+		*app_pending = true;
+	return ti;
+}
+
 int alb__pick(struct alb *a, int tgi, const struct http_header *h, size_t n, char *cookie,
-	      size_t cap)
+              size_t cap, bool *app_pending)
 {
 	const struct model_target_group *mtg = &a->m->tgs[tgi];
 	struct alb_tg *g = &a->tgs[tgi];
@@ -113,6 +176,9 @@ int alb__pick(struct alb *a, int tgi, const struct http_header *h, size_t n, cha
 	time_t t;
 	struct tm tm;
 
+	*app_pending = false;
+	if (mtg->app_sticky)
+		return pick_app(a, tgi, h, n, cookie, cap, app_pending);
 	if (!mtg->sticky)
 		return alb__select(a, tgi);
 	key = cookie_key();

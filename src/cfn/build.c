@@ -596,6 +596,19 @@ static void b_sg(struct cfn_ctx *c, struct cfn_res *r)
 
 static const char *const http_protos[] = {"HTTP", "HTTPS", NULL};
 
+#define APP_COOKIE_NAME_MAX 128 /* vpcd's bound; AWS states none */
+
+/* A cookie name: an RFC 6265 token (RFC 7230 tchar). */
+static bool cookie_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > APP_COOKIE_NAME_MAX)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p))
+			return false;
+	return true;
+}
 
 static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 {
@@ -699,9 +712,11 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 	hc->matcher = cfn__strdup(codes ? codes : "200");
 	t->deregistration_delay_s = 300;
 	struct cfn_node *attrs = cfn__prop_list(c, r->props, "TargetGroupAttributes", pp);
-	const struct cfn_node *ss_node = NULL, *st_node = NULL;
-	const char *ss_path = NULL, *st_path = NULL, *st_type = NULL;
+	const struct cfn_node *ss_node = NULL, *st_node = NULL, *an_node = NULL;
+	const char *ss_path = NULL, *st_path = NULL, *st_type = NULL, *an_path = NULL;
+	const char *app_name = NULL;
 	t->sticky_s = 86400;
+	t->app_sticky_s = 86400;
 	for (size_t i = 0; attrs && i < attrs->n; i++) {
 		const struct cfn_node *a = attrs->items[i];
 		const char *ap = cfn__item_path(c, pp, "TargetGroupAttributes", i);
@@ -731,6 +746,13 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 		}
 		if (k && strcmp(k, "stickiness.lb_cookie.duration_seconds") == 0)
 			t->sticky_s = cfn__prop_int(c, a, "Value", ap, 86400, 1, 604800);
+		if (k && strcmp(k, "stickiness.app_cookie.duration_seconds") == 0)
+			t->app_sticky_s = cfn__prop_int(c, a, "Value", ap, 86400, 1, 604800);
+		if (k && strcmp(k, "stickiness.app_cookie.cookie_name") == 0) {
+			app_name = cfn__prop_str(c, a, "Value", ap);
+			an_node = a;
+			an_path = ap;
+		}
 		if (k && strcmp(k, "slow_start.duration_seconds") == 0) {
 			t->slow_start_s = cfn__prop_int(c, a, "Value", ap, 0, 0, 900);
 			if (t->slow_start_s > 0 && t->slow_start_s < 30) {
@@ -744,15 +766,31 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 			}
 		}
 	}
-	if (st_node && t->sticky && st_type && strcmp(st_type, "lb_cookie") != 0) {
+	if (app_name && !cookie_name_ok(app_name))
+		cfn_error_at(c, an_node, an_path,
+		             "stickiness.app_cookie.cookie_name must be a cookie name (1..%d token "
+		             "characters, RFC 6265), found \"%s\"",
+		             APP_COOKIE_NAME_MAX, app_name);
+	else if (app_name && strncmp(app_name, "AWSALB", 6) == 0)
+		cfn_error_at(c, an_node, an_path,
+		             "stickiness.app_cookie.cookie_name can't start with AWSALB, AWSALBAPP "
+		             "or AWSALBTG (reserved for the load balancer), found \"%s\"",
+		             app_name);
+	if (st_node && t->sticky && st_type && strcmp(st_type, "app_cookie") == 0) {
+		t->sticky = false;
+		t->app_sticky = true;
+		if (!app_name)
+			cfn_error_at(
+			    c, st_node, st_path,
+			    "stickiness.type app_cookie needs the attribute "
+			    "stickiness.app_cookie.cookie_name (the application's cookie)");
+		t->app_cookie = cfn__strdup(app_name);
+	} else if (st_node && t->sticky && st_type && strcmp(st_type, "lb_cookie") != 0) {
 		cfn_error_at(c, st_node, st_path,
-			     strcmp(st_type, "app_cookie") == 0
-				 ? "stickiness.type app_cookie is not supported by vpcd yet "
-				   "(lb_cookie is)"
-				 : "stickiness.type %s is for Network Load Balancers; an "
-				   "Application Load Balancer's target group takes lb_cookie or "
-				   "app_cookie",
-			     st_type);
+		             "stickiness.type %s is for Network Load Balancers; an "
+		             "Application Load Balancer's target group takes lb_cookie or "
+		             "app_cookie",
+		             st_type);
 		t->sticky = false;
 	}
 	if (ss_node && t->lb_algo == MODEL_ALGO_LEAST_OUTSTANDING)

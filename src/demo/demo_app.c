@@ -4,11 +4,13 @@
  * request bodies (Content-Length or chunked) read and ignored, an idle
  * timeout longer than the ALB's 60 s (as AWS advises for targets), test
  * paths (/echo, /sleep?ms=N, /burn?ms=N of CPU, the /ws WebSocket echo,
- * misbehaving /close, /garbage, /bighead), and a
- * clean exit 0 on SIGTERM so that task stops look like real ones.
+ * misbehaving /close, /garbage, /bighead, /session?name=N that sets a
+ * cookie), and a clean exit 0 on SIGTERM so that task stops look like real
+ * ones.
  */
 #include "demo/demo.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -99,19 +101,29 @@ static int out_append(struct demo_conn *c, const char *p, size_t n)
 	return 0;
 }
 
-static int respond(struct demo_conn *c, bool head_only, int code, const char *reason,
-                   const char *body, size_t blen)
+/* A response with extra header lines (each ending in CRLF, "" for none). */
+static int respond_hdr(struct demo_conn *c, bool head_only, int code, const char *reason,
+                       const char *extra, const char *body, size_t blen)
 {
-	char h[256];
-	int n = snprintf(h, sizeof(h),
-	                 "HTTP/1.1 %d %s\r\nServer: vpcd-demo-app\r\n"
-	                 "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n",
-	                 code, reason, blen, c->close_after ? "Connection: close\r\n" : "");
+	char h[512];
+	int n =
+	    snprintf(h, sizeof(h),
+	             "HTTP/1.1 %d %s\r\nServer: vpcd-demo-app\r\n"
+	             "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s%s\r\n",
+	             code, reason, blen, extra, c->close_after ? "Connection: close\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(h))
+		return -ENOMEM;
 	if (out_append(c, h, (size_t)n) < 0)
 		return -ENOMEM;
 	if (!head_only && blen && out_append(c, body, blen) < 0)
 		return -ENOMEM;
 	return 0;
+}
+
+static int respond(struct demo_conn *c, bool head_only, int code, const char *reason,
+                   const char *body, size_t blen)
+{
+	return respond_hdr(c, head_only, code, reason, "", body, blen);
 }
 
 /* /echo: the request head as received (method, target, version, headers),
@@ -353,6 +365,28 @@ static int handle_request(struct demo_conn *c, const struct http_request *r, boo
 		n = snprintf(body, sizeof(body), "burned %ld ms of CPU on %s:%d\n", used, s->host,
 		             s->port);
 		return respond(c, head_only, 200, "OK", body, (size_t)n);
+	}
+	if (plen == 8 && memcmp(r->target.p, "/session", 8) == 0) {
+		/* /session?name=N: sets cookie N (a token of up to 64
+		 * characters) to this task's address, as an application's
+		 * session cookie (app_cookie stickiness tests) */
+		char name[65], extra[160];
+		size_t k = 0;
+		const char *v = q ? q + 1 : NULL, *end = r->target.p + r->target.n;
+		if (v && end - v > 5 && memcmp(v, "name=", 5) == 0)
+			for (v += 5; v < end && *v != '&' && k < sizeof(name) - 1; v++) {
+				if (!isalnum((unsigned char)*v) && *v != '-' && *v != '_')
+					return respond(c, head_only, 400, "Bad Request",
+					               "bad name\n", 9);
+				name[k++] = *v;
+			}
+		name[k] = 0;
+		if (k == 0)
+			return respond(c, head_only, 400, "Bad Request", "name=N needed\n", 14);
+		snprintf(extra, sizeof(extra), "Set-Cookie: %s=%s-%d; Path=/\r\n", name, s->host,
+		         s->port);
+		n = snprintf(body, sizeof(body), "session on %s:%d\n", s->host, s->port);
+		return respond_hdr(c, head_only, 200, "OK", extra, body, (size_t)n);
 	}
 	return respond(c, head_only, 404, "Not Found", "Not Found\n", 10);
 }

@@ -82,6 +82,7 @@ void model_free(struct model *m)
 		free(t->full_name);
 		free(t->protocol);
 		free(t->target_type);
+		free(t->app_cookie);
 		free_hc(&t->hc);
 	}
 	free(m->tgs);

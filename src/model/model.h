@@ -79,6 +79,12 @@ struct model_target_group {
 	int slow_start_s; /* slow_start.duration_seconds: 0 (off) or 30..900 */
 	bool sticky;	  /* stickiness.enabled with stickiness.type lb_cookie (AWSALB) */
 	int sticky_s;	  /* stickiness.lb_cookie.duration_seconds, default 86400 */
+	/* stickiness.enabled with stickiness.type app_cookie (AWSALBAPP-0..3):
+	 * app_cookie is stickiness.app_cookie.cookie_name, app_sticky_s
+	 * stickiness.app_cookie.duration_seconds (default 86400) */
+	bool app_sticky;
+	char *app_cookie;
+	int app_sticky_s;
 };
 
 enum model_lb_algo {

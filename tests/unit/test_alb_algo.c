@@ -167,6 +167,54 @@ static void test_lb_cookie(void)
 	ASSERT_TRUE(strcmp(v, v2) != 0);
 }
 
+static void test_app_cookie(void)
+{
+	uint64_t k[2] = {1, 2}, k2[2] = {1, 3};
+	char v[49], lb[33], hv[160];
+	uint32_t addr = 0, now = 1000000;
+	uint16_t port = 0;
+	alb_app_cookie_value(k, 3, 0x7f4d0105u, 8080, now + 60, v);
+	ASSERT_EQ(strlen(v), 48);
+	ASSERT_TRUE(strstr(v, "7F4D0105") == NULL); /* opaque */
+	snprintf(hv, sizeof(hv), "SESS=abc; AWSALBAPP-0=%s; AWSALBAPP-1=_remove_", v);
+	struct http_header h[2] = {{{"Host", 4}, {"x", 1}}, {{"Cookie", 6}, {hv, strlen(hv)}}};
+	ASSERT_EQ(alb_app_cookie_find(k, 3, "SESS", h, 2, now, &addr, &port), 1);
+	ASSERT_TRUE(addr == 0x7f4d0105u);
+	ASSERT_EQ(port, 8080);
+	/* the last second of the stickiness, then stale */
+	ASSERT_EQ(alb_app_cookie_find(k, 3, "SESS", h, 2, now + 60, &addr, &port), 1);
+	ASSERT_EQ(alb_app_cookie_find(k, 3, "SESS", h, 2, now + 61, &addr, &port), -1);
+	/* another group, another key: invalid */
+	ASSERT_EQ(alb_app_cookie_find(k, 4, "SESS", h, 2, now, &addr, &port), -1);
+	ASSERT_EQ(alb_app_cookie_find(k2, 3, "SESS", h, 2, now, &addr, &port), -1);
+	/* without the application's cookie: no session (names are case-sensitive) */
+	ASSERT_EQ(alb_app_cookie_find(k, 3, "sess", h, 2, now, &addr, &port), 0);
+	ASSERT_EQ(alb_app_cookie_find(k, 3, "SES", h, 2, now, &addr, &port), 0);
+	/* a changed expiry or a flipped digit: forged */
+	hv[strlen("SESS=abc; AWSALBAPP-0=") + 20] ^= 1;
+	ASSERT_EQ(alb_app_cookie_find(k, 3, "SESS", h, 2, now, &addr, &port), -1);
+	hv[strlen("SESS=abc; AWSALBAPP-0=") + 20] ^= 1;
+	hv[strlen("SESS=abc; AWSALBAPP-0=") + 2] ^= 1;
+	ASSERT_EQ(alb_app_cookie_find(k, 3, "SESS", h, 2, now, &addr, &port), -1);
+	/* an AWSALB value is not an AWSALBAPP one */
+	alb_lb_cookie_value(k, 3, 0x7f4d0105u, 8080, lb);
+	snprintf(hv, sizeof(hv), "SESS=1; AWSALBAPP-0=%s%s", lb, "0000000000000000");
+	h[1].value.n = strlen(hv);
+	ASSERT_EQ(alb_app_cookie_find(k, 3, "SESS", h, 2, now, &addr, &port), -1);
+	/* no AWSALBAPP-0 */
+	snprintf(hv, sizeof(hv), "SESS=1; AWSALBAPP-1=%s", v);
+	h[1].value.n = strlen(hv);
+	ASSERT_EQ(alb_app_cookie_find(k, 3, "SESS", h, 2, now, &addr, &port), 0);
+	/* the response side: Set-Cookie naming the cookie, not a prefix of it */
+	struct http_header rs[3] = {{{"Content-Type", 12}, {"SESS=x", 6}},
+	                            {{"set-cookie", 10}, {"SESSION=1; Path=/", 17}},
+	                            {{"Set-Cookie", 10}, {" SESS=42; Path=/", 16}}};
+	ASSERT_TRUE(alb_sets_cookie(rs, 3, "SESS"));
+	ASSERT_TRUE(!alb_sets_cookie(rs, 2, "SESS"));
+	ASSERT_TRUE(alb_sets_cookie(rs, 2, "SESSION"));
+	ASSERT_TRUE(!alb_sets_cookie(rs, 3, "sess"));
+}
+
 T_MAIN({
 	T_RUN(test_rr);
 	T_RUN(test_lor);
@@ -174,4 +222,5 @@ T_MAIN({
 	T_RUN(test_slow_start);
 	T_RUN(test_siphash);
 	T_RUN(test_lb_cookie);
+	T_RUN(test_app_cookie);
 })

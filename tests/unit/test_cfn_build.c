@@ -190,7 +190,43 @@ static void test_tg_algorithms(void)
 	m = tg_attrs("[{Key: stickiness.enabled, Value: \"true\"}, {Key: stickiness.type, Value: "
 		     "app_cookie}]",
 		     &errs);
-	ASSERT_STR_CONTAINS(errs, "app_cookie is not supported by vpcd yet");
+	ASSERT_STR_CONTAINS(errs, "stickiness.type app_cookie needs the attribute "
+	                          "stickiness.app_cookie.cookie_name");
+	free(errs);
+	model_free(m);
+	m = tg_attrs("[{Key: stickiness.enabled, Value: \"true\"}, {Key: stickiness.type, Value: "
+	             "app_cookie}, {Key: stickiness.app_cookie.cookie_name, Value: SESSIONID}, "
+	             "{Key: stickiness.app_cookie.duration_seconds, Value: \"120\"}]",
+	             &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	ASSERT_TRUE(m && m->tgs[0].app_sticky && !m->tgs[0].sticky);
+	ASSERT_STR_EQ(m ? m->tgs[0].app_cookie : NULL, "SESSIONID");
+	ASSERT_EQ(m ? m->tgs[0].app_sticky_s : 0, 120);
+	model_free(m);
+	/* the default duration; a disabled app_cookie is off */
+	m = tg_attrs("[{Key: stickiness.enabled, Value: \"false\"}, {Key: stickiness.type, Value: "
+	             "app_cookie}, {Key: stickiness.app_cookie.cookie_name, Value: S}]",
+	             &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	ASSERT_TRUE(m && !m->tgs[0].app_sticky && m->tgs[0].app_sticky_s == 86400);
+	model_free(m);
+	m = tg_attrs("[{Key: stickiness.enabled, Value: \"true\"}, {Key: stickiness.type, Value: "
+	             "app_cookie}, {Key: stickiness.app_cookie.cookie_name, Value: AWSALBAPPX}]",
+	             &errs);
+	ASSERT_STR_CONTAINS(errs,
+	                    "TargetGroupAttributes[2]: stickiness.app_cookie.cookie_name "
+	                    "can't start with AWSALB, AWSALBAPP or AWSALBTG (reserved for the "
+	                    "load balancer), found \"AWSALBAPPX\"");
+	free(errs);
+	model_free(m);
+	m = tg_attrs("[{Key: stickiness.app_cookie.cookie_name, Value: 'a b'}, "
+	             "{Key: stickiness.app_cookie.duration_seconds, Value: 604801}]",
+	             &errs);
+	ASSERT_STR_CONTAINS(errs, "TargetGroupAttributes[0]: stickiness.app_cookie.cookie_name "
+	                          "must be a cookie name");
+	ASSERT_STR_CONTAINS(errs, "TargetGroupAttributes[1].Value: ");
 	free(errs);
 	model_free(m);
 	m = tg_attrs("[{Key: stickiness.lb_cookie.duration_seconds, Value: 604801}]", &errs);

@@ -178,6 +178,15 @@ static void test_demo_app_serves(void)
 		            29);
 	}
 
+	/* /session?name=N sets cookie N to the task's address; a bad name is a 400 */
+	ASSERT_TRUE(send_all(fd, "GET /session?name=SESS HTTP/1.1\r\nHost: svc\r\n\r\n"
+	                         "GET /session?name=a;b HTTP/1.1\r\nHost: svc\r\n\r\n"));
+	n = read_responses(fd, buf, sizeof(buf), 2);
+	ASSERT_TRUE(n > 0 && strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	snprintf(want, sizeof(want), "\r\nSet-Cookie: SESS=127.0.0.57-%u; Path=/\r\n", demo_port);
+	ASSERT_STR_CONTAINS(buf, want);
+	ASSERT_STR_CONTAINS(buf, "HTTP/1.1 400 Bad Request\r\n");
+
 	/* Connection: close is answered and closed. */
 	ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n"));
 	n = read_responses(fd, buf, sizeof(buf), 1);
