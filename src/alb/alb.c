@@ -13,9 +13,12 @@
  * or the chunked state machine says where each message ends.
  *
  * Choices where AWS is silent or vpcd differs (spec/aws-facts.md):
- * - Content-Length with Transfer-Encoding, several Content-Length or
- *   Transfer-Encoding headers, Transfer-Encoding on HTTP/1.0: 400 (AWS's
- *   defensive mode forwards some of these as "Ambiguous"; we refuse them).
+ * - A request the desync mode forwards but the strict parser refuses
+ *   (Content-Length with Transfer-Encoding, look-alike or duplicate framing
+ *   headers, HTTP/1.2, a space in the target, ...) goes to the target in
+ *   the normalized form of desync_normalize (docs/desync.md); where none
+ *   is safe (Transfer-Encoding on HTTP/1.0, CR/LF/NUL, conflicting lengths)
+ *   it gets 400, a coding other than chunked/identity 501 (AWS's).
  * - An HTTP/1.1 request without Host: 400. An HTTP/1.0 one gets the LB's
  *   DNS name as Host and goes to the target as HTTP/1.0 (so no chunked
  *   answer reaches a client that cannot read it; no back-end reuse).
@@ -1593,11 +1596,45 @@ static int up_write(struct alb_conn *c)
 	}
 }
 
+/* A complete head the strict parser refuses (strict: its answer), or whose
+ * framing it refuses, while the desync mode forwards it: forwarded in the
+ * normalized form (desync_normalize, docs/desync.md) that the strict parser
+ * reads as the target will; refused with 400/414/501 when no safe form
+ * exists. The raw head is dn bytes of cin. */
+static void forward_normalized(struct alb_conn *c, const struct desync_request *parts, long dn,
+			       long strict)
+{
+	struct http_header hs[MAX_HEADERS];
+	struct http_request r = {.headers = hs, .maxheaders = MAX_HEADERS};
+	size_t cap = 3 * (size_t)dn + 64;
+	char *nb =
+	    strict == HTTP_URI_TOO_LONG || strict == HTTP_HEAD_TOO_LARGE ? NULL : malloc(cap);
+	long k = nb ? desync_normalize(parts, nb, cap) : strict;
+	int status = k == HTTP_TE_UNSUPPORTED ? 501 : k == HTTP_URI_TOO_LONG ? 414 : 400;
+
+	if (k > 0) {
+		long m = http_parse_request(nb, (size_t)k, &r);
+		if (m == k) {
+			start_request(c, &r, dn); /* copies what it keeps of nb */
+			goto out;
+		}
+		status = m == HTTP_URI_TOO_LONG ? 414 : 400;
+	}
+	c->rq = (struct body){.done = true};
+	c->client_keep = false;
+	conn_reply(c, status);
+out:
+	free(nb);
+}
+
 static void parse_head(struct alb_conn *c)
 {
 	struct http_header hs[MAX_HEADERS];
 	struct http_request r = {.headers = hs, .maxheaders = MAX_HEADERS};
-	long n;
+	struct desync_field dfs[MAX_HEADERS];
+	struct desync_request parts;
+	struct http_framing f;
+	long n, dn = 0;
 	bool complete = false;
 
 	if (abuf_avail(&c->cin) == 0) {
@@ -1608,10 +1645,9 @@ static void parse_head(struct alb_conn *c)
 	{
 		const struct model *m = c->a->m;
 		int lbi = m->listeners[c->ls->listener].lb;
-		struct desync_field dfs[MAX_HEADERS];
 		struct desync_verdict dv;
-		long dn = desync_classify_head(c->cin.p + c->cin.off, abuf_avail(&c->cin), dfs,
-					       MAX_HEADERS, NULL, &dv);
+		dn = desync_classify_head(c->cin.p + c->cin.off, abuf_avail(&c->cin), dfs,
+					  MAX_HEADERS, &parts, &dv);
 		c->dclass = c->dreason = NULL;
 		c->desync_close = false;
 		if (dn > 0) {
@@ -1646,6 +1682,11 @@ static void parse_head(struct alb_conn *c)
 			conn_close(c);
 		else if (abuf_avail(&c->cin) >= CIN_CAP - 1)
 			conn_reply(c, 400);
+		return;
+	}
+	if (complete && (n < 0 || http_request_framing(&r, &f) < 0)) {
+		/* the mode forwards it (a rejected one was answered above) */
+		forward_normalized(c, &parts, dn, n);
 		return;
 	}
 	if (n < 0) {

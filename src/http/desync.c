@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* --- character classes ---------------------------------------------------- */
@@ -672,4 +673,149 @@ const char *desync_log_classification(const struct desync_verdict *v)
 const char *desync_log_reason(const struct desync_verdict *v)
 {
 	return v->tier == DESYNC_COMPLIANT ? "-" : desync_reason_name(v->reason);
+}
+
+/* --- normalized forwarding ---------------------------------------------- */
+
+struct nbuf {
+	char *p;
+	size_t n, cap;
+	bool full;
+};
+
+static void nput(struct nbuf *b, const char *s, size_t n)
+{
+	if (b->full || n > b->cap - b->n) {
+		b->full = true;
+		return;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+}
+
+static void nputs(struct nbuf *b, const char *s)
+{
+	nput(b, s, strlen(s));
+}
+
+static bool has_bad(struct http_slice s)
+{
+	for (size_t i = 0; i < s.n; i++)
+		if (is_bad((unsigned char)s.p[i]))
+			return true;
+	return false;
+}
+
+/* The framing of the normalized request, from the framing headers named
+ * exactly (a look-alike frames nothing: it is dropped, as a server that
+ * does not trim names would ignore it): 1 chunked, 0 Content-Length *len
+ * (or none: *len UINT64_MAX), or an HTTP_* error. */
+static int normal_framing(const struct desync_request *r, bool v1x0, uint64_t *len)
+{
+	int chunked = 0;
+
+	*len = UINT64_MAX;
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct desync_field *f = &r->fields[i];
+		size_t start = 0;
+		if (!http_slice_ieq(f->name, "transfer-encoding"))
+			continue;
+		if (v1x0)
+			return HTTP_MALFORMED;
+		for (size_t j = 0; j <= f->value.n; j++) {
+			if (j < f->value.n && f->value.p[j] != ',')
+				continue;
+			struct http_slice item = {f->value.p + start, j - start};
+			int c = te_coding(item);
+			start = j + 1;
+			if (c == 1)
+				chunked++;
+			else if (c < 0 || !http_list_has(item, "identity"))
+				return HTTP_TE_UNSUPPORTED; /* AWS: chunked and identity only */
+		}
+	}
+	if (chunked > 1)
+		return HTTP_MALFORMED;
+	if (chunked == 1)
+		return 1;
+	for (size_t i = 0; i < r->nfields; i++) {
+		uint64_t n;
+		if (!http_slice_ieq(r->fields[i].name, "content-length"))
+			continue;
+		if (parse_length(r->fields[i].value, &n) < 0 || (*len != UINT64_MAX && n != *len))
+			return HTTP_MALFORMED;
+		*len = n;
+	}
+	return 0;
+}
+
+long desync_normalize(const struct desync_request *r, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct nbuf b = {out, 0, cap, false};
+	struct http_slice ver = trim(r->version);
+	bool v1x0;
+	uint64_t len;
+	int framing;
+	char num[24];
+
+	if (r->method.n == 0 || has_bad(r->target))
+		return HTTP_MALFORMED;
+	for (size_t i = 0; i < r->method.n; i++)
+		if (!is_tchar((unsigned char)r->method.p[i]))
+			return HTTP_MALFORMED;
+	if (ver.n == 0 || slice_eq(ver, "HTTP/0.9") || slice_eq(ver, "HTTP/1.0"))
+		v1x0 = true;
+	else if (ver.n == 8 && slice_starts(ver, "HTTP/1.") && ver.p[7] >= '1' && ver.p[7] <= '9')
+		v1x0 = false;
+	else
+		return HTTP_MALFORMED;
+	for (size_t i = 0; i < r->nfields; i++)
+		if (has_bad(r->fields[i].name) || has_bad(r->fields[i].value))
+			return HTTP_MALFORMED;
+	framing = normal_framing(r, v1x0, &len);
+	if (framing < 0)
+		return framing;
+
+	nput(&b, r->method.p, r->method.n);
+	nputs(&b, " ");
+	if (r->target.n == 0)
+		nputs(&b, "/");
+	for (size_t i = 0; i < r->target.n; i++) {
+		unsigned char c = (unsigned char)r->target.p[i];
+		if (c > 0x20 && c < 0x7f) {
+			nput(&b, (const char *)&r->target.p[i], 1);
+		} else {
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+			nput(&b, e, 3);
+		}
+	}
+	nputs(&b, v1x0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct desync_field *f = &r->fields[i];
+		struct http_slice v = trim(f->value);
+		bool ok = f->name.n > 0, sus;
+		if (field_framing(f, -1, &sus) != FRAMING_NONE)
+			continue; /* real ones: replaced below; look-alikes: dropped */
+		for (size_t k = 0; ok && k < f->name.n; k++)
+			ok = is_tchar((unsigned char)f->name.p[k]);
+		for (size_t k = 0; ok && k < v.n; k++)
+			ok = is_value_char((unsigned char)v.p[k]);
+		if (!ok)
+			continue;
+		nput(&b, f->name.p, f->name.n);
+		nputs(&b, ": ");
+		nput(&b, v.p, v.n);
+		nputs(&b, "\r\n");
+	}
+	if (framing == 1) {
+		nputs(&b, "Transfer-Encoding: chunked\r\n");
+	} else if (len != UINT64_MAX) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)len);
+		nputs(&b, "Content-Length: ");
+		nputs(&b, num);
+		nputs(&b, "\r\n");
+	}
+	nputs(&b, "\r\n");
+	return b.full ? HTTP_HEAD_TOO_LARGE : (long)b.n;
 }

@@ -143,4 +143,31 @@ const char *desync_reason_name(enum desync_reason reason);
 const char *desync_log_classification(const struct desync_verdict *v);
 const char *desync_log_reason(const struct desync_verdict *v);
 
+/* The head a load balancer forwards for a request the strict parser
+ * (http1.h) refuses but the mode lets through (docs/desync.md, "Forwarding
+ * in a normalized form"): r as split by desync_classify_head, rewritten into
+ * a head that http_parse_request and http_request_framing accept, so the
+ * target reads the request exactly as the load balancer does:
+ * - the version trimmed; HTTP/0.9 (or none) and HTTP/1.0 -> HTTP/1.0,
+ *   HTTP/1.1 and above 1 -> HTTP/1.1; anything else refused;
+ * - the target percent-encoded where it is not visible ASCII (SP, control
+ *   characters, bytes >= 0x80); an empty or missing target -> "/";
+ * - a header whose name is not a token (empty, ":x", " x", "x\x01") or
+ *   whose value holds a control character other than HTAB is removed;
+ *   values lose their surrounding whitespace; CRLF line ends;
+ * - look-alike framing headers ("Transfer-Encoding ", "Content_Length")
+ *   are removed and frame nothing; the real ones are replaced by one
+ *   canonical header: the codings of every Transfer-Encoding must be
+ *   chunked or identity (else 501, AWS's supported values) with chunked
+ *   exactly once: "Transfer-Encoding: chunked", which overrides
+ *   Content-Length (RFC 9112 6.3); else the Content-Length values must be
+ *   digits and equal: "Content-Length: N".
+ * Refused (HTTP_MALFORMED, a 400): CR, LF or NUL anywhere, a method that is
+ * not a token, Transfer-Encoding on HTTP/1.0 or 0.9 (its framing is faulty
+ * by RFC 9112 and no 1.0 target can read it), a bad or conflicting
+ * Content-Length, chunked twice. HTTP_TE_UNSUPPORTED (a 501) for other
+ * codings. Returns the head's length in out, or HTTP_HEAD_TOO_LARGE when
+ * cap is too small (3 x the raw head + 64 always suffices). */
+long desync_normalize(const struct desync_request *r, char *out, size_t cap);
+
 #endif

@@ -237,6 +237,122 @@ static void test_field_index(void)
 	ASSERT_EQ(v.field, 2);
 }
 
+/* desync_normalize on one raw head: the normalized head, or the error. */
+static long normalize_raw(const char *raw, char *out, size_t cap)
+{
+	struct desync_field f[MAXF];
+	struct desync_request r;
+	struct desync_verdict v;
+	long n = desync_classify_head(raw, strlen(raw), f, MAXF, &r, &v);
+	if (n <= 0)
+		return -100;
+	return desync_normalize(&r, out, cap);
+}
+
+static void expect_normal(const char *raw, const char *want)
+{
+	char out[1024];
+	long k = normalize_raw(raw, out, sizeof(out));
+	if (k < 0) {
+		T_FAIL("normalize(%s) = %ld, want %s", raw, k, want);
+		return;
+	}
+	out[k] = 0;
+	ASSERT_STR_EQ(out, want);
+}
+
+static void test_normalize_forms(void)
+{
+	char out[1024];
+
+	/* version, target, non-token names, control characters, OWS */
+	expect_normal("GET /a b\x01\xc3\xa9 HTTP/1.2\r\nHost: h\r\nX-Bad\x01: v\r\n"
+	              "X-Ok:  kept \r\nX-Ctl: a\x01b\r\n: empty\r\n\r\n",
+	              "GET /a%20b%01%C3%A9 HTTP/1.1\r\nHost: h\r\nX-Ok: kept\r\n\r\n");
+	/* HTTP/0.9 and no version: 1.0; an empty target: "/" */
+	expect_normal("GET /x HTTP/0.9\r\nHost: h\r\n\r\n", "GET /x HTTP/1.0\r\nHost: h\r\n\r\n");
+	expect_normal("GET /x\r\nHost: h\r\n\r\n", "GET /x HTTP/1.0\r\nHost: h\r\n\r\n");
+	expect_normal("GET  HTTP/1.1\r\nHost: h\r\n\r\n", "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+	/* bare-LF heads get CRLF */
+	expect_normal("GET / HTTP/1.1\nHost: h\n\n", "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+	/* framing: TE overrides CL; look-alikes are dropped and frame nothing;
+	 * a duplicate Content-Length becomes one */
+	expect_normal("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+	              "Transfer-Encoding: identity, chunked\r\n\r\n",
+	              "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+	expect_normal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n"
+	              "Content-Length: 4\r\n\r\n",
+	              "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n");
+	expect_normal(
+	    "POST / HTTP/1.1\r\nContent-Length: 7\r\nHost: h\r\nContent-Length:  7\r\n\r\n",
+	    "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\n");
+	expect_normal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;x=1\r\n\r\n",
+	              "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+	/* refused */
+	ASSERT_EQ(normalize_raw("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", out,
+	                        sizeof(out)),
+	          HTTP_TE_UNSUPPORTED);
+	ASSERT_EQ(normalize_raw("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", out,
+	                        sizeof(out)),
+	          HTTP_MALFORMED);
+	ASSERT_EQ(normalize_raw("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	                        out, sizeof(out)),
+	          HTTP_MALFORMED);
+	ASSERT_EQ(normalize_raw("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+	                        out, sizeof(out)),
+	          HTTP_MALFORMED);
+	ASSERT_EQ(normalize_raw("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", out, sizeof(out)),
+	          HTTP_MALFORMED);
+	ASSERT_EQ(normalize_raw("G@T / HTTP/1.1\r\n\r\n", out, sizeof(out)), HTTP_MALFORMED);
+	ASSERT_EQ(normalize_raw("GET / HTTP/2.0\r\n\r\n", out, sizeof(out)), HTTP_MALFORMED);
+	ASSERT_EQ(normalize_raw("GET /aaaaaaaa HTTP/1.1\r\n\r\n", out, 10), HTTP_HEAD_TOO_LARGE);
+}
+
+/* Every table case: a normalized head is one the strict parser and framing
+ * accept whole, within the documented size; the Compliant, Acceptable and
+ * Ambiguous cases are refused only for the documented reasons. */
+static void test_normalize_tables(void)
+{
+	size_t forwarded = 0;
+
+	for (size_t k = 0; k < DESYNC_NCASES; k++) {
+		const struct desync_case *c = &desync_cases[k];
+		struct desync_field f[MAXF];
+		struct desync_request r;
+		struct desync_verdict v;
+		struct http_header hs[MAXF];
+		struct http_request q = {.headers = hs, .maxheaders = MAXF};
+		struct http_framing fr;
+		size_t cap = 3 * c->raw.n + 64;
+		char *out = malloc(cap);
+		long n = desync_classify_head(c->raw.p, c->raw.n, f, MAXF, &r, &v), m;
+
+		if (!out || n <= 0) {
+			T_FAIL("%s #%d: classify %ld", c->file, c->index, n);
+			free(out);
+			continue;
+		}
+		m = desync_normalize(&r, out, cap);
+		if (m > 0) {
+			forwarded++;
+			if (http_parse_request(out, (size_t)m, &q) != m ||
+			    http_request_framing(&q, &fr) != 0)
+				T_FAIL("%s #%d: the normalized head is not strict HTTP", c->file,
+				       c->index);
+		} else if (m != HTTP_MALFORMED && m != HTTP_TE_UNSUPPORTED) {
+			T_FAIL("%s #%d: normalize returned %ld", c->file, c->index, m);
+		} else if (v.tier != DESYNC_SEVERE && m == HTTP_MALFORMED &&
+		           v.reason != DESYNC_R_UNDEFINED_TRANSFER_ENCODING_SEMANTICS) {
+			T_FAIL("%s #%d \"%s\": refused (%s)", c->file, c->index, c->name,
+			       desync_reason_name(v.reason));
+		}
+		free(out);
+	}
+	fprintf(stderr, "desync tables: %zu/%zu cases have a normalized form\n", forwarded,
+	        (size_t)DESYNC_NCASES);
+	ASSERT_EQ(forwarded, 92);
+}
+
 static void test_modes(void)
 {
 	static const struct {
@@ -282,6 +398,8 @@ T_MAIN({
 	T_RUN(test_tables_prefixes);
 	T_RUN(test_raw_framing);
 	T_RUN(test_field_index);
+	T_RUN(test_normalize_forms);
+	T_RUN(test_normalize_tables);
 	T_RUN(test_modes);
 	T_RUN(test_names);
 })
