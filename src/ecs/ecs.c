@@ -683,13 +683,18 @@ static void stopped_push(struct ecs *e, struct ecs_task *t)
 	if (e->nstopped == e->capstopped) {
 		size_t cap = e->capstopped ? e->capstopped * 2 : 16;
 		struct ecs_task **v = realloc(e->stopped, cap * sizeof(*v));
-		if (!v) {
-			/* Only the record of a stopped task is lost. */
-			task_free(e, t);
-			return;
+		if (v) {
+			e->stopped = v;
+			e->capstopped = cap;
+		} else {
+			/* Only the record of the oldest stopped task is lost (t
+			 * itself may still be used by the caller). ecs_new made
+			 * room for some, so there is one. */
+			task_free(e, e->stopped[0]);
+			memmove(&e->stopped[0], &e->stopped[1],
+			        (e->nstopped - 1) * sizeof(e->stopped[0]));
+			e->nstopped--;
 		}
-		e->stopped = v;
-		e->capstopped = cap;
 	}
 	t->stopped_ms = now;
 	e->stopped[e->nstopped++] = t;
@@ -2308,7 +2313,9 @@ struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_
 		e->hooks = *hooks;
 	e->state_dir = strdup(state_dir && *state_dir ? state_dir : ".");
 	e->svcs = calloc(m->nservices ? m->nservices : 1, sizeof(*e->svcs));
-	if (!e->state_dir || !e->svcs || pools_init(e) < 0 || hosts_init(e) < 0)
+	e->capstopped = 16;
+	e->stopped = calloc(e->capstopped, sizeof(*e->stopped));
+	if (!e->state_dir || !e->svcs || !e->stopped || pools_init(e) < 0 || hosts_init(e) < 0)
 		goto fail;
 	for (size_t s = 0; s < m->nservices; s++) {
 		const struct model_service *ms = &m->services[s];

@@ -11,8 +11,15 @@
  *
  * Stopping: a task stopped while vpcd runs is first deregistered and drained
  * (lastStatus DEACTIVATING) until the load balancer reports its targets
- * unused or the target groups' deregistration delay passes, then SIGTERM,
- * then SIGKILL after StopTimeout.
+ * unused or the target groups' deregistration delay passes, then SIGTERM
+ * to each container once no running container depends on it (reverse
+ * DependsOn order), SIGKILL after that container's StopTimeout.
+ *
+ * Starting: a task is PENDING while containers wait for their DependsOn
+ * conditions (src/ecs/taskdeps.h), ACTIVATING while its targets are
+ * registered, then RUNNING; stopped, it goes DEACTIVATING (when
+ * registered), STOPPING, DEPROVISIONING, STOPPED. ecs_task_info.history
+ * lists the statuses it went through.
  *
  * Children: the plane owns SIGCHLD on its loop (loop_signal_add) and reaps
  * with waitpid(-1, WNOHANG), so no other module of the same process may
