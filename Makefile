@@ -3,11 +3,12 @@
 #   make test   install what is missing, build, run every test
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
 TEMPLATE   ?= examples/service-a.json
 
-.PHONY: all deps build asan run test unit unit-asan e2e fuzz format clean bench
+.PHONY: all deps build asan tsan run test unit unit-asan unit-tsan e2e fuzz format clean bench
 
 all: build
 
@@ -25,6 +26,17 @@ asan: $(ASAN_BUILD)/build.ninja
 
 $(ASAN_BUILD)/build.ninja:
 	CC=clang cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVPCD_SANITIZE=ON
+
+# ThreadSanitizer: the ALB's unit tests, with worker threads among them.
+tsan: $(TSAN_BUILD)/build.ninja
+	ninja -C $(TSAN_BUILD)
+
+$(TSAN_BUILD)/build.ninja:
+	CC=clang cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVPCD_TSAN=ON
+
+unit-tsan: tsan
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		ctest --test-dir $(TSAN_BUILD) --output-on-failure -R '^test_alb'
 
 run: deps
 	$(MAKE) build
@@ -62,4 +74,4 @@ format:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

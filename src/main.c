@@ -46,7 +46,7 @@ static const char usage[] =
 	"  vpcd up FILE... [--param K=V]... [--params FILE] [--net CIDR] [--dns ADDR:PORT]\n"
 	"               [--api ADDR:PORT] [--allow-unknown] [--template-map URL=FILE]...\n"
 	"               [--state-dir DIR] [--port-offset N] [--region R] [--stack-name N]\n"
-	"               [--dns-upstream ADDR:PORT]... [--images FILE]\n"
+	"               [--dns-upstream ADDR:PORT]... [--images FILE] [--workers N]\n"
 	"  vpcd status [--api ADDR:PORT] [--json]\n"
 	"  vpcd host stop ID [--api ADDR:PORT]\n"
 	"  vpcd apply FILE [--param K=V]... [--api ADDR:PORT]\n"
@@ -67,6 +67,7 @@ struct cli {
 	const char *region;
 	const char *stack_name;
 	int port_offset;
+	int workers; /* --workers: ALB worker threads; 0 = online CPUs */
 	int json;
 	int verbose;
 	const char *upstreams[MAX_DNS]; /* --dns-upstream, else resolv.conf */
@@ -83,7 +84,7 @@ struct cli {
 
 enum { OPT_PARAM = 256, OPT_NET, OPT_DNS, OPT_API, OPT_STATE_DIR, OPT_PORT_OFFSET, OPT_REGION,
        OPT_STACK_NAME, OPT_JSON, OPT_DNS_UPSTREAM, OPT_PARAMS, OPT_ALLOW_UNKNOWN,
-       OPT_TEMPLATE_MAP, OPT_FORMAT, OPT_IMAGES };
+       OPT_TEMPLATE_MAP, OPT_FORMAT, OPT_IMAGES, OPT_WORKERS };
 
 static const struct option long_opts[] = {
 	{"param", required_argument, NULL, OPT_PARAM},
@@ -101,6 +102,7 @@ static const struct option long_opts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM},
 	{"images", required_argument, NULL, OPT_IMAGES},
+	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -145,6 +147,16 @@ static int cli_parse(int argc, char **argv, struct cli *cli, int want_file)
 				return 2;
 			}
 			cli->port_offset = (int)v;
+			break;
+		}
+		case OPT_WORKERS: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 1 || v > 64) {
+				fprintf(stderr, "vpcd: --workers wants 1..64, got '%s'\n", optarg);
+				return 2;
+			}
+			cli->workers = (int)v;
 			break;
 		}
 		case OPT_REGION:
@@ -348,11 +360,11 @@ struct up {
 /* POST /v1/apply {"template": PATH, "params": ["K=V", ...]}: loads PATH
  * with the options vpcd was started with (its --param first, then the
  * apply's), refuses any difference but the services' DesiredCount and
- * DeploymentConfiguration, the task definitions' contents and Route53
- * record sets (409), hands the rest to the ECS plane, and moves the
- * resolver and the API to the new model. The new model is kept until exit:
- * the ECS plane points into its task definitions; the ALB keeps the model
- * it started with. */
+ * DeploymentConfiguration, the task definitions' contents, listener rules'
+ * conditions and actions and Route53 record sets (409), hands the rest to
+ * the ECS plane, and moves the ALB, the resolver and the API to the new
+ * model. The new model is kept until exit: the ECS plane points into its
+ * task definitions, the ALB's snapshots into its rules. */
 static char *up_apply(void *data, const char *body, size_t len, int *status)
 {
 	struct up *up = data;
@@ -407,8 +419,8 @@ static char *up_apply(void *data, const char *body, size_t len, int *status)
 		*status = 409;
 		resp = json_pack("{s:s, s:s}", "error",
 				 "vpcd apply changes only ECS services' DesiredCount and "
-				 "DeploymentConfiguration, task definitions and Route53 record "
-				 "sets; the template differs in:",
+				 "DeploymentConfiguration, task definitions, listener rules and "
+				 "Route53 record sets; the template differs in:",
 				 "details", msg);
 		goto done;
 	}
@@ -418,8 +430,23 @@ static char *up_apply(void *data, const char *body, size_t len, int *status)
 		goto done;
 	}
 	up->applied = v;
+	if (up->alb) {
+		/* listener rules may differ: the ALB's workers move to the new
+		 * model (requests in flight finish on the old one) */
+		rc = alb_set_model(up->alb, m, msg, sizeof(msg));
+		if (rc < 0) {
+			*status = 409;
+			resp = json_pack("{s:s}", "error", msg);
+			goto done;
+		}
+	}
 	rc = ecs_apply(up->ecs, m, msg, sizeof(msg));
 	if (rc < 0) {
+		char e2[256];
+		if (up->alb) /* back to the model it had: m is freed below */
+			alb_set_model(up->alb,
+				      up->napplied ? up->applied[up->napplied - 1] : up->model, e2,
+				      sizeof(e2));
 		*status = 500;
 		resp = json_pack("{s:s}", "error", strerror(-rc));
 		goto done;
@@ -583,6 +610,21 @@ static int up_start(struct up *up, const struct cli *cli)
 	up->alb = alb_new(up->loop, up->model);
 	if (!up->alb)
 		return -ENOMEM;
+	{
+		/* one ALB worker per online CPU unless --workers says */
+		long n = cli->workers;
+		if (n <= 0) {
+			n = sysconf(_SC_NPROCESSORS_ONLN);
+			if (n < 1)
+				n = 1;
+			if (n > 64)
+				n = 64;
+		}
+		rc = alb_set_workers(up->alb, (int)n);
+		if (rc < 0)
+			return rc;
+		log_info("load balancer: %ld worker%s", n, n == 1 ? "" : "s");
+	}
 	{
 		/* the ALB access log goes to a file of the state directory */
 		const char *sd = cli->state_dir ? cli->state_dir : "state";

@@ -48,12 +48,21 @@
  * - Expect: 100-continue is answered at once, before routing (AWS: "without
  *   testing the content length header"), never to HTTP/1.0; the header is
  *   removed and a target's own 100 is not passed on.
- * - Not done yet: per-core workers (SO_REUSEPORT), the preserve_host_header
- *   and xff_header_processing attributes.
+ * - Not done yet: the preserve_host_header and xff_header_processing
+ *   attributes.
+ *
+ * Workers (docs/design.md, "Workers and snapshots"): everything from accept
+ * to the access-log line runs on a worker and reads configuration and
+ * target state only from the worker's snapshot (w->snap); registration,
+ * health and draining run on the control thread (struct alb), which
+ * publishes a new snapshot on every change (snap.c).
  */
 #include "alb/alb.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -62,6 +71,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -108,8 +118,8 @@ struct body {
 enum phase { PH_HEAD, PH_CONNECT, PH_FORWARD, PH_CLOSING };
 
 struct alb_up {
-	struct alb *a;
-	struct alb_target *t;
+	struct alb_worker *w;
+	struct alb_target *t; /* referenced */
 	struct alb_conn *c; /* NULL while pooled */
 	int fd;
 	struct loop_io io;
@@ -137,7 +147,7 @@ struct alb_logrec {
 };
 
 struct alb_conn {
-	struct alb *a;
+	struct alb_worker *w;
 	struct alb_conn *prev, *next;
 	const struct alb_lsock *ls;
 	uint32_t caddr;
@@ -255,9 +265,9 @@ static size_t cin_room(struct alb_conn *c)
 }
 
 /* An empty BUF_START buffer for b (cap 0), from the plane's free list. */
-static int buf_take(struct alb *a, struct abuf *b)
+static int buf_take(struct alb_worker *w, struct abuf *b)
 {
-	char *p = a->nbufpool > 0 ? a->bufpool[--a->nbufpool] : malloc(BUF_START);
+	char *p = w->nbufpool > 0 ? w->bufpool[--w->nbufpool] : malloc(BUF_START);
 	if (!p)
 		return -ENOMEM;
 	*b = (struct abuf){.p = p, .cap = BUF_START};
@@ -266,10 +276,10 @@ static int buf_take(struct alb *a, struct abuf *b)
 
 /* Releases b's memory (its contents are dropped): a BUF_START buffer goes
  * back to the free list, anything else to free(). */
-static void buf_give(struct alb *a, struct abuf *b)
+static void buf_give(struct alb_worker *w, struct abuf *b)
 {
-	if (b->cap == BUF_START && a->nbufpool < ALB_BUFPOOL_MAX)
-		a->bufpool[a->nbufpool++] = b->p;
+	if (b->cap == BUF_START && w->nbufpool < ALB_BUFPOOL_MAX)
+		w->bufpool[w->nbufpool++] = b->p;
 	else
 		free(b->p);
 	*b = (struct abuf){0};
@@ -313,6 +323,10 @@ void alb__target_set(struct alb_target *t, enum alb_target_state s, const char *
 		log_info("target %s:%u in tg %s is %s%s%s", addr4_str(t->addr, ab), t->port,
 			 a->m->tgs[t->tg].name ? a->m->tgs[t->tg].name : "?",
 			 alb_target_state_str(s), reason ? ": " : "", reason ? reason : "");
+		if (!t->removed && alb__publish(a) < 0)
+			log_warn("target %s:%u: out of memory for a snapshot; workers see the "
+				 "change with the next one",
+				 addr4_str(t->addr, ab), t->port);
 		if (a->hfn)
 			a->hfn(a->hdata, t->tg, t->addr, t->port, s);
 	}
@@ -320,24 +334,28 @@ void alb__target_set(struct alb_target *t, enum alb_target_state s, const char *
 
 static void up_close(struct alb_up *u);
 
-static void pool_drain(struct alb_target *t)
+/* Closes worker w's idle connections to t. */
+static void pool_drain(struct alb_worker *w, struct alb_target *t)
 {
-	while (t->pool) {
-		struct alb_up *u = t->pool;
-		t->pool = u->next;
-		t->npool--;
+	struct alb_wslot *ws = &t->w[w->id];
+	while (ws->pool) {
+		struct alb_up *u = ws->pool;
+		ws->pool = u->next;
+		ws->npool--;
 		u->next = NULL;
 		up_close(u);
 	}
 }
 
-static void target_unref(struct alb_target *t)
+void alb__target_unref(struct alb_target *t, struct loop *loop)
 {
-	if (--t->refs == 0 && t->removed)
-		loop_defer_free(t->a->loop, t);
+	if (atomic_fetch_sub(&t->refs, 1) == 1)
+		loop_defer_free(loop, t);
 }
 
-/* Takes t out of its group; it is freed once no connection points at it. */
+/* Takes t out of its group (control thread); the workers close their idle
+ * connections to it and fail the requests still on it with 502 when they
+ * move to the next snapshot; it is freed with the last reference. */
 static void target_remove(struct alb_target *t)
 {
 	struct alb_tg *g = &t->a->tgs[t->tg];
@@ -345,26 +363,21 @@ static void target_remove(struct alb_target *t)
 
 	alb__hc_stop(t);
 	loop_timer_stop(a->loop, &t->drain_timer);
-	pool_drain(t);
 	memmove(&g->t[t->idx], &g->t[t->idx + 1], (g->n - t->idx - 1) * sizeof(g->t[0]));
 	memmove(&g->states[t->idx], &g->states[t->idx + 1],
 		(g->n - t->idx - 1) * sizeof(g->states[0]));
 	g->n--;
 	for (size_t i = t->idx; i < g->n; i++)
 		g->t[i]->idx = i;
-	t->refs++; /* hold t while the connections on it fail */
 	t->removed = true;
 	/* AWS: requests still running when the delay expires get 502 */
-	for (struct alb_conn *c = a->conns; c; c = c->next) {
-		if (c->up && c->up->t == t && !c->dead) {
-			conn_reply(c, 502);
-			conn_progress(c);
-			conn_arm(c);
-		}
-	}
+	atomic_store(&t->closed, true);
+	atomic_store(&t->dead, true);
+	if (!atomic_load(&a->stopping) && alb__publish(a) < 0)
+		log_warn("out of memory for a snapshot: workers see the removal later");
 	if (a->hfn)
 		a->hfn(a->hdata, t->tg, t->addr, t->port, ALB_TARGET_UNUSED);
-	target_unref(t);
+	alb__target_unref(t, a->loop); /* the group's */
 }
 
 static void on_drained(struct loop *loop, struct loop_timer *tm)
@@ -407,6 +420,7 @@ int alb_target_register(struct alb *a, int tg, uint32_t addr, uint16_t port)
 	if (t) {
 		if (t->state == ALB_TARGET_DRAINING) {
 			loop_timer_stop(a->loop, &t->drain_timer);
+			atomic_store(&t->closed, false);
 			target_activate(t);
 		}
 		return 0;
@@ -424,9 +438,13 @@ int alb_target_register(struct alb *a, int tg, uint32_t addr, uint16_t port)
 		g->states = ns;
 		g->cap = cap;
 	}
-	t = calloc(1, sizeof(*t));
+	t = calloc(1, sizeof(*t) + (size_t)a->nworkers * sizeof(t->w[0]));
 	if (!t)
 		return -ENOMEM;
+	atomic_init(&t->refs, 1); /* the group's */
+	atomic_init(&t->closed, false);
+	atomic_init(&t->dead, false);
+	atomic_init(&t->inflight, 0);
 	t->a = a;
 	t->tg = tg;
 	t->addr = addr;
@@ -439,7 +457,9 @@ int alb_target_register(struct alb *a, int tg, uint32_t addr, uint16_t port)
 	g->states[g->n] = ALB_TARGET_INITIAL;
 	g->n++;
 	target_activate(t);
-	return 0;
+	/* initial is no state change, but the workers must see the target
+	 * (initial targets count for fail-open) */
+	return alb__publish(a);
 }
 
 int alb_target_deregister(struct alb *a, int tg, uint32_t addr, uint16_t port)
@@ -453,7 +473,9 @@ int alb_target_deregister(struct alb *a, int tg, uint32_t addr, uint16_t port)
 	if (!t || t->state == ALB_TARGET_DRAINING)
 		return 0;
 	alb__hc_stop(t);
-	pool_drain(t);
+	/* no worker sends it new requests once the snapshot says draining;
+	 * idle connections close as each worker moves to it */
+	atomic_store(&t->closed, true);
 	alb__target_set(t, ALB_TARGET_DRAINING, "Target.DeregistrationInProgress", NULL);
 	delay = a->m->tgs[tg].deregistration_delay_s;
 	loop_timer_start(a->loop, &t->drain_timer, (uint64_t)(delay > 0 ? delay : 0) * 1000u);
@@ -485,16 +507,32 @@ void alb_on_health(struct alb *a, alb_health_fn fn, void *data)
 
 /* --- upstream connections --- */
 
+/* u no longer carries a request of c (LOR's in-flight count). */
+static void up_detach(struct alb_up *u)
+{
+	if (!u->c)
+		return;
+	u->c->up = NULL;
+	u->c = NULL;
+	atomic_fetch_sub_explicit(&u->t->inflight, 1, memory_order_relaxed);
+}
+
+static void up_attach(struct alb_up *u, struct alb_conn *c)
+{
+	u->c = c;
+	c->up = u;
+	atomic_fetch_add_explicit(&u->t->inflight, 1, memory_order_relaxed);
+}
+
 static void up_close(struct alb_up *u)
 {
-	struct alb *a = u->a;
-	loop_io_del(a->loop, &u->io);
-	loop_timer_stop(a->loop, &u->idle);
+	struct alb_worker *w = u->w;
+	loop_io_del(w->loop, &u->io);
+	loop_timer_stop(w->loop, &u->idle);
 	close(u->fd);
-	if (u->c)
-		u->c->up = NULL;
-	target_unref(u->t);
-	loop_defer_free(a->loop, u);
+	up_detach(u);
+	alb__target_unref(u->t, w->loop);
+	loop_defer_free(w->loop, u);
 }
 
 static void on_up_io(struct loop *loop, struct loop_io *io, uint32_t ev);
@@ -503,11 +541,12 @@ static void on_up_io(struct loop *loop, struct loop_io *io, uint32_t ev);
  * (or sent garbage): either way it can no longer be used. */
 static void pool_unlink_close(struct alb_up *u)
 {
+	struct alb_wslot *ws = &u->t->w[u->w->id];
 	struct alb_up **pp;
-	for (pp = &u->t->pool; *pp; pp = &(*pp)->next) {
+	for (pp = &ws->pool; *pp; pp = &(*pp)->next) {
 		if (*pp == u) {
 			*pp = u->next;
-			u->t->npool--;
+			ws->npool--;
 			break;
 		}
 	}
@@ -529,19 +568,20 @@ static void on_pooled_idle(struct loop *loop, struct loop_timer *tm)
 }
 
 /* A pooled connection that is still open, or NULL. */
-static struct alb_up *pool_take(struct alb_target *t)
+static struct alb_up *pool_take(struct alb_worker *w, struct alb_target *t)
 {
-	while (t->pool) {
-		struct alb_up *u = t->pool;
+	struct alb_wslot *ws = &t->w[w->id];
+	while (ws->pool) {
+		struct alb_up *u = ws->pool;
 		char ch;
 		ssize_t n;
-		t->pool = u->next;
-		t->npool--;
+		ws->pool = u->next;
+		ws->npool--;
 		u->next = NULL;
 		/* the event may not have been delivered yet: look before use */
 		n = recv(u->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			loop_timer_stop(u->a->loop, &u->idle);
+			loop_timer_stop(w->loop, &u->idle);
 			return u;
 		}
 		up_close(u);
@@ -556,17 +596,18 @@ static struct alb_up *pool_take(struct alb_target *t)
 static void pool_put(struct alb_up *u)
 {
 	struct alb_target *t = u->t;
-	u->c = NULL;
+	struct alb_wslot *ws = &t->w[u->w->id];
+	up_detach(u);
 	loop_io_set_owner(&u->io, on_pooled_io, u);
-	if (t->removed || t->state == ALB_TARGET_DRAINING || t->npool >= POOL_MAX ||
-	    loop_io_mod(u->a->loop, &u->io, UP_WAIT) < 0) {
+	if (atomic_load_explicit(&t->closed, memory_order_acquire) || ws->npool >= POOL_MAX ||
+	    loop_io_mod(u->w->loop, &u->io, UP_WAIT) < 0) {
 		up_close(u);
 		return;
 	}
-	u->next = t->pool;
-	t->pool = u;
-	t->npool++;
-	loop_timer_start(u->a->loop, &u->idle, u->idle_ms);
+	u->next = ws->pool;
+	ws->pool = u;
+	ws->npool++;
+	loop_timer_start(u->w->loop, &u->idle, u->idle_ms);
 }
 
 /* --- client connections --- */
@@ -578,7 +619,7 @@ static void log_finish(struct alb_conn *c, int elb_status);
  * else 460, ALB's code for a client that went away first. */
 static void conn_close(struct alb_conn *c)
 {
-	struct alb *a = c->a;
+	struct alb_worker *w = c->w;
 	if (c->dead)
 		return;
 	if (c->lr.on)
@@ -586,20 +627,20 @@ static void conn_close(struct alb_conn *c)
 	c->dead = true;
 	if (c->up)
 		up_close(c->up);
-	loop_timer_stop(a->loop, &c->timer);
-	loop_io_del(a->loop, &c->io);
+	loop_timer_stop(w->loop, &c->timer);
+	loop_io_del(w->loop, &c->io);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		a->conns = c->next;
+		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	buf_give(a, &c->cin);
-	buf_give(a, &c->cout);
-	buf_give(a, &c->uin);
-	buf_give(a, &c->uout);
-	loop_defer_free(a->loop, c);
+	buf_give(w, &c->cin);
+	buf_give(w, &c->cout);
+	buf_give(w, &c->uin);
+	buf_give(w, &c->uout);
+	loop_defer_free(w->loop, c);
 }
 
 static void fmt_date(char *buf, size_t n)
@@ -608,6 +649,21 @@ static void fmt_date(char *buf, size_t n)
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* Writes worker w's buffered access-log lines (whole lines only). */
+static void log_write(struct alb_worker *w)
+{
+	size_t off = 0;
+	while (off < w->logn && w->a->log_fd >= 0) {
+		ssize_t k = write(w->a->log_fd, w->logb + off, w->logn - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break; /* disk full or such: the lines are lost, not the requests */
+		off += (size_t)k;
+	}
+	w->logn = 0;
 }
 
 /* Reason phrases for the codes of fixed-response and redirect actions too
@@ -717,10 +773,11 @@ static void conn_reply(struct alb_conn *c, int status)
 /* Trace id per the AWS format: Root=1-<8 hex epoch>-<24 hex random>. */
 static void trace_id(char *out, size_t n)
 {
-	static uint64_t s;
+	static _Thread_local uint64_t s; /* per worker thread */
 	uint64_t r1, r2;
 	if (!s)
-		s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+		s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull ^
+		    (uint64_t)(uintptr_t)&s;
 	/* xorshift: unique enough for tracing, not a secret */
 	s ^= s << 13;
 	s ^= s >> 7;
@@ -777,8 +834,8 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 	if (host)
 		rc |= lower_put(b, host, hostlen);
 	else
-		rc |= abuf_puts(b, c->a->m->lbs[c->a->m->listeners[c->ls->listener].lb].dns_name
-					   ? c->a->m->lbs[c->a->m->listeners[c->ls->listener].lb].dns_name
+		rc |= abuf_puts(b, c->w->snap->m->lbs[c->w->snap->m->listeners[c->ls->listener].lb].dns_name
+					   ? c->w->snap->m->lbs[c->w->snap->m->listeners[c->ls->listener].lb].dns_name
 					   : "localhost");
 	rc |= abuf_puts(b, "\r\n");
 	for (size_t i = 0; i < r->nheaders; i++) {
@@ -828,9 +885,10 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 
 static void timer_arm(struct alb_conn *c)
 {
-	const struct model_lb *lb = &c->a->m->lbs[c->a->m->listeners[c->ls->listener].lb];
+	const struct model *m = c->w->snap->m;
+	const struct model_lb *lb = &m->lbs[m->listeners[c->ls->listener].lb];
 	uint64_t idle = (uint64_t)(lb->idle_timeout_s > 0 ? lb->idle_timeout_s : 60) * 1000u;
-	loop_timer_start(c->a->loop, &c->timer, c->ph == PH_CONNECT ? CONNECT_TIMEOUT_MS : idle);
+	loop_timer_start(c->w->loop, &c->timer, c->ph == PH_CONNECT ? CONNECT_TIMEOUT_MS : idle);
 	c->timer_ph = c->ph;
 	c->active = false;
 }
@@ -869,7 +927,7 @@ static void on_conn_timer(struct loop *loop, struct loop_timer *tm)
 static void conn_arm(struct alb_conn *c)
 {
 	uint32_t ce = 0, ue = 0;
-	struct loop *loop = c->a->loop;
+	struct loop *loop = c->w->loop;
 
 	if (c->dead)
 		return;
@@ -921,13 +979,13 @@ static void conn_arm(struct alb_conn *c)
 		/* idle between requests: nothing buffered is needed, so an
 		 * idle keep-alive connection costs its struct, not 32 KiB */
 		if (c->cin.cap)
-			buf_give(c->a, &c->cin);
+			buf_give(c->w, &c->cin);
 		if (c->uin.cap)
-			buf_give(c->a, &c->uin);
+			buf_give(c->w, &c->uin);
 		if (c->cout.cap)
-			buf_give(c->a, &c->cout);
+			buf_give(c->w, &c->cout);
 		if (c->uout.cap)
-			buf_give(c->a, &c->uout);
+			buf_give(c->w, &c->uout);
 	}
 }
 
@@ -987,17 +1045,16 @@ static void upstream_attach(struct alb_conn *c, struct alb_target *t)
 	struct alb_up *u;
 	int fd;
 
-	if (c->uin.cap == 0 && buf_take(c->a, &c->uin) < 0) {
+	if (c->uin.cap == 0 && buf_take(c->w, &c->uin) < 0) {
 		conn_reply(c, 503);
 		return;
 	}
-	u = pool_take(t);
+	u = pool_take(c->w, t);
 	if (u) {
 		/* still registered: only the owner changes; conn_arm sets
 		 * the mask (unchanged from the pool's when the head is sent
 		 * at once) */
-		u->c = c;
-		c->up = u;
+		up_attach(u, c);
 		loop_io_set_owner(&u->io, on_up_io, u);
 		c->ph = PH_FORWARD;
 		return;
@@ -1013,18 +1070,18 @@ static void upstream_attach(struct alb_conn *c, struct alb_target *t)
 		conn_reply(c, fd == -ETIMEDOUT ? 504 : 502);
 		return;
 	}
-	u->a = c->a;
+	u->w = c->w;
 	u->t = t;
-	u->c = c;
 	u->fd = fd;
 	loop_timer_init(&u->idle, on_pooled_idle, u);
 	{
-		const struct model_lb *lb = &c->a->m->lbs[c->a->m->listeners[c->ls->listener].lb];
+		const struct model *m = c->w->snap->m;
+		const struct model_lb *lb = &m->lbs[m->listeners[c->ls->listener].lb];
 		u->idle_ms = (uint64_t)(lb->idle_timeout_s > 0 ? lb->idle_timeout_s : 60) * 1000u;
 	}
-	t->refs++;
-	c->up = u;
-	if (loop_io_add(c->a->loop, &u->io, fd, EPOLLOUT, on_up_io, u) < 0) {
+	atomic_fetch_add(&t->refs, 1);
+	up_attach(u, c);
+	if (loop_io_add(c->w->loop, &u->io, fd, EPOLLOUT, on_up_io, u) < 0) {
 		conn_reply(c, 502);
 		return;
 	}
@@ -1097,7 +1154,7 @@ static void log_begin(struct alb_conn *c, const struct http_request *r, long n)
 
 /* ISO 8601 with microseconds; the part up to the second is formatted once
  * per second (cache in a: most lines of a second share it). */
-static void fmt_time_us(struct alb *a, char *out, size_t n, const struct timespec *rt)
+static void fmt_time_us(struct alb_worker *a, char *out, size_t n, const struct timespec *rt)
 {
 	if (!a->tcache_len || a->tcache_sec != rt->tv_sec) {
 		struct tm tm;
@@ -1110,32 +1167,42 @@ static void fmt_time_us(struct alb *a, char *out, size_t n, const struct timespe
 
 static void count_status(struct alb_counters *k, int elb_status, int target_status)
 {
-	k->requests++;
+	alb__cnt_add(&k->requests, 1);
 	if (target_status) {
-		k->target_2xx += target_status / 100 == 2;
-		k->target_3xx += target_status / 100 == 3;
-		k->target_4xx += target_status / 100 == 4;
-		k->target_5xx += target_status / 100 == 5;
+		uint64_t *f = target_status / 100 == 2   ? &k->target_2xx
+			      : target_status / 100 == 3 ? &k->target_3xx
+			      : target_status / 100 == 4 ? &k->target_4xx
+			      : target_status / 100 == 5 ? &k->target_5xx
+							 : NULL;
+		if (f)
+			alb__cnt_add(f, 1);
 		return;
 	}
-	k->elb_3xx += elb_status / 100 == 3;
-	k->elb_4xx += elb_status / 100 == 4;
-	k->elb_5xx += elb_status / 100 == 5;
-	k->elb_502 += elb_status == 502;
-	k->elb_503 += elb_status == 503;
-	k->elb_504 += elb_status == 504;
+	if (elb_status / 100 == 3)
+		alb__cnt_add(&k->elb_3xx, 1);
+	if (elb_status / 100 == 4)
+		alb__cnt_add(&k->elb_4xx, 1);
+	if (elb_status / 100 == 5)
+		alb__cnt_add(&k->elb_5xx, 1);
+	if (elb_status == 502)
+		alb__cnt_add(&k->elb_502, 1);
+	if (elb_status == 503)
+		alb__cnt_add(&k->elb_503, 1);
+	if (elb_status == 504)
+		alb__cnt_add(&k->elb_504, 1);
 }
 
 /* Ends the record: counts it and writes the access-log line. A response
  * the ALB generated has no target status. */
 static void log_finish(struct alb_conn *c, int elb_status)
 {
-	struct alb *a = c->a;
+	struct alb_worker *a = c->w;
 	struct alb_logrec *lr = &c->lr;
-	const struct model *m = a->m;
+	const struct model *m = a->snap->m;
 	const struct model_lb *lb = &m->lbs[m->listeners[c->ls->listener].lb];
 	struct alb_counters *lk = &a->lb_cnt[m->listeners[c->ls->listener].lb];
-	char now_s[40], t0_s[40], ca[16], ta[16], target[32], tstatus[8], prio[12];
+	char now_s[40], t0_s[40], ca[16], ta[16], target[32], tstatus[8], prio[12], line[4096];
+	int len;
 	struct timespec rt, mono;
 	double req_s, resp_s;
 	const char *dclass, *dreason;
@@ -1154,22 +1221,22 @@ static void log_finish(struct alb_conn *c, int elb_status)
 	}
 	lr->on = false;
 	count_status(lk, elb_status, lr->target_status);
-	if (lr->tg >= 0 && (size_t)lr->tg < a->ntgs) {
-		struct alb_counters *gk = &a->tgs[lr->tg].cnt;
+	if (lr->tg >= 0 && (size_t)lr->tg < a->snap->ntgs) {
+		struct alb_counters *gk = &a->tg_cnt[lr->tg];
 		count_status(gk, elb_status, lr->target_status);
 		if (lr->target_status) {
-			gk->trt_count++;
-			gk->trt_sum += lr->target_s;
+			alb__cnt_add(&gk->trt_count, 1);
+			alb__cnt_add(&gk->trt_us, (uint64_t)(lr->target_s * 1e6 + 0.5));
 		}
 	}
 	if (lr->actions && strcmp(lr->actions, "fixed-response") == 0)
-		lk->fixed_response++;
+		alb__cnt_add(&lk->fixed_response, 1);
 	if (lr->actions && strcmp(lr->actions, "redirect") == 0)
-		lk->redirect++;
+		alb__cnt_add(&lk->redirect, 1);
 	dclass = c->dclass ? c->dclass : "-";
 	dreason = c->dreason ? c->dreason : "-";
 	c->dclass = c->dreason = NULL; /* the next record is classified anew */
-	if (!a->access_log)
+	if (a->a->log_fd < 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
@@ -1207,7 +1274,7 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		snprintf(prio, sizeof(prio), "%d", lr->prio);
 	else
 		snprintf(prio, sizeof(prio), "-");
-	fprintf(a->access_log,
+	len = snprintf(line, sizeof(line),
 		"%s %s %s %s:%u %s %.3f %.3f %.3f %d %s %llu %llu \"%s\" \"%s\" - - %s \"%s\" "
 		"\"%s\" \"-\" %s %s \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" -\n",
 		c->upgrade && lr->target_status == 101 ? "ws" : "http", now_s,
@@ -1220,8 +1287,21 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		lr->request[0] == '-' ? "-" : "-", prio, t0_s, lr->actions ? lr->actions : "-",
 		lr->redirect[0] ? lr->redirect : "-", lr->error_reason ? lr->error_reason : "-",
 		lr->taddr ? target : "-", tstatus, dclass, dreason);
-	/* lines wait in the FILE's buffer: written when it fills, or by
-	 * the timer within a second (ALB itself delivers every 5 minutes) */
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof(line)) {
+		/* cut, but still one line */
+		len = (int)sizeof(line) - 1;
+		line[len - 1] = '\n';
+	}
+	/* lines wait in the worker's buffer, written whole (one write() per
+	 * flush on the O_APPEND fd, so workers' lines never interleave) when
+	 * it fills, or by the timer within a second (ALB itself delivers
+	 * every 5 minutes) */
+	if (a->logn + (size_t)len > LOG_BUF)
+		log_write(a);
+	memcpy(a->logb + a->logn, line, (size_t)len);
+	a->logn += (size_t)len;
 	if (!loop_timer_armed(&a->log_flush))
 		loop_timer_start(a->loop, &a->log_flush, LOG_FLUSH_MS);
 }
@@ -1234,7 +1314,7 @@ static void sticky_cookie(struct alb_conn *c, const struct model_action *act, in
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(exp, sizeof(exp), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	alb_tg_cookie_value(c->a->m, tg, v);
+	alb_tg_cookie_value(c->w->snap->m, tg, v);
 	snprintf(c->cookie, sizeof(c->cookie),
 		 "Set-Cookie: AWSALBTG=%s; Expires=%s; Path=/\r\n"
 		 "Set-Cookie: AWSALBTGCORS=%s; Expires=%s; Path=/; SameSite=None; Secure\r\n",
@@ -1245,7 +1325,7 @@ static void sticky_cookie(struct alb_conn *c, const struct model_action *act, in
 static void answer_action(struct alb_conn *c, const struct model_action *act,
 			  const struct alb_req_view *rv)
 {
-	const struct model_listener *l = &c->a->m->listeners[c->ls->listener];
+	const struct model_listener *l = &c->w->snap->m->listeners[c->ls->listener];
 	char extra[560];
 
 	if (act->type == MODEL_ACTION_FIXED_RESPONSE) {
@@ -1263,7 +1343,7 @@ static void answer_action(struct alb_conn *c, const struct model_action *act,
 	};
 	if (!rv->host) {
 		/* HTTP/1.0 without Host: the LB's name, as the target would get */
-		const char *dn = c->a->m->lbs[l->lb].dns_name;
+		const char *dn = c->w->snap->m->lbs[l->lb].dns_name;
 		in.host = (struct http_slice){dn ? dn : "", dn ? strlen(dn) : 0};
 	}
 	/* the Host value without any port */
@@ -1283,13 +1363,15 @@ static void answer_action(struct alb_conn *c, const struct model_action *act,
 /* A full request head is in cin: decide and dispatch. */
 static void start_request(struct alb_conn *c, struct http_request *r, long n)
 {
-	struct alb *a = c->a;
+	struct alb_worker *w = c->w;
+	const struct alb_snap *snap = w->snap; /* one snapshot per request */
+	const struct model *m = snap->m;
 	struct http_framing f;
 	const struct http_header *h;
 	const char *host = NULL;
 	size_t hostlen = 0;
 	int rc, tgi, prio, ti;
-	struct alb_tg *g;
+	const struct alb_snap_target *st;
 	struct alb_req_view rv = {0};
 	const struct model_action *act;
 	const struct model_rule *rule;
@@ -1357,8 +1439,8 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	rv.hostlen = hostlen;
 	rv.headers = r->headers;
 	rv.nheaders = r->nheaders;
-	rv.src = alb_src_vpc(a->m, c->caddr);
-	act = alb_route_req(a->m, c->ls->listener, &rv, &prio);
+	rv.src = alb_src_vpc(m, c->caddr);
+	act = alb_route_req(m, c->ls->listener, &rv, &prio);
 	c->lr.prio = prio;
 	if (act->type != MODEL_ACTION_FORWARD) {
 		c->cin.off += (size_t)n;
@@ -1369,7 +1451,7 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	c->lr.actions = "forward";
 	/* transforms: after routing, before the target is picked; the access
 	 * log keeps the request as received */
-	rule = alb_action_rule(a->m, c->ls->listener, act);
+	rule = alb_action_rule(m, c->ls->listener, act);
 	if (rule && (rule->host_rw.re || rule->url_rw.re)) {
 		if (alb_transform(rule, host, hostlen, r->target, &rw) < 0) {
 			c->cin.off += (size_t)n;
@@ -1387,25 +1469,24 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	tgi = act->target_group;
 	if (act->nfwd) {
 		int sticky = act->tg_sticky
-				 ? alb_tg_cookie_find(a->m, act, r->headers, r->nheaders)
+				 ? alb_tg_cookie_find(m, act, r->headers, r->nheaders)
 				 : -1;
-		a->rnd = a->rnd * 6364136223846793005ull + 1442695040888963407ull;
-		tgi = alb_forward_pick(act, sticky, (uint32_t)(a->rnd >> 33));
+		w->rnd = w->rnd * 6364136223846793005ull + 1442695040888963407ull;
+		tgi = alb_forward_pick(act, sticky, (uint32_t)(w->rnd >> 33));
 		if (act->tg_sticky && tgi >= 0)
 			sticky_cookie(c, act, tgi);
 		if (sticky == -2)
 			c->lr.error_reason = "AWSALBTGCookieInvalid";
 	}
 	c->lr.tg = tgi;
-	if (tgi < 0 || (size_t)tgi >= a->ntgs) {
+	if (tgi < 0 || (size_t)tgi >= snap->ntgs) {
 		c->cin.off += (size_t)n;
 		body_start(&c->rq, &f);
 		conn_reply(c, 503);
 		return;
 	}
-	g = &a->tgs[tgi];
-	ti = alb__pick(a, tgi, r->headers, r->nheaders, c->cookie, sizeof(c->cookie),
-	               &c->app_pending);
+	ti = alb__pick(w, tgi, r->headers, r->nheaders, c->cookie, sizeof(c->cookie),
+		       &c->app_pending);
 	h = http_header_find(r->headers, r->nheaders, "x-forwarded-for");
 	if (h && xff_count(h->value) >= XFF_MAX_ADDRS) {
 		c->cin.off += (size_t)n;
@@ -1422,10 +1503,11 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	/* the head is copied into uout: from here on cin holds body bytes */
 	c->cin.off += (size_t)n;
 	body_start(&c->rq, &f);
-	c->lr.taddr = g->t[ti]->addr;
-	c->lr.tport = g->t[ti]->port;
+	st = &snap->tgs[tgi].t[ti];
+	c->lr.taddr = st->addr;
+	c->lr.tport = st->port;
 	clock_gettime(CLOCK_MONOTONIC, &c->lr.t_disp);
-	upstream_attach(c, g->t[ti]);
+	upstream_attach(c, st->t);
 }
 
 /* The response head is in uin: pass it on to the client, rewritten. */
@@ -1477,8 +1559,8 @@ static int start_response(struct alb_conn *c, struct http_response *r, long n)
 		rc |= abuf_puts(b, "\r\n");
 	}
 	if (!interim && c->app_pending && c->lr.tg >= 0 &&
-	    alb_sets_cookie(r->headers, r->nheaders, c->a->m->tgs[c->lr.tg].app_cookie))
-		alb__app_cookie_set(c->a, c->lr.tg, c->lr.taddr, c->lr.tport, c->cookie,
+	    alb_sets_cookie(r->headers, r->nheaders, c->w->snap->m->tgs[c->lr.tg].app_cookie))
+		alb__app_cookie_set(c->w, c->lr.tg, c->lr.taddr, c->lr.tport, c->cookie,
 		                    sizeof(c->cookie));
 	if (!interim && c->cookie[0])
 		rc |= abuf_puts(b, c->cookie);
@@ -1643,7 +1725,7 @@ static void parse_head(struct alb_conn *c)
 		return;
 	}
 	{
-		const struct model *m = c->a->m;
+		const struct model *m = c->w->snap->m;
 		int lbi = m->listeners[c->ls->listener].lb;
 		struct desync_verdict dv;
 		dn = desync_classify_head(c->cin.p + c->cin.off, abuf_avail(&c->cin), dfs,
@@ -1655,7 +1737,7 @@ static void parse_head(struct alb_conn *c)
 			c->dclass = desync_log_classification(&dv);
 			c->dreason = desync_log_reason(&dv);
 			if (dv.tier != DESYNC_COMPLIANT)
-				c->a->lb_cnt[lbi].desync_nc++;
+				alb__cnt_add(&c->w->lb_cnt[lbi].desync_nc, 1);
 			switch (desync_decide((enum desync_mode)m->lbs[lbi].desync_mode, dv.tier)) {
 			case DESYNC_REJECT:
 				c->rq = (struct body){.done = true};
@@ -1815,7 +1897,7 @@ static void conn_progress(struct alb_conn *c)
 				 * destroy the response before the client reads it */
 				shutdown(c->fd, SHUT_WR);
 				c->lingering = true;
-				loop_timer_start(c->a->loop, &c->timer, LINGER_MS);
+				loop_timer_start(c->w->loop, &c->timer, LINGER_MS);
 			}
 			return;
 		}
@@ -1904,7 +1986,7 @@ static void on_client_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 		bool want = c->ph == PH_HEAD || !c->rq.done ||
 			    ((c->ph == PH_CONNECT || c->ph == PH_FORWARD) &&
 			     !(ev & (EPOLLHUP | EPOLLERR)));
-		if (c->cin.cap == 0 && buf_take(c->a, &c->cin) < 0) {
+		if (c->cin.cap == 0 && buf_take(c->w, &c->cin) < 0) {
 			conn_close(c); /* out of memory */
 			return;
 		}
@@ -1947,7 +2029,8 @@ static void on_client_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 {
 	struct alb_lsock *ls = io->data;
-	struct alb *a = ls->a;
+	struct alb_worker *a = ls->w;
+	const struct model *m = a->snap->m;
 	(void)ev;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -1969,13 +2052,14 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 		{
 			/* security groups: a source outside the LB's ingress
 			 * rules is refused (closed at once; AWS drops it) */
-			int lb = a->m->listeners[ls->listener].lb;
-			if (!alb_sg_allows(a->m, lb, ntohl(sa.sin_addr.s_addr), ls->port)) {
-				a->lb_cnt[lb].rejected++; /* kept apart: AWS never sees these */
+			int lb = m->listeners[ls->listener].lb;
+			if (!alb_sg_allows(m, lb, ntohl(sa.sin_addr.s_addr), ls->port)) {
+				/* kept apart: AWS never sees these */
+				alb__cnt_add(&a->lb_cnt[lb].rejected, 1);
 				close(fd);
 				continue;
 			}
-			a->lb_cnt[lb].new_conns++;
+			alb__cnt_add(&a->lb_cnt[lb].new_conns, 1);
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = calloc(1, sizeof(*c)); /* cin is taken on the first read */
@@ -1984,7 +2068,7 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t ev)
 			close(fd);
 			continue;
 		}
-		c->a = a;
+		c->w = a;
 		c->ls = ls;
 		c->fd = fd;
 		c->caddr = ntohl(sa.sin_addr.s_addr);
@@ -2011,33 +2095,166 @@ static void on_accept_resume(struct loop *loop, struct loop_timer *tm)
 	loop_io_mod(loop, &ls->io, EPOLLIN);
 }
 
-/* --- the plane --- */
+/* --- workers --- */
 
 static void on_log_flush(struct loop *loop, struct loop_timer *tm)
 {
-	struct alb *a = tm->data;
 	(void)loop;
-	if (a->access_log)
-		fflush(a->access_log);
+	log_write(tm->data);
 }
 
-struct alb *alb_new(struct loop *loop, const struct model *m)
+/* Moves w to the current snapshot (worker thread, or the control thread for
+ * an inline worker). This callback is the worker's quiescent point: no
+ * request is half-way through a decision here, so once w->seen says the new
+ * generation, w holds no pointer into an older snapshot. Connections keep
+ * only indexes into the model (listener, target group), which every
+ * snapshot's model shares (alb_set_model checks), and references on their
+ * targets, so requests in flight carry on across the swap. */
+static void worker_refresh(struct alb_worker *w)
 {
-	struct alb *a = calloc(1, sizeof(*a));
-	if (!a)
-		return NULL;
-	a->loop = loop;
-	a->m = m;
-	a->ntgs = m->ntgs;
-	loop_timer_init(&a->log_flush, on_log_flush, a);
-	a->tgs = calloc(m->ntgs ? m->ntgs : 1, sizeof(*a->tgs));
-	a->lb_cnt = calloc(m->nlbs ? m->nlbs : 1, sizeof(*a->lb_cnt));
-	if (!a->tgs || !a->lb_cnt) {
-		free(a->tgs);
-		free(a->lb_cnt);
-		free(a);
-		return NULL;
+	const struct alb_snap *old = w->snap;
+	const struct alb_snap *s = atomic_load(&w->a->snap);
+
+	if (s == old || !s)
+		return;
+	w->snap = s;
+	/* idle connections to targets that are draining or gone: the old
+	 * snapshot lists every target this worker can have pooled on */
+	for (size_t i = 0; old && i < old->ntgs; i++)
+		for (size_t k = 0; k < old->tgs[i].n; k++) {
+			struct alb_target *t = old->tgs[i].t[k].t;
+			if (atomic_load(&t->closed))
+				pool_drain(w, t);
+		}
+	atomic_store(&w->seen, s->gen); /* old may be freed from here on */
+	/* AWS: requests still running when the deregistration delay expires
+	 * get 502 */
+	for (struct alb_conn *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->dead || !c->up || !atomic_load(&c->up->t->dead))
+			continue;
+		conn_reply(c, 502);
+		conn_progress(c);
+		conn_arm(c);
 	}
+}
+
+static void on_wake(struct loop *loop, struct loop_io *io, uint32_t ev)
+{
+	struct alb_worker *w = io->data;
+	uint64_t v;
+	(void)ev;
+	if (read(w->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("worker %d: eventfd: %s", w->id, strerror(errno));
+	if (atomic_load(&w->a->stopping)) {
+		loop_stop(loop);
+		return;
+	}
+	worker_refresh(w);
+}
+
+static void worker_wake(struct alb_worker *w)
+{
+	uint64_t one = 1;
+	if (write(w->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("worker %d: eventfd: %s", w->id, strerror(errno));
+}
+
+/* Called by alb__publish: every worker moves to the new snapshot, an inline
+ * one at once. */
+void alb__workers_notify(struct alb *a)
+{
+	for (int i = 0; a->w && i < a->nworkers; i++) {
+		if (a->w[i].threaded)
+			worker_wake(&a->w[i]);
+		else
+			worker_refresh(&a->w[i]);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct alb_worker *w = arg;
+	int rc = loop_run(w->loop);
+	if (rc < 0)
+		log_error("alb worker %d: %s", w->id, strerror(-rc));
+	alb_route_thread_end();
+	return NULL;
+}
+
+static int worker_init(struct alb *a, struct alb_worker *w, int id)
+{
+	const struct model *m = a->m;
+	w->a = a;
+	w->id = id;
+	w->wakefd = -1;
+	w->threaded = a->nworkers > 1;
+	w->loop = w->threaded ? loop_new() : a->loop;
+	w->rr = calloc(m->ntgs ? m->ntgs : 1, sizeof(*w->rr));
+	w->lb_cnt = calloc(m->nlbs ? m->nlbs : 1, sizeof(*w->lb_cnt));
+	w->tg_cnt = calloc(m->ntgs ? m->ntgs : 1, sizeof(*w->tg_cnt));
+	w->logb = malloc(LOG_BUF);
+	w->rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(id + 1);
+	loop_timer_init(&w->log_flush, on_log_flush, w);
+	if (!w->loop || !w->rr || !w->lb_cnt || !w->tg_cnt || !w->logb)
+		return -ENOMEM;
+	if (w->threaded) {
+		int rc;
+		w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->wakefd < 0)
+			return -errno;
+		rc = loop_io_add(w->loop, &w->wake_io, w->wakefd, EPOLLIN, on_wake, w);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Frees what worker_init and alb_start gave w (its thread has ended). */
+static void worker_free(struct alb_worker *w)
+{
+	if (!w->a)
+		return;
+	for (size_t i = 0; i < w->nsocks; i++) {
+		loop_io_del(w->loop, &w->socks[i].io);
+		loop_timer_stop(w->loop, &w->socks[i].pause);
+		close(w->socks[i].fd);
+	}
+	free(w->socks);
+	while (w->conns) {
+		w->conns->lr.on = false; /* shutting down: no access-log line */
+		conn_close(w->conns);
+	}
+	if (w->snap)
+		for (size_t i = 0; i < w->snap->ntgs; i++)
+			for (size_t k = 0; k < w->snap->tgs[i].n; k++)
+				pool_drain(w, w->snap->tgs[i].t[k].t);
+	while (w->nbufpool > 0)
+		free(w->bufpool[--w->nbufpool]);
+	if (w->loop) {
+		loop_timer_stop(w->loop, &w->log_flush);
+		if (w->wakefd >= 0)
+			loop_io_del(w->loop, &w->wake_io);
+	}
+	if (w->logb)
+		log_write(w);
+	if (w->wakefd >= 0)
+		close(w->wakefd);
+	if (w->threaded)
+		loop_free(w->loop); /* runs the deferred frees */
+	free(w->rr);
+	free(w->lb_cnt);
+	free(w->tg_cnt);
+	free(w->logb);
+	*w = (struct alb_worker){0};
+}
+
+/* --- the plane --- */
+
+static void tgs_mark_used(struct alb *a, const struct model *m)
+{
+	for (size_t i = 0; i < a->ntgs; i++)
+		a->tgs[i].used = false;
 	for (size_t i = 0; i < m->nlisteners; i++) {
 		const struct model_listener *l = &m->listeners[i];
 		int tg = l->default_action.target_group;
@@ -2054,36 +2271,140 @@ struct alb *alb_new(struct loop *loop, const struct model *m)
 				a->tgs[ra->fwd_tgs[j]].used = true;
 		}
 	}
+}
+
+static void on_reclaim(struct loop *loop, struct loop_timer *tm)
+{
+	(void)loop;
+	alb__reclaim(tm->data, false);
+}
+
+struct alb *alb_new(struct loop *loop, const struct model *m)
+{
+	struct alb *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->loop = loop;
+	a->m = m;
+	a->ntgs = m->ntgs;
+	a->log_fd = -1;
+	a->nworkers = 1;
+	atomic_init(&a->snap, NULL);
+	atomic_init(&a->stopping, false);
+	loop_timer_init(&a->reclaim, on_reclaim, a);
+	alb__cookie_key(); /* drawn here, before any worker thread reads it */
+	a->tgs = calloc(m->ntgs ? m->ntgs : 1, sizeof(*a->tgs));
+	if (!a->tgs) {
+		free(a);
+		return NULL;
+	}
+	tgs_mark_used(a, m);
+	if (alb__publish(a) < 0) {
+		free(a->tgs);
+		free(a);
+		return NULL;
+	}
 	return a;
+}
+
+int alb_set_workers(struct alb *a, int n)
+{
+	if (n < 1 || n > ALB_WORKERS_MAX)
+		return -EINVAL;
+	if (a->started)
+		return -EALREADY;
+	for (size_t i = 0; i < a->ntgs; i++)
+		if (a->tgs[i].n)
+			return -EALREADY; /* targets have one pool slot per worker */
+	a->nworkers = n;
+	return 0;
+}
+
+int alb_workers(const struct alb *a)
+{
+	return a->nworkers;
+}
+
+/* Listens on addr:port for worker w: with several workers each has its own
+ * socket (SO_REUSEPORT: the kernel spreads connections over them). */
+static int listen_one(struct alb *a, uint32_t addr, uint16_t port)
+{
+	return sock_listen4_opt(addr, port, SOCK_STREAM, a->nworkers > 1);
 }
 
 int alb_start(struct alb *a, int port_offset, char *err, size_t errlen)
 {
 	const struct model *m = a->m;
 	size_t n = 0;
+	sigset_t all, old;
+	int rc = 0;
 
-	if (a->socks)
+	if (a->started)
 		return -EALREADY;
-	for (size_t i = 0; i < m->nlisteners; i++)
-		n += m->lbs[m->listeners[i].lb].nsubnets;
-	a->socks = calloc(n ? n : 1, sizeof(*a->socks));
-	if (!a->socks) {
+	a->started = true;
+	a->w = calloc((size_t)a->nworkers, sizeof(*a->w));
+	if (!a->w) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->nlisteners; i++)
+		n += m->lbs[m->listeners[i].lb].nsubnets;
+	for (int wi = 0; wi < a->nworkers; wi++) {
+		struct alb_worker *w = &a->w[wi];
+		rc = worker_init(a, w, wi);
+		if (rc == 0) {
+			w->socks = calloc(n ? n : 1, sizeof(*w->socks));
+			rc = w->socks ? 0 : -ENOMEM;
+		}
+		if (rc < 0) {
+			snprintf(err, errlen, "worker %d: %s", wi, strerror(-rc));
+			return rc;
+		}
+		w->snap = atomic_load(&a->snap);
+		atomic_init(&w->seen, w->snap->gen);
 	}
 	for (size_t i = 0; i < m->nlisteners; i++) {
 		const struct model_listener *l = &m->listeners[i];
 		const struct model_lb *lb = &m->lbs[l->lb];
 		for (size_t k = 0; k < lb->nsubnets; k++) {
-			struct alb_lsock *ls = &a->socks[a->nsocks];
-			int port = l->port + port_offset, fd, rc;
+			int port = l->port + port_offset, fd;
 			char ab[16];
 			if (port <= 0 || port > 65535) {
 				snprintf(err, errlen, "listener %s: port %d + offset %d is out of range",
 					 l->logical ? l->logical : "?", l->port, port_offset);
 				return -EINVAL;
 			}
-			fd = sock_listen4(lb->node_addrs[k], (uint16_t)port, SOCK_STREAM);
+			if (a->nworkers > 1) {
+				/* a probe without SO_REUSEPORT: another process on
+				 * the address is an error, not a silent share */
+				fd = sock_listen4(lb->node_addrs[k], (uint16_t)port, SOCK_STREAM);
+				if (fd >= 0)
+					close(fd);
+			} else {
+				fd = 0;
+			}
+			for (int wi = 0; wi < a->nworkers && fd >= 0; wi++) {
+				struct alb_worker *w = &a->w[wi];
+				struct alb_lsock *ls = &w->socks[w->nsocks];
+				fd = listen_one(a, lb->node_addrs[k], (uint16_t)port);
+				if (fd < 0)
+					break;
+				ls->w = w;
+				ls->listener = (int)i;
+				ls->port = (uint16_t)l->port;
+				ls->bound_port = (uint16_t)port;
+				ls->addr = lb->node_addrs[k];
+				ls->fd = fd;
+				loop_timer_init(&ls->pause, on_accept_resume, ls);
+				rc = loop_io_add(w->loop, &ls->io, fd, EPOLLIN, on_accept, ls);
+				if (rc < 0) {
+					close(fd);
+					snprintf(err, errlen, "epoll on %s:%d: %s",
+						 addr4_str(lb->node_addrs[k], ab), port, strerror(-rc));
+					return rc;
+				}
+				w->nsocks++;
+			}
 			if (fd < 0) {
 				snprintf(err, errlen, "cannot listen on %s:%d for %s: %s%s",
 					 addr4_str(lb->node_addrs[k], ab), port,
@@ -2093,40 +2414,97 @@ int alb_start(struct alb *a, int port_offset, char *err, size_t errlen)
 						       : "");
 				return fd;
 			}
-			ls->a = a;
-			ls->listener = (int)i;
-			ls->port = (uint16_t)l->port;
-			ls->bound_port = (uint16_t)port;
-			ls->addr = lb->node_addrs[k];
-			ls->fd = fd;
-			loop_timer_init(&ls->pause, on_accept_resume, ls);
-			rc = loop_io_add(a->loop, &ls->io, fd, EPOLLIN, on_accept, ls);
-			if (rc < 0) {
-				close(fd);
-				snprintf(err, errlen, "epoll on %s:%d: %s",
-					 addr4_str(lb->node_addrs[k], ab), port, strerror(-rc));
-				return rc;
-			}
-			a->nsocks++;
 		}
 	}
-	return 0;
+	if (a->nworkers == 1)
+		return 0;
+	/* workers take no signal: the control loop's signalfd gets them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int wi = 0; wi < a->nworkers; wi++) {
+		rc = -pthread_create(&a->w[wi].thread, NULL, worker_main, &a->w[wi]);
+		if (rc < 0) {
+			a->w[wi].threaded = false; /* not started: nothing to join */
+			snprintf(err, errlen, "worker %d: %s", wi, strerror(-rc));
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+int alb_set_model(struct alb *a, const struct model *m, char *err, size_t errlen)
+{
+	const struct model *o = a->m;
+
+	if (m->ntgs != o->ntgs || m->nlbs != o->nlbs || m->nlisteners != o->nlisteners) {
+		snprintf(err, errlen, "load balancers, listeners and target groups must stay");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < m->ntgs; i++)
+		if (!m->tgs[i].logical != !o->tgs[i].logical ||
+		    (m->tgs[i].logical && strcmp(m->tgs[i].logical, o->tgs[i].logical))) {
+			snprintf(err, errlen, "target group %s moved", o->tgs[i].logical);
+			return -EINVAL;
+		}
+	for (size_t i = 0; i < m->nlisteners; i++)
+		if (m->listeners[i].lb != o->listeners[i].lb ||
+		    m->listeners[i].port != o->listeners[i].port) {
+			snprintf(err, errlen, "listener %s changed", o->listeners[i].logical);
+			return -EINVAL;
+		}
+	for (size_t i = 0; i < m->nlbs; i++)
+		if (m->lbs[i].nsubnets != o->lbs[i].nsubnets) {
+			snprintf(err, errlen, "load balancer %s changed", o->lbs[i].logical);
+			return -EINVAL;
+		}
+	a->m = m;
+	{
+		/* a group that a rule starts or stops forwarding to: its
+		 * targets come into use (health checks start) or leave it */
+		bool *used = calloc(a->ntgs ? a->ntgs : 1, sizeof(*used));
+		if (!used) {
+			a->m = o;
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < a->ntgs; i++)
+			used[i] = a->tgs[i].used;
+		tgs_mark_used(a, m);
+		for (size_t i = 0; i < a->ntgs; i++) {
+			struct alb_tg *g = &a->tgs[i];
+			if (g->used == used[i])
+				continue;
+			for (size_t k = 0; k < g->n; k++) {
+				struct alb_target *t = g->t[k];
+				if (t->state == ALB_TARGET_DRAINING)
+					continue;
+				alb__hc_stop(t);
+				target_activate(t);
+			}
+		}
+		free(used);
+	}
+	return alb__publish(a) < 0 ? -ENOMEM : 0;
 }
 
 void alb_free(struct alb *a)
 {
 	if (!a)
 		return;
-	for (size_t i = 0; i < a->nsocks; i++) {
-		loop_io_del(a->loop, &a->socks[i].io);
-		loop_timer_stop(a->loop, &a->socks[i].pause);
-		close(a->socks[i].fd);
-	}
-	free(a->socks);
-	while (a->conns) {
-		a->conns->lr.on = false; /* shutting down: no access-log line */
-		conn_close(a->conns);
-	}
+	atomic_store(&a->stopping, true);
+	for (int i = 0; a->w && i < a->nworkers; i++)
+		if (a->w[i].threaded)
+			worker_wake(&a->w[i]);
+	for (int i = 0; a->w && i < a->nworkers; i++)
+		if (a->w[i].threaded)
+			pthread_join(a->w[i].thread, NULL);
+	/* every worker has stopped: its connections, pools and sockets are
+	 * the control thread's to free now */
+	for (int i = 0; a->w && i < a->nworkers; i++)
+		worker_free(&a->w[i]);
+	free(a->w);
+	a->w = NULL;
 	for (size_t i = 0; i < a->ntgs; i++) {
 		struct alb_tg *g = &a->tgs[i];
 		while (g->n > 0) {
@@ -2139,35 +2517,36 @@ void alb_free(struct alb *a)
 		free(g->t);
 		free(g->states);
 	}
+	{
+		struct alb_snap *s = atomic_exchange(&a->snap, NULL);
+		if (s) {
+			s->retired_next = a->retired;
+			a->retired = s;
+		}
+	}
+	alb__reclaim(a, true);
+	loop_timer_stop(a->loop, &a->reclaim);
 	free(a->tgs);
-	free(a->lb_cnt);
-	while (a->nbufpool > 0)
-		free(a->bufpool[--a->nbufpool]);
-	loop_timer_stop(a->loop, &a->log_flush);
-	if (a->access_log)
-		fclose(a->access_log); /* writes what is buffered */
-	free(a->log_buf);
+	if (a->log_fd >= 0)
+		close(a->log_fd);
 	free(a);
 }
 
 int alb_set_access_log(struct alb *a, const char *path)
 {
-	FILE *f = fopen(path, "ae");
-	/* glibc ignores setvbuf's size without a buffer: give it one */
-	char *buf = malloc(LOG_BUF);
-	if (!f || !buf) {
-		int err = f ? ENOMEM : errno;
-		if (f)
-			fclose(f);
-		free(buf);
-		return -err;
+	int fd;
+	if (a->started && a->nworkers > 1)
+		return -EBUSY; /* worker threads write to the fd */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (a->log_fd >= 0) {
+		for (int i = 0; a->w && i < a->nworkers; i++)
+			if (!a->w[i].threaded)
+				log_write(&a->w[i]);
+		close(a->log_fd);
 	}
-	setvbuf(f, buf, _IOFBF, LOG_BUF);
-	if (a->access_log)
-		fclose(a->access_log); /* writes what is buffered */
-	free(a->log_buf);
-	a->access_log = f;
-	a->log_buf = buf;
+	a->log_fd = fd;
 	return 0;
 }
 
@@ -2227,9 +2606,47 @@ static const char *tg_lb_name(const struct model *m, int tg)
 	return "";
 }
 
-/* One metric family: HELP/TYPE once, then a sample per LB or target group. */
-static void metric_family(struct mbuf *b, const struct alb *a, const char *name,
-			  const char *type, const char *help, bool per_tg, size_t off)
+#define CNT_WORDS (sizeof(struct alb_counters) / sizeof(uint64_t))
+_Static_assert(sizeof(struct alb_counters) % sizeof(uint64_t) == 0,
+	       "struct alb_counters holds only uint64_t counters");
+
+/* out[0..n) = the sum over the workers of each one's counters; the
+ * counters are all uint64_t, so they are summed word by word. */
+static void counters_sum(const struct alb *a, bool per_tg, struct alb_counters *out, size_t n)
+{
+	memset(out, 0, n * sizeof(*out));
+	for (int wi = 0; a->w && wi < a->nworkers; wi++) {
+		const struct alb_counters *src = per_tg ? a->w[wi].tg_cnt : a->w[wi].lb_cnt;
+		if (!src)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			const uint64_t *from = (const uint64_t *)&src[i];
+			uint64_t *to = (uint64_t *)&out[i];
+			for (size_t k = 0; k < CNT_WORDS; k++)
+				to[k] += alb__cnt_get(&from[k]);
+		}
+	}
+}
+
+int alb__tg_counters(const struct alb *a, int tg, struct alb_counters *out)
+{
+	struct alb_counters *all;
+	if (tg < 0 || (size_t)tg >= a->ntgs)
+		return -EINVAL;
+	all = calloc(a->ntgs, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	counters_sum(a, true, all, a->ntgs);
+	*out = all[tg];
+	free(all);
+	return 0;
+}
+
+/* One metric family: HELP/TYPE once, then a sample per LB or target group
+ * (counters summed over the workers in lbc, tgc). */
+static void metric_family(struct mbuf *b, const struct alb *a, const struct alb_counters *lbc,
+			  const struct alb_counters *tgc, const char *name, const char *type,
+			  const char *help, bool per_tg, size_t off)
 {
 	const struct model *m = a->m;
 	mprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -2237,8 +2654,7 @@ static void metric_family(struct mbuf *b, const struct alb *a, const char *name,
 		for (size_t i = 0; i < m->nlbs; i++)
 			mprintf(b, "%s{load_balancer=\"%s\"} %llu\n", name,
 				m->lbs[i].full_name ? m->lbs[i].full_name : "",
-				(unsigned long long)*(const uint64_t *)((const char *)&a->lb_cnt[i] +
-									off));
+				(unsigned long long)*(const uint64_t *)((const char *)&lbc[i] + off));
 		return;
 	}
 	for (size_t i = 0; i < m->ntgs; i++) {
@@ -2254,8 +2670,7 @@ static void metric_family(struct mbuf *b, const struct alb *a, const char *name,
 			mprintf(b, "%zu\n", off == (size_t)-1 ? healthy : unhealthy);
 		} else {
 			mprintf(b, "%llu\n",
-				(unsigned long long)*(const uint64_t *)((const char *)&a->tgs[i].cnt +
-									off));
+				(unsigned long long)*(const uint64_t *)((const char *)&tgc[i] + off));
 		}
 	}
 }
@@ -2264,6 +2679,8 @@ char *alb_metrics_text(const struct alb *a)
 {
 	struct mbuf b = {0};
 	const struct model *m = a->m;
+	struct alb_counters *lbc = calloc(m->nlbs ? m->nlbs : 1, sizeof(*lbc));
+	struct alb_counters *tgc = calloc(m->ntgs ? m->ntgs : 1, sizeof(*tgc));
 	static const struct {
 		const char *name, *help;
 		size_t off;
@@ -2301,12 +2718,21 @@ char *alb_metrics_text(const struct alb *a)
 	     offsetof(struct alb_counters, new_conns), 1, 0},
 	};
 
+	if (!lbc || !tgc) {
+		free(lbc);
+		free(tgc);
+		return NULL;
+	}
+	counters_sum(a, false, lbc, m->nlbs);
+	counters_sum(a, true, tgc, m->ntgs);
 	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-		metric_family(&b, a, fam[f].name, "counter", fam[f].help, false, fam[f].off);
+		metric_family(&b, a, lbc, tgc, fam[f].name, "counter", fam[f].help, false,
+			      fam[f].off);
 		if (fam[f].tg) {
 			/* the same family, per target group (no second HELP) */
 			struct mbuf t = {0};
-			metric_family(&t, a, fam[f].name, "counter", fam[f].help, true, fam[f].off);
+			metric_family(&t, a, lbc, tgc, fam[f].name, "counter", fam[f].help, true,
+				      fam[f].off);
 			if (t.p) {
 				char *nl = strchr(t.p, '\n');
 				nl = nl ? strchr(nl + 1, '\n') : NULL;
@@ -2320,18 +2746,40 @@ char *alb_metrics_text(const struct alb *a)
 	mprintf(&b, "# HELP TargetResponseTime Seconds from sending a request to the target "
 		    "until its response head\n# TYPE TargetResponseTime summary\n");
 	for (size_t i = 0; i < m->ntgs; i++) {
-		const struct alb_counters *k = &a->tgs[i].cnt;
+		const struct alb_counters *k = &tgc[i];
 		const char *tn = m->tgs[i].full_name ? m->tgs[i].full_name : "";
 		const char *ln = tg_lb_name(m, (int)i);
 		mprintf(&b, "TargetResponseTime_sum{load_balancer=\"%s\",target_group=\"%s\"} %.6f\n",
-			ln, tn, k->trt_sum);
+			ln, tn, (double)k->trt_us / 1e6);
 		mprintf(&b, "TargetResponseTime_count{load_balancer=\"%s\",target_group=\"%s\"} %llu\n",
 			ln, tn, (unsigned long long)k->trt_count);
 	}
-	metric_family(&b, a, "HealthyHostCount", "gauge", "Targets in state healthy", true,
-		      (size_t)-1);
-	metric_family(&b, a, "UnHealthyHostCount", "gauge", "Targets in state unhealthy", true,
-		      (size_t)-2);
+	metric_family(&b, a, lbc, tgc, "HealthyHostCount", "gauge", "Targets in state healthy",
+		      true, (size_t)-1);
+	metric_family(&b, a, lbc, tgc, "UnHealthyHostCount", "gauge",
+		      "Targets in state unhealthy", true, (size_t)-2);
+	/* vpcd's own: how the kernel spread connections over the workers
+	 * (SO_REUSEPORT) and what each served */
+	mprintf(&b, "# HELP WorkerNewConnectionCount TCP connections accepted by each ALB worker "
+		    "(vpcd)\n# TYPE WorkerNewConnectionCount counter\n");
+	for (int wi = 0; a->w && wi < a->nworkers; wi++) {
+		uint64_t sum = 0;
+		for (size_t i = 0; i < m->nlbs; i++)
+			sum += alb__cnt_get(&a->w[wi].lb_cnt[i].new_conns);
+		mprintf(&b, "WorkerNewConnectionCount{worker=\"%d\"} %llu\n", wi,
+			(unsigned long long)sum);
+	}
+	mprintf(&b, "# HELP WorkerRequestCount Requests processed by each ALB worker (vpcd)\n"
+		    "# TYPE WorkerRequestCount counter\n");
+	for (int wi = 0; a->w && wi < a->nworkers; wi++) {
+		uint64_t sum = 0;
+		for (size_t i = 0; i < m->nlbs; i++)
+			sum += alb__cnt_get(&a->w[wi].lb_cnt[i].requests);
+		mprintf(&b, "WorkerRequestCount{worker=\"%d\"} %llu\n", wi,
+			(unsigned long long)sum);
+	}
+	free(lbc);
+	free(tgc);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

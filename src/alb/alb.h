@@ -2,7 +2,12 @@
  * The Application Load Balancer data plane: one listening socket per (LB
  * node address, listener port), an HTTP/1.1 reverse proxy with ALB routing
  * and status codes, target groups with registration, draining and health
- * checks. Everything runs on the caller's event loop.
+ * checks. The control part (registration, health checks, draining) runs on
+ * the caller's event loop; the proxy runs on N workers (alb_set_workers):
+ * with one, on the caller's loop too; with more, each on a thread of its own
+ * with its own loop and SO_REUSEPORT listening sockets, reading
+ * configuration and target state from snapshots the control part publishes.
+ * Every function here is for the caller's (control) thread.
  *
  * Ownership: alb_new() keeps pointers to loop and model (both must outlive
  * the alb); alb_free() releases every socket, connection and target.
@@ -41,6 +46,17 @@ struct alb;
 
 /* Returns NULL when out of memory. */
 struct alb *alb_new(struct loop *loop, const struct model *m);
+/* How many data-plane workers alb_start runs (1..64; default 1, which runs
+ * the proxy on the caller's loop as vpcd always did). Before alb_start and
+ * before any target is registered; 0, -EINVAL or -EALREADY. */
+int alb_set_workers(struct alb *a, int n);
+int alb_workers(const struct alb *a);
+/* Moves the data plane to model m (kept by the caller until alb_free, like
+ * the first): its rules, actions and attributes apply to every request
+ * routed from now on, requests in flight finish as they are. m must have
+ * the same load balancers, listeners (LB, port) and target groups (by
+ * index and logical id); else -EINVAL with a message in err. */
+int alb_set_model(struct alb *a, const struct model *m, char *err, size_t errlen);
 /* Binds every listener of every LB on each of the LB's node addresses, port +
  * port_offset. Returns 0 or -errno, and writes a message naming the
  * address:port that failed into err. */
@@ -65,7 +81,8 @@ typedef void (*alb_health_fn)(void *data, int tg, uint32_t addr, uint16_t port,
 void alb_on_health(struct alb *a, alb_health_fn fn, void *data);
 
 /* Appends one line per request, in the ALB access log format, to path
- * (created when missing). Returns 0 or -errno. */
+ * (created when missing). Before alb_start when there are several workers
+ * (-EBUSY after). Returns 0 or -errno. */
 int alb_set_access_log(struct alb *a, const char *path);
 /* The CloudWatch metrics of every load balancer and target group in the
  * Prometheus text format; the caller frees the string. NULL when out of

@@ -162,8 +162,14 @@ bool alb_query_match(const char *key, const char *value, struct http_slice q)
 
 static bool regex_match(void *re, const char *s, size_t len)
 {
-	/* scratch for pcre2_match; the data plane is single-threaded */
-	static pcre2_match_data *md;
+	/* scratch for pcre2_match, one per thread (ALB workers); freed by
+	 * alb_route_thread_end */
+	static _Thread_local pcre2_match_data *md;
+	if (!re) {
+		pcre2_match_data_free(md);
+		md = NULL;
+		return false;
+	}
 	if (!md)
 		md = pcre2_match_data_create(1, NULL);
 	if (!md || !s)
@@ -314,18 +320,22 @@ static bool rw_put(char *out, size_t cap, size_t *o, const char *p, size_t k)
 	return true;
 }
 
+/* alb_rewrite's scratch per thread, made once: no allocation per request;
+ * freed by alb_route_thread_end */
+static _Thread_local pcre2_match_data *rw_md;
+
 int alb_rewrite(const struct model_rewrite *rw, bool host, const char *in, size_t len, char *out,
                 size_t cap, size_t *outlen)
 {
-	/* scratch per thread, made once: no allocation per request */
-	static _Thread_local pcre2_match_data *md;
+	pcre2_match_data *md;
 	const char *rp = rw->replace;
 	size_t o = 0;
 	PCRE2_SIZE *ov;
 	int rc;
 
-	if (!md)
-		md = pcre2_match_data_create(RW_MAX_GROUPS + 1, NULL);
+	if (!rw_md)
+		rw_md = pcre2_match_data_create(RW_MAX_GROUPS + 1, NULL);
+	md = rw_md;
 	if (!md)
 		return -1;
 	rc = pcre2_match(rw->re, (PCRE2_SPTR)in, len, 0, 0, md, NULL);
@@ -935,4 +945,11 @@ bool alb_sets_cookie(const struct http_header *h, size_t n, const char *name)
 		}
 	}
 	return false;
+}
+
+void alb_route_thread_end(void)
+{
+	regex_match(NULL, NULL, 0);
+	pcre2_match_data_free(rw_md);
+	rw_md = NULL;
 }

@@ -43,6 +43,8 @@ size_t alb_host_strip_port(const char *host, size_t len, int default_port);
 /* True if some key=value pair of query (percent-decoded, case-insensitive)
  * matches: key NULL matches any key. */
 bool alb_query_match(const char *key, const char *value, struct http_slice query);
+/* Frees the calling thread's regex scratch (a worker thread ending). */
+void alb_route_thread_end(void);
 /* One condition against a request. */
 bool alb_cond_match(const struct model_condition *c, const struct alb_req_view *rq);
 

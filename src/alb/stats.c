@@ -9,12 +9,17 @@
 
 int alb_tg_requests(const struct alb *a, int tg, uint64_t *requests, size_t *healthy)
 {
+	struct alb_counters k;
 	size_t h = 0;
+	int rc;
 	if (!a || tg < 0 || (size_t)tg >= a->ntgs)
 		return -EINVAL;
-	for (size_t k = 0; k < a->tgs[tg].n; k++)
-		h += a->tgs[tg].states[k] == ALB_TARGET_HEALTHY;
-	*requests = a->tgs[tg].cnt.requests;
+	rc = alb__tg_counters(a, tg, &k); /* summed over the workers */
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < a->tgs[tg].n; i++)
+		h += a->tgs[tg].states[i] == ALB_TARGET_HEALTHY;
+	*requests = k.requests;
 	*healthy = h;
 	return 0;
 }

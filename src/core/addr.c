@@ -102,6 +102,11 @@ int sock_set_nonblock(int fd)
 
 int sock_listen4(uint32_t addr, uint16_t port, int type)
 {
+	return sock_listen4_opt(addr, port, type, false);
+}
+
+int sock_listen4_opt(uint32_t addr, uint16_t port, int type, bool reuseport)
+{
 	struct sockaddr_in sa;
 	int one = 1, fd, err;
 
@@ -109,6 +114,8 @@ int sock_listen4(uint32_t addr, uint16_t port, int type)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
 	sockaddr4_make(&sa, addr, port);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto fail;

@@ -28,6 +28,9 @@ void sockaddr4_make(struct sockaddr_in *sa, uint32_t addr, uint16_t port);
 /* Non-blocking, close-on-exec listening socket (SO_REUSEADDR). type is
  * SOCK_STREAM or SOCK_DGRAM. Returns the fd, or -errno. */
 int sock_listen4(uint32_t addr, uint16_t port, int type);
+/* sock_listen4, with SO_REUSEPORT when reuseport: several sockets of this
+ * user share addr:port and the kernel spreads connections over them. */
+int sock_listen4_opt(uint32_t addr, uint16_t port, int type, bool reuseport);
 /* Starts a non-blocking connect; returns the fd (connect may be in progress),
  * or -errno. */
 int sock_connect4(uint32_t addr, uint16_t port);

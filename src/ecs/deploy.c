@@ -1,8 +1,9 @@
 /*
  * What `vpcd apply` refuses (and which DesiredCount it sets): every
  * difference between the running model and a new one except
- * AWS::ECS::Service DesiredCount / DeploymentConfiguration and the contents
- * of AWS::ECS::TaskDefinition. Each resource of the model
+ * AWS::ECS::Service DesiredCount / DeploymentConfiguration, the contents
+ * of AWS::ECS::TaskDefinition and of existing
+ * AWS::ElasticLoadBalancingV2::ListenerRule. Each resource of the model
  * is reduced to a fingerprint (its settings, references by logical id), and
  * the fingerprints of equal logical ids are compared. Resources accepted
  * with no effect (IAM, logs, ...) only have to be present in both.
@@ -240,7 +241,11 @@ static bool apply_may_add(const char *type)
 
 static bool apply_may_change(const char *type)
 {
-	return apply_may_add(type) || (type && strcmp(type, "AWS::ECS::TaskDefinition") == 0);
+	/* a listener rule's conditions, actions and priority: the ALB moves to
+	 * the new model (alb_set_model); adding or removing one is refused */
+	return apply_may_add(type) ||
+	       (type && (strcmp(type, "AWS::ECS::TaskDefinition") == 0 ||
+			 strcmp(type, "AWS::ElasticLoadBalancingV2::ListenerRule") == 0));
 }
 
 int ecs_apply_desired(int live, bool prev_set, int prev, bool new_set, int nw)

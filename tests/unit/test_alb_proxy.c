@@ -914,6 +914,12 @@ static void run_all(void)
 	lp = loop_new();
 	alb = alb_new(lp, &m);
 	alb_on_health(alb, on_health, NULL);
+	if (getenv("VPCD_TEST_WORKERS")) {
+		/* the same tests with worker threads (ctest test_alb_proxy_workers2,
+		 * and under ThreadSanitizer: make unit-tsan) */
+		ASSERT_EQ(alb_set_workers(alb, atoi(getenv("VPCD_TEST_WORKERS"))), 0);
+		ASSERT_EQ(alb_workers(alb), atoi(getenv("VPCD_TEST_WORKERS")));
+	}
 	ASSERT_EQ(alb_start(alb, 0, err, sizeof(err)), 0);
 	if (err[0])
 		fprintf(stderr, "%s\n", err);
