@@ -183,7 +183,8 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 	for (size_t i = 0; i < m->nasgs; i++)
 		if (MATCH(asgs)) {
 			const struct model_asg *g = &m->asgs[i];
-			fp_add(f, "%s %d %d %d", S(g->name), g->min, g->max, g->desired);
+			fp_add(f, "%s %d %d %d %s", S(g->name), g->min, g->max, g->desired,
+			       S(g->instance_type));
 			for (size_t k = 0; k < g->nsubnets; k++)
 				fp_idx(f, "subnet", g->subnets[k], m->nsubnets, subnet_name, m);
 		}
@@ -205,6 +206,13 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 				fp_idx(f, "subnet", s->subnets[k], m->nsubnets, subnet_name, m);
 			for (size_t k = 0; k < s->nsgs; k++)
 				fp_idx(f, "sg", s->sgs[k], m->nsgs, sg_name, m);
+			/* Placement runs on the model vpcd started with. */
+			for (size_t k = 0; k < s->nstrategies; k++)
+				fp_add(f, "strategy %d %d", (int)s->strategies[k].type,
+				       (int)s->strategies[k].field);
+			fp_add(f, "distinct %d", s->distinct_instance);
+			for (size_t k = 0; k < s->nmember_of; k++)
+				fp_add(f, "memberOf %s", S(s->member_of[k]));
 		}
 	/* Application Auto Scaling runs on the model vpcd started with: a
 	 * change to it is refused, not ignored. */

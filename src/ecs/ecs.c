@@ -2777,7 +2777,8 @@ static bool td_equal(const struct model_task_def *a, const struct model_task_def
 	if (!a || !b)
 		return a == b;
 	if (!str_eq(a->family, b->family) || !str_eq(a->network_mode, b->network_mode) ||
-	    a->ncontainers != b->ncontainers)
+	    a->ncontainers != b->ncontainers || a->cpu != b->cpu || a->memory != b->memory ||
+	    a->task_memory != b->task_memory)
 		return false;
 	for (size_t i = 0; i < a->ncontainers; i++) {
 		const struct model_container *x = &a->containers[i], *y = &b->containers[i];
@@ -2788,7 +2789,9 @@ static bool td_equal(const struct model_task_def *a, const struct model_task_def
 		    !argv_eq(x->hc_argv, x->hc_argc, y->hc_argv, y->hc_argc) ||
 		    x->hc_interval_s != y->hc_interval_s || x->hc_timeout_s != y->hc_timeout_s ||
 		    x->hc_retries != y->hc_retries || x->hc_start_period_s != y->hc_start_period_s ||
-		    x->start_timeout_s != y->start_timeout_s || x->ndeps != y->ndeps)
+		    x->start_timeout_s != y->start_timeout_s || x->ndeps != y->ndeps ||
+		    x->cpu != y->cpu || x->memory != y->memory ||
+		    x->memory_reservation != y->memory_reservation)
 			return false;
 		for (size_t k = 0; k < x->ndeps; k++)
 			if (x->deps[k].container != y->deps[k].container ||

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cfn/cfn.h"
+#include "ecs/ecs.h"
 #include "ecs/placement.h"
 #include "model/model.h"
 #include "t.h"
@@ -545,6 +546,58 @@ static void test_template_errors(void)
 	           "a distinctInstance constraint takes no Expression");
 }
 
+/* vpcd apply refuses what it cannot apply live (placement, instance
+ * types), instead of ignoring it. */
+static void test_apply_diff(void)
+{
+	const char *svc = TD_OK "  S: {Type: AWS::ECS::Service, Properties: {Cluster: !Ref Cl, "
+	                        "TaskDefinition: !Ref TD%s}}\n";
+	const char *variants[] = {"", ", PlacementStrategies: [{Type: binpack, Field: cpu}]",
+	                          ", PlacementConstraints: [{Type: distinctInstance}]",
+	                          (", PlacementConstraints: [{Type: memberOf, Expression: "
+	                           "'ec2InstanceId exists'}]")};
+	char a[8192], b[8192], extra[1024], diff[1024], *errs = NULL;
+	struct model *ma, *mb;
+
+	snprintf(extra, sizeof(extra), svc, variants[0]);
+	snprintf(a, sizeof(a), "%s%s", BASE, extra);
+	ma = load(a, &errs);
+	free(errs);
+	errs = NULL;
+	ASSERT_TRUE(ma != NULL);
+	for (size_t i = 1; ma && i < sizeof(variants) / sizeof(variants[0]); i++) {
+		snprintf(extra, sizeof(extra), svc, variants[i]);
+		snprintf(b, sizeof(b), "%s%s", BASE, extra);
+		mb = load(b, &errs);
+		free(errs);
+		errs = NULL;
+		ASSERT_TRUE(mb != NULL);
+		if (mb) {
+			ASSERT_EQ(ecs_model_diff(ma, mb, diff, sizeof(diff)), 1);
+			ASSERT_STR_CONTAINS(diff, "S (AWS::ECS::Service): properties changed");
+			ASSERT_EQ(ecs_model_diff(mb, mb, diff, sizeof(diff)), 0);
+		}
+		model_free(mb);
+	}
+	/* another instance type for the hosts */
+	snprintf(b, sizeof(b), "%s", a);
+	{
+		char *p = strstr(b, "InstanceType: t3.small");
+		if (p)
+			memcpy(p + 14, "t3.large", 8);
+	}
+	mb = load(b, &errs);
+	free(errs);
+	ASSERT_TRUE(mb != NULL);
+	if (ma && mb) {
+		ASSERT_EQ(ecs_model_diff(ma, mb, diff, sizeof(diff)), 1);
+		ASSERT_STR_CONTAINS(diff,
+		                    "G1 (AWS::AutoScaling::AutoScalingGroup): properties changed");
+	}
+	model_free(mb);
+	model_free(ma);
+}
+
 T_MAIN({
 	T_RUN(test_instance_types);
 	T_RUN(test_cpu_memory_strings);
@@ -557,4 +610,5 @@ T_MAIN({
 	T_RUN(test_scale_in);
 	T_RUN(test_template);
 	T_RUN(test_template_errors);
+	T_RUN(test_apply_diff);
 })
