@@ -346,6 +346,8 @@ int alb_rewrite(const struct model_rewrite *rw, bool host, const char *in, size_
 	if (rc == 0)
 		rc = RW_MAX_GROUPS + 1; /* more groups than the scratch holds */
 	ov = pcre2_get_ovector_pointer(md);
+	if (ov[1] < ov[0])
+		return -1; /* \K in a lookaround: no sane replacement */
 	if (!rw_put(out, cap, &o, in, ov[0]))
 		return -1;
 	while (*rp) {
