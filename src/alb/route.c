@@ -930,7 +930,10 @@ int alb_app_cookie_find(const uint64_t key[2], int tg, const char *app_name,
 
 bool alb_sets_cookie(const struct http_header *h, size_t n, const char *name)
 {
-	size_t nl = strlen(name);
+	size_t nl;
+	if (!name)
+		return false; /* not an app_cookie group (any more: a newer snapshot) */
+	nl = strlen(name);
 	for (size_t i = 0; i < n; i++) {
 		const struct http_slice v = h[i].value;
 		size_t j = 0;

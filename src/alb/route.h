@@ -180,7 +180,7 @@ int alb_app_cookie_find(const uint64_t key[2], int tg, const char *app_name,
                         const struct http_header *h, size_t n, uint32_t now, uint32_t *addr,
                         uint16_t *port);
 /* Whether response headers h[0..n) set the cookie name (a Set-Cookie whose
- * name is name, case-sensitive as cookie names are). */
+ * name is name, case-sensitive as cookie names are); false for name NULL. */
 bool alb_sets_cookie(const struct http_header *h, size_t n, const char *name);
 /* SipHash-2-4 of the 8 bytes of m (little-endian) under key. */
 uint64_t alb_siphash64(const uint64_t key[2], uint64_t m);

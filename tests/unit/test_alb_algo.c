@@ -213,6 +213,7 @@ static void test_app_cookie(void)
 	ASSERT_TRUE(!alb_sets_cookie(rs, 2, "SESS"));
 	ASSERT_TRUE(alb_sets_cookie(rs, 2, "SESSION"));
 	ASSERT_TRUE(!alb_sets_cookie(rs, 3, "sess"));
+	ASSERT_TRUE(!alb_sets_cookie(rs, 3, NULL));
 }
 
 T_MAIN({
