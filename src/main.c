@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,6 +453,18 @@ static char *up_apply(void *data, const char *body, size_t len, int *status)
 		goto done;
 	}
 	up->applied[up->napplied++] = m; /* the ECS plane points into it now */
+	{
+		/* state.json names the template of each deployment, so that a
+		 * restarted vpcd can resume it */
+		const char *pv[MAX_PARAMS];
+		size_t np = 0;
+		for (size_t i = up->cli->nparams; i < cli.nparams; i++)
+			pv[np++] = cli.params[i];
+		if (ecs_set_model_source(up->ecs, m, file, pv, np) < 0)
+			log_warn(
+			    "apply %s: out of memory: a restart will not resume its deployments",
+			    file);
+	}
 	/* Record sets may differ: the resolver and the API move to the new
 	 * model (same indexes for everything else, as the diff checked). */
 	if (up->dns)
@@ -469,6 +482,46 @@ done:
 	out = resp ? json_dumps(resp, JSON_INDENT(2)) : NULL;
 	json_decref(resp);
 	return out;
+}
+
+/* A template state.json names as the source of a deployment to resume,
+ * loaded as POST /v1/apply loads one (the options vpcd was started with,
+ * then params); kept until exit, as the ECS plane may point into it. */
+static const struct model *hook_load_template(void *data, const char *file,
+                                              const char *const *params, size_t nparams)
+{
+	struct up *up = data;
+	struct cli cli = *up->cli;
+	struct model *m = NULL, **v;
+	char *errtext = NULL;
+	size_t errlen = 0;
+	FILE *errf;
+	int rc;
+
+	cli.files[0] = file;
+	cli.file = file;
+	cli.stack_name = up->model->stack_name;
+	for (size_t i = 0; i < nparams && cli.nparams < MAX_PARAMS; i++)
+		cli.params[cli.nparams++] = params[i];
+	v = realloc(up->applied, (up->napplied + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	up->applied = v;
+	errf = open_memstream(&errtext, &errlen);
+	if (!errf)
+		return NULL;
+	rc = load_model_diags(&cli, &m, NULL, errf);
+	fclose(errf);
+	if (rc) {
+		log_warn("ecs: cannot load %s again to resume its deployments:\n%s", file,
+		         errtext ? errtext : "");
+		free(errtext);
+		model_free(m);
+		return NULL;
+	}
+	free(errtext);
+	up->applied[up->napplied++] = m;
+	return m;
 }
 
 /* ALBRequestCountPerTarget's inputs, for Application Auto Scaling. */
@@ -603,7 +656,7 @@ static int up_start(struct up *up, const struct cli *cli)
 	char err[256], buf[16];
 	uint32_t addr;
 	uint16_t port;
-	struct ecs_hooks hooks = {hook_register, hook_deregister, up};
+	struct ecs_hooks hooks = {hook_register, hook_deregister, up, hook_load_template};
 	struct api_sources src = {0};
 	int rc;
 
@@ -719,6 +772,15 @@ static int up_start(struct up *up, const struct cli *cli)
 		char base[128];
 		snprintf(base, sizeof(base), "http://%s", cli->api ? cli->api : DEFAULT_API);
 		ecs_set_metadata_base(up->ecs, base);
+	}
+	if (cli->nfiles == 1) {
+		/* the template of the first deployments, for state.json */
+		char abs[PATH_MAX];
+		if (!realpath(cli->files[0], abs) ||
+		    ecs_set_model_source(up->ecs, up->model, abs, NULL, 0) < 0)
+			log_warn("ecs: %s: %s: a restart will not find this template's task "
+			         "definitions by name",
+			         cli->files[0], strerror(errno ? errno : ENOMEM));
 	}
 	rc = ecs_start(up->ecs);
 	if (rc < 0) {

@@ -197,11 +197,14 @@ struct ecs_dep {
 	bool failed;           /* the circuit breaker tripped */
 	unsigned failed_tasks; /* tasks of it that failed, for the breaker */
 	bool announce; /* "deployment completed." (not for the first one) */
+	const struct model *from; /* the model td belongs to (for state.json) */
+	uint64_t fp;              /* td_fp(td) */
 };
 
 struct ecs_svc {
 	int desired, min_pct, max_pct; /* from the model, then from applies */
 	int tmpl_desired;              /* DesiredCount of the last applied template */
+	unsigned max_rev;              /* the family's highest revision so far */
 	bool tmpl_desired_set;         /* ... when it had one */
 	bool cb_enable, cb_rollback;   /* DeploymentCircuitBreaker */
 	struct ecs_dep *deps;           /* last = PRIMARY */
@@ -214,6 +217,16 @@ struct ecs_svc {
 	char place_failed[512];        /* last placement failure event, not repeated */
 	char *events[ECS_EVENTS_KEEP]; /* ring; head = next slot */
 	size_t nevents, head;
+};
+
+/* The template (and `vpcd apply` params) a model was loaded from: what
+ * state.json names for a deployment so that a restarted vpcd can load its
+ * task definition again. */
+struct ecs_source {
+	const struct model *m;
+	char *file;
+	char **params;
+	size_t nparams;
 };
 
 struct ecs {
@@ -235,6 +248,8 @@ struct ecs {
 	struct loop_timer sched_timer;
 	struct loop_timer done_timer;
 	bool started, shutting_down, sigchld;
+	struct ecs_source *sources; /* where models came from (ecs_set_model_source) */
+	size_t nsources;
 	int lock_fd; /* <state-dir>/vpcd.pid, flock'd; -1 before ecs_start */
 	struct ecs_cgroup cg; /* task memory limits, set up at the first one */
 	int cg_state;         /* 0 not yet, 1 enforced, -1 not enforced */
@@ -246,9 +261,10 @@ static void sched_soon(struct ecs *e);
 static void ecs_state_save(struct ecs *e);
 static void ecs_adopt(struct ecs *e);
 static int svc_add_dep(struct ecs *e, int s, const struct model_task_def *td, const char *arn,
-                       bool announce);
+                       bool announce, const struct model *from);
 static void task_hc_stop(struct ecs *e, struct ecs_task *t);
 static void task_progress(struct ecs *e, struct ecs_task *t, bool activate);
+static bool td_equal(const struct model_task_def *a, const struct model_task_def *b);
 static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code, const char *reason,
                             int max_timeout_s);
 
@@ -816,7 +832,7 @@ static void cb_task_failed(struct ecs *e, struct ecs_task *t)
 		return; /* nothing completed to go back to */
 	td = sv->deps[k].td;
 	arn = strdup(sv->deps[k].td_arn);
-	if (!arn || svc_add_dep(e, t->service, td, arn, true) < 0) {
+	if (!arn || svc_add_dep(e, t->service, td, arn, true, sv->deps[k].from) < 0) {
 		free(arn);
 		return;
 	}
@@ -1711,10 +1727,68 @@ static void dep_make_id(char *out, size_t len)
 	snprintf(out, len, "ecs-svc/%019llu", v % 10000000000000000000ull);
 }
 
-/* Adds a deployment of task definition td (arn copied) to service s; it
- * becomes the PRIMARY one. Returns 0 or -ENOMEM. */
+static uint64_t fp_int(uint64_t h, long long v)
+{
+	char b[24];
+	snprintf(b, sizeof(b), "%lld;", v);
+	return fnv1a(b, h);
+}
+
+static uint64_t fp_str(uint64_t h, const char *v)
+{
+	/* NULL and "" differ; a separator keeps "ab","c" apart from "a","bc" */
+	return fnv1a(v ? "s" : "n", fnv1a(";", v ? fnv1a(v, h) : h));
+}
+
+static uint64_t fp_argv(uint64_t h, char **v, size_t n)
+{
+	/* argv is NULL-terminated too: stop there whatever n says */
+	size_t i = 0;
+	for (; v && i < n && v[i]; i++)
+		h = fp_str(h, v[i]);
+	return fp_int(h, v ? (long long)i : -1);
+}
+
+/* A fingerprint of what td_equal compares: equal task definitions have
+ * equal ones. state.json keeps it to find a deployment's task definition
+ * again after a restart. */
+static uint64_t td_fp(const struct model_task_def *td)
+{
+	uint64_t h = 1469598103934665603ull;
+	if (!td)
+		return 0;
+	h = fp_str(h, td->family);
+	h = fp_str(h, td->network_mode);
+	h = fp_int(h, (long long)td->ncontainers);
+	h = fp_int(fp_int(fp_int(h, td->cpu), td->memory), td->task_memory);
+	for (size_t i = 0; i < td->ncontainers; i++) {
+		const struct model_container *c = &td->containers[i];
+		h = fp_str(fp_str(h, c->name), c->image);
+		h = fp_argv(h, c->argv, c->argc);
+		h = fp_int(h, (long long)c->nenv);
+		for (size_t k = 0; k < c->nenv; k++)
+			h = fp_str(fp_str(h, c->env[k].key), c->env[k].value);
+		h = fp_int(h, (long long)c->nports);
+		for (size_t k = 0; k < c->nports; k++)
+			h = fp_int(fp_int(h, c->ports[k].container_port), c->ports[k].host_port);
+		h = fp_int(fp_int(h, c->essential), c->stop_timeout_s);
+		h = fp_str(h, c->working_dir);
+		h = fp_argv(h, c->hc_argv, c->hc_argc);
+		h = fp_int(fp_int(h, c->hc_interval_s), c->hc_timeout_s);
+		h = fp_int(fp_int(h, c->hc_retries), c->hc_start_period_s);
+		h = fp_int(fp_int(h, c->start_timeout_s), (long long)c->ndeps);
+		h = fp_int(fp_int(fp_int(h, c->cpu), c->memory), c->memory_reservation);
+		for (size_t k = 0; k < c->ndeps; k++)
+			h = fp_int(fp_int(h, c->deps[k].container),
+			           (long long)c->deps[k].condition);
+	}
+	return mix64(h);
+}
+
+/* Adds a deployment of task definition td (arn copied; td belongs to model
+ * from) to service s; it becomes the PRIMARY one. Returns 0 or -ENOMEM. */
 static int svc_add_dep(struct ecs *e, int s, const struct model_task_def *td, const char *arn,
-                       bool announce)
+                       bool announce, const struct model *from)
 {
 	struct ecs_svc *sv = &e->svcs[s];
 	struct ecs_dep *v = realloc(sv->deps, (sv->ndeps + 1) * sizeof(*v));
@@ -1731,6 +1805,8 @@ static int svc_add_dep(struct ecs *e, int s, const struct model_task_def *td, co
 	dep_make_id(d->id, sizeof(d->id));
 	d->created_ms = d->updated_ms = e->loop ? loop_now_ms(e->loop) : 0;
 	d->announce = announce;
+	d->from = from;
+	d->fp = td_fp(td);
 	sv->ndeps++;
 	return 0;
 }
@@ -2008,24 +2084,115 @@ static void on_done(struct loop *loop, struct loop_timer *timer)
 
 /* --- runtime state on disk, adoption after a restart --- */
 
-/* Writes <state-dir>/state.json: every live task that has a process. Only
- * the vpcd holding the state dir's lock writes. */
+/* Wall clock of a loop-clock time (0 stays 0). */
+static uint64_t loop_to_wall(const struct ecs *e, uint64_t t_ms)
+{
+	uint64_t now = loop_now_ms(e->loop), wnow = wall_ms();
+	if (!t_ms)
+		return 0;
+	return now >= t_ms ? wnow - (now - t_ms) : wnow;
+}
+
+static uint64_t wall_to_loop(const struct ecs *e, uint64_t w_ms)
+{
+	uint64_t now = loop_now_ms(e->loop), wnow = wall_ms();
+	uint64_t age = w_ms && wnow > w_ms ? wnow - w_ms : 0;
+	if (!w_ms)
+		return 0;
+	return now > age ? now - age : 1;
+}
+
+static const struct ecs_source *source_of(const struct ecs *e, const struct model *m)
+{
+	for (size_t i = e->nsources; i-- > 0;)
+		if (e->sources[i].m == m)
+			return &e->sources[i];
+	return NULL;
+}
+
+static bool dep_has_tasks(const struct ecs *e, int s, size_t k)
+{
+	for (size_t i = 0; i < e->nlive; i++)
+		if (e->live[i]->service == s && e->live[i]->rev == k)
+			return true;
+	return false;
+}
+
+/* The deployments of service s worth resuming: the PRIMARY one, those with
+ * tasks, and the last completed one before the PRIMARY (what a rollback
+ * returns to); oldest first, the newest ECS_STATE_MAX_DEPS. */
+static void svc_state(const struct ecs *e, int s, struct ecs_state_svc *o)
+{
+	const struct ecs_svc *sv = &e->svcs[s];
+	size_t keep[ECS_STATE_MAX_DEPS], n = 0;
+	bool rollback_kept = false;
+
+	snprintf(o->logical, sizeof(o->logical), "%s",
+	         e->m->services[s].logical ? e->m->services[s].logical : "");
+	o->desired = sv->desired;
+	o->tmpl_desired = sv->tmpl_desired;
+	o->tmpl_desired_set = sv->tmpl_desired_set;
+	o->min_pct = sv->min_pct;
+	o->max_pct = sv->max_pct;
+	o->cb_enable = sv->cb_enable;
+	o->cb_rollback = sv->cb_rollback;
+	o->steady = sv->steady;
+	o->max_rev = sv->max_rev;
+	/* newest first into keep[], then reversed */
+	for (size_t k = sv->ndeps; k-- > 0 && n < ECS_STATE_MAX_DEPS;) {
+		bool want = k + 1 == sv->ndeps || dep_has_tasks(e, s, k);
+		if (!want && !rollback_kept && sv->deps[k].completed) {
+			want = true;
+			rollback_kept = true;
+		}
+		if (want)
+			keep[n++] = k;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct ecs_dep *d = &sv->deps[keep[n - 1 - i]];
+		struct ecs_state_dep *od = &o->deps[i];
+		const struct ecs_source *src = source_of(e, d->from);
+		snprintf(od->id, sizeof(od->id), "%s", d->id);
+		snprintf(od->td_arn, sizeof(od->td_arn), "%s", d->td_arn ? d->td_arn : "");
+		od->td_fp = d->fp;
+		if (src) {
+			snprintf(od->source, sizeof(od->source), "%s", src->file);
+			for (size_t p = 0; p < src->nparams && p < ECS_STATE_MAX_PARAMS; p++) {
+				snprintf(od->params[p], sizeof(od->params[p]), "%s",
+				         src->params[p]);
+				od->nparams = p + 1;
+			}
+		}
+		od->created_unix_ms = loop_to_wall(e, d->created_ms);
+		od->updated_unix_ms = loop_to_wall(e, d->updated_ms);
+		od->completed = d->completed;
+		od->failed = d->failed;
+		od->announce = d->announce;
+		od->failed_tasks = d->failed_tasks;
+	}
+	o->ndeps = n;
+}
+
+/* Writes <state-dir>/state.json: every live task that has a process, and
+ * every service's deployments. Only the vpcd holding the state dir's lock
+ * writes. */
 static void ecs_state_save(struct ecs *e)
 {
-	struct ecs_state_task *v;
+	struct ecs_state st = {0};
 	char path[PATH_MAX];
-	uint64_t now = loop_now_ms(e->loop), wnow = wall_ms();
-	size_t n = 0;
 	int rc;
 
 	if (e->lock_fd < 0)
 		return;
-	v = calloc(e->nlive ? e->nlive : 1, sizeof(*v));
-	if (!v)
-		return;
+	st.tasks = calloc(e->nlive ? e->nlive : 1, sizeof(*st.tasks));
+	st.svcs = calloc(e->m->nservices ? e->m->nservices : 1, sizeof(*st.svcs));
+	if (!st.tasks || !st.svcs) {
+		log_warn("ecs: out of memory writing state.json");
+		goto out;
+	}
 	for (size_t i = 0; i < e->nlive; i++) {
 		const struct ecs_task *t = e->live[i];
-		struct ecs_state_task *o = &v[n];
+		struct ecs_state_task *o = &st.tasks[st.ntasks];
 		const struct ecs_svc *sv = &e->svcs[t->service];
 		if (t->nalive == 0)
 			continue;
@@ -2041,10 +2208,15 @@ static void ecs_state_save(struct ecs *e)
 		o->addr = t->addr;
 		snprintf(o->td_arn, sizeof(o->td_arn), "%s",
 		         t->rev < sv->ndeps ? sv->deps[t->rev].td_arn : "");
-		o->started_unix_ms = t->started_unix_ms ? t->started_unix_ms
-		                     : t->started_ms && now >= t->started_ms
-		                         ? wnow - (now - t->started_ms)
-		                         : 0;
+		snprintf(o->deployment, sizeof(o->deployment), "%s",
+		         t->rev < sv->ndeps ? sv->deps[t->rev].id : "");
+		o->started_unix_ms =
+		    t->started_unix_ms ? t->started_unix_ms : loop_to_wall(e, t->started_ms);
+		o->stopping = !t->desired_running;
+		o->healthy = task_healthy(e, t);
+		snprintf(o->stop_code, sizeof(o->stop_code), "%s",
+		         t->stop_code ? t->stop_code : "");
+		snprintf(o->reason, sizeof(o->reason), "%s", t->stop_code ? t->reason : "");
 		for (size_t k = 0; k < t->nprocs && k < ECS_STATE_MAX_PROCS; k++) {
 			const struct model_container *c = task_container(e, t, k);
 			struct ecs_state_proc *p = &o->procs[k];
@@ -2055,13 +2227,17 @@ static void ecs_state_save(struct ecs *e)
 			}
 			o->nprocs = k + 1;
 		}
-		n++;
+		st.ntasks++;
 	}
+	for (size_t s = 0; s < e->m->nservices; s++)
+		svc_state(e, (int)s, &st.svcs[st.nsvcs++]);
 	snprintf(path, sizeof(path), "%s/state.json", e->state_dir);
-	rc = ecs_state_write(path, v, n);
+	rc = ecs_state_write(path, &st);
 	if (rc < 0)
 		log_warn("ecs: cannot write %s: %s", path, strerror(-rc));
-	free(v);
+out:
+	free(st.tasks);
+	free(st.svcs);
 }
 
 static void on_pidfd(struct loop *loop, struct loop_io *io, uint32_t events)
@@ -2097,6 +2273,161 @@ static int pidfd_for(int pid, uint64_t starttime)
 	return fd;
 }
 
+static int svc_by_logical(const struct ecs *e, const char *logical)
+{
+	for (size_t i = 0; i < e->m->nservices; i++)
+		if (e->m->services[i].logical && strcmp(e->m->services[i].logical, logical) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The static stop code named code (state.json keeps it as text). */
+static const char *stop_code_named(const char *code)
+{
+	static const char *const codes[] = {"TaskFailedToStart", "EssentialContainerExited",
+	                                    "UserInitiated",     "ServiceSchedulerInitiated",
+	                                    "SpotInterruption",  "TerminationNotice"};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(codes[i], code) == 0)
+			return codes[i];
+	return "ServiceSchedulerInitiated";
+}
+
+/* The task definition of service s (matched by logical id) in model m
+ * whose fingerprint is fp, or NULL. */
+static const struct model_task_def *td_in(const struct ecs *e, int s, const struct model *m,
+                                          uint64_t fp)
+{
+	const char *logical = e->m->services[s].logical;
+	for (size_t i = 0; m && logical && i < m->nservices; i++) {
+		const struct model_service *ms = &m->services[i];
+		if (!ms->logical || strcmp(ms->logical, logical) != 0 || ms->task_def < 0 ||
+		    (size_t)ms->task_def >= m->ntask_defs)
+			continue;
+		if (td_fp(&m->task_defs[ms->task_def]) == fp)
+			return &m->task_defs[ms->task_def];
+	}
+	return NULL;
+}
+
+static bool source_is(const struct ecs_source *src, const struct ecs_state_dep *d)
+{
+	if (strcmp(src->file, d->source) != 0 || src->nparams != d->nparams)
+		return false;
+	for (size_t i = 0; i < d->nparams; i++)
+		if (strcmp(src->params[i], d->params[i]) != 0)
+			return false;
+	return true;
+}
+
+/* The task definition a saved deployment ran: in the running template, in
+ * a template already loaded, or in the one it came from (loaded through
+ * the load_template hook). *from gets its model. */
+static const struct model_task_def *dep_td(struct ecs *e, int s, const struct ecs_state_dep *d,
+                                           const struct model **from)
+{
+	const struct model_task_def *td = td_in(e, s, e->m, d->td_fp);
+	const char *params[ECS_STATE_MAX_PARAMS];
+	const struct model *m;
+	bool loaded = false;
+
+	*from = e->m;
+	for (size_t i = 0; !td && i < e->nsources; i++) {
+		td = td_in(e, s, e->sources[i].m, d->td_fp);
+		*from = e->sources[i].m;
+		loaded |= source_is(&e->sources[i], d);
+	}
+	if (td || loaded || !d->source[0] || !e->hooks.load_template)
+		return td;
+	for (size_t i = 0; i < d->nparams; i++)
+		params[i] = d->params[i];
+	m = e->hooks.load_template(e->hooks.data, d->source, params, d->nparams);
+	if (!m || ecs_set_model_source(e, m, d->source, params, d->nparams) < 0)
+		return NULL;
+	*from = m;
+	return td_in(e, s, m, d->td_fp);
+}
+
+/* Service ss of state.json: its deployments (those whose task definition
+ * is found again) replace the one ecs_new made, with their ids, states and
+ * the circuit breaker's count; the live DesiredCount and deployment
+ * configuration come back too. The tasks are adopted afterwards. */
+static void restore_svc(struct ecs *e, const struct ecs_state_svc *ss)
+{
+	int s = svc_by_logical(e, ss->logical);
+	struct ecs_svc *sv;
+	struct ecs_dep *v;
+	const struct model_task_def *tmpl;
+	size_t n = 0;
+
+	if (s < 0 || ss->ndeps == 0)
+		return;
+	sv = &e->svcs[s];
+	tmpl = svc_taskdef(e, s);
+	v = calloc(ss->ndeps, sizeof(*v));
+	if (!v) {
+		log_error("ecs: out of memory resuming the deployments of service %s", ss->logical);
+		return;
+	}
+	for (size_t k = 0; k < ss->ndeps; k++) {
+		const struct ecs_state_dep *d = &ss->deps[k];
+		const struct model *from = NULL;
+		const struct model_task_def *td = dep_td(e, s, d, &from);
+		struct ecs_dep *nd = &v[n];
+		if (!td) {
+			log_warn(
+			    "ecs: service %s: deployment %s (%s) not resumed: its task definition "
+			    "is neither in the template nor in %s",
+			    svc_name(e, s), d->id, d->td_arn, d->source[0] ? d->source : "-");
+			continue;
+		}
+		nd->td_arn = strdup(d->td_arn);
+		if (!nd->td_arn)
+			continue;
+		snprintf(nd->id, sizeof(nd->id), "%s", d->id);
+		nd->td = td;
+		nd->from = from;
+		nd->fp = d->td_fp;
+		nd->created_ms = wall_to_loop(e, d->created_unix_ms);
+		nd->updated_ms = wall_to_loop(e, d->updated_unix_ms);
+		nd->completed = d->completed;
+		nd->failed = d->failed;
+		nd->announce = d->announce;
+		nd->failed_tasks = d->failed_tasks;
+		n++;
+	}
+	if (n == 0) {
+		free(v);
+		return;
+	}
+	for (size_t k = 0; k < sv->ndeps; k++)
+		free(sv->deps[k].td_arn);
+	free(sv->deps);
+	sv->deps = v;
+	sv->ndeps = n;
+	sv->desired = ss->desired;
+	sv->tmpl_desired = ss->tmpl_desired;
+	sv->tmpl_desired_set = ss->tmpl_desired_set;
+	sv->min_pct = ss->min_pct;
+	sv->max_pct = ss->max_pct;
+	sv->cb_enable = ss->cb_enable;
+	sv->cb_rollback = ss->cb_rollback;
+	sv->steady = ss->steady;
+	if (ss->max_rev > sv->max_rev)
+		sv->max_rev = ss->max_rev;
+	log_info("ecs: service %s: %zu deployments resumed; PRIMARY %s (%s) %s, desired %d",
+	         svc_name(e, s), n, v[n - 1].id, v[n - 1].td_arn,
+	         v[n - 1].failed      ? "FAILED"
+	         : v[n - 1].completed ? "COMPLETED"
+	                              : "IN_PROGRESS",
+	         sv->desired);
+	if (!td_equal(v[n - 1].td, tmpl))
+		log_warn(
+		    "ecs: service %s: the template's task definition is not the resumed PRIMARY "
+		    "deployment's (%s): `vpcd apply` the template to deploy it",
+		    svc_name(e, s), v[n - 1].td_arn);
+}
+
 /* One task of state.json: adopted when its service and task definition
  * still match and every container still runs (same pid, same start time);
  * recorded STOPPED and left to the scheduler to replace otherwise. */
@@ -2104,25 +2435,30 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 {
 	struct ecs_task *t;
 	const struct ecs_svc *sv;
-	int s = -1, fds[ECS_STATE_MAX_PROCS];
-	size_t nok = 0, nwant = 0;
+	const struct model_task_def *td = NULL;
+	int s = svc_by_logical(e, st->service_logical), fds[ECS_STATE_MAX_PROCS];
+	size_t nok = 0, nwant = 0, rev = SIZE_MAX;
 	char abuf[16];
 	bool ok;
 
-	for (size_t i = 0; i < e->m->nservices && s < 0; i++)
-		if (e->m->services[i].logical &&
-		    strcmp(e->m->services[i].logical, st->service_logical) == 0)
-			s = (int)i;
 	sv = s >= 0 ? &e->svcs[s] : NULL;
-	ok = sv && sv->ndeps && strcmp(sv->deps[sv->ndeps - 1].td_arn, st->td_arn) == 0 &&
-	     svc_taskdef(e, s) && svc_taskdef(e, s)->ncontainers == st->nprocs && st->nprocs > 0;
+	/* Its deployment by id; a version 1 file names none: the PRIMARY
+	 * one if the task definition is the same. */
+	for (size_t k = 0; sv && k < sv->ndeps && rev == SIZE_MAX; k++)
+		if (st->deployment[0]
+		        ? strcmp(sv->deps[k].id, st->deployment) == 0
+		        : k + 1 == sv->ndeps && strcmp(sv->deps[k].td_arn, st->td_arn) == 0)
+			rev = k;
+	if (rev != SIZE_MAX)
+		td = sv->deps[rev].td;
+	ok = td && td->ncontainers == st->nprocs && st->nprocs > 0;
 	for (size_t k = 0; k < st->nprocs; k++) {
 		fds[k] = -1;
 		if (st->procs[k].pid <= 0 || !st->procs[k].starttime) {
 			/* Not running when the state was saved: a container
 			 * that had done its work (a COMPLETE or SUCCESS
 			 * dependency) may be; an essential one may not. */
-			if (ok && svc_taskdef(e, s)->containers[k].essential)
+			if (ok && td->containers[k].essential)
 				nwant++;
 			continue;
 		}
@@ -2172,8 +2508,8 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 	snprintf(t->id, sizeof(t->id), "%s", st->id);
 	t->e = e;
 	t->service = s;
-	t->td = svc_taskdef(e, s);
-	t->rev = sv->ndeps - 1;
+	t->td = td;
+	t->rev = rev;
 	t->nprocs = st->nprocs;
 	t->host = -1;
 	for (size_t h = 0; h < e->nhosts; h++)
@@ -2270,33 +2606,47 @@ static void adopt_one(struct ecs *e, const struct ecs_state_task *st)
 		                0);
 		return;
 	}
+	if (st->stopping) {
+		/* Its drain went with the load balancer that was killed: it
+		 * is not registered again, and stops now. */
+		log_info("ecs: task %s (%s) was stopping: stopped now (%s)", t->id,
+		         addr4_str(t->addr, abuf), st->reason);
+		task_begin_stop(e, t, stop_code_named(st->stop_code), st->reason, 0);
+		return;
+	}
+	/* Healthy as its deployment counted it before the restart, until
+	 * the load balancer says otherwise: a deployment in progress neither
+	 * stops it as unhealthy nor waits for it again. */
+	if (st->healthy)
+		t->elb_healthy = task_lb_mask(e, t);
 	task_hc_start(e, t);
 	task_targets(e, t, true);
 }
 
 /* Reads <state-dir>/state.json left by a vpcd that is gone (we hold the
- * lock) and adopts or records its tasks; extra ones are stopped by the
- * scheduler as beyond DesiredCount. */
+ * lock): resumes the services' deployments, then adopts or records its
+ * tasks; extra ones are stopped by the scheduler as beyond DesiredCount. */
 static void ecs_adopt(struct ecs *e)
 {
 	char path[PATH_MAX];
-	struct ecs_state_task *v = NULL;
-	size_t n = 0;
+	struct ecs_state st;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/state.json", e->state_dir);
-	rc = ecs_state_read(path, &v, &n);
+	rc = ecs_state_read(path, &st);
 	if (rc == -ENOENT)
 		return;
 	if (rc < 0) {
 		log_warn("ecs: %s unreadable (%s): no task adopted", path, strerror(-rc));
 		return;
 	}
-	if (n)
-		log_info("ecs: %s lists %zu tasks of a vpcd that is gone", path, n);
-	for (size_t i = 0; i < n; i++)
-		adopt_one(e, &v[i]);
-	free(v);
+	if (st.ntasks)
+		log_info("ecs: %s lists %zu tasks of a vpcd that is gone", path, st.ntasks);
+	for (size_t i = 0; i < st.nsvcs; i++)
+		restore_svc(e, &st.svcs[i]);
+	for (size_t i = 0; i < st.ntasks; i++)
+		adopt_one(e, &st.tasks[i]);
+	ecs_state_free(&st);
 }
 
 /* --- public API --- */
@@ -2330,8 +2680,12 @@ struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_
 		e->svcs[s].max_pct = ms->max_pct;
 		e->svcs[s].cb_enable = ms->cb_enable;
 		e->svcs[s].cb_rollback = ms->cb_rollback;
-		if (svc_add_dep(e, (int)s, td, td ? td->arn : NULL, false) < 0)
+		if (svc_add_dep(e, (int)s, td, td ? td->arn : NULL, false, m) < 0)
 			goto fail;
+		{
+			const char *rev = td && td->arn ? strrchr(td->arn, ':') : NULL;
+			e->svcs[s].max_rev = rev && atoi(rev + 1) > 0 ? (unsigned)atoi(rev + 1) : 1;
+		}
 		/* memberOf expressions were checked at load; compiled here,
 		 * pointing into the model's strings. */
 		if (ms->nmember_of) {
@@ -2463,6 +2817,13 @@ void ecs_free(struct ecs *e)
 		free(e->svcs[s].member_of);
 	}
 	free(e->svcs);
+	for (size_t i = 0; i < e->nsources; i++) {
+		free(e->sources[i].file);
+		for (size_t k = 0; k < e->sources[i].nparams; k++)
+			free(e->sources[i].params[k]);
+		free(e->sources[i].params);
+	}
+	free(e->sources);
 	free(e->hosts);
 	free(e->asg_launched);
 	if (e->cg_state > 0)
@@ -2711,6 +3072,37 @@ int ecs_host_stop(struct ecs *e, const char *id)
 
 /* --- task metadata --- */
 
+int ecs_set_model_source(struct ecs *e, const struct model *m, const char *file,
+                         const char *const *params, size_t nparams)
+{
+	struct ecs_source *v, *src;
+	if (!file)
+		return -EINVAL;
+	v = realloc(e->sources, (e->nsources + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	e->sources = v;
+	src = &v[e->nsources];
+	memset(src, 0, sizeof(*src));
+	src->m = m;
+	src->file = strdup(file);
+	src->params = calloc(nparams ? nparams : 1, sizeof(*src->params));
+	for (size_t i = 0; src->params && i < nparams; i++) {
+		src->params[i] = strdup(params[i]);
+		if (src->params[i])
+			src->nparams++;
+	}
+	if (!src->file || !src->params || src->nparams != nparams) {
+		for (size_t i = 0; i < src->nparams; i++)
+			free(src->params[i]);
+		free(src->params);
+		free(src->file);
+		return -ENOMEM;
+	}
+	e->nsources++;
+	return 0;
+}
+
 void ecs_set_metadata_base(struct ecs *e, const char *base)
 {
 	snprintf(e->metadata_base, sizeof(e->metadata_base), "%s", base ? base : "");
@@ -2844,8 +3236,9 @@ int ecs_apply(struct ecs *e, const struct model *nm, char *msg, size_t len)
 			int rc;
 			if (!arn)
 				return -ENOMEM;
-			snprintf(arn, blen + 24, "%.*s:%zu", (int)blen, base, sv->ndeps + 1);
-			rc = svc_add_dep(e, (int)s, td, arn, true);
+			/* (a rollback registers no revision) */
+			snprintf(arn, blen + 24, "%.*s:%u", (int)blen, base, ++sv->max_rev);
+			rc = svc_add_dep(e, (int)s, td, arn, true, nm);
 			free(arn);
 			if (rc < 0)
 				return rc;

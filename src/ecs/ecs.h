@@ -46,6 +46,12 @@ struct ecs_hooks {
 	int (*target_register)(void *data, int tg, uint32_t addr, uint16_t port);
 	int (*target_deregister)(void *data, int tg, uint32_t addr, uint16_t port);
 	void *data;
+	/* Loads template file with params as `vpcd apply` does, for a
+	 * deployment of state.json whose task definition is not in the
+	 * running template; the model must outlive the plane. NULL when it
+	 * does not load. May be NULL (such deployments are not resumed). */
+	const struct model *(*load_template)(void *data, const char *file,
+	                                     const char *const *params, size_t nparams);
 };
 
 struct ecs;
@@ -55,8 +61,24 @@ struct ecs;
  * NULL when out of memory. */
 struct ecs *ecs_new(struct loop *loop, const struct model *m, const char *state_dir,
                     const struct ecs_hooks *hooks);
-/* Launches hosts and the services' tasks; 0 or -errno. */
+/* Launches hosts and the services' tasks; 0 or -errno. A state dir whose
+ * state.json a vpcd that is gone left behind is resumed first: each
+ * service's deployments (ids, PRIMARY/ACTIVE, rolloutState, the circuit
+ * breaker's count, the live DesiredCount and deployment configuration;
+ * each task definition found again by its fingerprint in the running
+ * template, in one given to ecs_set_model_source, or in the template the
+ * deployment came from through hooks->load_template), then its tasks:
+ * adopted into their deployments while their processes run (a task that
+ * was stopping stops at once), recorded STOPPED otherwise. The resumed
+ * PRIMARY deployment wins over the running template's task definition
+ * (a difference is logged: `vpcd apply` deploys it). */
 int ecs_start(struct ecs *e);
+/* Says that model m was loaded from template file with the `vpcd apply`
+ * params (on top of the options vpcd started with), so that state.json can
+ * name it for the deployments whose task definition is in m. m must
+ * outlive the plane; file and params are copied. 0, -EINVAL, -ENOMEM. */
+int ecs_set_model_source(struct ecs *e, const struct model *m, const char *file,
+                         const char *const *params, size_t nparams);
 /* What the load balancer says about a target (main.c maps the ALB's states
  * onto these and calls ecs_target_health from alb_on_health). */
 enum ecs_target_health {

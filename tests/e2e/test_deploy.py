@@ -53,16 +53,22 @@ class Load:
         self.bad = []      # non-2xx: (status, body)
         self.errors = []   # connection errors
         self.bodies = []   # (monotonic time, body) of 2xx answers
+        # non-2xx and errors: (sent, answered or failed, connection opened),
+        # monotonic times
+        self.failed = []
         self.threads = []
 
     def run(self, i):
         addr = self.addrs[i % len(self.addrs)]
         conn = None
         nxt = time.monotonic()
+        opened = nxt
         while not self.stop.is_set():
+            sent = time.monotonic()
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(addr, 80, timeout=5)
+                    opened = sent
                 conn.request("GET", self.path, headers={"Host": NAME})
                 r = conn.getresponse()
                 body = r.read().decode(errors="replace")
@@ -72,12 +78,14 @@ class Load:
                         self.bodies.append((time.monotonic(), body))
                     else:
                         self.bad.append((r.status, body))
+                        self.failed.append((sent, time.monotonic(), opened))
                 if r.getheader("Connection", "").lower() == "close":
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException) as e:
                 with self.lock:
                     self.errors.append(repr(e))
+                    self.failed.append((sent, time.monotonic(), opened))
                 if conn is not None:
                     conn.close()
                 conn = None

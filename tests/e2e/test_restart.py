@@ -158,3 +158,126 @@ def test_task_killed_while_vpcd_down_is_replaced(tmp_path):
         for p in pids:
             if alive(p):
                 os.killpg(p, signal.SIGKILL)
+
+
+def test_sigkill_during_a_deployment_resumes_it(tmp_path):
+    """A vpcd SIGKILLed in the middle of a rolling deployment (`vpcd apply`
+    Version=2 of deploy.json: 2 tasks, min 50 %, max 200 %) and started
+    again with the same command line resumes it: the same deployments
+    (PRIMARY IN_PROGRESS, ACTIVE), every task adopted into its own, then the
+    deployment completes with the tasks it had started, the old ones
+    stopped by it, and no other task started. A client sending requests all
+    along gets 2xx for everything but what was in flight at the kill or sent
+    while vpcd was down. (The new version answers its health check only once
+    the test creates a file, so the kill finds the old tasks serving.)"""
+    import json
+    from test_deploy import TEMPLATE, Load, apply
+    t = json.load(open(TEMPLATE))
+    env = t["Resources"]["ServiceATask"]["Properties"]["ContainerDefinitions"][0]["Environment"]
+    env.append({"Name": "DEMO_HEALTH_FILE",
+                "Value": {"Fn::Sub": str(tmp_path / "healthy-v${Version}")}})
+    template = tmp_path / "deploy-gated.json"
+    template.write_text(json.dumps(t))
+    (tmp_path / "healthy-v1").write_text("")
+    v = Vpcd(str(template), tmp_path)
+    pids = []
+
+    def revision(n):
+        return [t for t in v.tasks() if t["task_definition_arn"].endswith(f":{n}")]
+    try:
+        v.start()
+        v.wait_healthy(TG, 2)
+        old = {t["id"]: t for t in v.tasks()}
+        pids += [t["pid"] for t in old.values()]
+        with Load(lb_nodes(v), rate=50, threads=4) as load:
+            time.sleep(1)
+            out = apply(v, "Version=2", template=str(template))
+            assert out.returncode == 0, out.stderr
+            new = wait_for("2 tasks of revision 2", lambda: len(revision(2)) == 2 and revision(2),
+                           v)
+            new = {t["id"]: t for t in new}
+            pids += [t["pid"] for t in new.values()]
+            time.sleep(2)  # health checks of the new tasks fail meanwhile
+            before = v.stack()["services"][0]
+            assert [(d["status"], d["rolloutState"]) for d in before["deployments"]] == \
+                [("PRIMARY", "IN_PROGRESS"), ("ACTIVE", "COMPLETED")], before["deployments"]
+            # min 50 %: one old task is already draining, one serves
+            live = {t["id"] for t in before["tasks"] if t["desired_status"] == "RUNNING"}
+            assert set(new) <= live and len(live & set(old)) == 1, before["tasks"]
+            draining = (set(old) - live).pop()
+            t_kill = time.monotonic()
+            sigkill(v)
+            assert all(alive(p) for p in pids), "tasks died with vpcd"
+
+            restart(v, 2)
+            t_up = time.monotonic()
+            after = v.stack()["services"][0]
+            deps = after["deployments"]
+            assert [(d["id"], d["status"], d["rolloutState"], d["taskDefinition"])
+                    for d in deps] == \
+                [(d["id"], d["status"], d["rolloutState"], d["taskDefinition"])
+                 for d in before["deployments"]], (deps, before["deployments"])
+            assert deps[0]["taskDefinition"].endswith(":task-definition/service-a:2")
+            assert deps[1]["taskDefinition"].endswith(":task-definition/service-a:1")
+            assert (deps[0]["runningCount"], deps[1]["runningCount"]) == (2, 1), deps
+            ids = {t["id"]: t for t in after["tasks"]}
+            for tid, t in list(new.items()) + list(old.items()):
+                assert ids[tid]["task_definition_arn"] == t["task_definition_arn"]
+                if tid != draining:
+                    assert ids[tid]["pid"] == t["pid"] and ids[tid]["last_status"] == "RUNNING"
+            # the one that was draining stops now (its drain went with the LB)
+            assert ids[draining]["desired_status"] == "STOPPED", ids[draining]
+            # Resumed, not restarted: the old one healthy again, nothing
+            # stopped or started while the new version is not healthy.
+            v.wait_healthy(TG, 1)
+            time.sleep(2)
+            still = v.stack()["services"][0]
+            assert {t["id"] for t in still["tasks"]} == set(old) | set(new), still["tasks"]
+            assert len(still["deployments"]) == 2
+
+            (tmp_path / "healthy-v2").write_text("")
+
+            def completed():
+                s = v.stack()["services"][0]
+                d = s["deployments"]
+                return len(d) == 1 and d[0]["rolloutState"] == "COMPLETED" and s
+            svc = wait_for("the resumed deployment to complete", completed, v, timeout=90)
+            t_done = time.monotonic()
+            time.sleep(1)  # answers after the end
+        dep_id = before["deployments"][0]["id"]
+        assert svc["deployments"][0]["id"] == dep_id
+        running = {t["id"] for t in svc["tasks"] if t["last_status"] == "RUNNING"}
+        assert running == set(new), (running, set(new))
+        assert {t["id"] for t in svc["tasks"]} == set(old) | set(new), svc["tasks"]
+        for t in svc["tasks"]:
+            if t["id"] in old:
+                assert t["last_status"] == "STOPPED", t
+                assert t["stop_code"] == "ServiceSchedulerInitiated", t
+                assert t["stopped_reason"] == \
+                    f"Scaling activity initiated by (deployment {dep_id})", t
+        wait_for("the old tasks' processes gone",
+                 lambda: not any(alive(t["pid"]) for t in old.values()), v)
+        name = svc["name"]
+        assert f"(service {name}) (deployment {dep_id}) deployment completed." in svc["events"]
+
+        # Every request got a 2xx but those in flight at the kill, sent
+        # before the restarted vpcd answered, or sent on a keep-alive
+        # connection the kill closed.
+        excused = [f for f in load.failed if f[1] >= t_kill and (f[0] < t_up or f[2] < t_kill)]
+        late = [f for f in load.failed if f not in excused]
+        print(f"\nresumed deployment: serving again {t_up - t_kill:.2f} s after the SIGKILL, "
+              f"completed {t_done - t_up:.1f} s after the restart; requests {load.total()} in "
+              f"{load.seconds:.1f} s, 2xx {load.ok}, failed by the kill or while down "
+              f"{len(excused)}, failed otherwise {len(late)}")
+        assert late == [], (t_kill, t_up, t_done, late, load.bad[:5], load.errors[:5])
+        assert load.ok > 0 and len(excused) < load.total() // 4
+        bodies = [b for t, b in load.bodies if t > t_done + 0.5]
+        assert bodies and all(b.startswith("hello from service-a-v2 task") for b in bodies)
+
+        assert v.stop() == 0
+        assert not any(alive(p) for p in pids), "tasks left running"
+    finally:
+        v.stop()
+        for p in pids:
+            if alive(p):
+                os.killpg(p, signal.SIGKILL)

@@ -146,7 +146,7 @@ static int fake_deregister(void *data, int tgi, uint32_t addr, uint16_t port)
 	return 0;
 }
 
-static const struct ecs_hooks hooks = {fake_register, fake_deregister, NULL};
+static const struct ecs_hooks hooks = {fake_register, fake_deregister, NULL, NULL};
 
 /* --- running the loop until a condition holds, bounded --- */
 
