@@ -161,7 +161,8 @@ struct place_result {
  * the best candidates (spread: fewest service tasks sharing the field's
  * value; binpack: least of the resource left; random: one of them at
  * random); remaining ties go to the host with the fewest tasks, then the
- * first. Returns 0 with out->host, or -ENOSPC with out->why/closest. */
+ * first. The first 256 hosts are considered (the decision keeps its state
+ * on the stack). Returns 0 with out->host, or -ENOSPC with out->why/closest. */
 int place_choose(const struct place_host *hosts, size_t n, const struct place_req *req,
                  struct place_result *out);
 
