@@ -155,11 +155,12 @@ def vpcd_bin():
     return os.path.join(REPO, os.environ.get("BUILD", "build-bench"), "vpcd")
 
 
-def start_vpcd(procs, template, net, api, offset, dns=None, nofile=65536):
+def start_vpcd(procs, template, net, api, offset, dns=None, nofile=65536, workers=1):
+    """vpcd with `--workers 1` by default: the peers run one worker each."""
     state = os.path.join(procs.tmp, "state")
     env = dict(os.environ, TMPDIR=procs.tmp)
     argv = [vpcd_bin(), "up", template, "--net", net, "--api", api,
-            "--port-offset", str(offset), "--state-dir", state]
+            "--port-offset", str(offset), "--state-dir", state, "--workers", str(workers)]
     if dns:
         argv += ["--dns", dns]
     return procs.start("vpcd", argv, env=env, nofile=nofile)

@@ -200,6 +200,8 @@ def main():
                     help="idle connections per proxy (the hard fd limit here is 20000; RSS is scaled to 10k)")
     ap.add_argument("--no-idle", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/results/")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="vpcd's --workers (1: one worker, as haproxy and nginx get)")
     args = ap.parse_args()
     targets = [t for t in TARGETS if t in args.only.split(",")]
     scenarios = [s for s in SCENARIOS if s in args.scenarios.split(",")]
@@ -211,7 +213,8 @@ def main():
     note = B.machine_note()
     procs = B.Procs()
     try:
-        vp = B.start_vpcd(procs, os.path.join(HERE, "template.json"), NET, API, OFFSET)
+        vp = B.start_vpcd(procs, os.path.join(HERE, "template.json"), NET, API, OFFSET,
+                          workers=args.workers)
 
         def ready(st):
             for tg in st.get("target_groups", []):

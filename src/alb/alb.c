@@ -125,6 +125,7 @@ struct alb_up {
 	struct loop_io io;
 	bool connected;
 	bool eof;
+	bool reused;		/* taken from the pool for the request it carries */
 	struct alb_up *next;	/* in the target's pool */
 	struct loop_timer idle; /* while pooled: the LB idle timeout */
 	uint64_t idle_ms;
@@ -179,6 +180,12 @@ struct alb_conn {
 	 * defensive mode) */
 	const char *dclass, *dreason;
 	bool desync_close;
+	/* a request sent on a reused target connection that the target had
+	 * closed is sent again, once, on a fresh one (up_retry) */
+	bool replayable; /* no body: the head in uout is all there is */
+	bool retried;	 /* already sent again */
+	bool up_rx;	 /* bytes came back from the target for it */
+	size_t uhead_len;
 };
 
 static const char *const state_names[] = {"initial",  "healthy",  "unhealthy",
@@ -567,26 +574,22 @@ static void on_pooled_idle(struct loop *loop, struct loop_timer *tm)
 	pool_unlink_close(tm->data);
 }
 
-/* A pooled connection that is still open, or NULL. */
+/* The most recently pooled connection to t, or NULL. No look at the
+ * socket first (that was a MSG_PEEK syscall per reuse): a connection the
+ * target closed has had its event delivered and is gone, unless the close
+ * races the reuse, and then the request is sent again on a fresh
+ * connection (up_retry). */
 static struct alb_up *pool_take(struct alb_worker *w, struct alb_target *t)
 {
 	struct alb_wslot *ws = &t->w[w->id];
-	while (ws->pool) {
-		struct alb_up *u = ws->pool;
-		char ch;
-		ssize_t n;
-		ws->pool = u->next;
-		ws->npool--;
-		u->next = NULL;
-		/* the event may not have been delivered yet: look before use */
-		n = recv(u->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			loop_timer_stop(w->loop, &u->idle);
-			return u;
-		}
-		up_close(u);
-	}
-	return NULL;
+	struct alb_up *u = ws->pool;
+	if (!u)
+		return NULL;
+	ws->pool = u->next;
+	ws->npool--;
+	u->next = NULL;
+	loop_timer_stop(w->loop, &u->idle);
+	return u;
 }
 
 /* The pool takes u over: the socket stays registered with epoll (the pool
@@ -1040,7 +1043,8 @@ static void body_start(struct body *b, const struct http_framing *f)
 
 static void on_client_io(struct loop *loop, struct loop_io *io, uint32_t ev);
 
-static void upstream_attach(struct alb_conn *c, struct alb_target *t)
+/* Gives c a connection to t: a pooled one unless fresh. */
+static void upstream_attach(struct alb_conn *c, struct alb_target *t, bool fresh)
 {
 	struct alb_up *u;
 	int fd;
@@ -1049,8 +1053,9 @@ static void upstream_attach(struct alb_conn *c, struct alb_target *t)
 		conn_reply(c, 503);
 		return;
 	}
-	u = pool_take(c->w, t);
+	u = fresh ? NULL : pool_take(c->w, t);
 	if (u) {
+		u->reused = true;
 		/* still registered: only the owner changes; conn_arm sets
 		 * the mask (unchanged from the pool's when the head is sent
 		 * at once) */
@@ -1507,7 +1512,35 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	c->lr.taddr = st->addr;
 	c->lr.tport = st->port;
 	clock_gettime(CLOCK_MONOTONIC, &c->lr.t_disp);
-	upstream_attach(c, st->t);
+	c->uhead_len = c->uout.len;
+	c->replayable = c->rq.done && c->rq.kind != HTTP_BODY_CLOSE && !c->upgrade;
+	c->retried = c->up_rx = false;
+	upstream_attach(c, st->t, false);
+}
+
+/* The request's reused target connection failed (write error, EOF or reset)
+ * before anything came back: the target closed it while it sat in the pool
+ * and the close raced the reuse. A request without a body is sent again,
+ * once, on a fresh connection to the same target (its head is still in
+ * uout); true when that is under way. */
+static bool up_retry(struct alb_conn *c)
+{
+	struct alb_up *u = c->up;
+	struct alb_target *t;
+
+	if (!u || !u->reused || c->retried || !c->replayable || c->resp_started || c->up_rx ||
+	    atomic_load(&u->t->dead))
+		return false;
+	t = u->t;
+	atomic_fetch_add(&t->refs, 1); /* across up_close */
+	up_close(u);
+	c->retried = true;
+	c->uin.off = c->uin.len = 0;
+	c->uout.off = 0;
+	c->uout.len = c->uhead_len;
+	upstream_attach(c, t, true);
+	alb__target_unref(t, c->w->loop);
+	return true;
 }
 
 /* The response head is in uin: pass it on to the client, rewritten. */
@@ -1808,7 +1841,8 @@ static void forward(struct alb_conn *c)
 	}
 	if (up_write(c) < 0) {
 		if (!c->resp_started) {
-			conn_reply(c, 502);
+			if (!up_retry(c))
+				conn_reply(c, 502);
 			return;
 		}
 		u->eof = true;
@@ -1844,6 +1878,8 @@ static void forward(struct alb_conn *c)
 	}
 	if (c->up && c->up->eof && !c->resp_started) {
 		/* closed or reset with the request outstanding */
+		if (up_retry(c))
+			return;
 		c->uin.off = c->uin.len = 0;
 		conn_reply(c, 502);
 		return;
@@ -1947,6 +1983,7 @@ static void on_up_io(struct loop *loop, struct loop_io *io, uint32_t ev)
 			ssize_t n = read(u->fd, c->uin.p + c->uin.len, room);
 			if (n > 0) {
 				c->uin.len += (size_t)n;
+				c->up_rx = true;
 				c->active = true;
 			} else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 				u->eof = true;

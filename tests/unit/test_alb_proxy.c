@@ -177,6 +177,15 @@ static void backend_conn(int fd, int id)
 			write_all(fd, bye, strlen(bye));
 			return;
 		}
+		if (strcmp(resp, "/byelater") == 0) {
+			/* a keep-alive response, then the target closes while
+			 * the ALB already reuses the connection for the next
+			 * request: it must send it again on a fresh one */
+			const char *bye = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbye\n";
+			write_all(fd, bye, strlen(bye));
+			usleep(150000);
+			return;
+		}
 		if (strcmp(resp, "/big") == 0) {
 			static char big[300000];
 			memset(big, 'x', sizeof(big));
@@ -555,6 +564,24 @@ static void test_stale_pool(void)
 		usleep(20000);
 		ASSERT_EQ(get("service-a.in.example.com", "/next", &r), 0);
 		ASSERT_EQ(r.status, 200);
+		reply_free(&r);
+	}
+}
+
+/* The target closes a connection just after the ALB reused it from the
+ * pool (the next request is already on it, unanswered): the request is
+ * sent again on a fresh connection, not answered 502. tg-sick has one
+ * target, so the second request finds the first one's connection pooled. */
+static void test_reuse_race(void)
+{
+	struct reply r;
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(get("sick.example.com", "/byelater", &r), 0);
+		ASSERT_EQ(r.status, 200);
+		reply_free(&r);
+		ASSERT_EQ(get("sick.example.com", "/after", &r), 0);
+		ASSERT_EQ(r.status, 200);
+		ASSERT_STR_CONTAINS(r.body, "backend=3");
 		reply_free(&r);
 	}
 }
@@ -945,6 +972,7 @@ static void run_all(void)
 	T_RUN(test_big_heads);
 	T_RUN(test_stale_pool);
 	T_RUN(test_fail_open);
+	T_RUN(test_reuse_race);
 	T_RUN(test_timeouts);
 
 	atomic_store(&stop_flag, 1);
