@@ -822,7 +822,6 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
                                struct http_slice target, const char *host, size_t hostlen)
 {
 	struct abuf *b = &c->uout;
-	const struct http_header *xff = NULL;
 	bool have_trace = false;
 	char ab[16], line[160];
 	int rc = 0, n;
@@ -849,11 +848,8 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 		    http_slice_ieq(h->name, "x-forwarded-proto") ||
 		    http_slice_ieq(h->name, "x-forwarded-port"))
 			continue;
-		if (http_slice_ieq(h->name, "x-forwarded-for")) {
-			if (!xff)
-				xff = h;
-			continue;
-		}
+		if (http_slice_ieq(h->name, "x-forwarded-for"))
+			continue; /* all of them, joined below */
 		if (http_slice_ieq(h->name, "x-amzn-trace-id")) {
 			have_trace = true;
 			snprintf(c->lr.trace, sizeof(c->lr.trace), "%.*s",
@@ -867,9 +863,13 @@ static int build_upstream_head(struct alb_conn *c, const struct http_request *r,
 	if (c->upgrade)
 		rc |= abuf_puts(b, "Connection: upgrade\r\n");
 	rc |= abuf_puts(b, "X-Forwarded-For: ");
-	if (xff && xff->value.n) {
-		rc |= abuf_put(b, xff->value.p, xff->value.n);
-		rc |= abuf_puts(b, ", ");
+	/* several X-Forwarded-For lines are one list (RFC 9110 5.3), in order */
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const struct http_header *h = &r->headers[i];
+		if (h->value.n && http_slice_ieq(h->name, "x-forwarded-for")) {
+			rc |= abuf_put(b, h->value.p, h->value.n);
+			rc |= abuf_puts(b, ", ");
+		}
 	}
 	rc |= abuf_puts(b, addr4_str(c->caddr, ab));
 	n = snprintf(line, sizeof(line), "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: %u\r\n",
@@ -1093,13 +1093,20 @@ static void upstream_attach(struct alb_conn *c, struct alb_target *t, bool fresh
 	c->ph = PH_CONNECT;
 }
 
-/* Addresses in an X-Forwarded-For value (comma separated). */
-static size_t xff_count(struct http_slice v)
+/* Addresses in the request's X-Forwarded-For lines (comma separated;
+ * several lines are one list). */
+static size_t xff_count(const struct http_request *r)
 {
-	size_t n = 1;
-	for (size_t i = 0; i < v.n; i++)
-		n += v.p[i] == ',';
-	return v.n ? n : 0;
+	size_t n = 0;
+	for (size_t k = 0; k < r->nheaders; k++) {
+		struct http_slice v = r->headers[k].value;
+		if (!v.n || !http_slice_ieq(r->headers[k].name, "x-forwarded-for"))
+			continue;
+		n++;
+		for (size_t i = 0; i < v.n; i++)
+			n += v.p[i] == ',';
+	}
+	return n;
 }
 
 static double secs_since(const struct timespec *t0)
@@ -1492,8 +1499,7 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 	}
 	ti = alb__pick(w, tgi, r->headers, r->nheaders, c->cookie, sizeof(c->cookie),
 		       &c->app_pending);
-	h = http_header_find(r->headers, r->nheaders, "x-forwarded-for");
-	if (h && xff_count(h->value) >= XFF_MAX_ADDRS) {
+	if (xff_count(r) >= XFF_MAX_ADDRS) {
 		c->cin.off += (size_t)n;
 		body_start(&c->rq, &f);
 		conn_reply(c, 463);

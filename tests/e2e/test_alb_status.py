@@ -271,6 +271,20 @@ def test_463_too_many_x_forwarded_for_addresses(lb):
     assert status == 200
     xff = [l for l in body.splitlines() if l.lower().startswith("x-forwarded-for:")][0]
     assert len(xff.split(":", 1)[1].split(",")) == 30, xff
+    # several X-Forwarded-For lines are one list: counted together ...
+    first = ", ".join(f"10.2.0.{i}" for i in range(1, 17))
+    second = ", ".join(f"10.3.0.{i}" for i in range(1, 16))
+    port, status, hs, body, _ = exchange(
+        lb, b"GET /echo HTTP/1.1\r\nHost: x.example.com\r\nX-Forwarded-For: " + first.encode()
+        + b"\r\nX-Forwarded-For: " + second.encode() + b"\r\n\r\n")
+    assert_elb_reply(status, hs, body, 463)
+    # ... and forwarded as one line, in order, the client's address last
+    port, status, _, body, _ = exchange(
+        lb, b"GET /echo HTTP/1.1\r\nHost: x.example.com\r\nX-Forwarded-For: 10.4.0.1\r\n"
+        b"X-Forwarded-For: 10.4.0.2, 10.4.0.3\r\n\r\n")
+    assert status == 200
+    xffs = [l for l in body.splitlines() if l.lower().startswith("x-forwarded-for:")]
+    assert xffs == ["X-Forwarded-For: 10.4.0.1, 10.4.0.2, 10.4.0.3, 127.0.0.1"], xffs
 
 
 def test_501_unsupported_transfer_encoding(lb):
