@@ -1290,6 +1290,14 @@ static char **env_append(char **env, const char *kv)
 /* The cgroup.procs descriptor (the caller closes it) a container enters
  * for its memory limit (container Memory, the task's Memory above it), or
  * -1: no limit, or limits not enforced here. */
+static bool td_has_limit(const struct model_task_def *td)
+{
+	for (size_t i = 0; i < td->ncontainers; i++)
+		if (td->containers[i].memory)
+			return true;
+	return td->task_memory > 0;
+}
+
 static int task_cgroup(struct ecs *e, const struct ecs_task *t, const struct model_task_def *td,
                        const struct model_container *c, const char *cname)
 {
@@ -2745,6 +2753,12 @@ int ecs_start(struct ecs *e)
 	e->lock_fd = rc;
 	e->started = true;
 	ecs_adopt(e);
+	/* Adopted tasks with memory limits are in vpcd's groups already (same
+	 * state dir, same groups): take them over, so that they are seen and
+	 * removed as the others. */
+	for (size_t i = 0; i < e->nlive && e->cg_state == 0; i++)
+		if (e->live[i]->td && td_has_limit(e->live[i]->td))
+			e->cg_state = ecs_cgroup_init(&e->cg, e->state_dir) == 0 ? 1 : -1;
 	/* Launch synchronously so that ecs_start's caller sees the tasks. */
 	on_sched(e->loop, &e->sched_timer);
 	return 0;
