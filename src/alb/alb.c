@@ -92,7 +92,7 @@
 #define MAX_HEADERS 256
 #define CONNECT_TIMEOUT_MS 10000u
 #define ACCEPT_BATCH 64
-#define POOL_MAX 64	     /* idle connections kept per target */
+#define POOL_MAX 512	     /* idle connections kept per target and worker (nginx keepalive-like) */
 #define XFF_MAX_ADDRS 30     /* AWS: more is 463 */
 #define ACCEPT_PAUSE_MS 100u
 #define COUT_HIGH 16384	     /* stop taking requests while this much waits for the client */
