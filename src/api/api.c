@@ -369,11 +369,12 @@ static json_t *services_json(const struct api_sources *src)
 			json_t *jd = json_array();
 			for (size_t k = 0; k < nd && k < 16; k++)
 				json_array_append_new(
-					jd, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:I}",
+					jd, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:I, s:I}",
 						      "id", di[k].id, "status", di[k].status,
 						      "taskDefinition", di[k].task_definition_arn,
 						      "desiredCount", di[k].desired, "runningCount",
 						      di[k].running, "pendingCount", di[k].pending,
+						      "failedTasks", di[k].failed_tasks,
 						      "rolloutState", di[k].rollout_state,
 						      "createdAtMs", (json_int_t)di[k].created_ms,
 						      "updatedAtMs", (json_int_t)di[k].updated_ms));

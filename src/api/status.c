@@ -225,6 +225,27 @@ static void print_containers(json_t *t)
 	}
 }
 
+/* A service's deployments as `aws ecs describe-services` lists them: the
+ * PRIMARY one first, then the ACTIVE ones still being replaced. */
+static void print_deployments(json_t *s)
+{
+	json_t *d;
+	size_t k;
+	json_t *ds = json_object_get(s, "deployments");
+	if (!json_array_size(ds))
+		return;
+	printf("    %-27s  %-7s  %-11s  %-7s  %-7s  %-7s  %-6s  %s\n", "DEPLOYMENT", "STATUS",
+	       "ROLLOUT", "DESIRED", "RUNNING", "PENDING", "FAILED", "TASK DEFINITION");
+	json_array_foreach(ds, k, d)
+	{
+		const char *td = str(d, "taskDefinition"), *slash = strrchr(td, '/');
+		printf("    %-27s  %-7s  %-11s  %-7lld  %-7lld  %-7lld  %-6lld  %s\n", str(d, "id"),
+		       str(d, "status"), str(d, "rolloutState"), num(d, "desiredCount"),
+		       num(d, "runningCount"), num(d, "pendingCount"), num(d, "failedTasks"),
+		       slash ? slash + 1 : td);
+	}
+}
+
 static void print_services(json_t *stack)
 {
 	json_t *s, *t, *h;
@@ -245,6 +266,7 @@ static void print_services(json_t *stack)
 	{
 		printf("  %s  desired %lld  running %lld  pending %lld\n", str(s, "name"),
 		       num(s, "desired"), num(s, "running"), num(s, "pending"));
+		print_deployments(s);
 		printf("    %-32s  %-15s  %-11s  %-8s  %-9s  %-7s  %s\n", "TASK", "ADDRESS", "AZ",
 		       "PID", "HEALTH", "LAUNCH", "STATUS");
 		json_array_foreach(json_object_get(s, "tasks"), j, t)

@@ -1238,8 +1238,18 @@ static void task_begin_stop(struct ecs *e, struct ecs_task *t, const char *code,
 		task_targets(e, t, false);
 	sched_soon(e); /* the replacement starts now, not when this one is gone */
 	if (drain && t->draining > 0 && t->last == TS_DEACTIVATING) {
-		svc_event(e, t->service, "(service %s) has begun draining connections on 1 tasks.",
-		          svc_name(e, t->service));
+		const struct ecs_svc *sv = &e->svcs[t->service];
+		/* During a deployment ECS names the task set (the deployment)
+		 * whose tasks drain. */
+		if (t->rev < sv->ndeps && (t->rev + 1 != sv->ndeps || !sv->deps[t->rev].completed))
+			svc_event(
+			    e, t->service,
+			    "(service %s, taskSet %s) has begun draining connections on 1 tasks.",
+			    svc_name(e, t->service), sv->deps[t->rev].id);
+		else
+			svc_event(e, t->service,
+			          "(service %s) has begun draining connections on 1 tasks.",
+			          svc_name(e, t->service));
 		/* The ALB removes the target after the delay itself; the timer
 		 * is the fallback should that report never come. */
 		loop_timer_start(e->loop, &t->drain_timer, task_drain_ms(e, t) + 2000u);
@@ -3295,11 +3305,13 @@ size_t ecs_service_deployments(const struct ecs *e, int service, struct ecs_depl
 		const struct ecs_dep *d = &sv->deps[k];
 		struct ecs_deployment_info di = {.id = d->id,
 		                                 .task_definition_arn = d->td_arn,
-		                                 .status = k + 1 == sv->ndeps ? "PRIMARY" : "ACTIVE",
+		                                 .status =
+		                                     k + 1 == sv->ndeps ? "PRIMARY" : "ACTIVE",
 		                                 .rollout_state = d->failed      ? "FAILED"
 		                                                  : d->completed ? "COMPLETED"
 		                                                                 : "IN_PROGRESS",
 		                                 .desired = k + 1 == sv->ndeps ? sv->desired : 0,
+		                                 .failed_tasks = (int)d->failed_tasks,
 		                                 .created_ms = d->created_ms,
 		                                 .updated_ms = d->updated_ms};
 		bool any = false;

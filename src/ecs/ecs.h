@@ -211,6 +211,7 @@ struct ecs_deployment_info {
 	const char *task_definition_arn;
 	const char *rollout_state; /* IN_PROGRESS or COMPLETED */
 	int desired, running, pending;
+	int failed_tasks;                /* counted by the circuit breaker (failedTasks) */
 	uint64_t created_ms, updated_ms; /* loop clock */
 };
 /* The service's deployments, PRIMARY first, then ACTIVE ones (older ones

@@ -140,6 +140,20 @@ def test_rolling_deployment_under_load_has_no_failed_request(vpcd_factory):
         assert deps[1]["taskDefinition"].endswith(":task-definition/service-a:1")
         dep_id = deps[0]["id"]
         assert dep_id.startswith("ecs-svc/") and len(dep_id) == len("ecs-svc/") + 19
+        old_dep_id = deps[1]["id"]
+        assert [d["failedTasks"] for d in deps] == [0, 0]
+        # `vpcd status` lists both, as describe-services does
+        st = subprocess.run([VPCD, "status", "--api", v.api], capture_output=True, text=True,
+                            timeout=30)
+        assert st.returncode == 0, st.stderr
+        lines = st.stdout.splitlines()
+        assert any(l.split()[:1] == ["DEPLOYMENT"] and "ROLLOUT" in l for l in lines), st.stdout
+        prim = [l.split() for l in lines if l.split()[:1] == [dep_id]]
+        act = [l.split() for l in lines if l.split()[:1] == [old_dep_id]]
+        assert prim and prim[0][1:3] == ["PRIMARY", "IN_PROGRESS"], st.stdout
+        assert prim[0][-1] == "service-a:2" and prim[0][3] == "2", st.stdout
+        assert act and act[0][1:3] == ["ACTIVE", "COMPLETED"], st.stdout
+        assert act[0][-1] == "service-a:1", st.stdout
 
         # ceil(2 * 50 / 100) = 1 healthy and floor(2 * 200 / 100) = 4 tasks at
         # most, watched for the whole deployment.
@@ -186,7 +200,9 @@ def test_rolling_deployment_under_load_has_no_failed_request(vpcd_factory):
     name = svc["name"]
     done = events.index(f"(service {name}) (deployment {dep_id}) deployment completed.")
     assert f"(service {name}) has reached a steady state." in events[done + 1:]
-    assert sum("has begun draining connections on 1 tasks." in e for e in events) == 2
+    # the old deployment's task set drains, as ECS words it
+    assert events.count(f"(service {name}, taskSet {old_dep_id}) has begun draining "
+                        "connections on 1 tasks.") == 2, events
 
 
 def test_scale_out_and_in_with_apply(vpcd_factory):
