@@ -145,6 +145,8 @@ struct alb_logrec {
 	const char *error_reason; /* static, or NULL */
 	uint64_t rx_base, tx_base;
 	char request[600], ua[256], trace[96], redirect[520];
+	/* what the rule's transforms sent on ("" when they did not rewrite) */
+	char xhost[256], xuri[520];
 };
 
 struct alb_conn {
@@ -1116,6 +1118,19 @@ static double secs_since(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* A rewritten value for the access log: cut to fit, '"' as '\'' (as the
+ * request field), lower-cased for a host (as it is sent on). */
+static void log_copy(char *dst, size_t cap, const char *s, size_t n, bool lower)
+{
+	if (n >= cap)
+		n = cap - 1;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = s[i] == '"'                           ? '\''
+		         : lower && s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32)
+		                                               : s[i];
+	dst[n] = 0;
+}
+
 /* Starts the access-log record of request r (head of n bytes). */
 static void log_begin(struct alb_conn *c, const struct http_request *r, long n)
 {
@@ -1130,7 +1145,7 @@ static void log_begin(struct alb_conn *c, const struct http_request *r, long n)
 	lr->prio = -1;
 	lr->target_s = -1;
 	lr->actions = NULL;
-	lr->trace[0] = lr->redirect[0] = 0;
+	lr->trace[0] = lr->redirect[0] = lr->xhost[0] = lr->xuri[0] = 0;
 	lr->rx_base = c->rx_total - abuf_avail(&c->cin);
 	lr->tx_base = c->tx_total + abuf_avail(&c->cout);
 	(void)n;
@@ -1226,7 +1241,7 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		lr->target_s = -1;
 		snprintf(lr->request, sizeof(lr->request), "- - - ");
 		snprintf(lr->ua, sizeof(lr->ua), "-");
-		lr->trace[0] = lr->redirect[0] = 0;
+		lr->trace[0] = lr->redirect[0] = lr->xhost[0] = lr->xuri[0] = 0;
 		lr->rx_base = 0;
 		lr->tx_base = c->tx_total;
 		clock_gettime(CLOCK_MONOTONIC, &lr->t0);
@@ -1286,19 +1301,21 @@ static void log_finish(struct alb_conn *c, int elb_status)
 		snprintf(prio, sizeof(prio), "%d", lr->prio);
 	else
 		snprintf(prio, sizeof(prio), "-");
-	len = snprintf(line, sizeof(line),
-		"%s %s %s %s:%u %s %.3f %.3f %.3f %d %s %llu %llu \"%s\" \"%s\" - - %s \"%s\" "
-		"\"%s\" \"-\" %s %s \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" -\n",
-		c->upgrade && lr->target_status == 101 ? "ws" : "http", now_s,
-		lb->full_name ? lb->full_name : "-", addr4_str(c->caddr, ca),
-		c->peer_port, target, req_s, lr->target_s, resp_s, elb_status, tstatus,
-		(unsigned long long)(c->rx_total - abuf_avail(&c->cin) - lr->rx_base),
-		(unsigned long long)(c->tx_total + abuf_avail(&c->cout) - lr->tx_base),
-		lr->request, lr->ua,
-		lr->tg >= 0 ? m->tgs[lr->tg].arn : "-", lr->trace[0] ? lr->trace : "-",
-		lr->request[0] == '-' ? "-" : "-", prio, t0_s, lr->actions ? lr->actions : "-",
-		lr->redirect[0] ? lr->redirect : "-", lr->error_reason ? lr->error_reason : "-",
-		lr->taddr ? target : "-", tstatus, dclass, dreason);
+	len =
+	    snprintf(line, sizeof(line),
+	             "%s %s %s %s:%u %s %.3f %.3f %.3f %d %s %llu %llu \"%s\" \"%s\" - - %s \"%s\" "
+	             "\"%s\" \"-\" %s %s \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" \"%s\" - \"%s\" "
+	             "\"%s\" \"-\"\n",
+	             c->upgrade && lr->target_status == 101 ? "ws" : "http", now_s,
+	             lb->full_name ? lb->full_name : "-", addr4_str(c->caddr, ca), c->peer_port,
+	             target, req_s, lr->target_s, resp_s, elb_status, tstatus,
+	             (unsigned long long)(c->rx_total - abuf_avail(&c->cin) - lr->rx_base),
+	             (unsigned long long)(c->tx_total + abuf_avail(&c->cout) - lr->tx_base),
+	             lr->request, lr->ua, lr->tg >= 0 ? m->tgs[lr->tg].arn : "-",
+	             lr->trace[0] ? lr->trace : "-", lr->request[0] == '-' ? "-" : "-", prio, t0_s,
+	             lr->actions ? lr->actions : "-", lr->redirect[0] ? lr->redirect : "-",
+	             lr->error_reason ? lr->error_reason : "-", lr->taddr ? target : "-", tstatus,
+	             dclass, dreason, lr->xhost[0] ? lr->xhost : "-", lr->xuri[0] ? lr->xuri : "-");
 	if (len < 0)
 		return;
 	if ((size_t)len >= sizeof(line)) {
@@ -1474,9 +1491,12 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		if (rw.host_set) {
 			host = rw.host;
 			hostlen = rw.hostlen;
+			log_copy(c->lr.xhost, sizeof(c->lr.xhost), rw.host, rw.hostlen, true);
 		}
-		if (rw.url_set)
+		if (rw.url_set) {
 			target = (struct http_slice){rw.url, rw.urllen};
+			log_copy(c->lr.xuri, sizeof(c->lr.xuri), rw.url, rw.urllen, false);
+		}
 	}
 	tgi = act->target_group;
 	if (act->nfwd) {

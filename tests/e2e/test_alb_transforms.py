@@ -100,6 +100,15 @@ def test_access_log_keeps_request_as_received(xf):
     assert line is not None
     assert '"GET http://eu.shop.example.com:80/api/logged?k=v HTTP/1.1"' in line
     assert " 200 200 " in line
+    # AWS's transformed_host, transformed_uri, request_transform_status close the line
+    assert line.endswith(' "eu.internal.example" "/echo?from=logged&k=v" "-"'), line
+    request(xf, "/echo?plain=1", "plain.example.com")  # matched, nothing rewritten
+    for _ in range(100):
+        lines = [l for l in path.read_text().splitlines() if "/echo?plain=1" in l]
+        if lines:
+            break
+        time.sleep(0.05)
+    assert lines and lines[-1].endswith(' - "-" "-" "-"'), lines
 
 
 def test_bad_transform_template_error(tmp_path):

@@ -227,7 +227,9 @@ def exchange(addr, raw, head=False):
         s.close()
 
 
-LOG_TAIL = re.compile(r'"([^"]*)" "([^"]*)" -$')
+# classification, classification_reason, conn_trace_id, then transformed_host,
+# transformed_uri and request_transform_status
+LOG_TAIL = re.compile(r'"([^"]*)" "([^"]*)" - "[^"]*" "[^"]*" "[^"]*"$')
 
 
 def log_lines_by_port(v, ports, timeout=10):
