@@ -6,8 +6,10 @@
  */
 #include "alb/route.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -222,19 +224,193 @@ bool alb_cond_match(const struct model_condition *c, const struct alb_req_view *
 	return false;
 }
 
+/*
+ * The rule index of a listener. A rule with a host-header condition whose
+ * values are all exact (no '*', '?', no regex) can only match a request
+ * whose Host is one of those values, ignoring case: such rules sit in a
+ * hash keyed by the lower-cased value, every other rule in one list. Both
+ * hold ranks (positions in listener.rules, which is sorted by priority) in
+ * ascending order, so a request's candidates are its host's bucket merged
+ * with the list, tried by rank: the same rules in the same order as a scan
+ * of listener.rules, minus rules whose host condition cannot match.
+ *
+ * One block: the header, the slots (open addressing, linear probing, at
+ * most half full), the bucket ranks, the list ranks, the keys.
+ */
+struct ix_slot {
+	const char *key; /* lower-cased, in the block; NULL: empty slot */
+	uint32_t keylen;
+	uint32_t hash;
+	uint32_t off, n; /* ranks[off..off+n) */
+	uint32_t last;   /* while building: the last rank added + 1 */
+};
+
+struct alb_rule_index {
+	uint32_t mask; /* slots - 1 */
+	struct ix_slot *slots;
+	uint32_t *ranks;
+	uint32_t *rest; /* ranks of the rules not in the hash */
+	size_t nrest;
+};
+
+/* FNV-1a over the lower-cased bytes: keys come from the template. */
+static uint32_t host_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint32_t)lower((unsigned char)s[i])) * 16777619u;
+	return h;
+}
+
+/* The host-header condition of r that puts it in the hash: the first whose
+ * values are all exact; NULL when none is. */
+static const struct model_condition *exact_host_cond(const struct model_rule *r)
+{
+	for (size_t k = 0; k < r->nconds; k++) {
+		const struct model_condition *c = &r->conds[k];
+		bool exact = c->field == MODEL_COND_HOST_HEADER && !c->regex && c->nvalues > 0;
+		for (size_t i = 0; exact && i < c->nvalues; i++)
+			exact = c->values[i] && !strpbrk(c->values[i], "*?");
+		if (exact)
+			return c;
+	}
+	return NULL;
+}
+
+/* The slot of host[0..n) (hash h): its key's, or the empty one ending
+ * its probe sequence. */
+static struct ix_slot *ix_probe(const struct alb_rule_index *ix, uint32_t h, const char *host,
+                                size_t n)
+{
+	for (uint32_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
+		struct ix_slot *s = &ix->slots[i];
+		bool eq = s->key && s->hash == h && s->keylen == n;
+		for (size_t k = 0; eq && k < n; k++)
+			eq = s->key[k] == lower((unsigned char)host[k]);
+		if (!s->key || eq)
+			return s;
+	}
+}
+
+static struct alb_rule_index *index_build(const struct model *m, const struct model_listener *l)
+{
+	size_t nvals = 0, keybytes = 0, nslots = 2, size;
+	struct alb_rule_index *ix;
+	char *kp;
+
+	if (l->nrules > UINT32_MAX / 2)
+		return NULL;
+	for (size_t r = 0; r < l->nrules; r++) {
+		const struct model_condition *c = exact_host_cond(&m->rules[l->rules[r]]);
+		for (size_t i = 0; c && i < c->nvalues; i++) {
+			nvals++;
+			keybytes += strlen(c->values[i]);
+		}
+	}
+	while (nslots < 2 * nvals)
+		nslots *= 2;
+	size = sizeof(*ix) + nslots * sizeof(ix->slots[0]) +
+	       (nvals + l->nrules) * sizeof(uint32_t) + keybytes;
+	ix = calloc(1, size);
+	if (!ix)
+		return NULL;
+	ix->mask = (uint32_t)nslots - 1;
+	ix->slots = (struct ix_slot *)(ix + 1);
+	ix->ranks = (uint32_t *)(ix->slots + nslots);
+	ix->rest = ix->ranks + nvals;
+	kp = (char *)(ix->rest + l->nrules);
+	/* pass 1: the keys and how many rules each holds (a rule once per key
+	 * even when it names the host twice); pass 2: the ranks */
+	for (int pass = 1; pass <= 2; pass++) {
+		for (size_t r = 0; r < l->nrules; r++) {
+			const struct model_condition *c = exact_host_cond(&m->rules[l->rules[r]]);
+			if (!c && pass == 2)
+				ix->rest[ix->nrest++] = (uint32_t)r;
+			for (size_t i = 0; c && i < c->nvalues; i++) {
+				const char *v = c->values[i];
+				size_t n = strlen(v);
+				uint32_t h = host_hash(v, n);
+				struct ix_slot *s = ix_probe(ix, h, v, n);
+				if (!s->key) {
+					for (size_t k = 0; k < n; k++)
+						kp[k] = (char)lower((unsigned char)v[k]);
+					*s = (struct ix_slot){
+					    .key = kp, .keylen = (uint32_t)n, .hash = h};
+					kp += n;
+				}
+				if (s->last == r + 1)
+					continue;
+				s->last = (uint32_t)r + 1;
+				if (pass == 1)
+					s->n++;
+				else
+					ix->ranks[s->off + s->n++] = (uint32_t)r;
+			}
+		}
+		if (pass == 1) {
+			uint32_t off = 0;
+			for (size_t i = 0; i < nslots; i++) {
+				ix->slots[i].off = off;
+				off += ix->slots[i].n;
+				ix->slots[i].n = 0;
+				ix->slots[i].last = 0;
+			}
+		}
+	}
+	return ix;
+}
+
+int alb_route_index_build(struct model *m)
+{
+	for (size_t i = 0; i < m->nlisteners; i++) {
+		struct model_listener *l = &m->listeners[i];
+		free(l->rule_index);
+		l->rule_index = index_build(m, l);
+		if (!l->rule_index)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool rule_matches(const struct model_rule *r, const struct alb_req_view *rq)
+{
+	for (size_t k = 0; k < r->nconds; k++)
+		if (!alb_cond_match(&r->conds[k], rq))
+			return false;
+	return true;
+}
+
 const struct model_action *alb_route_req(const struct model *m, int li,
                                          const struct alb_req_view *rq, int *priority)
 {
 	const struct model_listener *l = &m->listeners[li];
+	const struct alb_rule_index *ix = l->rule_index;
+	const uint32_t *bucket = NULL, *rest = ix ? ix->rest : NULL;
+	size_t nb = 0, nrest = ix ? ix->nrest : l->nrules, b = 0, k = 0;
 
-	for (size_t i = 0; i < l->nrules; i++) {
-		const struct model_rule *r = &m->rules[l->rules[i]];
-		bool all = true;
-		for (size_t k = 0; k < r->nconds && all; k++)
-			all = alb_cond_match(&r->conds[k], rq);
-		if (all) {
-			*priority = r->priority;
-			return &r->action;
+	if (ix && rq->host) {
+		const struct ix_slot *s =
+		    ix_probe(ix, host_hash(rq->host, rq->hostlen), rq->host, rq->hostlen);
+		if (s->key) {
+			bucket = ix->ranks + s->off;
+			nb = s->n;
+		}
+	}
+	/* without an index (a model put together by hand) every rule is in
+	 * the list */
+	while (b < nb || k < nrest) {
+		size_t rk = rest ? rest[k] : k;
+		size_t r;
+		if (b < nb && (k == nrest || bucket[b] < rk)) {
+			r = bucket[b++];
+		} else {
+			r = rk;
+			k++;
+		}
+		const struct model_rule *ru = &m->rules[l->rules[r]];
+		if (rule_matches(ru, rq)) {
+			*priority = ru->priority;
+			return &ru->action;
 		}
 	}
 	*priority = 0;
@@ -768,13 +944,12 @@ static uint64_t lb_cookie_payload(int tg, uint32_t addr, uint16_t port)
 	return (uint64_t)((uint32_t)tg & 0xffffu) << 48 | (uint64_t)addr << 16 | port;
 }
 
-void alb_lb_cookie_value(const uint64_t key[2], int tg, uint32_t addr, uint16_t port,
-			 char out[33])
+void alb_lb_cookie_value(const uint64_t key[2], int tg, uint32_t addr, uint16_t port, char out[33])
 {
 	uint64_t p = lb_cookie_payload(tg, addr, port);
 	uint64_t pad = alb_siphash64(key, UINT64_MAX);
 	snprintf(out, 33, "%016llX%016llX", (unsigned long long)(p ^ pad),
-		 (unsigned long long)alb_siphash64(key, p));
+	         (unsigned long long)alb_siphash64(key, p));
 }
 
 static bool hex64(const char *p, uint64_t *v)
@@ -793,8 +968,8 @@ static bool hex64(const char *p, uint64_t *v)
 	return true;
 }
 
-static int lb_cookie_decode(const uint64_t key[2], int tg, const char *p, size_t n,
-			    uint32_t *addr, uint16_t *port)
+static int lb_cookie_decode(const uint64_t key[2], int tg, const char *p, size_t n, uint32_t *addr,
+                            uint16_t *port)
 {
 	uint64_t a, mac, pl;
 	if (n != 32 || !hex64(p, &a) || !hex64(p + 16, &mac))
@@ -808,7 +983,7 @@ static int lb_cookie_decode(const uint64_t key[2], int tg, const char *p, size_t
 }
 
 int alb_lb_cookie_find(const uint64_t key[2], int tg, const struct http_header *h, size_t n,
-		       uint32_t *addr, uint16_t *port)
+                       uint32_t *addr, uint16_t *port)
 {
 	int cors = 0;
 	uint32_t ca = 0;

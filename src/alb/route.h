@@ -48,9 +48,18 @@ void alb_route_thread_end(void);
 /* One condition against a request. */
 bool alb_cond_match(const struct model_condition *c, const struct alb_req_view *rq);
 
+/* Compiles the rules of every listener of m into its rule_index (exact
+ * Host values in a hash, the other rules in a list; see route.c), replacing
+ * one already there. Done once when the model is built, before any worker
+ * reads it; the index is then read-only and model_free frees it. Returns 0,
+ * or -ENOMEM (listeners without an index route by trying every rule). */
+int alb_route_index_build(struct model *m);
+
 /* The action for a request on listener li: the first rule by priority whose
  * conditions all match, else the default action. *priority is the rule's
- * priority, or 0 for the default action (access-log convention). */
+ * priority, or 0 for the default action (access-log convention). Only the
+ * rules that can match rq's Host are tried (the listener's rule_index): a
+ * cost that stays flat with the number of exact-host rules. */
 const struct model_action *alb_route_req(const struct model *m, int li,
                                          const struct alb_req_view *rq, int *priority);
 /* Host-only shorthand of alb_route_req; returns the forward target group
@@ -134,7 +143,7 @@ int alb_select_rr(const enum alb_target_state *states, size_t n, size_t *rr);
 struct alb_cand {
 	enum alb_target_state state;
 	uint32_t outstanding; /* requests in flight on the target */
-	double share;	      /* slow start: 0..1 of a full share; 1 when not ramping */
+	double share;         /* slow start: 0..1 of a full share; 1 when not ramping */
 };
 
 /* Selects a target of c[0..n) with algorithm algo (enum model_lb_algo):
@@ -158,13 +167,12 @@ double alb_slow_start_share(double elapsed_s, int dur_s);
  * XORed with a keyed pad, the last 16 a SipHash-2-4 under key of those
  * three: opaque to clients and not forgeable without the key (per process,
  * so cookies do not outlive a restart). */
-void alb_lb_cookie_value(const uint64_t key[2], int tg, uint32_t addr, uint16_t port,
-			 char out[33]);
+void alb_lb_cookie_value(const uint64_t key[2], int tg, uint32_t addr, uint16_t port, char out[33]);
 /* The target that the request's AWSALB cookie (else AWSALBCORS) names in
  * group tg: 1 with *addr and *port set; 0 without the cookie; -1 when the
  * cookie is invalid, forged or for another group. */
 int alb_lb_cookie_find(const uint64_t key[2], int tg, const struct http_header *h, size_t n,
-		       uint32_t *addr, uint16_t *port);
+                       uint32_t *addr, uint16_t *port);
 /* app_cookie stickiness: the AWSALBAPP-0 value naming target addr:port of
  * group tg until unix time until (48 hex digits + NUL): (tg, addr, port)
  * and until XORed with keyed pads, then a SipHash-2-4 of both, under a key

@@ -5,6 +5,7 @@
  * mapped onto loopback as DESIGN.md says.
  */
 #include "cfn/cfn_int.h"
+#include "alb/route.h"
 #include "dns/rdata.h"
 #include "dns/wire.h"
 #include "cfn/albrules.h"
@@ -2121,6 +2122,11 @@ void cfn_build_model(struct cfn_ctx *c)
 				l->rules[l->nrules++] = (int)k;
 		qsort_r(l->rules, l->nrules, sizeof(*l->rules), rule_cmp, m);
 	}
+	/* the routing index, compiled once here so the model stays read-only
+	 * for the ALB workers; out of memory while loading aborts, as
+	 * cfn__calloc does */
+	if (alb_route_index_build(m) < 0)
+		abort();
 	uint32_t base = m->nvpcs ? m->vpcs[0].lo_base : (c->net.addr & 0xffff0000u);
 	m->resolver_addr = base + 2;
 	/* The resolver compares names in wire form on every query: once here. */

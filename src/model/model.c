@@ -109,6 +109,7 @@ void model_free(struct model *m)
 		free(m->listeners[i].arn);
 		free(m->listeners[i].protocol);
 		free(m->listeners[i].rules);
+		free(m->listeners[i].rule_index);
 		free_action(&m->listeners[i].default_action);
 	}
 	free(m->listeners);

@@ -170,6 +170,8 @@ struct model_rule {
 	struct model_rewrite url_rw;
 };
 
+struct alb_rule_index; /* opaque here: src/alb/route.c */
+
 struct model_listener {
 	char *logical;
 	char *arn;
@@ -179,6 +181,10 @@ struct model_listener {
 	struct model_action default_action;
 	int *rules; /* indexes into model.rules, sorted by priority */
 	size_t nrules;
+	/* The rules compiled for routing (alb_route_index_build, src/alb/route.c):
+	 * one allocation, read-only once built, freed with the model. NULL:
+	 * alb_route_req tries the rules in order. */
+	struct alb_rule_index *rule_index;
 };
 
 struct model_lb {
