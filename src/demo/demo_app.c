@@ -27,7 +27,7 @@
 #include "demo/ws.h"
 #include "http/http1.h"
 
-#define DEMO_IN_CAP (64 * 1024)     /* one request head must fit */
+#define DEMO_IN_CAP (64 * 1024) /* one request head must fit */
 #define DEMO_MAX_HEADERS 100
 #define DEMO_OUT_HIGH (1024 * 1024) /* stop reading while this much is unsent */
 #define DEMO_IDLE_MS 75000u
@@ -37,13 +37,23 @@
 /* CONN_WS: after a /ws handshake the connection carries WebSocket frames */
 enum conn_state { CONN_HEAD, CONN_BODY_LENGTH, CONN_BODY_CHUNKED, CONN_WS };
 
+/* PORT and every port of PORTS (vpcd: all of the container's
+ * PortMappings) are listened on, each with its own socket. */
+#define DEMO_MAX_LISTENERS 16
+
+struct demo_listener {
+	struct demo_server *srv;
+	struct loop_io io;
+	int fd;
+	int port;
+};
+
 struct demo_server {
 	struct loop *loop;
-	struct loop_io lio;
-	int lfd;
+	struct demo_listener ls[DEMO_MAX_LISTENERS];
+	size_t nls;
 	const char *service;
 	char host[64];
-	int port;
 	size_t nconns;
 	/* DEMO_HEALTH_STATUS: the status of the health path (default 200), so
 	 * that tests can make a task fail its load balancer checks; or
@@ -54,6 +64,7 @@ struct demo_server {
 
 struct demo_conn {
 	struct demo_server *srv;
+	int port; /* the listener's port: answers say which one was reached */
 	struct loop_io io;
 	struct loop_timer idle;
 	int fd;
@@ -297,7 +308,7 @@ static int handle_request(struct demo_conn *c, const struct http_request *r, boo
 		c->close_after = true;
 	if (plen == 1 && r->target.p[0] == '/') {
 		n = snprintf(body, sizeof(body), "hello from %s task on %s:%d\n", s->service,
-		             s->host, s->port);
+		             s->host, c->port);
 		return respond(c, head_only, 200, "OK", body, (size_t)n);
 	}
 	if (plen == 26 && memcmp(r->target.p, "/application-status/health", 26) == 0) {
@@ -349,7 +360,7 @@ static int handle_request(struct demo_conn *c, const struct http_request *r, boo
 			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 				;
 		}
-		n = snprintf(body, sizeof(body), "slept %ld ms on %s:%d\n", ms, s->host, s->port);
+		n = snprintf(body, sizeof(body), "slept %ld ms on %s:%d\n", ms, s->host, c->port);
 		return respond(c, head_only, 200, "OK", body, (size_t)n);
 	}
 	if (plen == 5 && memcmp(r->target.p, "/burn", 5) == 0) {
@@ -363,7 +374,7 @@ static int handle_request(struct demo_conn *c, const struct http_request *r, boo
 			ms = 10000;
 		used = burn_cpu_ms(ms);
 		n = snprintf(body, sizeof(body), "burned %ld ms of CPU on %s:%d\n", used, s->host,
-		             s->port);
+		             c->port);
 		return respond(c, head_only, 200, "OK", body, (size_t)n);
 	}
 	if (plen == 8 && memcmp(r->target.p, "/session", 8) == 0) {
@@ -384,8 +395,8 @@ static int handle_request(struct demo_conn *c, const struct http_request *r, boo
 		if (k == 0)
 			return respond(c, head_only, 400, "Bad Request", "name=N needed\n", 14);
 		snprintf(extra, sizeof(extra), "Set-Cookie: %s=%s-%d; Path=/\r\n", name, s->host,
-		         s->port);
-		n = snprintf(body, sizeof(body), "session on %s:%d\n", s->host, s->port);
+		         c->port);
+		n = snprintf(body, sizeof(body), "session on %s:%d\n", s->host, c->port);
 		return respond_hdr(c, head_only, 200, "OK", extra, body, (size_t)n);
 	}
 	return respond(c, head_only, 404, "Not Found", "Not Found\n", 10);
@@ -473,7 +484,8 @@ static int conn_process(struct demo_conn *c)
 			}
 			if (n == HTTP_HEAD_TOO_LARGE || n == HTTP_URI_TOO_LONG) {
 				c->close_after = true;
-				rc = respond(c, false, 431, "Request Header Fields Too Large", "", 0);
+				rc = respond(c, false, 431, "Request Header Fields Too Large", "",
+				             0);
 				break;
 			}
 			if (n < 0 || http_request_framing(&r, &f) < 0) {
@@ -595,11 +607,12 @@ static void on_conn(struct loop *loop, struct loop_io *io, uint32_t events)
 
 static void on_accept(struct loop *loop, struct loop_io *io, uint32_t events)
 {
-	struct demo_server *s = io->data;
+	struct demo_listener *l = io->data;
+	struct demo_server *s = l->srv;
 	(void)events;
 	for (int i = 0; i < 256; i++) {
 		struct demo_conn *c;
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -619,6 +632,7 @@ static void on_accept(struct loop *loop, struct loop_io *io, uint32_t events)
 			continue;
 		}
 		c->srv = s;
+		c->port = l->port;
 		c->fd = fd;
 		c->reading = true;
 		loop_timer_init(&c->idle, on_idle, c);
@@ -640,13 +654,36 @@ static void on_stop_signal(struct loop *loop, int signo, void *data)
 	loop_stop(loop);
 }
 
+/* Adds port text (1..65535) to s's listeners unless it is there already.
+ * Returns 0, or -1 for a bad port or too many. */
+static int add_port(struct demo_server *s, const char *text, size_t n)
+{
+	char buf[8], *end;
+	long p;
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	errno = 0;
+	p = strtol(buf, &end, 10);
+	if (errno || *end || p < 1 || p > 65535)
+		return -1;
+	for (size_t i = 0; i < s->nls; i++)
+		if (s->ls[i].port == (int)p)
+			return 0;
+	if (s->nls == DEMO_MAX_LISTENERS)
+		return -1;
+	s->ls[s->nls++] = (struct demo_listener){.srv = s, .fd = -1, .port = (int)p};
+	return 0;
+}
+
 int demo_app_main(int argc, char **argv)
 {
 	struct demo_server s = {0};
 	const char *host = getenv("HOST"), *port = getenv("PORT"), *svc = getenv("SERVICE_NAME");
+	const char *ports = getenv("PORTS");
 	uint32_t addr;
 	char *end;
-	long p;
 	int rc = 1;
 
 	(void)argc;
@@ -655,14 +692,20 @@ int demo_app_main(int argc, char **argv)
 		host = "127.0.0.1";
 	if (!port || !*port)
 		port = "8080";
-	errno = 0;
-	p = strtol(port, &end, 10);
-	if (addr4_parse(host, &addr) < 0 || errno || *end || p < 1 || p > 65535) {
+	if (addr4_parse(host, &addr) < 0 || add_port(&s, port, strlen(port)) < 0) {
 		fprintf(stderr, "demo-app: bad HOST/PORT: %s:%s\n", host, port);
 		return 1;
 	}
+	for (const char *p = ports; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (add_port(&s, p, n) < 0) {
+			fprintf(stderr, "demo-app: bad PORTS: %s\n", ports);
+			return 1;
+		}
+		p += n + (comma != NULL);
+	}
 	snprintf(s.host, sizeof(s.host), "%s", host);
-	s.port = (int)p;
 	s.service = svc && *svc ? svc : "demo-app";
 	s.health_status = 200;
 	if (getenv("DEMO_HEALTH_STATUS")) {
@@ -679,19 +722,25 @@ int demo_app_main(int argc, char **argv)
 		fprintf(stderr, "demo-app: out of memory\n");
 		return 1;
 	}
-	s.lfd = sock_listen4(addr, (uint16_t)p, SOCK_STREAM);
-	if (s.lfd < 0) {
-		fprintf(stderr, "demo-app: cannot listen on %s:%ld: %s\n", host, p,
-		        strerror(-s.lfd));
-		goto out;
-	}
 	if (loop_signal_add(s.loop, SIGTERM, on_stop_signal, NULL) < 0 ||
-	    loop_signal_add(s.loop, SIGINT, on_stop_signal, NULL) < 0 ||
-	    loop_io_add(s.loop, &s.lio, s.lfd, EPOLLIN, on_accept, &s) < 0) {
+	    loop_signal_add(s.loop, SIGINT, on_stop_signal, NULL) < 0) {
 		fprintf(stderr, "demo-app: event loop set-up failed\n");
 		goto out;
 	}
-	printf("demo-app: %s listening on %s:%ld\n", s.service, host, p);
+	for (size_t i = 0; i < s.nls; i++) {
+		struct demo_listener *l = &s.ls[i];
+		l->fd = sock_listen4(addr, (uint16_t)l->port, SOCK_STREAM);
+		if (l->fd < 0) {
+			fprintf(stderr, "demo-app: cannot listen on %s:%d: %s\n", host, l->port,
+			        strerror(-l->fd));
+			goto out;
+		}
+		if (loop_io_add(s.loop, &l->io, l->fd, EPOLLIN, on_accept, l) < 0) {
+			fprintf(stderr, "demo-app: event loop set-up failed\n");
+			goto out;
+		}
+		printf("demo-app: %s listening on %s:%d\n", s.service, host, l->port);
+	}
 	fflush(stdout);
 	if (loop_run(s.loop) < 0) {
 		fprintf(stderr, "demo-app: event loop failed\n");
@@ -702,8 +751,9 @@ int demo_app_main(int argc, char **argv)
 	rc = 0;
 out:
 	/* Open connections die with the process; their memory with it. */
-	if (s.lfd >= 0)
-		close(s.lfd);
+	for (size_t i = 0; i < s.nls; i++)
+		if (s.ls[i].fd >= 0)
+			close(s.ls[i].fd);
 	loop_free(s.loop);
 	return rc;
 }

@@ -53,30 +53,63 @@ static void fp_add(struct fp *f, const char *fmt, ...)
 
 #define S(x) ((x) ? (x) : "-")
 
-static const char *lg(const char *logical) { return logical ? logical : "-"; }
+static const char *lg(const char *logical)
+{
+	return logical ? logical : "-";
+}
 
 static bool str_same(const char *a, const char *b)
 {
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static void fp_cidr(struct fp *f, struct cidr4 c) { fp_add(f, "%u/%u", c.addr, (unsigned)c.prefix); }
+static void fp_cidr(struct fp *f, struct cidr4 c)
+{
+	fp_add(f, "%u/%u", c.addr, (unsigned)c.prefix);
+}
 
-static void fp_idx(struct fp *f, const char *what, int i, size_t n, const char *(*name)(const struct model *, int),
-                   const struct model *m)
+static void fp_idx(struct fp *f, const char *what, int i, size_t n,
+                   const char *(*name)(const struct model *, int), const struct model *m)
 {
 	fp_add(f, "%s=%s", what, i >= 0 && (size_t)i < n ? name(m, i) : "-");
 }
 
-static const char *tg_name(const struct model *m, int i) { return lg(m->tgs[i].logical); }
-static const char *subnet_name(const struct model *m, int i) { return lg(m->subnets[i].logical); }
-static const char *sg_name(const struct model *m, int i) { return lg(m->sgs[i].logical); }
-static const char *vpc_name(const struct model *m, int i) { return lg(m->vpcs[i].logical); }
-static const char *lb_name(const struct model *m, int i) { return lg(m->lbs[i].logical); }
-static const char *listener_name(const struct model *m, int i) { return lg(m->listeners[i].logical); }
-static const char *zone_name(const struct model *m, int i) { return lg(m->zones[i].logical); }
-static const char *cluster_name(const struct model *m, int i) { return lg(m->clusters[i].logical); }
-static const char *td_name(const struct model *m, int i) { return lg(m->task_defs[i].logical); }
+static const char *tg_name(const struct model *m, int i)
+{
+	return lg(m->tgs[i].logical);
+}
+static const char *subnet_name(const struct model *m, int i)
+{
+	return lg(m->subnets[i].logical);
+}
+static const char *sg_name(const struct model *m, int i)
+{
+	return lg(m->sgs[i].logical);
+}
+static const char *vpc_name(const struct model *m, int i)
+{
+	return lg(m->vpcs[i].logical);
+}
+static const char *lb_name(const struct model *m, int i)
+{
+	return lg(m->lbs[i].logical);
+}
+static const char *listener_name(const struct model *m, int i)
+{
+	return lg(m->listeners[i].logical);
+}
+static const char *zone_name(const struct model *m, int i)
+{
+	return lg(m->zones[i].logical);
+}
+static const char *cluster_name(const struct model *m, int i)
+{
+	return lg(m->clusters[i].logical);
+}
+static const char *td_name(const struct model *m, int i)
+{
+	return lg(m->task_defs[i].logical);
+}
 
 static void fp_action(struct fp *f, const struct model *m, const struct model_action *a)
 {
@@ -109,13 +142,13 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 			const struct model_sg *g = &m->sgs[i];
 			fp_idx(f, "vpc", g->vpc, m->nvpcs, vpc_name, m);
 			for (size_t k = 0; k < g->ningress; k++) {
-				fp_add(f, "in %d %d %d", g->ingress[k].proto, g->ingress[k].from_port,
-				       g->ingress[k].to_port);
+				fp_add(f, "in %d %d %d", g->ingress[k].proto,
+				       g->ingress[k].from_port, g->ingress[k].to_port);
 				fp_cidr(f, g->ingress[k].cidr);
 			}
 			for (size_t k = 0; k < g->negress; k++) {
-				fp_add(f, "out %d %d %d", g->egress[k].proto, g->egress[k].from_port,
-				       g->egress[k].to_port);
+				fp_add(f, "out %d %d %d", g->egress[k].proto,
+				       g->egress[k].from_port, g->egress[k].to_port);
 				fp_cidr(f, g->egress[k].cidr);
 			}
 		}
@@ -126,9 +159,9 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 			fp_add(f, "%s %s %d %s %d", S(t->name), S(t->protocol), t->port,
 			       S(t->target_type), t->deregistration_delay_s);
 			fp_idx(f, "vpc", t->vpc, m->nvpcs, vpc_name, m);
-			fp_add(f, "hc %d %s %d %s %d %d %d %d %s", h->enabled, S(h->protocol), h->port,
-			       S(h->path), h->interval_s, h->timeout_s, h->healthy_threshold,
-			       h->unhealthy_threshold, S(h->matcher));
+			fp_add(f, "hc %d %s %d %s %d %d %d %d %s", h->enabled, S(h->protocol),
+			       h->port, S(h->path), h->interval_s, h->timeout_s,
+			       h->healthy_threshold, h->unhealthy_threshold, S(h->matcher));
 		}
 	for (size_t i = 0; i < m->nrules; i++)
 		if (MATCH(rules)) {
@@ -137,7 +170,8 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 			fp_idx(f, "listener", r->listener, m->nlisteners, listener_name, m);
 			for (size_t k = 0; k < r->nconds; k++) {
 				const struct model_condition *c = &r->conds[k];
-				fp_add(f, "cond %d %d %s", (int)c->field, c->regex, S(c->header_name));
+				fp_add(f, "cond %d %d %s", (int)c->field, c->regex,
+				       S(c->header_name));
 				for (size_t v = 0; v < c->nvalues; v++)
 					fp_add(f, "%s=%s", S(c->qs_keys[v]), S(c->values[v]));
 				for (size_t v = 0; v < c->ncidrs; v++)
@@ -172,7 +206,8 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 			const struct model_record *r = &m->records[i];
 			fp_idx(f, "zone", r->zone, m->nzones, zone_name, m);
 			fp_add(f, "%s %s %u %s %d %d %d %d", S(r->name), S(r->type), r->ttl,
-			       S(r->set_id), (int)r->routing, r->weight, r->primary, r->eval_health);
+			       S(r->set_id), (int)r->routing, r->weight, r->primary,
+			       r->eval_health);
 			fp_idx(f, "alias", r->alias_lb, m->nlbs, lb_name, m);
 			for (size_t k = 0; k < r->nvalues; k++)
 				fp_add(f, "%s", S(r->values[k]));
@@ -227,8 +262,9 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 	for (size_t i = 0; i < m->nscaling_policies; i++)
 		if (MATCH(scaling_policies)) {
 			const struct model_scaling_policy *p = &m->scaling_policies[i];
-			fp_add(f, "%s %d %.17g %d %d %d", S(p->name), (int)p->metric, p->target_value,
-			       p->scale_out_cooldown_s, p->scale_in_cooldown_s, p->disable_scale_in);
+			fp_add(f, "%s %d %.17g %d %d %d", S(p->name), (int)p->metric,
+			       p->target_value, p->scale_out_cooldown_s, p->scale_in_cooldown_s,
+			       p->disable_scale_in);
 			fp_idx(f, "tg", p->tg, m->ntgs, tg_name, m);
 			fp_add(f, "target=%s",
 			       p->target >= 0 && (size_t)p->target < m->nscalable_targets
@@ -244,7 +280,7 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 static bool apply_may_add(const char *type)
 {
 	return type && (strcmp(type, "AWS::Route53::RecordSet") == 0 ||
-			strcmp(type, "AWS::Route53::RecordSetGroup") == 0);
+	                strcmp(type, "AWS::Route53::RecordSetGroup") == 0);
 }
 
 static bool apply_may_change(const char *type)
@@ -253,7 +289,16 @@ static bool apply_may_change(const char *type)
 	 * the new model (alb_set_model); adding or removing one is refused */
 	return apply_may_add(type) ||
 	       (type && (strcmp(type, "AWS::ECS::TaskDefinition") == 0 ||
-			 strcmp(type, "AWS::ElasticLoadBalancingV2::ListenerRule") == 0));
+	                 strcmp(type, "AWS::ElasticLoadBalancingV2::ListenerRule") == 0));
+}
+
+void ecs_rolling_bounds(int desired, int min_pct, int max_pct, int *max_tasks, int *min_healthy)
+{
+	long long n = desired > 0 ? desired : 0;
+	long long hi = n * (max_pct > 0 ? max_pct : 0) / 100;
+	long long lo = (n * (min_pct > 0 ? min_pct : 0) + 99) / 100;
+	*max_tasks = (int)(hi < n ? n : hi);
+	*min_healthy = (int)lo;
 }
 
 int ecs_apply_desired(int live, bool prev_set, int prev, bool new_set, int nw)
@@ -269,11 +314,11 @@ int ecs_apply_desired(int live, bool prev_set, int prev, bool new_set, int nw)
 size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out, size_t len)
 {
 	size_t n = 0, o = 0;
-#define SAY(...)                                                                                 \
-	do {                                                                                     \
-		n++;                                                                             \
-		if (o < len)                                                                     \
-			o += (size_t)snprintf(out + o, len - o, __VA_ARGS__);                    \
+#define SAY(...)                                                                                   \
+	do {                                                                                       \
+		n++;                                                                               \
+		if (o < len)                                                                       \
+			o += (size_t)snprintf(out + o, len - o, __VA_ARGS__);                      \
 	} while (0)
 	if (len)
 		out[0] = '\0';
@@ -308,7 +353,8 @@ size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out
 		for (size_t i = 0; i < old->nresources && !found; i++)
 			found = str_same(nm->resources[k].logical, old->resources[i].logical);
 		if (!found && !apply_may_add(nm->resources[k].type))
-			SAY("%s (%s): added\n", lg(nm->resources[k].logical), S(nm->resources[k].type));
+			SAY("%s (%s): added\n", lg(nm->resources[k].logical),
+			    S(nm->resources[k].type));
 	}
 	/* Services are matched by position by the ECS plane. */
 	for (size_t i = 0; i < old->nservices && i < nm->nservices; i++)
@@ -320,8 +366,8 @@ size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out
 	{
 		struct fp a = {0}, b = {0};
 		for (size_t i = 0; i < old->noutputs; i++)
-			fp_add(&a, "%s=%s %s", lg(old->outputs[i].logical), S(old->outputs[i].value),
-			       S(old->outputs[i].export_name));
+			fp_add(&a, "%s=%s %s", lg(old->outputs[i].logical),
+			       S(old->outputs[i].value), S(old->outputs[i].export_name));
 		for (size_t i = 0; i < nm->noutputs; i++)
 			fp_add(&b, "%s=%s %s", lg(nm->outputs[i].logical), S(nm->outputs[i].value),
 			       S(nm->outputs[i].export_name));

@@ -1027,7 +1027,7 @@ static void container_file(const struct model_container *c, char *buf, size_t le
 			*p = '_';
 }
 
-/* Runs the check command in the container's environment (HOST, PORT, its
+/* Runs the check command in the container's environment (HOST, PORT(S), its
  * Environment and working directory), output to <container>.health.log. */
 static void hc_run(struct ecs *e, struct ecs_hc *h)
 {
@@ -1043,7 +1043,7 @@ static void hc_run(struct ecs *e, struct ecs_hc *h)
 	container_file(c, cname, sizeof(cname));
 	snprintf(logp, sizeof(logp), "%s/%s.health.log", dir, cname);
 	addr4_str(t->addr, host);
-	env = ecs_proc_env(c, host, c->nports ? c->ports[0].container_port : 0, e->exe_dir);
+	env = ecs_proc_env(c, host, e->exe_dir);
 	if (!env) {
 		loop_timer_start(e->loop, &h->timer, (uint64_t)c->hc_interval_s * 1000u);
 		return;
@@ -1369,7 +1369,7 @@ static int task_spawn(struct ecs *e, struct ecs_task *t, size_t ci)
 		snprintf(p->reason, sizeof(p->reason), "%s", t->reason);
 		return -EINVAL;
 	}
-	env = ecs_proc_env(c, host, c->nports ? c->ports[0].container_port : 0, e->exe_dir);
+	env = ecs_proc_env(c, host, e->exe_dir);
 	if (env && e->metadata_base[0]) {
 		char uri[400];
 		if (td->ncontainers > 1)
@@ -1941,13 +1941,11 @@ static void sched_service(struct ecs *e, int s, uint64_t now, uint64_t *next_wak
 	struct ecs_task *batch[64];
 	size_t len = 0, nstarted = 0, nstopped = 0;
 	int n = sv->desired > 0 ? sv->desired : 0;
-	int max_tasks = (int)((long long)n * sv->max_pct / 100);
-	int min_healthy = (int)(((long long)n * sv->min_pct + 99) / 100);
+	int max_tasks, min_healthy;
 	int total = 0, nnew = 0, healthy = 0, nold = 0, nbusy = 0, can_stop, excess;
 	bool all_new_running = true;
 
-	if (max_tasks < n)
-		max_tasks = n; /* AWS requires max >= 100 % for a replica service */
+	ecs_rolling_bounds(n, sv->min_pct, sv->max_pct, &max_tasks, &min_healthy);
 	for (size_t i = 0; i < e->nlive; i++) {
 		const struct ecs_task *t = e->live[i];
 		if (t->service != s)

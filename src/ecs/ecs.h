@@ -141,12 +141,12 @@ struct ecs_task_info {
 	int pid; /* first container's process, 0 when none runs */
 	const char *last_status;
 	const char *desired_status;
-	const char *stop_code;      /* NULL while not stopping */
-	const char *stopped_reason; /* NULL while not stopping */
-	uint64_t started_ms;        /* loop clock when it became RUNNING, 0 if never */
-	const char *health_status;  /* HEALTHY, UNHEALTHY, UNKNOWN (container checks) */
-	const char *launch_type;    /* "EC2" or "FARGATE" */
-	int subnet;                 /* model subnet index */
+	const char *stop_code;           /* NULL while not stopping */
+	const char *stopped_reason;      /* NULL while not stopping */
+	uint64_t started_ms;             /* loop clock when it became RUNNING, 0 if never */
+	const char *health_status;       /* HEALTHY, UNHEALTHY, UNKNOWN (container checks) */
+	const char *launch_type;         /* "EC2" or "FARGATE" */
+	int subnet;                      /* model subnet index */
 	const char *task_definition_arn; /* the revision it runs (...:FAMILY:REV) */
 	/* createdAt, startedAt (RUNNING), stoppingAt (STOPPING), stoppedAt:
 	 * wall clock ms since the epoch, 0 when not (yet) reached. */
@@ -235,6 +235,17 @@ size_t ecs_model_diff(const struct model *old, const struct model *nm, char *out
  * absent from the new template, or equal to the previous one, keeps live;
  * otherwise nw. (src/ecs/deploy.c) */
 int ecs_apply_desired(int live, bool prev_set, int prev, bool new_set, int nw);
+
+/* The rolling update's bounds for desired tasks (negative: 0) under
+ * DeploymentConfiguration min_pct/max_pct, as ECS rounds them: *max_tasks =
+ * floor(desired * max_pct / 100) tasks RUNNING or PENDING, never below
+ * desired (ECS takes MaximumPercent >= 100 for a replica service);
+ * *min_healthy = ceil(desired * min_pct / 100) tasks RUNNING and healthy.
+ * When *max_tasks == desired and *min_healthy == desired (100 % / 100 %,
+ * or 1 task under 100 % / 150 %), a deployment can neither start nor stop
+ * a task: ECS reports the service unable to, and so does vpcd.
+ * (src/ecs/deploy.c) */
+void ecs_rolling_bounds(int desired, int min_pct, int max_pct, int *max_tasks, int *min_healthy);
 
 /* Sets a service's desired count as a DesiredCount change of `vpcd apply`
  * does (no new deployment; the scheduler starts or drains and stops tasks),

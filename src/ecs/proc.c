@@ -76,11 +76,11 @@ static int env_set(struct env_list *l, const char *key, size_t klen, const char 
 	return 0;
 }
 
-char **ecs_proc_env(const struct model_container *c, const char *host, int port,
-                    const char *exe_dir)
+char **ecs_proc_env(const struct model_container *c, const char *host, const char *exe_dir)
 {
 	struct env_list l = {0};
-	char buf[16];
+	char buf[16], ports[7 * ECS_PROC_MAX_PORTS + 1];
+	size_t np = 0;
 	const char *path;
 	char *newpath = NULL;
 	int i;
@@ -98,9 +98,17 @@ char **ecs_proc_env(const struct model_container *c, const char *host, int port,
 			goto fail;
 	if (host && env_set(&l, "HOST", 4, host) < 0)
 		goto fail;
-	if (port > 0) {
-		snprintf(buf, sizeof(buf), "%d", port);
+	/* PORT is the first mapping (what a one-port image reads); PORTS
+	 * lists them all, for a process that listens on several. */
+	if (c && c->nports > 0) {
+		snprintf(buf, sizeof(buf), "%d", c->ports[0].container_port);
 		if (env_set(&l, "PORT", 4, buf) < 0)
+			goto fail;
+		ports[0] = '\0';
+		for (size_t k = 0; k < c->nports && k < ECS_PROC_MAX_PORTS; k++)
+			np += (size_t)snprintf(ports + np, sizeof(ports) - np, "%s%d", k ? "," : "",
+			                       c->ports[k].container_port);
+		if (env_set(&l, "PORTS", 5, ports) < 0)
 			goto fail;
 	}
 	/* The vpcd binary's directory goes first so that a container command
@@ -214,12 +222,12 @@ int ecs_proc_set_resolver(uint32_t resolver_addr)
 	}
 	snprintf(task_resolv, sizeof(task_resolv), "%s", path);
 	log_info("ecs: tasks resolve names through the VPC resolver (their own "
-		 "/etc/resolv.conf in a private mount namespace)");
+	         "/etc/resolv.conf in a private mount namespace)");
 	return 0;
 fail:
 	log_warn("ecs: tasks use the machine's resolver, not the VPC's: no private mount "
-		 "namespace here (%s); run as root or allow unprivileged user namespaces",
-		 strerror(-rc));
+	         "namespace here (%s); run as root or allow unprivileged user namespaces",
+	         strerror(-rc));
 	return rc;
 }
 

@@ -12,13 +12,17 @@
 
 #include "model/model.h"
 
+/* At most this many ContainerPorts go into PORTS. */
+#define ECS_PROC_MAX_PORTS 64
+
 /* The environment of a container: the parent's environment, then the
- * container's Environment, then HOST and PORT (port <= 0: no PORT), and
- * exe_dir (may be NULL) put first on PATH. Returns a malloc'd
+ * container's Environment, then HOST, PORT (the first PortMappings
+ * ContainerPort) and PORTS (every ContainerPort, comma-separated, in
+ * PortMappings order; both absent without mappings), and exe_dir (may be
+ * NULL) put first on PATH. Returns a malloc'd
  * NULL-terminated array of malloc'd "K=V" strings, or NULL when out of
  * memory; release with ecs_proc_env_free(). */
-char **ecs_proc_env(const struct model_container *c, const char *host, int port,
-                    const char *exe_dir);
+char **ecs_proc_env(const struct model_container *c, const char *host, const char *exe_dir);
 void ecs_proc_env_free(char **env);
 
 /* Writes the directory of the running binary (from /proc/self/exe) into

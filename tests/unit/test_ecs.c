@@ -922,9 +922,63 @@ static void test_fargate_goes_into_service_subnets(void)
 	service.nsubnets = 0;
 }
 
+/* ECS's rounding of the rolling update's bounds: maximumPercent rounds
+ * down (but never below the desired count), minimumHealthyPercent rounds
+ * up. Expected values worked out by hand, row by row. */
+static void test_rolling_bounds(void)
+{
+	static const int ns[] = {1, 2, 3, 4, 5, 10};
+	static const int pcts[] = {0, 50, 75, 100, 150, 200};
+	/* floor(N * p / 100), raised to N */
+	static const int max_tasks[6][6] = {{1, 1, 1, 1, 1, 2},        /* 1: 0 0 0 1 1.5 2 */
+	                                    {2, 2, 2, 2, 3, 4},        /* 2: 0 1 1.5 2 3 4 */
+	                                    {3, 3, 3, 3, 4, 6},        /* 3: 0 1.5 2.25 3 4.5 6 */
+	                                    {4, 4, 4, 4, 6, 8},        /* 4: 0 2 3 4 6 8 */
+	                                    {5, 5, 5, 5, 7, 10},       /* 5: 0 2.5 3.75 5 7.5 10 */
+	                                    {10, 10, 10, 10, 15, 20}}; /* 10: 0 5 7.5 10 15 20 */
+	/* ceil(N * p / 100) */
+	static const int min_healthy[6][6] = {{0, 1, 1, 1, 2, 2},  {0, 1, 2, 2, 3, 4},
+	                                      {0, 2, 3, 3, 5, 6},  {0, 2, 3, 4, 6, 8},
+	                                      {0, 3, 4, 5, 8, 10}, {0, 5, 8, 10, 15, 20}};
+	int hi, lo;
+
+	for (size_t i = 0; i < 6; i++)
+		for (size_t k = 0; k < 6; k++) {
+			ecs_rolling_bounds(ns[i], pcts[k], pcts[k], &hi, &lo);
+			ASSERT_EQ(hi, max_tasks[i][k]);
+			ASSERT_EQ(lo, min_healthy[i][k]);
+		}
+	/* The e2e test's odd values: 3 tasks, min 67 %, max 134 %. */
+	ecs_rolling_bounds(3, 67, 134, &hi, &lo);
+	ASSERT_EQ(hi, 4); /* floor(4.02) */
+	ASSERT_EQ(lo, 3); /* ceil(2.01) */
+	/* 100 % / 100 %: no room above N, none to stop below it, so a
+	 * deployment cannot progress (ECS: "unable to stop or start tasks
+	 * during a deployment because of the service deployment
+	 * configuration"); 1 task under 150 % is the same case. */
+	ecs_rolling_bounds(4, 100, 100, &hi, &lo);
+	ASSERT_EQ(hi, 4);
+	ASSERT_EQ(lo, 4);
+	ecs_rolling_bounds(1, 100, 150, &hi, &lo);
+	ASSERT_EQ(hi, 1);
+	ASSERT_EQ(lo, 1);
+	/* 0 % minimum: everything old may go at once. */
+	ecs_rolling_bounds(5, 0, 100, &hi, &lo);
+	ASSERT_EQ(hi, 5);
+	ASSERT_EQ(lo, 0);
+	/* No tasks, or a negative count: nothing either way. */
+	ecs_rolling_bounds(0, 100, 200, &hi, &lo);
+	ASSERT_EQ(hi, 0);
+	ASSERT_EQ(lo, 0);
+	ecs_rolling_bounds(-3, 100, 200, &hi, &lo);
+	ASSERT_EQ(hi, 0);
+	ASSERT_EQ(lo, 0);
+}
+
 T_MAIN({
 	if (argc > 1 && strcmp(argv[1], "demo-app") == 0)
 		return demo_app_main(argc - 1, argv + 1);
+	T_RUN(test_rolling_bounds);
 	T_RUN(test_hosts_and_placement);
 	T_RUN(test_killed_task_is_replaced);
 	T_RUN(test_failed_start);
