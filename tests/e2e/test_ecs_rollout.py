@@ -140,3 +140,29 @@ def test_rolling_deployment_keeps_odd_percentages(vpcd_factory, tmp_path):
     assert len(running) == 3 and not old & {t["id"] for t in running}
     assert all(t["task_definition_arn"].endswith(":2") for t in running)
     assert sum("has begun draining connections on 1 tasks." in e for e in svc["events"]) == 3
+
+
+def test_rolling_deployment_at_100_and_100_percent_cannot_progress(vpcd_factory, tmp_path):
+    """min 100 % / max 100 %: no task may start above 2 nor stop below 2, so
+    the new deployment stays IN_PROGRESS with the old tasks serving, and the
+    service says why, in ECS's words."""
+    t = json.load(open(os.path.join(HERE, "templates", "deploy.json")))
+    t["Resources"]["ServiceA"]["Properties"]["DeploymentConfiguration"].update(
+        {"MinimumHealthyPercent": 100, "MaximumPercent": 100})
+    path = tmp_path / "stuck.json"
+    path.write_text(json.dumps(t))
+    v = vpcd_factory(str(path))
+    v.wait_healthy(TG, 2)
+    old = {t["id"] for t in v.tasks()}
+    out = subprocess.run([VPCD, "apply", str(path), "--api", v.api, "--param", "Version=2"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    name = v.stack()["services"][0]["name"]
+    stuck = (f"service {name} was unable to stop or start tasks during a deployment because "
+             "of the service deployment configuration. Update the minimumHealthyPercent or "
+             "maximumPercent value and try again.")
+    svc = wait_for("the stuck event", lambda: stuck in v.stack()["services"][0]["events"]
+                   and v.stack()["services"][0], v, timeout=30)
+    assert [d["rolloutState"] for d in svc["deployments"]] == ["IN_PROGRESS", "COMPLETED"]
+    live = [t for t in svc["tasks"] if t["desired_status"] == "RUNNING"]
+    assert {t["id"] for t in live} == old and all(t["last_status"] == "RUNNING" for t in live)
