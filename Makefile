@@ -8,7 +8,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
 TEMPLATE   ?= examples/service-a.json
 
-.PHONY: all deps build asan tsan run test unit unit-asan unit-tsan e2e fuzz format clean bench
+.PHONY: all deps build asan tsan run test unit unit-asan unit-tsan e2e fuzz format clean bench bench-route
 
 all: build
 
@@ -69,6 +69,12 @@ bench:
 	$(MAKE) build BUILD=$(BENCH_BUILD)
 	BUILD=$(BENCH_BUILD) /usr/bin/python3 bench/http/run.py $(BENCH_ARGS)
 	BUILD=$(BENCH_BUILD) /usr/bin/python3 bench/dns/run.py $(BENCH_ARGS)
+
+# The routing microbenchmark (bench/route/bench_route.c): ns/request against
+# listeners of 1..10,000 rules, with the rule index and with a linear scan.
+bench-route: $(BUILD)/build.ninja
+	ninja -C $(BUILD) bench_route
+	$(BUILD)/bench_route
 
 format:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
