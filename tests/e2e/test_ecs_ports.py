@@ -123,3 +123,30 @@ def test_entry_point_and_command_run_in_the_working_directory(vpcd_factory, tmp_
     assert got == f"{wd}\nfrom-command 8080 8080,9090\n"
     node = v.stack()["load_balancers"][0]["nodes"][0]["address"]
     assert get(node, "admin.in.example.com")[0] == 200
+
+
+def test_two_containers_behind_two_target_groups(vpcd_factory, tmp_path):
+    """Two containers of one task (one address, as in awsvpc), web on 8080
+    and admin on 9090, each named by its own LoadBalancers entry."""
+    path = two_port_template(tmp_path)
+    t = json.load(open(path))
+    web = t["Resources"]["ServiceATask"]["Properties"]["ContainerDefinitions"][0]
+    web["PortMappings"] = [{"ContainerPort": 8080}]
+    admin = json.loads(json.dumps(web))
+    admin.update({"Name": "admin", "PortMappings": [{"ContainerPort": 9090}],
+                  "Environment": [{"Name": "SERVICE_NAME", "Value": "admin"}]})
+    t["Resources"]["ServiceATask"]["Properties"]["ContainerDefinitions"].append(admin)
+    t["Resources"]["ServiceA"]["Properties"]["LoadBalancers"][1]["ContainerName"] = "admin"
+    path = tmp_path / "two-containers.json"
+    path.write_text(json.dumps(t))
+    v = vpcd_factory(str(path))
+    web_t = v.wait_healthy(TG, 1)
+    admin_t = v.wait_healthy(ADMIN_TG, 1)
+    task = v.tasks()[0]
+    assert [(t["id"], t["port"]) for t in web_t] == [(task["address"], 8080)]
+    assert [(t["id"], t["port"]) for t in admin_t] == [(task["address"], 9090)]
+    node = v.stack()["load_balancers"][0]["nodes"][0]["address"]
+    assert get(node, "service-a.in.example.com") == (
+        200, f"hello from service-a task on {task['address']}:8080\n")
+    assert get(node, "admin.in.example.com") == (
+        200, f"hello from admin task on {task['address']}:9090\n")
