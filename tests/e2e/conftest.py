@@ -137,3 +137,28 @@ def seed(tmp_path_factory):
         yield v
     finally:
         v.stop()
+
+
+def node(v):
+    """The address of the first node of the stack's first load balancer."""
+    return v.stack()["load_balancers"][0]["nodes"][0]["address"]
+
+
+def metrics(v):
+    """/metrics as {"Name{labels}": value}; the endpoint answers text/plain."""
+    with urllib.request.urlopen(f"http://{v.api}/metrics", timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain")
+        text = r.read().decode()
+    out = {}
+    for l in text.splitlines():
+        if l and not l.startswith("#"):
+            k, val = l.rsplit(" ", 1)
+            out[k] = float(val)
+    return out
+
+
+def tg_metric(m, name, tg):
+    """The one value of metric name for target group tg in metrics() m."""
+    keys = [k for k in m if k.startswith(name + "{") and f"/{tg}/" in k]
+    assert len(keys) == 1, (name, tg, keys)
+    return m[keys[0]]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, Vpcd
+from conftest import ROOT, Vpcd, node
 
 TEMPLATE = os.path.join(ROOT, "tests", "e2e", "templates", "alb-algo.json")
 
@@ -23,10 +23,6 @@ def algo(tmp_path_factory):
         yield v
     finally:
         v.stop()
-
-
-def node(v):
-    return v.stack()["load_balancers"][0]["nodes"][0]["address"]
 
 
 def get(v, host, path="/", headers=None):

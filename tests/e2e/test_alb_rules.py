@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, Vpcd
+from conftest import ROOT, Vpcd, node, metrics
 
 TEMPLATE = os.path.join(ROOT, "tests", "e2e", "templates", "alb-rules.json")
 
@@ -24,10 +24,6 @@ def rules(tmp_path_factory):
         yield v
     finally:
         v.stop()
-
-
-def node(v):
-    return v.stack()["load_balancers"][0]["nodes"][0]["address"]
 
 
 def request(v, path="/", host="x.example.com", method="GET", headers=None, source=None):
@@ -170,18 +166,6 @@ def test_access_log_line(rules):
     assert f'"GET http://x.example.com:80/fixed/logme?z=9 HTTP/1.1" "alb-e2e/1"' in line
     assert ' 1 ' in line                   # matched_rule_priority
     assert '"fixed-response"' in line
-
-
-def metrics(v):
-    with urllib.request.urlopen(f"http://{v.api}/metrics", timeout=5) as r:
-        assert r.headers["Content-Type"].startswith("text/plain")
-        text = r.read().decode()
-    out = {}
-    for l in text.splitlines():
-        if l and not l.startswith("#"):
-            k, val = l.rsplit(" ", 1)
-            out[k] = float(val)
-    return out
 
 
 def test_metrics_count_requests(rules):

@@ -20,11 +20,10 @@ import socket
 import struct
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
-from conftest import ROOT, VPCD, Vpcd
+from conftest import ROOT, VPCD, Vpcd, metrics, node, tg_metric
 
 TEMPLATE = os.path.join(ROOT, "tests", "e2e", "templates", "alb-status.json")
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -39,10 +38,6 @@ def lb(tmp_path_factory):
         yield v
     finally:
         v.stop()
-
-
-def node(v):
-    return v.stack()["load_balancers"][0]["nodes"][0]["address"]
 
 
 def connect(v, timeout=5):
@@ -117,26 +112,9 @@ def log_line(v, port, want=True):
     return None
 
 
-def metrics(v):
-    with urllib.request.urlopen(f"http://{v.api}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    out = {}
-    for l in text.splitlines():
-        if l and not l.startswith("#"):
-            k, val = l.rsplit(" ", 1)
-            out[k] = float(val)
-    return out
-
-
 def lb_metric(m, name):
     keys = [k for k in m if k.startswith(name + "{") and "target_group" not in k]
     assert len(keys) == 1, (name, keys)
-    return m[keys[0]]
-
-
-def tg_metric(m, name, tg):
-    keys = [k for k in m if k.startswith(name + "{") and f"/{tg}/" in k]
-    assert len(keys) == 1, (name, tg, keys)
     return m[keys[0]]
 
 
