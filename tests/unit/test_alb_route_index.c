@@ -10,6 +10,7 @@
 #include <pcre2.h>
 
 #include "alb/route.h"
+#include "cfn/cfn.h"
 
 /* The reference: the first rule of the listener (sorted by priority) whose
  * conditions all match, else the default action. */
@@ -412,11 +413,86 @@ static void test_index_port(void)
 	set_free(&s);
 }
 
+/* A template's model comes with the index (cfn_build_model builds it), and
+ * it routes by priority across the hash and the list: the wildcard rule at
+ * priority 1 wins over the exact one at 2, the exact one over the regex one
+ * at 3, and Host case does not matter. */
+static void test_index_from_template(void)
+{
+	static const char text[] =
+	    "Resources:\n"
+	    "  V1: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+	    "  A: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V1, CidrBlock: 10.0.1.0/24, "
+	    "AvailabilityZone: us-east-1a}}\n"
+	    "  B: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref V1, CidrBlock: 10.0.2.0/24, "
+	    "AvailabilityZone: us-east-1b}}\n"
+	    "  TG0: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: "
+	    "HTTP, Port: 80, VpcId: !Ref V1}}\n"
+	    "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: "
+	    "[!Ref A, !Ref B]}}\n"
+	    "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: "
+	    "!Ref LB, Port: 80, Protocol: HTTP,\n"
+	    "      DefaultActions: [{Type: forward, TargetGroupArn: !Ref TG0}]}}\n"
+	    "  R1: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+	    "!Ref L, Priority: 1,\n"
+	    "      Conditions: [{Field: host-header, Values: ['*.example.com']}, {Field: "
+	    "path-pattern, Values: [/w/*]}],\n"
+	    "      Actions: [{Type: forward, TargetGroupArn: !Ref TG0}]}}\n"
+	    "  R2: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+	    "!Ref L, Priority: 2,\n"
+	    "      Conditions: [{Field: host-header, Values: [API.example.com, b.example.com]}],\n"
+	    "      Actions: [{Type: forward, TargetGroupArn: !Ref TG0}]}}\n"
+	    "  R3: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+	    "!Ref L, Priority: 3,\n"
+	    "      Conditions: [{Field: host-header, HostHeaderConfig: {RegexValues: "
+	    "['^api\\.']}}],\n"
+	    "      Actions: [{Type: forward, TargetGroupArn: !Ref TG0}]}}\n";
+	struct cfn_options o;
+	struct model *m = NULL;
+	char *errs = NULL;
+	size_t len;
+	FILE *f = open_memstream(&errs, &len);
+	static const struct {
+		const char *host, *path;
+		int prio;
+	} cases[] = {{"api.example.com", "/w/x", 1}, {"api.example.com", "/", 2},
+	             {"Api.Example.Com", "/", 2},    {"B.EXAMPLE.COM", "/", 2},
+	             {"api.example.org", "/", 3},    {"c.example.com", "/", 0},
+	             {"c.example.com", "/w/", 1}};
+
+	cfn_options_default(&o);
+	o.stack_name = "s";
+	cfn_load_buf("t.yaml", text, strlen(text), &o, &m, f);
+	fclose(f);
+	ASSERT_TRUE(m != NULL);
+	if (!m) {
+		fprintf(stderr, "%s", errs ? errs : "");
+		free(errs);
+		return;
+	}
+	ASSERT_EQ(m->nlisteners, 1);
+	ASSERT_EQ(m->listeners[0].nrules, 3);
+	ASSERT_TRUE(m->listeners[0].rule_index != NULL);
+	for (size_t i = 0; i < N(cases); i++) {
+		struct alb_req_view rq = {.host = cases[i].host, .hostlen = strlen(cases[i].host)};
+		int prio = -1;
+		rq.path = (struct http_slice){cases[i].path, strlen(cases[i].path)};
+		rq.method = (struct http_slice){"GET", 3};
+		alb_route_req(m, 0, &rq, &prio);
+		if (prio != cases[i].prio)
+			T_FAIL("%s %s: priority %d, want %d", cases[i].host, cases[i].path, prio,
+			       cases[i].prio);
+	}
+	model_free(m);
+	free(errs);
+}
+
 T_MAIN({
 	T_RUN(test_index_differential);
 	T_RUN(test_index_absent);
 	T_RUN(test_index_10000_rules);
 	T_RUN(test_index_case);
 	T_RUN(test_index_port);
+	T_RUN(test_index_from_template);
 	alb_route_thread_end();
 })
