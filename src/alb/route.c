@@ -234,8 +234,12 @@ bool alb_cond_match(const struct model_condition *c, const struct alb_req_view *
  * with the list, tried by rank: the same rules in the same order as a scan
  * of listener.rules, minus rules whose host condition cannot match.
  *
+ * A rule found through the hash skips its indexed host condition: the
+ * probe has compared it already.
+ *
  * One block: the header, the slots (open addressing, linear probing, at
- * most half full), the bucket ranks, the list ranks, the keys.
+ * most half full), the bucket ranks, the list ranks, the indexed condition
+ * per rank, the keys.
  */
 struct ix_slot {
 	const char *key; /* lower-cased, in the block; NULL: empty slot */
@@ -251,6 +255,7 @@ struct alb_rule_index {
 	uint32_t *ranks;
 	uint32_t *rest; /* ranks of the rules not in the hash */
 	size_t nrest;
+	uint32_t *host_cond; /* per rank: the condition the hash stands for */
 };
 
 /* FNV-1a over the lower-cased bytes: keys come from the template. */
@@ -263,11 +268,11 @@ static uint32_t host_hash(const char *s, size_t n)
 }
 
 /* The host-header condition of r that puts it in the hash: the first whose
- * values are all exact; NULL when none is. */
-static const struct model_condition *exact_host_cond(const struct model_rule *r)
+ * values are all exact; NULL when none is. *k is its index. */
+static const struct model_condition *exact_host_cond(const struct model_rule *r, uint32_t *k)
 {
-	for (size_t k = 0; k < r->nconds; k++) {
-		const struct model_condition *c = &r->conds[k];
+	for (*k = 0; *k < r->nconds; (*k)++) {
+		const struct model_condition *c = &r->conds[*k];
 		bool exact = c->field == MODEL_COND_HOST_HEADER && !c->regex && c->nvalues > 0;
 		for (size_t i = 0; exact && i < c->nvalues; i++)
 			exact = c->values[i] && !strpbrk(c->values[i], "*?");
@@ -301,7 +306,8 @@ static struct alb_rule_index *index_build(const struct model *m, const struct mo
 	if (l->nrules > UINT32_MAX / 2)
 		return NULL;
 	for (size_t r = 0; r < l->nrules; r++) {
-		const struct model_condition *c = exact_host_cond(&m->rules[l->rules[r]]);
+		uint32_t k;
+		const struct model_condition *c = exact_host_cond(&m->rules[l->rules[r]], &k);
 		for (size_t i = 0; c && i < c->nvalues; i++) {
 			nvals++;
 			keybytes += strlen(c->values[i]);
@@ -310,7 +316,7 @@ static struct alb_rule_index *index_build(const struct model *m, const struct mo
 	while (nslots < 2 * nvals)
 		nslots *= 2;
 	size = sizeof(*ix) + nslots * sizeof(ix->slots[0]) +
-	       (nvals + l->nrules) * sizeof(uint32_t) + keybytes;
+	       (nvals + 2 * l->nrules) * sizeof(uint32_t) + keybytes;
 	ix = calloc(1, size);
 	if (!ix)
 		return NULL;
@@ -318,14 +324,18 @@ static struct alb_rule_index *index_build(const struct model *m, const struct mo
 	ix->slots = (struct ix_slot *)(ix + 1);
 	ix->ranks = (uint32_t *)(ix->slots + nslots);
 	ix->rest = ix->ranks + nvals;
-	kp = (char *)(ix->rest + l->nrules);
+	ix->host_cond = ix->rest + l->nrules;
+	kp = (char *)(ix->host_cond + l->nrules);
 	/* pass 1: the keys and how many rules each holds (a rule once per key
 	 * even when it names the host twice); pass 2: the ranks */
 	for (int pass = 1; pass <= 2; pass++) {
 		for (size_t r = 0; r < l->nrules; r++) {
-			const struct model_condition *c = exact_host_cond(&m->rules[l->rules[r]]);
+			uint32_t hk;
+			const struct model_condition *c =
+			    exact_host_cond(&m->rules[l->rules[r]], &hk);
 			if (!c && pass == 2)
 				ix->rest[ix->nrest++] = (uint32_t)r;
+			ix->host_cond[r] = hk;
 			for (size_t i = 0; c && i < c->nvalues; i++) {
 				const char *v = c->values[i];
 				size_t n = strlen(v);
@@ -372,10 +382,11 @@ int alb_route_index_build(struct model *m)
 	return 0;
 }
 
-static bool rule_matches(const struct model_rule *r, const struct alb_req_view *rq)
+/* Whether every condition of r but the skip-th matches. */
+static bool rule_matches(const struct model_rule *r, const struct alb_req_view *rq, size_t skip)
 {
 	for (size_t k = 0; k < r->nconds; k++)
-		if (!alb_cond_match(&r->conds[k], rq))
+		if (k != skip && !alb_cond_match(&r->conds[k], rq))
 			return false;
 	return true;
 }
@@ -400,15 +411,16 @@ const struct model_action *alb_route_req(const struct model *m, int li,
 	 * the list */
 	while (b < nb || k < nrest) {
 		size_t rk = rest ? rest[k] : k;
-		size_t r;
+		size_t r, skip = SIZE_MAX;
 		if (b < nb && (k == nrest || bucket[b] < rk)) {
 			r = bucket[b++];
+			skip = ix->host_cond[r]; /* the probe matched it */
 		} else {
 			r = rk;
 			k++;
 		}
 		const struct model_rule *ru = &m->rules[l->rules[r]];
-		if (rule_matches(ru, rq)) {
+		if (rule_matches(ru, rq, skip)) {
 			*priority = ru->priority;
 			return &ru->action;
 		}
