@@ -2219,6 +2219,8 @@ static void on_wake(struct loop *loop, struct loop_io *io, uint32_t ev)
 static void worker_wake(struct alb_worker *w)
 {
 	uint64_t one = 1;
+	if (w->wakefd < 0)
+		return;
 	if (write(w->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_warn("worker %d: eventfd: %s", w->id, strerror(errno));
 }
@@ -2487,10 +2489,10 @@ int alb_start(struct alb *a, int port_offset, char *err, size_t errlen)
 	for (int wi = 0; wi < a->nworkers; wi++) {
 		rc = -pthread_create(&a->w[wi].thread, NULL, worker_main, &a->w[wi]);
 		if (rc < 0) {
-			a->w[wi].threaded = false; /* not started: nothing to join */
 			snprintf(err, errlen, "worker %d: %s", wi, strerror(-rc));
 			break;
 		}
+		a->w[wi].joinable = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
@@ -2557,10 +2559,10 @@ void alb_free(struct alb *a)
 		return;
 	atomic_store(&a->stopping, true);
 	for (int i = 0; a->w && i < a->nworkers; i++)
-		if (a->w[i].threaded)
+		if (a->w[i].joinable)
 			worker_wake(&a->w[i]);
 	for (int i = 0; a->w && i < a->nworkers; i++)
-		if (a->w[i].threaded)
+		if (a->w[i].joinable)
 			pthread_join(a->w[i].thread, NULL);
 	/* every worker has stopped: its connections, pools and sockets are
 	 * the control thread's to free now */

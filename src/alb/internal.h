@@ -160,7 +160,8 @@ struct alb_worker {
 	struct alb *a;
 	int id;
 	struct loop *loop;
-	bool threaded;
+	bool threaded;	/* own loop and thread (several workers) */
+	bool joinable;	/* thread started: alb_free joins it */
 	pthread_t thread;
 	const struct alb_snap *snap; /* the snapshot this worker uses */
 	atomic_uint_fast64_t seen;   /* snap->gen, published for reclamation */

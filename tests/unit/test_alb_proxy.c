@@ -988,6 +988,18 @@ static void run_all(void)
 		ASSERT_EQ(alb_target_list(alb, 2, ti, 2), 0);
 	}
 	T_RUN(test_drain_inflight);
+	{
+		/* a second ALB with worker threads on the same listener: the
+		 * address is in use (no silent SO_REUSEPORT share), and freeing
+		 * the half-started one joins no thread that never ran */
+		struct alb *b = alb_new(lp, &m);
+		ASSERT_TRUE(b != NULL);
+		ASSERT_EQ(alb_set_workers(b, 2), 0);
+		err[0] = '\0';
+		ASSERT_EQ(alb_start(b, 0, err, sizeof(err)), -EADDRINUSE);
+		ASSERT_STR_CONTAINS(err, "cannot listen on 127.1.0.4:");
+		alb_free(b);
+	}
 	alb_free(alb);
 	loop_free(lp);
 	kill(b1, SIGKILL);
