@@ -196,7 +196,6 @@ static bool service_cpu(struct aas *a, size_t ti, int service, double elapsed_s,
 		uint64_t ticks = 0;
 		size_t nc;
 		struct aas_cpu_sample *smp = NULL;
-		const struct model_task_def *td = NULL;
 		int units;
 		if (t->service != service || strcmp(t->last_status, "RUNNING") != 0)
 			continue;
@@ -210,11 +209,9 @@ static bool service_cpu(struct aas *a, size_t ti, int service, double elapsed_s,
 			if (strcmp(sc->s[k].id, t->id) == 0)
 				smp = &sc->s[k];
 		if (smp && ticks >= smp->ticks) {
-			for (size_t d = 0; d < a->m->ntask_defs && !td; d++)
-				if (t->task_definition_arn && a->m->task_defs[d].family &&
-				    strstr(t->task_definition_arn, a->m->task_defs[d].family))
-					td = &a->m->task_defs[d];
-			units = td && td->cpu > 0 ? td->cpu : 1024; /* no Cpu: one core */
+			/* the revision the task runs (an apply may have
+			 * changed Cpu); no Cpu: one core */
+			units = t->cpu > 0 ? t->cpu : 1024;
 			used += (double)(ticks - smp->ticks) / (double)(hz > 0 ? hz : 100);
 			cap += elapsed_s * units / 1024.0;
 			any = true;

@@ -2897,6 +2897,7 @@ static void task_info(const struct ecs *e, const struct ecs_task *t, struct ecs_
 	    .health_status = ecs_health_str(task_health(e, t)),
 	    .launch_type = e->m->services[t->service].fargate ? "FARGATE" : "EC2",
 	    .subnet = t->subnet,
+	    .cpu = t->td ? t->td->cpu : 0,
 	    .task_definition_arn =
 	        t->rev < e->svcs[t->service].ndeps ? e->svcs[t->service].deps[t->rev].td_arn : NULL,
 	    .created_unix_ms = t->created_unix_ms,

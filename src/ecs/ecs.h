@@ -148,6 +148,7 @@ struct ecs_task_info {
 	const char *launch_type;         /* "EC2" or "FARGATE" */
 	int subnet;                      /* model subnet index */
 	const char *task_definition_arn; /* the revision it runs (...:FAMILY:REV) */
+	int cpu; /* CPU units that revision reserves (task Cpu, else its containers'), 0 none */
 	/* createdAt, startedAt (RUNNING), stoppingAt (STOPPING), stoppedAt:
 	 * wall clock ms since the epoch, 0 when not (yet) reached. */
 	uint64_t created_unix_ms, started_unix_ms, stopping_unix_ms, stopped_unix_ms;
