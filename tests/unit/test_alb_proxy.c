@@ -29,6 +29,9 @@
 #define CLIENT_ADDR 0x7f000009u /* 127.0.0.9 */
 
 static int base_port;
+/* The backends write a byte here when a /hold request arrives, so a test
+ * waits for that instead of guessing how long the way there takes. */
+static int arrived_pipe[2] = {-1, -1};
 
 /* --- backend: echoes what it got, one process per connection --- */
 
@@ -167,6 +170,13 @@ static void backend_conn(int fd, int id)
 			continue;
 		}
 		if (strcmp(resp, "/sleep") == 0) {
+			sleep(4);
+			return;
+		}
+		if (strcmp(resp, "/hold") == 0) {
+			/* as /sleep, once the test knows the request is here */
+			if (write(arrived_pipe[1], "h", 1) != 1)
+				return;
 			sleep(4);
 			return;
 		}
@@ -851,27 +861,32 @@ static void test_health_states(void)
 	ASSERT_EQ(alb_target_list(alb, 1, ti, 4), 2);
 }
 
-/* A request still running when its target's deregistration delay ends gets
- * 502. The client is a child process; this thread runs the loop. */
+/* A request still running when its target's deregistration delay (0 here)
+ * ends gets 502, not the 504 of the LB idle timeout (2 s) nor a 503 for a
+ * group with no target left. The client is a child process; this thread
+ * runs the loop and deregisters once the backend says the request arrived
+ * (under load that takes from milliseconds to seconds). */
 static pid_t drain_child;
 static int drain_status = -1;
+static bool drain_deregistered;
 
 static void on_drain_step(struct loop *loop, struct loop_timer *t)
 {
 	int st;
+	char ch;
 	static int steps;
 	steps++;
-	if (steps == 15) {
-		/* the request is at the (sleeping) target by now */
+	if (!drain_deregistered && read(arrived_pipe[0], &ch, 1) == 1) {
 		alb_target_deregister(alb, 1, BACK1, (uint16_t)(base_port + 1));
 		alb_target_deregister(alb, 1, BACK2, (uint16_t)(base_port + 2));
+		drain_deregistered = true;
 	}
 	if (waitpid(drain_child, &st, WNOHANG) == drain_child) {
 		drain_status = WIFEXITED(st) ? WEXITSTATUS(st) : 99;
 		loop_stop(loop);
 		return;
 	}
-	if (steps > 250) {
+	if (steps > 1500) { /* 30 s and more: a bound, not an expectation */
 		loop_stop(loop);
 		return;
 	}
@@ -882,10 +897,13 @@ static void test_drain_inflight(void)
 {
 	struct loop_timer step;
 	struct alb_target_info ti[2];
+	char ch;
+	while (read(arrived_pipe[0], &ch, 1) == 1)
+		; /* nothing is on its way to /hold before this test */
 	drain_child = fork();
 	if (drain_child == 0) {
 		struct reply r;
-		int rc = get("service-a.in.example.com", "/sleep", &r);
+		int rc = get("service-a.in.example.com", "/hold", &r);
 		_exit(rc == 0 && r.status == 502 ? 0 : 1);
 	}
 	loop_timer_init(&step, on_drain_step, NULL);
@@ -896,6 +914,7 @@ static void test_drain_inflight(void)
 		kill(drain_child, SIGKILL);
 		waitpid(drain_child, NULL, 0);
 	}
+	ASSERT_TRUE(drain_deregistered);
 	ASSERT_EQ(drain_status, 0);
 	ASSERT_EQ(alb_target_list(alb, 1, ti, 2), 0);
 }
@@ -934,6 +953,8 @@ static void run_all(void)
 			break;
 	}
 	model_build();
+	ASSERT_EQ(pipe2(arrived_pipe, O_CLOEXEC), 0);
+	ASSERT_EQ(fcntl(arrived_pipe[0], F_SETFL, O_NONBLOCK), 0);
 	b1 = backend_start(BACK1, (uint16_t)(base_port + 1), 1);
 	b2 = backend_start(BACK2, (uint16_t)(base_port + 2), 2);
 	b3 = backend_start(BACK3, (uint16_t)(base_port + 4), 3);
@@ -1008,6 +1029,8 @@ static void run_all(void)
 	waitpid(b3, NULL, 0);
 	waitpid(b1, NULL, 0);
 	waitpid(b2, NULL, 0);
+	close(arrived_pipe[0]);
+	close(arrived_pipe[1]);
 }
 
 T_MAIN({ run_all(); })
