@@ -75,6 +75,8 @@ struct demo_conn {
 	bool reading;
 	bool draining; /* answered and half-closed: discarding input until EOF */
 	bool ws;       /* a /ws handshake was answered: frames follow the head */
+	bool sink;     /* a /sink body is being discarded: answer at its end */
+	uint64_t sink_total;
 	char *in;
 	size_t nin;
 	char *out;
@@ -320,6 +322,26 @@ static int handle_request(struct demo_conn *c, const struct http_request *r, boo
 	}
 	if (plen == 5 && memcmp(r->target.p, "/echo", 5) == 0)
 		return respond_echo(c, r, head_only, req_body);
+	if (plen == 5 && memcmp(r->target.p, "/sink", 5) == 0) /* no body */
+		return respond(c, head_only, 200, "OK", "sank 0 bytes\n", 13);
+	if (plen == 6 && memcmp(r->target.p, "/bytes", 6) == 0) {
+		/* /bytes?n=N (at most 256 MiB): a body of N 'x' bytes, for
+		 * tests of large responses through the load balancer */
+		long long want = 0;
+		char *big;
+		int rc;
+		if (q && (size_t)(r->target.p + r->target.n - q) > 3 && memcmp(q, "?n=", 3) == 0)
+			want = strtoll(q + 3, NULL, 10);
+		if (want < 0 || want > 256ll * 1024 * 1024)
+			return respond(c, head_only, 400, "Bad Request", "n: 0..268435456\n", 17);
+		big = malloc(want ? (size_t)want : 1);
+		if (!big)
+			return -ENOMEM;
+		memset(big, 'x', (size_t)want);
+		rc = respond(c, head_only, 200, "OK", big, (size_t)want);
+		free(big);
+		return rc;
+	}
 	if (plen == 3 && memcmp(r->target.p, "/ws", 3) == 0)
 		return respond_ws(c, r, head_only);
 	/* misbehaving targets, for the load balancer's 502 */
@@ -494,6 +516,20 @@ static int conn_process(struct demo_conn *c)
 				break;
 			}
 			struct http_slice body = {0};
+			if (f.kind == HTTP_BODY_LENGTH && f.length > 0 && r.target.n == 5 &&
+			    memcmp(r.target.p, "/sink", 5) == 0) {
+				/* /sink: the body is read and dropped as it comes
+				 * (any size, constant memory); the answer, its
+				 * length, follows its last byte */
+				if (!f.keep_alive)
+					c->close_after = true;
+				c->sink = true;
+				c->sink_total = f.length;
+				c->state = CONN_BODY_LENGTH;
+				c->body_left = f.length;
+				off += (size_t)n;
+				continue;
+			}
 			if (f.kind == HTTP_BODY_LENGTH && f.length > 0 &&
 			    f.length <= DEMO_IN_CAP - (uint64_t)n && r.target.n >= 5 &&
 			    memcmp(r.target.p, "/echo", 5) == 0 &&
@@ -532,8 +568,19 @@ static int conn_process(struct demo_conn *c)
 				n = (size_t)c->body_left;
 			c->body_left -= n;
 			off += n;
-			if (c->body_left == 0)
+			if (c->body_left == 0) {
 				c->state = CONN_HEAD;
+				if (c->sink) {
+					char msg[64];
+					int k = snprintf(msg, sizeof(msg), "sank %llu bytes\n",
+					                 (unsigned long long)c->sink_total);
+					c->sink = false;
+					if (respond(c, false, 200, "OK", msg, (size_t)k) < 0) {
+						rc = -1;
+						break;
+					}
+				}
+			}
 		} else {
 			long n = http_chunked_parse(&c->chunk, c->in + off, c->nin - off, NULL);
 			if (n < 0) {

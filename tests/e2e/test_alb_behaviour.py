@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -197,3 +198,149 @@ def test_504_when_the_target_accepts_no_connection(beh):
     key = [k for k in after if k.startswith("HTTPCode_ELB_504_Count{") and
            "target_group" not in k][0]
     assert after[key] - before.get(key, 0) == 1
+
+BIG = 64 << 20
+RSS_BOUND = 16 << 20
+
+
+def vpcd_kib(v, field):
+    with open(f"/proc/{v.proc.pid}/status") as f:
+        for l in f:
+            if l.startswith(field + ":"):
+                return int(l.split()[1])
+    raise AssertionError(field)
+
+
+def reset_peak(v):
+    """Resets vpcd's VmHWM to its current RSS (proc(5) clear_refs "5")."""
+    with open(f"/proc/{v.proc.pid}/clear_refs", "w") as f:
+        f.write("5")
+    return vpcd_kib(v, "VmRSS")
+
+
+def test_a_64_mib_request_body_streams_through(beh):
+    # demo-app /sink reads and drops the body, answering with its length
+    # after the last byte: vpcd must pass it on as it comes, not hold it
+    chunk = b"z" * (256 << 10)
+    before = reset_peak(beh)
+    c = http.client.HTTPConnection(node(beh), 80, timeout=60)
+    try:
+        c.request("POST", "/sink", body=(chunk for _ in range(BIG // len(chunk))),
+                  headers={"Host": "x.example.com", "Content-Length": str(BIG)})
+        r = c.getresponse()
+        status, body = r.status, r.read().decode()
+    finally:
+        c.close()
+    assert (status, body) == (200, f"sank {BIG} bytes\n")
+    grew = (vpcd_kib(beh, "VmHWM") - before) << 10
+    assert grew < RSS_BOUND, f"vpcd's peak RSS grew by {grew} bytes"
+
+
+def test_a_64_mib_response_streams_through(beh):
+    before = reset_peak(beh)
+    c = http.client.HTTPConnection(node(beh), 80, timeout=60)
+    try:
+        c.request("GET", f"/bytes?n={BIG}", headers={"Host": "x.example.com"})
+        r = c.getresponse()
+        assert r.status == 200 and int(r.getheader("Content-Length")) == BIG
+        got, xs = 0, True
+        while True:
+            b = r.read(1 << 20)
+            if not b:
+                break
+            got += len(b)
+            xs = xs and b.count(b"x") == len(b)
+    finally:
+        c.close()
+    assert got == BIG and xs, got
+    grew = (vpcd_kib(beh, "VmHWM") - before) << 10
+    assert grew < RSS_BOUND, f"vpcd's peak RSS grew by {grew} bytes"
+
+
+def cookie_get(v, path, cookie=None, timeout=5):
+    """GET on beh-main (default action) on a fresh connection; returns
+    (status, body, AWSALB cookie value or None, the client port)."""
+    c = http.client.HTTPConnection(node(v), 80, timeout=timeout)
+    try:
+        c.connect()
+        port = c.sock.getsockname()[1]
+        c.request("GET", path, headers={"Host": "x.example.com",
+                                        **({"Cookie": cookie} if cookie else {})})
+        r = c.getresponse()
+        body = r.read().decode(errors="replace")
+        set_cookies = [val for k, val in r.getheaders() if k.lower() == "set-cookie"]
+        awsalb = [sc.split(";")[0] for sc in set_cookies if sc.startswith("AWSALB=")]
+        return r.status, body, awsalb[0] if awsalb else None, port
+    finally:
+        c.close()
+
+
+def log_target(v, port):
+    """The target field of the access-log line of the request from client
+    port port."""
+    path = v.state / "access.log"
+    for _ in range(100):
+        if path.exists():
+            for l in path.read_text().splitlines():
+                f = l.split(" ")
+                if len(f) > 4 and f[3].endswith(f":{port}"):
+                    return f[4]
+        time.sleep(0.05)
+    raise AssertionError(f"no access-log line for client port {port}")
+
+
+def test_draining_on_scale_in(beh):
+    # this test scales beh-main in: it runs last in the module.
+    # The AWSALB cookie (lb_cookie stickiness) aims a request at a target.
+    cookies = {}
+    for _ in range(40):
+        status, body, cookie, _ = cookie_get(beh, "/")
+        assert status == 200 and cookie, body
+        cookies.setdefault(which(body), cookie)
+        if len(cookies) == 2:
+            break
+    assert len(cookies) == 2, cookies
+    # On each target: a 2 s request, and behind it (demo-app answers one at
+    # a time) an 8 s one. Then scale-in to 1 task with a 5 s deregistration
+    # delay: on the draining target the 2 s request completes (200) within
+    # the delay, the 8 s one outlives it and gets 502 when the delay ends;
+    # the target that stays answers both.
+    results = {}
+
+    def run(key, target, ms):
+        t0 = time.monotonic()
+        try:
+            status, body, _, _ = cookie_get(beh, f"/sleep?ms={ms}", cookies[target], timeout=30)
+        except Exception as e:  # noqa: BLE001 - recorded, asserted below
+            status, body = repr(e), ""
+        results[key] = (status, body, time.monotonic() - t0)
+
+    threads = []
+    for target in cookies:
+        for ms in (2000, 8000):
+            th = threading.Thread(target=run, args=((target, ms), target, ms))
+            th.start()
+            threads.append(th)
+            time.sleep(0.1)
+    t_apply = time.monotonic()
+    apply(beh, TEMPLATE, "MainCount=1")
+    draining = wait_for("a draining beh-main target",
+                        lambda: [t for t in beh.targets("beh-main") if t["state"] == "draining"],
+                        timeout=5)
+    assert len(draining) == 1, draining
+    gone = f"{draining[0]['id']}:{draining[0]['port']}"
+    assert draining[0]["reason"] == "Target.DeregistrationInProgress", draining
+    (stays,) = set(cookies) - {gone}
+    # no new request goes to the draining target, not even a pinned one
+    for cookie in (None, cookies[gone], cookies[stays]):
+        status, body, _, port = cookie_get(beh, "/?after-drain", cookie, timeout=15)
+        assert status == 200 and which(body) == stays, (cookie, body)
+        assert log_target(beh, port) == stays
+    for th in threads:
+        th.join(timeout=40)
+    assert results[(gone, 2000)][:2] == (200, f"slept 2000 ms on {gone}\n"), results
+    assert results[(stays, 2000)][0] == 200 and results[(stays, 8000)][0] == 200, results
+    status, body, took = results[(gone, 8000)]
+    assert status == 502, results
+    # the 502 comes when the 5 s delay ends, not before
+    assert took >= 5 - 0.5 and took < 8 + 1, (took, time.monotonic() - t_apply)
