@@ -11,6 +11,8 @@
  * GET / -> "hello from <SERVICE_NAME or demo-app> task on <HOST>:<PORT>\n";
  * /application-status/health -> "OK"; /echo -> the request head back;
  * /sleep?ms=N -> answers after N ms; /burn?ms=N -> after N ms of CPU;
+ * /sink -> "sank N bytes\n" after the last byte of a body of any size (read
+ * and dropped); /bytes?n=N -> N 'x' bytes (N at most 256 MiB);
  * /ws -> a WebSocket echo (RFC 6455: data frames back as sent, ping ->
  * pong, close -> close); /close, /garbage, /bighead -> no answer, a
  * non-HTTP answer, a 40 KB response head (a misbehaving target); anything
