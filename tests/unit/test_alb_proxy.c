@@ -249,7 +249,9 @@ static pid_t backend_start(uint32_t addr, uint16_t port, int id)
 		return pid;
 	}
 	signal(SIGCHLD, SIG_IGN);
-	alarm(40);
+	/* a backend outlives every run ctest lets finish (TIMEOUT 60; 10 s
+	 * idle, more under sanitizers and load), and no crashed one for long */
+	alarm(90);
 	/* blocking accept */
 	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) & ~O_NONBLOCK);
 	for (int i = 0; i < 400; i++) {
