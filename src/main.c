@@ -358,6 +358,51 @@ struct up {
 	struct aas *aas; /* Application Auto Scaling, after the ECS plane started */
 };
 
+static bool has_static_target(const struct model_target_group *t, uint32_t addr, uint16_t port)
+{
+	for (size_t i = 0; i < t->ntargets; i++)
+		if (t->targets[i].addr == addr && t->targets[i].port == port)
+			return true;
+	return false;
+}
+
+/* Moves the groups' static registrations (Targets) from model old (NULL at
+ * start) to model m: a target only m lists is registered, one only old
+ * lists is deregistered (draining for the deregistration delay), as
+ * RegisterTargets / DeregisterTargets would. Both models have the same
+ * target groups by index. Returns 0 or the first -errno. */
+static int static_targets_sync(struct alb *a, const struct model *old, const struct model *m)
+{
+	int rc = 0, r;
+	char ab[16];
+	for (size_t g = 0; g < m->ntgs; g++) {
+		const struct model_target_group *t = &m->tgs[g];
+		const struct model_target_group *o = old ? &old->tgs[g] : NULL;
+		for (size_t i = 0; o && i < o->ntargets; i++) {
+			if (has_static_target(t, o->targets[i].addr, o->targets[i].port))
+				continue;
+			r = alb_target_deregister(a, (int)g, o->targets[i].addr,
+			                          o->targets[i].port);
+			log_info("target group %s: deregistered static target %s:%u%s", t->logical,
+			         addr4_str(o->targets[i].addr, ab), (unsigned)o->targets[i].port,
+			         r < 0 ? " (failed)" : "");
+			if (r < 0 && rc == 0)
+				rc = r;
+		}
+		for (size_t i = 0; i < t->ntargets; i++) {
+			if (o && has_static_target(o, t->targets[i].addr, t->targets[i].port))
+				continue;
+			r = alb_target_register(a, (int)g, t->targets[i].addr, t->targets[i].port);
+			log_info("target group %s: registered static target %s:%u%s", t->logical,
+			         addr4_str(t->targets[i].addr, ab), (unsigned)t->targets[i].port,
+			         r < 0 ? " (failed)" : "");
+			if (r < 0 && rc == 0)
+				rc = r;
+		}
+	}
+	return rc;
+}
+
 /* POST /v1/apply {"template": PATH, "params": ["K=V", ...]}: loads PATH
  * with the options vpcd was started with (its --param first, then the
  * apply's), refuses any difference but the services' DesiredCount and
@@ -420,8 +465,9 @@ static char *up_apply(void *data, const char *body, size_t len, int *status)
 		*status = 409;
 		resp = json_pack("{s:s, s:s}", "error",
 				 "vpcd apply changes only ECS services' DesiredCount and "
-				 "DeploymentConfiguration, task definitions, listener rules and "
-				 "Route53 record sets; the template differs in:",
+				 "DeploymentConfiguration, task definitions, listener rules, "
+				 "target groups' Targets and Route53 record sets; the template "
+				 "differs in:",
 				 "details", msg);
 		goto done;
 	}
@@ -452,6 +498,10 @@ static char *up_apply(void *data, const char *body, size_t len, int *status)
 		resp = json_pack("{s:s}", "error", strerror(-rc));
 		goto done;
 	}
+	if (up->alb &&
+	    static_targets_sync(up->alb, up->napplied ? up->applied[up->napplied - 1] : up->model,
+	                        m) < 0)
+		log_warn("apply %s: out of memory registering static targets", file);
 	up->applied[up->napplied++] = m; /* the ECS plane points into it now */
 	{
 		/* state.json names the template of each deployment, so that a
@@ -781,6 +831,12 @@ static int up_start(struct up *up, const struct cli *cli)
 			log_warn("ecs: %s: %s: a restart will not find this template's task "
 			         "definitions by name",
 			         cli->files[0], strerror(errno ? errno : ENOMEM));
+	}
+	/* the target groups' Targets, before the tasks' */
+	rc = static_targets_sync(up->alb, NULL, up->model);
+	if (rc < 0) {
+		log_error("load balancer: cannot register static targets: %s", strerror(-rc));
+		return rc;
 	}
 	rc = ecs_start(up->ecs);
 	if (rc < 0) {

@@ -1517,6 +1517,14 @@ static void start_request(struct alb_conn *c, struct http_request *r, long n)
 		conn_reply(c, 503);
 		return;
 	}
+	if (m->tgs[tgi].protocol_version != MODEL_PV_HTTP1) {
+		/* AWS's 464: an HTTP/1.1 request for a group whose targets
+		 * speak HTTP/2 or gRPC; vpcd's listeners speak HTTP/1.1 only */
+		c->cin.off += (size_t)n;
+		body_start(&c->rq, &f);
+		conn_reply(c, 464);
+		return;
+	}
 	ti = alb__pick(w, tgi, r->headers, r->nheaders, c->cookie, sizeof(c->cookie),
 		       &c->app_pending);
 	if (xff_count(r) >= XFF_MAX_ADDRS) {

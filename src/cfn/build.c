@@ -611,6 +611,116 @@ static bool cookie_name_ok(const char *s)
 	return true;
 }
 
+/* A Matcher's codes: "200", "200,202" or "200-299", each in min..max. */
+static bool codes_ok(const char *codes, long min, long max)
+{
+	bool ok = *codes != 0;
+	for (const char *p = codes; *p && ok;) {
+		char *e;
+		long lo = strtol(p, &e, 10), hi = lo;
+		ok = e != p && lo >= min && lo <= max;
+		if (ok && *e == '-') {
+			p = e + 1;
+			hi = strtol(p, &e, 10);
+			ok = e != p && hi >= lo && hi <= max;
+		}
+		p = e;
+		if (ok && *p == ',')
+			p++;
+		else if (*p)
+			ok = false;
+	}
+	return ok;
+}
+
+#define TG_MAX_TARGETS 1000 /* AWS: targets per target group (instance, ip) */
+
+/* The group's Targets: static registration. vpcd has no EC2::Instance, so
+ * only ip targets can be named; an Id is a VPC address (mapped onto the
+ * VPC's loopback /16), its Port the group's unless given. An address
+ * outside the VPC needs AvailabilityZone "all" in AWS; vpcd maps only the
+ * VPC, so it has nothing there and says so. */
+static void static_targets(struct cfn_ctx *c, struct cfn_res *r, struct model_target_group *t,
+                           const char *tt, const char *pp)
+{
+	struct cfn_node *l = cfn__prop_list(c, r->props, "Targets", pp);
+	if (!l || l->n == 0)
+		return;
+	if (strcmp(tt, "ip") != 0) {
+		cfn_error_at(c, l, cfn__path_key(c, pp, "Targets"),
+		             "static targets of target type %s are not supported: vpcd models no "
+		             "AWS::EC2::Instance to name (its Auto Scaling group hosts get tasks "
+		             "through ECS services); use TargetType ip with VPC addresses as Ids",
+		             tt);
+		return;
+	}
+	if (l->n > TG_MAX_TARGETS) {
+		cfn_error_at(c, l, cfn__path_key(c, pp, "Targets"),
+		             "at most %d targets per target group, found %zu", TG_MAX_TARGETS,
+		             l->n);
+		return;
+	}
+	t->targets = cfn__calloc(l->n, sizeof(*t->targets));
+	for (size_t i = 0; i < l->n; i++) {
+		static const char *const keys[] = {"Id", "Port", "AvailabilityZone", NULL};
+		static const char *const req[] = {"Id", NULL};
+		const struct cfn_node *it = l->items[i];
+		const char *ip = cfn__item_path(c, pp, "Targets", i);
+		if (it->type != CFN_MAP) {
+			cfn_error_at(c, it, ip, "expected an object, found %s", cfn__found(c, it));
+			continue;
+		}
+		cfn__check_keys(c, it, ip, keys, req, "property");
+		const char *id = cfn__prop_str(c, it, "Id", ip);
+		int port = cfn__prop_int(c, it, "Port", ip, t->port, 1, 65535);
+		const char *az = cfn__prop_str(c, it, "AvailabilityZone", ip);
+		uint32_t a;
+		if (!id)
+			continue;
+		if (addr4_parse(id, &a) < 0) {
+			cfn_error_at(c, cfn_node_get(it, "Id"), cfn__path_key(c, ip, "Id"),
+			             "an ip target's Id must be an IPv4 address, found \"%s\"", id);
+			continue;
+		}
+		if (t->vpc < 0)
+			continue;
+		const struct model_vpc *v = &c->m->vpcs[t->vpc];
+		if (!cidr4_contains(v->cidr, a)) {
+			char cb[16];
+			if (!az || strcmp(az, "all") != 0)
+				cfn_error_at(c, cfn_node_get(it, "Id"), cfn__path_key(c, ip, "Id"),
+				             "%s is outside the VPC's CIDR %s/%u: AWS requires "
+				             "AvailabilityZone \"all\" for such a target",
+				             id, addr4_str(v->cidr.addr, cb), v->cidr.prefix);
+			else
+				cfn_error_at(
+				    c, cfn_node_get(it, "Id"), cfn__path_key(c, ip, "Id"),
+				    "%s is outside the VPC's CIDR %s/%u: vpcd maps only the "
+				    "VPC onto loopback, so a peered or on-premises address has "
+				    "nothing to reach",
+				    id, addr4_str(v->cidr.addr, cb), v->cidr.prefix);
+			continue;
+		}
+		if (az && strcmp(az, "all") != 0) {
+			/* inside the VPC AWS detects the zone; a given one must be
+			 * the zone of a subnet holding the address */
+			bool found = false;
+			for (size_t k = 0; k < c->m->nsubnets; k++) {
+				const struct model_subnet *sn = &c->m->subnets[k];
+				if (sn->vpc == t->vpc && cidr4_contains(sn->cidr, a) && sn->az &&
+				    strcmp(sn->az, az) == 0)
+					found = true;
+			}
+			if (!found)
+				cfn_error_at(c, cfn_node_get(it, "AvailabilityZone"),
+				             cfn__path_key(c, ip, "AvailabilityZone"),
+				             "%s is in no subnet of AvailabilityZone %s", id, az);
+		}
+		t->targets[t->ntargets++] = (struct model_static_target){
+		    .addr = model_vpc_map(c->m, t->vpc, a), .port = (uint16_t)port};
+	}
+}
+
 static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 {
 	struct model *m = c->m;
@@ -622,15 +732,27 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 	t->full_name = cfn__strdup(cfn_attr_str(r, "TargetGroupFullName"));
 	static const char *const ttypes[] = {"instance", "ip", "lambda", "alb", NULL};
 	const char *tt = cfn__prop_enum(c, r->props, "TargetType", pp, "instance", ttypes);
-	if (strcmp(tt, "lambda") == 0 || strcmp(tt, "alb") == 0)
+	if (strcmp(tt, "lambda") == 0)
 		cfn_error_at(c, cfn_node_get(r->props, "TargetType"),
 		             cfn__path_key(c, pp, "TargetType"),
-		             "target type %s is not supported yet", tt);
+		             "target type lambda is not supported: vpcd runs no Lambda functions "
+		             "(so the ALB's 413 for a Lambda request body over 1 MB cannot occur); "
+		             "use ip or instance");
+	else if (strcmp(tt, "alb") == 0)
+		cfn_error_at(c, cfn_node_get(r->props, "TargetType"),
+		             cfn__path_key(c, pp, "TargetType"),
+		             "target type alb is not supported yet (an ALB as the target of a "
+		             "Network Load Balancer; vpcd has no NLB)");
 	t->target_type = cfn__strdup(tt);
 	const char *proto = cfn__prop_enum(c, r->props, "Protocol", pp, NULL, http_protos);
 	if (!cfn_node_get(r->props, "Protocol"))
 		cfn_error_at(c, r->props, pp,
 		             "missing required property Protocol (for target type %s)", tt);
+	if (proto && strcmp(proto, "HTTPS") == 0)
+		cfn_error_at(c, cfn_node_get(r->props, "Protocol"),
+		             cfn__path_key(c, pp, "Protocol"),
+		             "protocol HTTPS is not supported: vpcd speaks no TLS to targets; use "
+		             "HTTP");
 	t->protocol = cfn__strdup(proto ? proto : "HTTP");
 	t->port = cfn__prop_int(c, r->props, "Port", pp, 0, 1, 65535);
 	if (!cfn_node_get(r->props, "Port"))
@@ -645,14 +767,29 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 		             "missing required property VpcId (for target type %s)", tt);
 	static const char *const pversions[] = {"HTTP1", "HTTP2", "GRPC", NULL};
 	const char *pv = cfn__prop_enum(c, r->props, "ProtocolVersion", pp, "HTTP1", pversions);
-	if (strcmp(pv, "HTTP1") != 0)
+	/* HTTP2 and GRPC groups are accepted; AWS lets only HTTPS listeners
+	 * forward to them (check_forward_versions) and answers an HTTP/1.1
+	 * request routed to one with 464. */
+	t->protocol_version = strcmp(pv, "HTTP2") == 0  ? MODEL_PV_HTTP2
+	                      : strcmp(pv, "GRPC") == 0 ? MODEL_PV_GRPC
+	                                                : MODEL_PV_HTTP1;
+	if (t->protocol_version != MODEL_PV_HTTP1 && strcmp(tt, "instance") != 0 &&
+	    strcmp(tt, "ip") != 0)
 		cfn_error_at(c, cfn_node_get(r->props, "ProtocolVersion"),
 		             cfn__path_key(c, pp, "ProtocolVersion"),
-		             "protocol version %s is not supported yet", pv);
+		             "protocol version %s needs target type instance or ip", pv);
 	struct model_health_check *hc = &t->hc;
 	hc->enabled = cfn__prop_bool(c, r->props, "HealthCheckEnabled", pp, true);
 	hc->protocol = cfn__strdup(
 	    cfn__prop_enum(c, r->props, "HealthCheckProtocol", pp, t->protocol, http_protos));
+	if (hc->protocol && strcmp(hc->protocol, "HTTPS") == 0 &&
+	    cfn_node_get(r->props, "HealthCheckProtocol"))
+		cfn_error_at(
+		    c, cfn_node_get(r->props, "HealthCheckProtocol"),
+		    cfn__path_key(c, pp, "HealthCheckProtocol"),
+		    "health check protocol HTTPS is not supported: vpcd has no TLS client, "
+		    "and checking over plain HTTP would not be the check AWS runs; use "
+		    "HTTP");
 	const char *hp = cfn__prop_str(c, r->props, "HealthCheckPort", pp);
 	hc->port = 0;
 	if (hp && strcmp(hp, "traffic-port") != 0) {
@@ -663,7 +800,9 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 		cfn_error_at(c, cfn_node_get(r->props, "HealthCheckPath"),
 		             cfn__path_key(c, pp, "HealthCheckPath"),
 		             "must start with \"/\" and be at most 1024 characters");
-	hc->path = cfn__strdup(path ? path : "/");
+	/* AWS's default path: / for HTTP, /AWS.ALB/healthcheck for gRPC */
+	hc->path = cfn__strdup(
+	    path ? path : (t->protocol_version == MODEL_PV_GRPC ? "/AWS.ALB/healthcheck" : "/"));
 	hc->interval_s = cfn__prop_int(c, r->props, "HealthCheckIntervalSeconds", pp, 30, 5, 300);
 	hc->timeout_s = cfn__prop_int(c, r->props, "HealthCheckTimeoutSeconds", pp, 5, 2, 120);
 	hc->healthy_threshold = cfn__prop_int(c, r->props, "HealthyThresholdCount", pp, 5, 2, 10);
@@ -684,25 +823,34 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 		static const char *const mprops[] = {"HttpCode", "GrpcCode", NULL};
 		cfn__check_keys(c, mt, cfn__path_key(c, pp, "Matcher"), mprops, NULL, "property");
 		codes = cfn__prop_str(c, mt, "HttpCode", cfn__path_key(c, pp, "Matcher"));
-		if (codes) {
-			/* "200", "200,202" or "200-299", codes 200..499. */
-			bool ok = *codes != 0;
-			for (const char *p = codes; *p && ok;) {
-				char *e;
-				long lo = strtol(p, &e, 10), hi = lo;
-				ok = e != p && lo >= 200 && lo <= 499;
-				if (ok && *e == '-') {
-					p = e + 1;
-					hi = strtol(p, &e, 10);
-					ok = e != p && hi >= lo && hi <= 499;
-				}
-				p = e;
-				if (ok && *p == ',')
-					p++;
-				else if (*p)
-					ok = false;
-			}
-			if (!ok)
+		const char *grpc =
+		    cfn__prop_str(c, mt, "GrpcCode", cfn__path_key(c, pp, "Matcher"));
+		if (grpc && t->protocol_version != MODEL_PV_GRPC)
+			cfn_error_at(
+			    c, cfn_node_get(mt, "GrpcCode"),
+			    cfn__path_key(c, pp, "Matcher.GrpcCode"),
+			    "GrpcCode is for target groups with ProtocolVersion GRPC; this "
+			    "one is %s (use HttpCode)",
+			    pv);
+		if (codes && t->protocol_version == MODEL_PV_GRPC)
+			cfn_error_at(
+			    c, cfn_node_get(mt, "HttpCode"),
+			    cfn__path_key(c, pp, "Matcher.HttpCode"),
+			    "a target group with ProtocolVersion GRPC matches GrpcCode, not "
+			    "HttpCode");
+		if (grpc && t->protocol_version == MODEL_PV_GRPC) {
+			if (!codes_ok(grpc, 0, 99))
+				cfn_error_at(c, cfn_node_get(mt, "GrpcCode"),
+				             cfn__path_key(c, pp, "Matcher.GrpcCode"),
+				             "must be gRPC codes 0..99 as \"12\", \"0,12\" or "
+				             "\"0-99\", found \"%s\"",
+				             grpc);
+			codes = grpc;
+		} else if (codes && t->protocol_version == MODEL_PV_GRPC) {
+			codes = NULL;
+		}
+		if (codes && t->protocol_version != MODEL_PV_GRPC) {
+			if (!codes_ok(codes, 200, 499))
 				cfn_error_at(c, cfn_node_get(mt, "HttpCode"),
 				             cfn__path_key(c, pp, "Matcher.HttpCode"),
 				             "must be codes 200..499 as \"200\", \"200,202\" or "
@@ -710,7 +858,11 @@ static void b_tg(struct cfn_ctx *c, struct cfn_res *r)
 				             codes);
 		}
 	}
-	hc->matcher = cfn__strdup(codes ? codes : "200");
+	/* AWS's defaults: HTTP 200; gRPC 12 (UNIMPLEMENTED, what a gRPC server
+	 * answers to the default path /AWS.ALB/healthcheck). */
+	hc->matcher =
+	    cfn__strdup(codes ? codes : (t->protocol_version == MODEL_PV_GRPC ? "12" : "200"));
+	static_targets(c, r, t, tt, pp);
 	t->deregistration_delay_s = 300;
 	struct cfn_node *attrs = cfn__prop_list(c, r->props, "TargetGroupAttributes", pp);
 	const struct cfn_node *ss_node = NULL, *st_node = NULL, *an_node = NULL;
@@ -901,6 +1053,29 @@ static void b_lb(struct cfn_ctx *c, struct cfn_res *r)
 	r->model_index = (int)m->nlbs++;
 }
 
+/* AWS: a target group with ProtocolVersion HTTP2 or GRPC takes requests
+ * from HTTPS listeners only (the client's HTTP/2 or gRPC needs TLS's ALPN);
+ * forwarding to one from an HTTP listener is refused at creation. */
+static void check_forward_versions(struct cfn_ctx *c, const struct cfn_node *n, const char *path,
+                                   const char *listener_proto, const struct model_action *a)
+{
+	if (a->type != MODEL_ACTION_FORWARD || !listener_proto ||
+	    strcmp(listener_proto, "HTTPS") == 0)
+		return;
+	for (size_t i = 0; i < (a->nfwd ? a->nfwd : 1); i++) {
+		int tg = a->nfwd ? a->fwd_tgs[i] : a->target_group;
+		if (tg < 0 || (size_t)tg >= c->m->ntgs ||
+		    c->m->tgs[tg].protocol_version == MODEL_PV_HTTP1)
+			continue;
+		cfn_error_at(c, n, path,
+		             "target group %s has ProtocolVersion %s, which AWS allows only behind "
+		             "an HTTPS listener; this listener is %s",
+		             c->m->tgs[tg].logical,
+		             c->m->tgs[tg].protocol_version == MODEL_PV_GRPC ? "GRPC" : "HTTP2",
+		             listener_proto);
+	}
+}
+
 static void b_listener(struct cfn_ctx *c, struct cfn_res *r)
 {
 	struct model *m = c->m;
@@ -921,6 +1096,10 @@ static void b_listener(struct cfn_ctx *c, struct cfn_res *r)
 		cfn_error_at(c, r->props, pp, "an HTTPS listener needs Certificates");
 	cfn__alb_actions(c, cfn__prop_list(c, r->props, "DefaultActions", pp), pp,
 	                 "DefaultActions", l->protocol, &l->default_action);
+	if (cfn_node_get(r->props, "DefaultActions"))
+		check_forward_versions(c, cfn_node_get(r->props, "DefaultActions"),
+		                       cfn__path_key(c, pp, "DefaultActions"), l->protocol,
+		                       &l->default_action);
 	if (cfn_node_get(r->props, "Transforms"))
 		cfn_error_at(
 		    c, cfn_node_get(r->props, "Transforms"), cfn__path_key(c, pp, "Transforms"),
@@ -961,6 +1140,10 @@ static void b_rule(struct cfn_ctx *c, struct cfn_res *r)
 	cfn__alb_actions(c, cfn__prop_list(c, r->props, "Actions", pp), pp, "Actions",
 	                 ru->listener >= 0 ? m->listeners[ru->listener].protocol : "HTTP",
 	                 &ru->action);
+	if (cfn_node_get(r->props, "Actions") && ru->listener >= 0)
+		check_forward_versions(c, cfn_node_get(r->props, "Actions"),
+		                       cfn__path_key(c, pp, "Actions"),
+		                       m->listeners[ru->listener].protocol, &ru->action);
 	cfn__alb_conditions(c, cfn__prop_list(c, r->props, "Conditions", pp), pp, ru);
 	cfn__alb_transforms(c, cfn__prop_list(c, r->props, "Transforms", pp), pp, ru);
 	r->model_index = (int)m->nrules++;

@@ -159,6 +159,7 @@ static void fp_resource(struct fp *f, const struct model *m, const char *logical
 			fp_add(f, "%s %s %d %s %d", S(t->name), S(t->protocol), t->port,
 			       S(t->target_type), t->deregistration_delay_s);
 			fp_idx(f, "vpc", t->vpc, m->nvpcs, vpc_name, m);
+			fp_add(f, "pv %d", t->protocol_version); /* Targets may change */
 			fp_add(f, "hc %d %s %d %s %d %d %d %d %s", h->enabled, S(h->protocol),
 			       h->port, S(h->path), h->interval_s, h->timeout_s,
 			       h->healthy_threshold, h->unhealthy_threshold, S(h->matcher));

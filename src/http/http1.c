@@ -558,6 +558,7 @@ const char *http_status_reason(int status)
 	case 414: return "Request-URI Too Large";
 	case 460: return "";
 	case 463: return "";
+	case 464: return "";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";

@@ -83,6 +83,7 @@ void model_free(struct model *m)
 		free(t->protocol);
 		free(t->target_type);
 		free(t->app_cookie);
+		free(t->targets);
 		free_hc(&t->hc);
 	}
 	free(m->tgs);

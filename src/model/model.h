@@ -60,8 +60,17 @@ struct model_health_check {
 	int timeout_s;		  /* default 5 */
 	int healthy_threshold;	  /* default 5 */
 	int unhealthy_threshold;  /* default 2 */
-	char *matcher;		  /* HttpCode, default "200" */
+	char *matcher;		  /* HttpCode, default "200"; GRPC: GrpcCode, default "12" */
 };
+
+/* A target listed in the group's Targets (static registration): TargetType
+ * ip only, its Id a VPC address, mapped onto loopback here. */
+struct model_static_target {
+	uint32_t addr; /* loopback-mapped, host order */
+	uint16_t port; /* the target's Port, else the group's */
+};
+
+enum model_protocol_version { MODEL_PV_HTTP1, MODEL_PV_HTTP2, MODEL_PV_GRPC };
 
 struct model_target_group {
 	char *logical;
@@ -71,7 +80,10 @@ struct model_target_group {
 	char *protocol;	 /* HTTP */
 	int port;
 	int vpc;
-	char *target_type; /* instance | ip */
+	char *target_type;                   /* instance | ip */
+	int protocol_version;                /* enum model_protocol_version */
+	struct model_static_target *targets; /* Targets, in template order */
+	size_t ntargets;
 	struct model_health_check hc;
 	int deregistration_delay_s; /* default 300 */
 	/* load_balancing.algorithm.type: enum model_lb_algo */

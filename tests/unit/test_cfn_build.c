@@ -444,6 +444,115 @@ static void test_health_check_timeout(void)
 	                  NULL});
 }
 
+#define TGX                                                                                        \
+	"  X: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: HTTP, "      \
+	"Port: 8080, VpcId: !Ref V1, "
+
+/* Targets (static ip registration, mapped onto the VPC's loopback /16),
+ * ProtocolVersion HTTP2/GRPC with GrpcCode, and what vpcd refuses: HTTPS to
+ * targets, instance targets, Lambda (and with it the 413 case). */
+static void test_tg_targets_and_versions(void)
+{
+	char *errs;
+	char a[16];
+	struct model *m = load(
+	    NET TGX "TargetType: ip,\n"
+	            "      Targets: [{Id: 10.0.1.200}, {Id: 10.0.2.9, Port: 9000, "
+	            "AvailabilityZone: us-east-1b}, {Id: 10.0.1.201, AvailabilityZone: all}]}}\n"
+	            "  G: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: "
+	            "HTTP, Port: 50051, VpcId: !Ref V1, ProtocolVersion: GRPC}}\n"
+	            "  G2: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: "
+	            "HTTP, Port: 50051, VpcId: !Ref V1, ProtocolVersion: GRPC, Matcher: {GrpcCode: "
+	            "\"0-99\"}}}\n"
+	            "  H2: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: "
+	            "HTTP, Port: 8080, VpcId: !Ref V1, ProtocolVersion: HTTP2}}\n"
+	            "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: "
+	            "[!Ref A, !Ref B]}}\n"
+	            "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: "
+	            "{LoadBalancerArn: !Ref LB, Port: 443, Protocol: HTTPS, Certificates: "
+	            "[{CertificateArn: c}],\n"
+	            "      DefaultActions: [{Type: forward, TargetGroupArn: !Ref H2}]}}\n",
+	    &errs);
+	ASSERT_STR_EQ(errs, "");
+	free(errs);
+	if (!m)
+		return;
+	ASSERT_EQ(m->tgs[1].ntargets, 3);
+	ASSERT_STR_EQ(addr4_str(m->tgs[1].targets[0].addr, a), "127.77.1.200");
+	ASSERT_EQ(m->tgs[1].targets[0].port, 8080);
+	ASSERT_STR_EQ(addr4_str(m->tgs[1].targets[1].addr, a), "127.77.2.9");
+	ASSERT_EQ(m->tgs[1].targets[1].port, 9000);
+	ASSERT_EQ(m->tgs[0].ntargets, 0);
+	ASSERT_EQ(m->tgs[1].protocol_version, MODEL_PV_HTTP1);
+	ASSERT_EQ(m->tgs[2].protocol_version, MODEL_PV_GRPC);
+	ASSERT_STR_EQ(m->tgs[2].hc.matcher, "12");
+	ASSERT_STR_EQ(m->tgs[2].hc.path, "/AWS.ALB/healthcheck");
+	ASSERT_STR_EQ(m->tgs[3].hc.matcher, "0-99");
+	ASSERT_EQ(m->tgs[4].protocol_version, MODEL_PV_HTTP2);
+	ASSERT_STR_EQ(m->tgs[4].hc.matcher, "200");
+	model_free(m);
+
+	expect_errors(NET TGX
+	              "TargetType: ip,\n"
+	              "      Targets: [{Id: web1}, {Id: 10.9.0.1}, {Id: 10.9.0.2, "
+	              "AvailabilityZone: all},\n"
+	              "        {Id: 10.0.1.9, AvailabilityZone: us-east-1b}, {Port: 80}, "
+	              "{Id: 10.0.1.10, Port: 0}]}}\n"
+	              "  I: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: "
+	              "{Protocol: HTTP, Port: 80, VpcId: !Ref V1, Targets: [{Id: i-0123}]}}\n",
+	              (const char *const[]){
+	                  "t.yaml:11:22: error: Resources.X.Properties.Targets[0].Id: an ip "
+	                  "target's Id must be an IPv4 address, found \"web1\"",
+	                  "X.Properties.Targets[1].Id: 10.9.0.1 is outside the VPC's CIDR "
+	                  "10.0.0.0/16: AWS requires AvailabilityZone \"all\"",
+	                  "X.Properties.Targets[2].Id: 10.9.0.2 is outside the VPC's CIDR "
+	                  "10.0.0.0/16: vpcd maps only the VPC onto loopback",
+	                  "X.Properties.Targets[3].AvailabilityZone: 10.0.1.9 is in no subnet of "
+	                  "AvailabilityZone us-east-1b",
+	                  "X.Properties.Targets[4]: missing required property Id",
+	                  "X.Properties.Targets[5].Port: must be 1..65535, found 0",
+	                  "I.Properties.Targets: static targets of target type instance are not "
+	                  "supported: vpcd models no AWS::EC2::Instance",
+	                  NULL});
+	expect_errors(
+	    NET TGX
+	    "ProtocolVersion: GRPC, Matcher: {GrpcCode: \"100\"}}}\n"
+	    "  Y: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: "
+	    "HTTPS, Port: 443, VpcId: !Ref V1}}\n"
+	    "  Z: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: "
+	    "HTTP, Port: 80, VpcId: !Ref V1, HealthCheckProtocol: HTTPS, Matcher: {GrpcCode: "
+	    "\"12\"}}}\n"
+	    "  W: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {Protocol: "
+	    "HTTP, Port: 80, VpcId: !Ref V1, ProtocolVersion: GRPC, Matcher: {HttpCode: "
+	    "\"200\"}}}\n"
+	    "  La: {Type: AWS::ElasticLoadBalancingV2::TargetGroup, Properties: {TargetType: "
+	    "lambda}}\n"
+	    "  LB: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: "
+	    "[!Ref A, !Ref B]}}\n"
+	    "  L: {Type: AWS::ElasticLoadBalancingV2::Listener, Properties: {LoadBalancerArn: "
+	    "!Ref LB, Port: 80, Protocol: HTTP,\n"
+	    "      DefaultActions: [{Type: forward, TargetGroupArn: !Ref X}]}}\n"
+	    "  R: {Type: AWS::ElasticLoadBalancingV2::ListenerRule, Properties: {ListenerArn: "
+	    "!Ref L, Priority: 1,\n"
+	    "      Conditions: [{Field: path-pattern, Values: [/x]}], Actions: [{Type: "
+	    "forward, ForwardConfig: {TargetGroups: [{TargetGroupArn: !Ref TG}, "
+	    "{TargetGroupArn: !Ref W}]}}]}}\n",
+	    (const char *const[]){
+	        "X.Properties.Matcher.GrpcCode: must be gRPC codes 0..99",
+	        "Y.Properties.Protocol: protocol HTTPS is not supported: vpcd speaks no TLS to "
+	        "targets",
+	        "Z.Properties.HealthCheckProtocol: health check protocol HTTPS is not supported",
+	        "Z.Properties.Matcher.GrpcCode: GrpcCode is for target groups with "
+	        "ProtocolVersion GRPC; this one is HTTP1",
+	        "W.Properties.Matcher.HttpCode: a target group with ProtocolVersion GRPC matches "
+	        "GrpcCode, not HttpCode",
+	        "La.Properties.TargetType: target type lambda is not supported: vpcd runs no "
+	        "Lambda functions (so the ALB's 413",
+	        "L.Properties.DefaultActions: target group X has ProtocolVersion GRPC, which AWS "
+	        "allows only behind an HTTPS listener; this listener is HTTP",
+	        "R.Properties.Actions: target group W has ProtocolVersion GRPC", NULL});
+}
+
 static void test_validation_errors(void)
 {
 	expect_errors(
@@ -595,6 +704,7 @@ T_MAIN({
 	T_RUN(test_novalue_and_ecs);
 	T_RUN(test_dns);
 	T_RUN(test_validation_errors);
+	T_RUN(test_tg_targets_and_versions);
 	T_RUN(test_health_check_timeout);
 	T_RUN(test_sg_rule_resources);
 })
