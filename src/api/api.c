@@ -246,6 +246,10 @@ static json_t *tgs_json(const struct api_sources *src)
 			json_t *h = json_object_get(json_array_get(tgs, i), "health_check");
 			json_object_set_new(h, "port", json_integer(hc->port));
 		}
+		json_object_set_new(json_array_get(tgs, i), "protocol_version",
+				    json_string(tg->protocol_version == MODEL_PV_GRPC    ? "GRPC"
+						: tg->protocol_version == MODEL_PV_HTTP2 ? "HTTP2"
+											 : "HTTP1"));
 	}
 	return tgs;
 }
