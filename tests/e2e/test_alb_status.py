@@ -7,10 +7,9 @@ Expect: 100-continue, and slow start.
 The template sets the LB's idle timeout to 2 s (408, 504). demo-app's
 /sleep blocks its task, /close, /garbage and /bighead misbehave (502).
 
-Not produced here because vpcd cannot hold their AWS case: 413 (a Lambda
-target; target type lambda is refused at load), 464 (ProtocolVersion HTTP2
-or GRPC; refused at load, and AWS allows them only behind HTTPS listeners),
-500 (WAF, authenticate actions: out of scope; a failed rule transform's
+Not produced here: 413 (a Lambda target; vpcd runs no Lambda, target type
+lambda is refused at load), 464 (ProtocolVersion HTTP2 or GRPC, which AWS
+allows only behind HTTPS listeners: in test_alb_targets.py), 500 (WAF, authenticate actions: out of scope; a failed rule transform's
 500 is in test_alb_transforms.py)."""
 import base64
 import hashlib
