@@ -10,6 +10,7 @@ about 10 s; waits are bounded at 40 s."""
 import http.client
 import http.server
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -67,18 +68,31 @@ def template():
 
 class Target:
     """An HTTP server on (addr, port): every path answers 200 with its name,
-    /health answers health_status."""
+    /health answers health_status. stop() also closes the keep-alive
+    connections the ALB pools, as a stopped process would."""
 
     def __init__(self, addr, port, name, health_status=200):
         self.addr, self.port, self.name = addr, port, name
         self.health_status = health_status
         self.srv = None
+        self.conns = set()
+        self.lock = threading.Lock()
 
     def start(self):
         me = self
 
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with me.lock:
+                    me.conns.add(self.connection)
+
+            def finish(self):
+                with me.lock:
+                    me.conns.discard(self.connection)
+                super().finish()
 
             def do_GET(self):
                 status = me.health_status if self.path == "/health" else 200
@@ -102,6 +116,13 @@ class Target:
             self.srv.shutdown()
             self.srv.server_close()
             self.srv = None
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns.clear()
 
 
 def write_template(path, t):
