@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -233,7 +234,7 @@ static void test_success_dependency_starts_after_it(void)
 	ASSERT_EQ(nreg, 0);
 	snprintf(id, sizeof(id), "%s", t.id);
 
-	ASSERT_TRUE(run_until(loop, first_running, 5000));
+	ASSERT_TRUE(run_until(loop, first_running, 20000));
 	ASSERT_TRUE(first_task(&t));
 	ASSERT_STR_EQ(t.id, id);
 	history(&t, h, sizeof(h));
@@ -278,7 +279,7 @@ static void test_failed_success_dependency_stops_the_task(void)
 	if (!e)
 		return;
 	ASSERT_EQ(ecs_start(e), 0);
-	ASSERT_TRUE(run_until(loop, first_stopped, 5000));
+	ASSERT_TRUE(run_until(loop, first_stopped, 20000));
 	/* The stopped one is listed after any replacement: find it. */
 	{
 		struct ecs_task_info all[16];
@@ -350,7 +351,7 @@ static void test_healthy_dependency_keeps_the_task_pending(void)
 	ASSERT_TRUE(f != NULL);
 	if (f)
 		fclose(f);
-	ASSERT_TRUE(run_until(loop, first_running, 5000));
+	ASSERT_TRUE(run_until(loop, first_running, 20000));
 	ASSERT_EQ(ecs_task_containers(e, t.id, &ti, c, 2), 2);
 	ASSERT_STR_EQ(c[0].health, "HEALTHY");
 	ASSERT_STR_EQ(c[1].known_status, "RUNNING");
@@ -359,12 +360,20 @@ static void test_healthy_dependency_keeps_the_task_pending(void)
 	ctrs[0].hc_argv = NULL;
 }
 
+static char ready_path[128];
+
+static bool both_traps_set(void)
+{
+	struct stat st;
+	return stat(ready_path, &st) == 0 && st.st_size >= 2;
+}
+
 static void test_stop_in_reverse_dependency_order(void)
 {
 	/* app, on SIGTERM, takes 300 ms to finish; side notes when it got
 	 * its SIGTERM. In reverse order side hears of it only once app is
 	 * gone. */
-	static char side_cmd[256], app_cmd[256];
+	static char side_cmd[512], app_cmd[512];
 	static char *argv_side[] = {"/bin/sh", "-c", side_cmd, NULL};
 	static char *argv_slow_app[] = {"/bin/sh", "-c", app_cmd, NULL};
 	struct loop *loop;
@@ -379,14 +388,19 @@ static void test_stop_in_reverse_dependency_order(void)
 	if (!e)
 		return;
 	snprintf(order_path, sizeof(order_path), "%s/order", state_dir);
+	snprintf(ready_path, sizeof(ready_path), "%s/ready", state_dir);
+	/* each shell says when its trap is set: a SIGTERM before that would
+	 * kill it without a line, however long the test waited */
 	snprintf(side_cmd, sizeof(side_cmd),
-	         "trap 'echo side >> %s; exit 0' TERM; while :; do sleep 0.05; done", order_path);
+	         "trap 'echo side >> %s; exit 0' TERM; echo >> %s; while :; do sleep 0.05; done",
+	         order_path, ready_path);
 	snprintf(app_cmd, sizeof(app_cmd),
-	         "trap 'sleep 0.3; echo app >> %s; exit 0' TERM; while :; do sleep 0.05; done",
-	         order_path);
+	         "trap 'sleep 0.3; echo app >> %s; exit 0' TERM; echo >> %s; "
+	         "while :; do sleep 0.05; done",
+	         order_path, ready_path);
 	ASSERT_EQ(ecs_start(e), 0);
-	ASSERT_TRUE(run_until(loop, first_running, 5000));
-	run_until(loop, NULL, 300); /* the traps are set */
+	ASSERT_TRUE(run_until(loop, first_running, 20000));
+	ASSERT_TRUE(run_until(loop, both_traps_set, 20000));
 	ecs_shutdown(e, on_done, loop);
 	run_until(loop, NULL, 15000);
 	ASSERT_TRUE(done_called);
@@ -418,9 +432,10 @@ static void test_start_timeout_gives_up(void)
 	if (!e)
 		return;
 	ASSERT_EQ(ecs_start(e), 0);
-	run_until(loop, NULL, 700);
+	/* well inside the 1 s StartTimeout, even when the machine is slow */
+	run_until(loop, NULL, 200);
 	ASSERT_TRUE(first_is("PENDING"));
-	ASSERT_TRUE(run_until(loop, first_stopped, 5000) || ecs_tasks(e, all, 16) > 1);
+	ASSERT_TRUE(run_until(loop, first_stopped, 20000) || ecs_tasks(e, all, 16) > 1);
 	n = ecs_tasks(e, all, 16);
 	for (size_t i = 0; i < n && i < 16 && k < 0; i++)
 		if (strcmp(all[i].last_status, "STOPPED") == 0)
