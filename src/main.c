@@ -370,10 +370,11 @@ static bool has_static_target(const struct model_target_group *t, uint32_t addr,
  * start) to model m: a target only m lists is registered, one only old
  * lists is deregistered (draining for the deregistration delay), as
  * RegisterTargets / DeregisterTargets would. Both models have the same
- * target groups by index. Returns 0 or the first -errno. */
+ * target groups by index. Returns how many targets it registered or
+ * deregistered, or the first -errno. */
 static int static_targets_sync(struct alb *a, const struct model *old, const struct model *m)
 {
-	int rc = 0, r;
+	int rc = 0, r, n = 0;
 	char ab[16];
 	for (size_t g = 0; g < m->ntgs; g++) {
 		const struct model_target_group *t = &m->tgs[g];
@@ -388,6 +389,7 @@ static int static_targets_sync(struct alb *a, const struct model *old, const str
 			         r < 0 ? " (failed)" : "");
 			if (r < 0 && rc == 0)
 				rc = r;
+			n++;
 		}
 		for (size_t i = 0; i < t->ntargets; i++) {
 			if (o && has_static_target(o, t->targets[i].addr, t->targets[i].port))
@@ -398,9 +400,10 @@ static int static_targets_sync(struct alb *a, const struct model *old, const str
 			         r < 0 ? " (failed)" : "");
 			if (r < 0 && rc == 0)
 				rc = r;
+			n++;
 		}
 	}
-	return rc;
+	return rc < 0 ? rc : n;
 }
 
 /* POST /v1/apply {"template": PATH, "params": ["K=V", ...]}: loads PATH
@@ -498,10 +501,17 @@ static char *up_apply(void *data, const char *body, size_t len, int *status)
 		resp = json_pack("{s:s}", "error", strerror(-rc));
 		goto done;
 	}
-	if (up->alb &&
-	    static_targets_sync(up->alb, up->napplied ? up->applied[up->napplied - 1] : up->model,
-	                        m) < 0)
-		log_warn("apply %s: out of memory registering static targets", file);
+	if (up->alb) {
+		int nt = static_targets_sync(
+		    up->alb, up->napplied ? up->applied[up->napplied - 1] : up->model, m);
+		if (nt < 0) {
+			log_warn("apply %s: out of memory registering static targets", file);
+		} else if (nt > 0 && rc == 0) {
+			rc = nt;
+			snprintf(msg, sizeof(msg), "%d static target%s registered or deregistered",
+			         nt, nt == 1 ? "" : "s");
+		}
+	}
 	up->applied[up->napplied++] = m; /* the ECS plane points into it now */
 	{
 		/* state.json names the template of each deployment, so that a

@@ -311,6 +311,7 @@ def test_apply_registers_and_deregisters_static_targets(env):
         r = subprocess.run([VPCD, "apply", path, "--api", v.api], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 0, (r.stdout, r.stderr, v.logs())
+        assert "2 static targets registered or deregistered" in r.stdout + r.stderr, r
         ts = v.targets("tg-static")
         assert any(x["id"] == old and x["state"] == "draining" for x in ts), ts
         wait_state(v, "tg-static", new, 8090, "healthy")
