@@ -171,11 +171,19 @@ static void test_demo_app_serves(void)
 		clock_gettime(CLOCK_MONOTONIC, &c1);
 		ASSERT_TRUE(n > 0);
 		ASSERT_TRUE(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
-		ASSERT_STR_CONTAINS(buf, "\r\n\r\nburned 3");
 		ASSERT_STR_CONTAINS(buf, " ms of CPU on 127.0.0.57:");
-		/* CPU time cannot pass faster than the wall clock */
-		ASSERT_TRUE((c1.tv_sec - c0.tv_sec) * 1000 + (c1.tv_nsec - c0.tv_nsec) / 1000000 >=
-		            29);
+		{
+			const char *b = strstr(buf, "\r\n\r\nburned ");
+			long used = b ? strtol(b + 11, NULL, 10) : -1;
+			long wall = (c1.tv_sec - c0.tv_sec) * 1000 +
+			            (c1.tv_nsec - c0.tv_nsec) / 1000000;
+			/* It stops at 30 ms of CPU, or at the 20 x 30 ms wall-clock
+			 * cap when a loaded machine gives it less; CPU time cannot
+			 * pass faster than the wall clock. */
+			ASSERT_TRUE(used >= 0);
+			ASSERT_TRUE(used >= 30 || wall >= 600);
+			ASSERT_TRUE(wall >= used - 1);
+		}
 	}
 
 	/* /session?name=N sets cookie N to the task's address; a bad name is a 400 */
