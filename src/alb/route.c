@@ -994,13 +994,11 @@ static int lb_cookie_decode(const uint64_t key[2], int tg, const char *p, size_t
 	return 1;
 }
 
-int alb_lb_cookie_find(const uint64_t key[2], int tg, const struct http_header *h, size_t n,
-                       uint32_t *addr, uint16_t *port)
+/* The value of the first cookie called name in the Cookie headers. */
+static bool cookie_get(const struct http_header *h, size_t n, const char *name, const char **v,
+                       size_t *vlen)
 {
-	int cors = 0;
-	uint32_t ca = 0;
-	uint16_t cp = 0;
-
+	size_t nl = strlen(name);
 	for (size_t i = 0; i < n; i++) {
 		if (!http_slice_ieq(h[i].name, "cookie"))
 			continue;
@@ -1014,18 +1012,28 @@ int alb_lb_cookie_find(const uint64_t key[2], int tg, const struct http_header *
 			size_t len = (size_t)(e - p);
 			while (len && p[len - 1] == ' ')
 				len--;
-			if (len >= 7 && memcmp(p, "AWSALB=", 7) == 0)
-				return lb_cookie_decode(key, tg, p + 7, len - 7, addr, port);
-			if (len >= 11 && memcmp(p, "AWSALBCORS=", 11) == 0 && cors == 0)
-				cors = lb_cookie_decode(key, tg, p + 11, len - 11, &ca, &cp);
+			if (len > nl && p[nl] == '=' && memcmp(p, name, nl) == 0) {
+				*v = p + nl + 1;
+				*vlen = len - nl - 1;
+				return true;
+			}
 			p = e;
 		}
 	}
-	if (cors == 1) {
-		*addr = ca;
-		*port = cp;
-	}
-	return cors;
+	return false;
+}
+
+int alb_lb_cookie_find(const uint64_t key[2], int tg, const struct http_header *h, size_t n,
+                       uint32_t *addr, uint16_t *port)
+{
+	const char *v;
+	size_t vlen;
+
+	if (cookie_get(h, n, "AWSALB", &v, &vlen))
+		return lb_cookie_decode(key, tg, v, vlen, addr, port);
+	if (cookie_get(h, n, "AWSALBCORS", &v, &vlen))
+		return lb_cookie_decode(key, tg, v, vlen, addr, port);
+	return 0;
 }
 
 /* The key of AWSALBAPP values: derived from the process key, apart from
@@ -1057,35 +1065,6 @@ static bool hex32(const char *p, uint32_t *v)
 		return false;
 	*v = (uint32_t)w;
 	return true;
-}
-
-/* The value of the first cookie called name in the Cookie headers. */
-static bool cookie_get(const struct http_header *h, size_t n, const char *name, const char **v,
-                       size_t *vlen)
-{
-	size_t nl = strlen(name);
-	for (size_t i = 0; i < n; i++) {
-		if (!http_slice_ieq(h[i].name, "cookie"))
-			continue;
-		const char *p = h[i].value.p, *end = p + h[i].value.n;
-		while (p < end) {
-			while (p < end && (*p == ' ' || *p == ';'))
-				p++;
-			const char *e = p;
-			while (e < end && *e != ';')
-				e++;
-			size_t len = (size_t)(e - p);
-			while (len && p[len - 1] == ' ')
-				len--;
-			if (len > nl && p[nl] == '=' && memcmp(p, name, nl) == 0) {
-				*v = p + nl + 1;
-				*vlen = len - nl - 1;
-				return true;
-			}
-			p = e;
-		}
-	}
-	return false;
 }
 
 int alb_app_cookie_find(const uint64_t key[2], int tg, const char *app_name,

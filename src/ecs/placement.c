@@ -443,17 +443,20 @@ static int parse_term(struct lexer *l)
 	return id;
 }
 
-static int parse_and(struct lexer *l)
+/* A left-associative chain of operand (OP operand)*, OP spelled as punct or
+ * as the keyword; "and" binds tighter than "or" by the callers' nesting. */
+static int parse_chain(struct lexer *l, int (*operand)(struct lexer *), const char *punct,
+                       const char *keyword, int kind)
 {
-	int left = parse_term(l);
-	while (left >= 0 && (lx_punct(l, "&&") || lx_keyword(l, "and"))) {
-		int right = parse_term(l), id;
+	int left = operand(l);
+	while (left >= 0 && (lx_punct(l, punct) || lx_keyword(l, keyword))) {
+		int right = operand(l), id;
 		if (right < 0)
 			return -1;
 		id = new_node(l);
 		if (id < 0)
 			return -1;
-		l->q->nodes[id].kind = PLACE_Q_AND;
+		l->q->nodes[id].kind = kind;
 		l->q->nodes[id].left = left;
 		l->q->nodes[id].right = right;
 		left = id;
@@ -461,22 +464,14 @@ static int parse_and(struct lexer *l)
 	return left;
 }
 
+static int parse_and(struct lexer *l)
+{
+	return parse_chain(l, parse_term, "&&", "and", PLACE_Q_AND);
+}
+
 static int parse_or(struct lexer *l)
 {
-	int left = parse_and(l);
-	while (left >= 0 && (lx_punct(l, "||") || lx_keyword(l, "or"))) {
-		int right = parse_and(l), id;
-		if (right < 0)
-			return -1;
-		id = new_node(l);
-		if (id < 0)
-			return -1;
-		l->q->nodes[id].kind = PLACE_Q_OR;
-		l->q->nodes[id].left = left;
-		l->q->nodes[id].right = right;
-		left = id;
-	}
-	return left;
+	return parse_chain(l, parse_and, "||", "or", PLACE_Q_OR);
 }
 
 int place_query_parse(const char *buf, size_t len, struct place_query *q, size_t *err_off,
