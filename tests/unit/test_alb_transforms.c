@@ -12,6 +12,7 @@
 
 #include "alb/route.h"
 #include "cfn/cfn.h"
+#include "cfn_load.h"
 #include "t.h"
 
 /* A rewrite as cfn makes one; free with rw_free. */
@@ -144,15 +145,7 @@ static void test_rewrite_failures(void)
 
 static struct model *load(const char *text, char **errs)
 {
-	struct cfn_options o;
-	cfn_options_default(&o);
-	o.stack_name = "mystack";
-	size_t len;
-	FILE *f = open_memstream(errs, &len);
-	struct model *m = NULL;
-	cfn_load_buf("t.yaml", text, strlen(text), &o, &m, f);
-	fclose(f);
-	return m;
+	return t_cfn_load("mystack", text, errs);
 }
 
 static struct http_slice sl(const char *s)

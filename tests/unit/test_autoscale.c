@@ -11,6 +11,7 @@
 #include "cfn/cfn.h"
 #include "ecs/autoscale.h"
 #include "model/model.h"
+#include "cfn_load.h"
 #include "t.h"
 
 static struct aas_input in(int cur, double metric, uint64_t now_ms)
@@ -173,15 +174,7 @@ static void test_range_and_insufficient_data(void)
 
 static struct model *load(const char *text, char **errs)
 {
-	struct cfn_options o;
-	size_t len;
-	FILE *f = open_memstream(errs, &len);
-	struct model *m = NULL;
-	cfn_options_default(&o);
-	o.stack_name = "aas";
-	cfn_load_buf("t.yaml", text, strlen(text), &o, &m, f);
-	fclose(f);
-	return m;
+	return t_cfn_load("aas", text, errs);
 }
 
 #define BASE                                                                                       \

@@ -9,19 +9,12 @@
 #include <string.h>
 
 #include "cfn/cfn.h"
+#include "cfn_load.h"
 #include "t.h"
 
 static struct model *load(const char *text, char **errs)
 {
-	struct cfn_options o;
-	cfn_options_default(&o);
-	o.stack_name = "mystack";
-	size_t len;
-	FILE *f = open_memstream(errs, &len);
-	struct model *m = NULL;
-	cfn_load_buf("t.yaml", text, strlen(text), &o, &m, f);
-	fclose(f);
-	return m;
+	return t_cfn_load("mystack", text, errs);
 }
 
 #define NET                                                                                        \

@@ -3,6 +3,7 @@
  * multivalue), the forwarder's pure parts (cache TTL, rewrite for the
  * client) and the forwarder on a real loop against a fake upstream, and
  * the malformed queries of tests/fuzz/regress/dns (FORMERR or dropped). */
+#include "cfn_load.h"
 #include "t.h"
 
 #include <errno.h>
@@ -524,15 +525,7 @@ static void test_regress_inputs(void)
 
 static struct model *load(const char *text, char **errs)
 {
-	struct cfn_options o;
-	size_t len;
-	FILE *f = open_memstream(errs, &len);
-	struct model *m = NULL;
-	cfn_options_default(&o);
-	o.stack_name = "mystack";
-	cfn_load_buf("t.yaml", text, strlen(text), &o, &m, f);
-	fclose(f);
-	return m;
+	return t_cfn_load("mystack", text, errs);
 }
 
 #define ZONE                                                                                       \

@@ -9,19 +9,12 @@
 
 #include "cfn/cfn.h"
 #include "model/model.h"
+#include "cfn_load.h"
 #include "t.h"
 
 static struct model *load(const char *text, char **errs)
 {
-	struct cfn_options o;
-	size_t len;
-	FILE *f = open_memstream(errs, &len);
-	struct model *m = NULL;
-	cfn_options_default(&o);
-	o.stack_name = "ecsstack";
-	cfn_load_buf("t.yaml", text, strlen(text), &o, &m, f);
-	fclose(f);
-	return m;
+	return t_cfn_load("ecsstack", text, errs);
 }
 
 #define BASE                                                                                       \

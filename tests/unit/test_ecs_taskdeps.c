@@ -12,6 +12,7 @@
 #include "cfn/cfn.h"
 #include "ecs/taskdeps.h"
 #include "model/model.h"
+#include "cfn_load.h"
 #include "t.h"
 
 static const struct ecs_ctr_state waiting = {.exit_code = -1};
@@ -131,15 +132,7 @@ static void test_reverse_stop_order(void)
 
 static struct model *load(const char *text, char **errs)
 {
-	struct cfn_options o;
-	size_t len;
-	FILE *f = open_memstream(errs, &len);
-	struct model *m = NULL;
-	cfn_options_default(&o);
-	o.stack_name = "depstack";
-	cfn_load_buf("t.yaml", text, strlen(text), &o, &m, f);
-	fclose(f);
-	return m;
+	return t_cfn_load("depstack", text, errs);
 }
 
 #define TD_HEAD                                                                                    \

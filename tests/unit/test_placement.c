@@ -16,6 +16,7 @@
 #include "ecs/ecs.h"
 #include "ecs/placement.h"
 #include "model/model.h"
+#include "cfn_load.h"
 #include "t.h"
 
 static void test_instance_types(void)
@@ -386,15 +387,7 @@ static void test_scale_in(void)
 
 static struct model *load(const char *text, char **errs)
 {
-	struct cfn_options o;
-	size_t len;
-	FILE *f = open_memstream(errs, &len);
-	struct model *m = NULL;
-	cfn_options_default(&o);
-	o.stack_name = "pl";
-	cfn_load_buf("t.yaml", text, strlen(text), &o, &m, f);
-	fclose(f);
-	return m;
+	return t_cfn_load("pl", text, errs);
 }
 
 #define BASE                                                                                       \
