@@ -146,42 +146,36 @@ static bool rest_is(const char *s, size_t len, size_t at, const char *word)
 	return end - at == wl && strncasecmp(s + at, word, wl) == 0;
 }
 
-int place_parse_cpu(const char *s, size_t len, int *units)
+/* A task or container size as AWS writes it: whole base units ("256"), or
+ * a number of big units, 1024 base units each, followed by unit ("0.25
+ * vCPU", "1 GB"); at most max base units. */
+static int parse_size(const char *s, size_t len, const char *unit, long long max, int *out)
 {
 	long long v;
 	size_t rest;
 	if (parse_scaled(s, len, 1024, &v, &rest) < 0)
 		return -EINVAL;
 	if (rest_is(s, len, rest, "")) {
-		/* Plain units are whole. */
+		/* Plain base units are whole. */
 		if (memchr(s, '.', len) || parse_scaled(s, len, 1, &v, &rest) < 0)
 			return -EINVAL;
-	} else if (!rest_is(s, len, rest, "vcpu")) {
+	} else if (!rest_is(s, len, rest, unit)) {
 		return -EINVAL;
 	}
-	if (v <= 0 || v > 1024 * 1024)
+	if (v <= 0 || v > max)
 		return -EINVAL;
-	*units = (int)v;
+	*out = (int)v;
 	return 0;
+}
+
+int place_parse_cpu(const char *s, size_t len, int *units)
+{
+	return parse_size(s, len, "vcpu", 1024 * 1024, units);
 }
 
 int place_parse_memory(const char *s, size_t len, int *mib)
 {
-	long long v;
-	size_t rest;
-	if (parse_scaled(s, len, 1024, &v, &rest) < 0)
-		return -EINVAL;
-	if (rest_is(s, len, rest, "")) {
-		/* Plain MiB are whole. */
-		if (memchr(s, '.', len) || parse_scaled(s, len, 1, &v, &rest) < 0)
-			return -EINVAL;
-	} else if (!rest_is(s, len, rest, "gb")) {
-		return -EINVAL;
-	}
-	if (v <= 0 || v > 64 * 1024 * 1024)
-		return -EINVAL;
-	*mib = (int)v;
-	return 0;
+	return parse_size(s, len, "gb", 64 * 1024 * 1024, mib);
 }
 
 bool place_fargate_ok(int cpu, int mem)
